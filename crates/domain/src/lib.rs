@@ -1,0 +1,18 @@
+//! Skjold's domain: the types every other crate agrees on.
+//!
+//! Values that arrive from outside (slugs, usernames, e-mail addresses, record ids) are
+//! parsed into newtypes at the edge, so code past the edge never sees an unchecked string.
+//! This crate does no I/O.
+
+pub mod clock;
+pub mod crm;
+pub mod field;
+pub mod rights;
+pub mod slug;
+pub mod user;
+
+pub use clock::{Clock, SharedClock, SystemClock, TestClock};
+pub use field::{double_option, parse_json, parse_json_bytes, FieldError, FieldErrors};
+pub use rights::{Right, Role};
+pub use slug::TenantSlug;
+pub use user::{Email, UserStatus, Username};

@@ -1,0 +1,115 @@
+//! Usernames and e-mail addresses, parsed once at the edge.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    /// Usernames are case-insensitive: stored and compared in lowercase.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_lowercase();
+        if s.is_empty() {
+            return Err("a username must not be empty".into());
+        }
+        if s.chars().count() > 64 {
+            return Err("a username has at most 64 characters".into());
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+        {
+            return Err("a username uses letters, digits and . - _ @ only".into());
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Username {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Username::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether a user may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// A pragmatic check: one `@`, a non-empty local part, a domain with a dot, no spaces.
+    /// Deliverability is the mail server's business, not ours.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.len() > 254 {
+            return Err("an e-mail address has at most 254 characters".into());
+        }
+        let Some((local, domain)) = s.split_once('@') else {
+            return Err("an e-mail address needs an '@'".into());
+        };
+        let ok = !local.is_empty()
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(format!("'{s}' is not a valid e-mail address"));
+        }
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_checked() {
+        assert_eq!(Username::parse(" Ada.L ").unwrap().as_str(), "ada.l");
+        assert!(Username::parse("").is_err());
+        assert!(Username::parse("a b").is_err());
+        assert!(Username::parse("x';--").is_err());
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        assert!(Email::parse("ada@example.com").is_ok());
+        assert!(Email::parse("ada@example").is_err());
+        assert!(Email::parse("ada example.com").is_err());
+        assert!(Email::parse("a@b@c.d").is_err());
+    }
+}

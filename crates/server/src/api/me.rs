@@ -1,0 +1,133 @@
+//! The signed-in user's own details (claim S28: users see and update their own data).
+
+use super::TenantPath;
+use crate::extract::{ApiJson, Authorized, SignedIn};
+use crate::ApiError;
+use crate::AppState;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use skjold_domain::{double_option, Email, FieldErrors, Right, Role};
+use skjold_store::{User, UserPatch};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub role: Role,
+    /// What the role allows.
+    pub rights: Vec<Right>,
+}
+
+impl From<&User> for Me {
+    fn from(u: &User) -> Self {
+        Me {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            email: u.email.clone(),
+            phone: u.phone.clone(),
+            role: u.role,
+            rights: u.role.rights().to_vec(),
+        }
+    }
+}
+
+/// Personal details a user may change; `null` clears one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalDetails {
+    #[serde(default, deserialize_with = "double_option")]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub phone: Option<Option<String>>,
+}
+
+impl PersonalDetails {
+    /// Checks and normalises the fields into a store patch.
+    pub fn into_patch(self) -> Result<UserPatch, FieldErrors> {
+        let mut errs = FieldErrors::new();
+        let clean = |v: Option<Option<String>>| {
+            v.map(|o| o.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+        };
+        let display_name = clean(self.display_name);
+        if let Some(Some(n)) = &display_name {
+            if n.chars().count() > 100 || n.chars().any(char::is_control) {
+                errs.add(
+                    "display_name",
+                    "has at most 100 characters and no control characters",
+                );
+            }
+        }
+        let email = clean(self.email);
+        if let Some(Some(e)) = &email {
+            if let Err(m) = Email::parse(e) {
+                errs.add("email", m);
+            }
+        }
+        let phone = clean(self.phone);
+        if let Some(Some(p)) = &phone {
+            let ok = p.len() <= 40
+                && p.chars().any(|c| c.is_ascii_digit())
+                && p.chars()
+                    .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+            if !ok {
+                errs.add(
+                    "phone",
+                    "a phone number uses digits, spaces and + - ( ) . only",
+                );
+            }
+        }
+        errs.into_result()?;
+        Ok(UserPatch {
+            display_name,
+            email,
+            phone,
+            ..UserPatch::default()
+        })
+    }
+}
+
+/// Who am I: the signed-in user's details and rights.
+#[utoipa::path(get, path = "/me", tag = "me", params(TenantPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = Me),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem)))]
+async fn get_me(auth: Authorized<SignedIn>) -> Json<Me> {
+    Json(Me::from(auth.user()))
+}
+
+/// Update my own name, e-mail and phone.
+#[utoipa::path(patch, path = "/me", tag = "me", params(TenantPath), security(("bearer" = [])),
+    request_body = PersonalDetails,
+    responses(
+        (status = 200, description = "Updated", body = Me),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem)))]
+async fn patch_me(
+    auth: Authorized<SignedIn>,
+    ApiJson(body): ApiJson<PersonalDetails>,
+) -> Result<Json<Me>, ApiError> {
+    let patch = body.into_patch()?;
+    let user = auth
+        .db()
+        .update_user(&auth.actor(), &auth.user().id, patch)
+        .await?;
+    Ok(Json(Me::from(&user)))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_me, patch_me))
+}

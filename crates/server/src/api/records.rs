@@ -1,0 +1,329 @@
+//! The CRM records' REST resources. One generic implementation; a macro stamps out the
+//! documented, concretely typed handlers for each record type.
+
+use super::parse_id;
+use crate::extract::{ApiJson, ApiQuery, Authorized, RecordsDelete, RecordsRead, RecordsWrite};
+use crate::{ApiError, AppState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use skjold_domain::crm::{Activity, Company, Entity, Person, Sale};
+use skjold_store::{HistoryEntry, ListQuery};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+/// List and search parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Search: records with a word starting with each word of `q` (name, e-mail, phone …).
+    q: Option<String>,
+    /// Page size, 1–200 (default 50).
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Only records linked to this company (persons, activities, sales).
+    company_id: Option<String>,
+    /// Only records linked to this person (activities, sales).
+    person_id: Option<String>,
+    /// Only activities of this sale.
+    sale_id: Option<String>,
+    /// Only records owned by this user.
+    owner_id: Option<String>,
+}
+
+impl ListParams {
+    fn into_query(self) -> ListQuery {
+        let filters = [
+            ("company_id", self.company_id),
+            ("person_id", self.person_id),
+            ("sale_id", self.sale_id),
+            ("owner_id", self.owner_id),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+        ListQuery {
+            q: self.q.filter(|q| !q.trim().is_empty()),
+            limit: self.limit,
+            cursor: self.cursor.filter(|c| !c.is_empty()),
+            filters,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// Also delete the records linked to this one (for a company: its persons, their and
+    /// its activities and sales). Without it, a record with links is not deleted (409).
+    #[serde(default)]
+    cascade: bool,
+}
+
+/// A page of records.
+#[derive(Serialize, ToSchema)]
+pub struct RecordPage<T> {
+    items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// One change in a record's history.
+#[derive(Serialize, ToSchema)]
+pub struct HistoryItem {
+    seq: i64,
+    #[schema(format = DateTime)]
+    at: String,
+    /// The id of the user who made the change, or `system:<what>`.
+    actor: String,
+    /// `create`, `update` or `delete`.
+    op: String,
+    /// For each changed field: `{"from": …, "to": …}`.
+    #[schema(value_type = Object)]
+    changes: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct History {
+    items: Vec<HistoryItem>,
+}
+
+impl From<HistoryEntry> for HistoryItem {
+    fn from(h: HistoryEntry) -> Self {
+        HistoryItem {
+            seq: h.seq,
+            at: h.at,
+            actor: h.actor,
+            op: serde_json::to_value(h.op)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            changes: h.changes,
+        }
+    }
+}
+
+async fn list<E: Entity>(
+    auth: Authorized<RecordsRead>,
+    params: ListParams,
+) -> Result<Json<RecordPage<E>>, ApiError> {
+    let page = auth.db().list::<E>(&params.into_query()).await?;
+    Ok(Json(RecordPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+async fn create<E: Entity>(
+    auth: Authorized<RecordsWrite>,
+    input: E::Input,
+) -> Result<(StatusCode, HeaderMap, Json<E>), ApiError> {
+    let record = auth.db().create::<E>(&auth.actor(), input).await?;
+    let mut headers = HeaderMap::new();
+    let location = format!(
+        "/{}/api/v1/{}/{}",
+        auth.db().slug(),
+        E::KIND.table(),
+        record.id()
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, v);
+    }
+    Ok((StatusCode::CREATED, headers, Json(record)))
+}
+
+async fn get<E: Entity>(auth: Authorized<RecordsRead>, id: &str) -> Result<Json<E>, ApiError> {
+    let id = parse_id(id)?;
+    Ok(Json(auth.db().get::<E>(&id).await?))
+}
+
+async fn update<E: Entity>(
+    auth: Authorized<RecordsWrite>,
+    id: &str,
+    patch: serde_json::Map<String, serde_json::Value>,
+) -> Result<Json<E>, ApiError> {
+    let id = parse_id(id)?;
+    Ok(Json(
+        auth.db().update::<E>(&auth.actor(), &id, patch).await?,
+    ))
+}
+
+async fn delete<E: Entity>(
+    auth: Authorized<RecordsDelete>,
+    id: &str,
+    params: DeleteParams,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(id)?;
+    auth.db()
+        .delete(&auth.actor(), E::KIND, &id, params.cascade)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn history<E: Entity>(
+    auth: Authorized<RecordsRead>,
+    id: &str,
+) -> Result<Json<History>, ApiError> {
+    let id = parse_id(id)?;
+    let items = auth.db().history(E::KIND.name(), &id).await?;
+    if items.is_empty() {
+        return Err(ApiError::NotFound("no such record"));
+    }
+    Ok(Json(History {
+        items: items.into_iter().map(HistoryItem::from).collect(),
+    }))
+}
+
+/// Stamps out the six documented handlers of one record type.
+macro_rules! record_resource {
+    (
+        mod $module:ident, $entity:ty, $input:ty, tag = $tag:literal,
+        collection = $collection:literal, item = $item:literal, history = $history:literal,
+        one = $one:literal
+    ) => {
+        mod $module {
+            use super::*;
+            use crate::api::{RecordPath, TenantPath};
+            use axum::extract::Path;
+            use utoipa_axum::routes;
+
+            #[doc = concat!("List ", $tag, ", or search them with `q`.")]
+            #[utoipa::path(get, path = $collection, tag = $tag, params(TenantPath, ListParams),
+                security(("bearer" = [])),
+                responses(
+                    (status = 200, description = "A page of records", body = RecordPage<$entity>),
+                    (status = 401, description = "Not signed in", body = crate::error::Problem),
+                    (status = 403, description = "Lacks records.read", body = crate::error::Problem),
+                    (status = 404, description = "No such tenant", body = crate::error::Problem),
+                    (status = 422, description = "Invalid parameters", body = crate::error::Problem)))]
+            pub async fn list_records(
+                auth: Authorized<RecordsRead>,
+                ApiQuery(params): ApiQuery<ListParams>,
+            ) -> Result<Json<RecordPage<$entity>>, ApiError> {
+                super::list::<$entity>(auth, params).await
+            }
+
+            #[doc = concat!("Create ", $one, ".")]
+            #[utoipa::path(post, path = $collection, tag = $tag, params(TenantPath),
+                security(("bearer" = [])),
+                request_body = $input,
+                responses(
+                    (status = 201, description = "Created; `Location` names it", body = $entity),
+                    (status = 400, description = "Malformed JSON", body = crate::error::Problem),
+                    (status = 401, description = "Not signed in", body = crate::error::Problem),
+                    (status = 403, description = "Lacks records.write", body = crate::error::Problem),
+                    (status = 404, description = "No such tenant", body = crate::error::Problem),
+                    (status = 413, description = "Body too large", body = crate::error::Problem),
+                    (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+                    (status = 422, description = "Invalid fields, each named", body = crate::error::Problem)))]
+            pub async fn create_record(
+                auth: Authorized<RecordsWrite>,
+                ApiJson(input): ApiJson<$input>,
+            ) -> Result<(StatusCode, HeaderMap, Json<$entity>), ApiError> {
+                super::create::<$entity>(auth, input).await
+            }
+
+            #[doc = concat!("Get ", $one, ".")]
+            #[utoipa::path(get, path = $item, tag = $tag, params(RecordPath),
+                security(("bearer" = [])),
+                responses(
+                    (status = 200, description = "The record", body = $entity),
+                    (status = 401, description = "Not signed in", body = crate::error::Problem),
+                    (status = 403, description = "Lacks records.read", body = crate::error::Problem),
+                    (status = 404, description = "No such record", body = crate::error::Problem),
+                    (status = 422, description = "Malformed id", body = crate::error::Problem)))]
+            pub async fn get_record(
+                auth: Authorized<RecordsRead>,
+                Path((_, id)): Path<(String, String)>,
+            ) -> Result<Json<$entity>, ApiError> {
+                super::get::<$entity>(auth, &id).await
+            }
+
+            #[doc = concat!("Change some fields of ", $one, "; `null` clears an optional field.")]
+            #[utoipa::path(patch, path = $item, tag = $tag, params(RecordPath),
+                security(("bearer" = [])),
+                request_body(content = $input, description = "Any subset of the fields"),
+                responses(
+                    (status = 200, description = "The updated record", body = $entity),
+                    (status = 400, description = "Malformed JSON", body = crate::error::Problem),
+                    (status = 401, description = "Not signed in", body = crate::error::Problem),
+                    (status = 403, description = "Lacks records.write", body = crate::error::Problem),
+                    (status = 404, description = "No such record", body = crate::error::Problem),
+                    (status = 413, description = "Body too large", body = crate::error::Problem),
+                    (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+                    (status = 422, description = "Invalid fields, each named", body = crate::error::Problem)))]
+            pub async fn update_record(
+                auth: Authorized<RecordsWrite>,
+                Path((_, id)): Path<(String, String)>,
+                ApiJson(patch): ApiJson<serde_json::Map<String, serde_json::Value>>,
+            ) -> Result<Json<$entity>, ApiError> {
+                super::update::<$entity>(auth, &id, patch).await
+            }
+
+            #[doc = concat!("Delete ", $one, ".")]
+            #[utoipa::path(delete, path = $item, tag = $tag, params(RecordPath, DeleteParams),
+                security(("bearer" = [])),
+                responses(
+                    (status = 204, description = "Deleted"),
+                    (status = 401, description = "Not signed in", body = crate::error::Problem),
+                    (status = 403, description = "Lacks records.delete", body = crate::error::Problem),
+                    (status = 404, description = "No such record", body = crate::error::Problem),
+                    (status = 409, description = "Linked records exist; see detail", body = crate::error::Problem),
+                    (status = 422, description = "Malformed id or parameter", body = crate::error::Problem)))]
+            pub async fn delete_record(
+                auth: Authorized<RecordsDelete>,
+                Path((_, id)): Path<(String, String)>,
+                ApiQuery(params): ApiQuery<DeleteParams>,
+            ) -> Result<StatusCode, ApiError> {
+                super::delete::<$entity>(auth, &id, params).await
+            }
+
+            #[doc = concat!("The change history of ", $one, ": who changed what, when.")]
+            #[utoipa::path(get, path = $history, tag = $tag, params(RecordPath),
+                security(("bearer" = [])),
+                responses(
+                    (status = 200, description = "Changes, oldest first", body = History),
+                    (status = 401, description = "Not signed in", body = crate::error::Problem),
+                    (status = 403, description = "Lacks records.read", body = crate::error::Problem),
+                    (status = 404, description = "No such record", body = crate::error::Problem),
+                    (status = 422, description = "Malformed id", body = crate::error::Problem)))]
+            pub async fn record_history(
+                auth: Authorized<RecordsRead>,
+                Path((_, id)): Path<(String, String)>,
+            ) -> Result<Json<History>, ApiError> {
+                super::history::<$entity>(auth, &id).await
+            }
+
+            pub fn router() -> OpenApiRouter<AppState> {
+                OpenApiRouter::new()
+                    .routes(routes!(list_records, create_record))
+                    .routes(routes!(get_record, update_record, delete_record))
+                    .routes(routes!(record_history))
+            }
+        }
+    };
+}
+
+record_resource!(mod companies, Company, skjold_domain::crm::CompanyInput,
+    tag = "companies", collection = "/companies", item = "/companies/{id}",
+    history = "/companies/{id}/history", one = "a company");
+record_resource!(mod persons, Person, skjold_domain::crm::PersonInput,
+    tag = "persons", collection = "/persons", item = "/persons/{id}",
+    history = "/persons/{id}/history", one = "a person");
+record_resource!(mod activities, Activity, skjold_domain::crm::ActivityInput,
+    tag = "activities", collection = "/activities", item = "/activities/{id}",
+    history = "/activities/{id}/history", one = "an activity");
+record_resource!(mod sales, Sale, skjold_domain::crm::SaleInput,
+    tag = "sales", collection = "/sales", item = "/sales/{id}",
+    history = "/sales/{id}/history", one = "a sale");
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(companies::router())
+        .merge(persons::router())
+        .merge(activities::router())
+        .merge(sales::router())
+}

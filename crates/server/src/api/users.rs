@@ -1,0 +1,259 @@
+//! The tenant's users, managed by its administrators (claim S29).
+
+use super::{parse_id, RecordPath, TenantPath};
+use crate::extract::{ApiJson, Authorized, UsersManage, UsersRead};
+use crate::{ApiError, AppState};
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use skjold_domain::{double_option, FieldErrors, Role, Username};
+use skjold_store::{NewUser, User, UserStatus};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// Passwords set through the API: long enough to resist guessing, short enough to hash.
+/// The tenant's own password policy (a later feature) tightens this.
+pub fn check_password(password: &str) -> Result<(), FieldErrors> {
+    let n = password.chars().count();
+    if n < 12 {
+        return Err(FieldErrors::single(
+            "password",
+            "must have at least 12 characters",
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(FieldErrors::single(
+            "password",
+            "must have at most 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    #[schema(format = Uuid)]
+    id: String,
+    username: String,
+    display_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    role: Role,
+    status: UserStatus,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            email: u.email,
+            phone: u.phone,
+            role: u.role,
+            status: u.status,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    items: Vec<UserView>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    username: String,
+    role: Role,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    /// Leave out to have the server make a one-time password.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    user: UserView,
+    /// Present when the server made the password: shown once, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    one_time_password: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    #[serde(default, deserialize_with = "double_option")]
+    display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    phone: Option<Option<String>>,
+    #[serde(default)]
+    role: Option<Role>,
+    /// `disabled` ends the user's sessions and stops them signing in.
+    #[serde(default)]
+    status: Option<UserStatus>,
+}
+
+/// List the tenant's users.
+#[utoipa::path(get, path = "/users", tag = "users", params(TenantPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The users", body = UserList),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.read", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem)))]
+async fn list_users(auth: Authorized<UsersRead>) -> Result<Json<UserList>, ApiError> {
+    let users = auth.db().list_users().await?;
+    Ok(Json(UserList {
+        items: users.into_iter().map(UserView::from).collect(),
+    }))
+}
+
+/// Create a user.
+#[utoipa::path(post, path = "/users", tag = "users", params(TenantPath), security(("bearer" = [])),
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "Created", body = CreatedUser),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 409, description = "Username taken", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem)))]
+async fn create_user(
+    auth: Authorized<UsersManage>,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> Result<(StatusCode, HeaderMap, Json<CreatedUser>), ApiError> {
+    let username =
+        Username::parse(&body.username).map_err(|m| FieldErrors::single("username", m))?;
+    let details = super::me::PersonalDetails {
+        display_name: Some(body.display_name),
+        email: Some(body.email),
+        phone: Some(body.phone),
+    }
+    .into_patch()?;
+    let (password, one_time) = match body.password {
+        Some(p) => {
+            check_password(&p)?;
+            (p, None)
+        }
+        None => {
+            let p = skjold_auth::generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let password_hash = skjold_auth::hash_password(password)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let user = auth
+        .db()
+        .create_user(
+            &auth.actor(),
+            NewUser {
+                username,
+                display_name: details.display_name.flatten(),
+                email: details.email.flatten(),
+                phone: details.phone.flatten(),
+                role: body.role,
+                password_hash,
+            },
+        )
+        .await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("/{}/api/v1/users/{}", auth.db().slug(), user.id))
+    {
+        headers.insert(header::LOCATION, v);
+    }
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(CreatedUser {
+            user: user.into(),
+            one_time_password: one_time,
+        }),
+    ))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(RecordPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.read", body = crate::error::Problem),
+        (status = 404, description = "No such user", body = crate::error::Problem),
+        (status = 422, description = "Malformed id", body = crate::error::Problem)))]
+async fn get_user(
+    auth: Authorized<UsersRead>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<UserView>, ApiError> {
+    let id = parse_id(&id)?;
+    Ok(Json(auth.db().user(&id).await?.into()))
+}
+
+/// Change a user's details, role or status. The last active administrator cannot be
+/// demoted or disabled.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(RecordPath), security(("bearer" = [])),
+    request_body = UserChange,
+    responses(
+        (status = 200, description = "Updated", body = UserView),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 404, description = "No such user", body = crate::error::Problem),
+        (status = 409, description = "Would leave no administrator", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem)))]
+async fn patch_user(
+    auth: Authorized<UsersManage>,
+    Path((_, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UserChange>,
+) -> Result<Json<UserView>, ApiError> {
+    let id = parse_id(&id)?;
+    let current = auth.db().user(&id).await?;
+    let mut patch = super::me::PersonalDetails {
+        display_name: body.display_name,
+        email: body.email,
+        phone: body.phone,
+    }
+    .into_patch()?;
+    patch.role = body.role;
+    patch.status = body.status;
+    let loses_admin = current.role == Role::Administrator
+        && current.status == UserStatus::Active
+        && (patch.role.is_some_and(|r| r != Role::Administrator)
+            || patch.status == Some(UserStatus::Disabled));
+    if loses_admin && auth.db().count_active_administrators().await? <= 1 {
+        return Err(ApiError::Conflict(
+            "this is the tenant's last active administrator; make another administrator first"
+                .into(),
+        ));
+    }
+    Ok(Json(
+        auth.db()
+            .update_user(&auth.actor(), &id, patch)
+            .await?
+            .into(),
+    ))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, patch_user))
+}

@@ -1,0 +1,365 @@
+//! Configuration: built-in defaults, overlaid by `skjold.toml`, then `SKJOLD_*` environment
+//! variables, then command-line flags. Checked once at start-up; nonsense is refused with a
+//! message that names the setting.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Keys read from the environment as `SKJOLD_<KEY>`.
+const ENV_KEYS: &[&str] = &[
+    "data_dir",
+    "listen",
+    "redirect_listen",
+    "tls_cert",
+    "tls_key",
+    "database_url",
+    "database_url_file",
+    "public_url",
+    "max_body_bytes",
+    "session_idle_minutes",
+    "session_absolute_hours",
+    "max_open_tenants",
+];
+
+/// The settings as written in the file or the environment, before checking.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: PathBuf,
+    listen: String,
+    redirect_listen: String,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    database_url: Option<String>,
+    database_url_file: Option<PathBuf>,
+    public_url: Option<String>,
+    max_body_bytes: usize,
+    session_idle_minutes: i64,
+    session_absolute_hours: i64,
+    max_open_tenants: usize,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./skjold-data"),
+            listen: "127.0.0.1:8443".into(),
+            redirect_listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            database_url: None,
+            database_url_file: None,
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            max_open_tenants: 256,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ConfigOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_listen: Option<String>,
+}
+
+/// The checked configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `None` when set to `off`.
+    pub redirect_listen: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub database_url: Option<SecretString>,
+    pub public_url: Option<url::Url>,
+    pub max_body_bytes: usize,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub max_open_tenants: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("redirect_listen", &self.redirect_listen)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("database_url", &self.database_url.as_ref().map(|_| "***"))
+            .field("public_url", &self.public_url)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Parse(String),
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Loads the layers. `config_file` is the `--config` / `SKJOLD_CONFIG` path; without it,
+    /// `./skjold.toml` is read when present.
+    pub fn load(
+        config_file: Option<&Path>,
+        overrides: &ConfigOverrides,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        match config_file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::MissingFile(path.to_path_buf()))
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("skjold.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("skjold.toml"))
+            }
+            None => {}
+        }
+        figment = figment
+            .merge(Env::prefixed("SKJOLD_").only(ENV_KEYS))
+            .merge(Serialized::defaults(overrides));
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        Self::check(raw)
+    }
+
+    fn check(raw: RawConfig) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw.listen.trim().parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("'{}' is not an address like 127.0.0.1:8443", raw.listen),
+            )
+        })?;
+        let redirect_listen = match raw.redirect_listen.trim() {
+            "off" | "" => None,
+            other => Some(other.parse().map_err(|_| {
+                invalid(
+                    "redirect_listen",
+                    format!("'{other}' is not an address like 127.0.0.1:8080 (or 'off')"),
+                )
+            })?),
+        };
+        if redirect_listen == Some(listen) {
+            return Err(invalid("redirect_listen", "must differ from listen"));
+        }
+        match (&raw.tls_cert, &raw.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(invalid(
+                    "tls_cert",
+                    "tls_cert and tls_key are set together or not at all",
+                ))
+            }
+            (Some(c), Some(k)) => {
+                for (key, p) in [("tls_cert", c), ("tls_key", k)] {
+                    if !p.is_file() {
+                        return Err(invalid(
+                            key,
+                            format!("{} is not a readable file", p.display()),
+                        ));
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+        let database_url = match (raw.database_url, raw.database_url_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "database_url",
+                    "set database_url or database_url_file, not both",
+                ))
+            }
+            (Some(u), None) => Some(u),
+            (None, Some(file)) => Some(
+                std::fs::read_to_string(&file)
+                    .map_err(|e| invalid("database_url_file", format!("{}: {e}", file.display())))?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        }
+        .filter(|u| !u.is_empty())
+        .map(SecretString::from);
+        if let Some(url) = &database_url {
+            // Parse now, so a bad URL fails at start with the reason, not at first use.
+            skjold_store::Backend::from_config(&raw.data_dir, Some(url.expose_secret())).map_err(
+                |e| {
+                    invalid(
+                        "database_url",
+                        e.to_string().replace("configuration: database_url: ", ""),
+                    )
+                },
+            )?;
+        }
+        let public_url = raw
+            .public_url
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| {
+                let parsed = url::Url::parse(u.trim())
+                    .map_err(|e| invalid("public_url", format!("'{u}' is not a URL: {e}")))?;
+                if parsed.scheme() != "https" {
+                    return Err(invalid("public_url", "must be an https:// URL"));
+                }
+                Ok(parsed)
+            })
+            .transpose()?;
+        if !(1024..=1024 * 1024 * 1024).contains(&raw.max_body_bytes) {
+            return Err(invalid(
+                "max_body_bytes",
+                "must be between 1024 and 1073741824",
+            ));
+        }
+        if !(1..=24 * 60).contains(&raw.session_idle_minutes) {
+            return Err(invalid(
+                "session_idle_minutes",
+                "must be between 1 and 1440",
+            ));
+        }
+        if !(1..=24 * 30).contains(&raw.session_absolute_hours) {
+            return Err(invalid(
+                "session_absolute_hours",
+                "must be between 1 and 720",
+            ));
+        }
+        if raw.max_open_tenants == 0 {
+            return Err(invalid("max_open_tenants", "must be at least 1"));
+        }
+        Ok(Config {
+            data_dir: raw.data_dir,
+            listen,
+            redirect_listen,
+            tls_cert: raw.tls_cert,
+            tls_key: raw.tls_key,
+            database_url,
+            public_url,
+            max_body_bytes: raw.max_body_bytes,
+            session_idle_minutes: raw.session_idle_minutes,
+            session_absolute_hours: raw.session_absolute_hours,
+            max_open_tenants: raw.max_open_tenants,
+        })
+    }
+
+    pub fn backend(&self) -> Result<skjold_store::Backend, skjold_store::StoreError> {
+        skjold_store::Backend::from_config(
+            &self.data_dir,
+            self.database_url.as_ref().map(|s| s.expose_secret()),
+        )
+    }
+
+    /// The defaults with another data dir, for tests and tools that build a configuration
+    /// in code.
+    pub fn defaults_in(data_dir: &Path) -> Result<Self, ConfigError> {
+        Self::check(RawConfig {
+            data_dir: data_dir.to_path_buf(),
+            ..RawConfig::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(f: impl FnOnce(&mut RawConfig)) -> Result<Config, ConfigError> {
+        let mut raw = RawConfig::default();
+        f(&mut raw);
+        Config::check(raw)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = check(|_| {}).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.redirect_listen.unwrap().to_string(), "127.0.0.1:8080");
+        assert!(c.database_url.is_none());
+    }
+
+    #[test]
+    fn nonsense_is_refused_by_name() {
+        let e = check(|r| r.listen = "localhost".into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("listen:"), "{e}");
+        let e = check(|r| r.tls_cert = Some("/x".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("tls_cert:"), "{e}");
+        let e = check(|r| r.database_url = Some("mysql://u:pw@h/db".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("database_url:") && !e.contains("pw"), "{e}");
+        let e = check(|r| r.public_url = Some("http://crm.example.com".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("public_url:"), "{e}");
+        let e = check(|r| r.max_body_bytes = 1).unwrap_err().to_string();
+        assert!(e.starts_with("max_body_bytes:"), "{e}");
+        assert!(check(|r| r.redirect_listen = "off".into())
+            .unwrap()
+            .redirect_listen
+            .is_none());
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let c = check(|r| r.database_url = Some("postgres://u:hunter2@h/skjold".into())).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_unknown_keys_are_refused() {
+        let dir = tempfile_dir();
+        let file = dir.join("skjold.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9443\"\nmax_body_bytes = 4096\n",
+        )
+        .unwrap();
+        let over = ConfigOverrides {
+            listen: Some("127.0.0.1:7443".into()),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&file), &over).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7443");
+        assert_eq!(c.max_body_bytes, 4096);
+        std::fs::write(&file, "lisen = \"127.0.0.1:9443\"\n").unwrap();
+        let e = Config::load(Some(&file), &ConfigOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lisen"), "{e}");
+        let e =
+            Config::load(Some(&dir.join("missing.toml")), &ConfigOverrides::default()).unwrap_err();
+        assert!(matches!(e, ConfigError::MissingFile(_)));
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("skjold-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

@@ -1,0 +1,156 @@
+//! Errors as the client sees them: RFC 9457 problem+json with the request id. The cause of
+//! an internal error goes to the log under the same id, never to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use skjold_domain::{FieldError, FieldErrors};
+use skjold_store::StoreError;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The id of the request, also in the `x-request-id` header and the server's log.
+    pub request_id: String,
+    /// For validation problems: each field at fault.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound(&'static str),
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("sign-in required")]
+    Unauthenticated,
+    #[error("sign-in failed")]
+    SignInFailed,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("payload too large")]
+    PayloadTooLarge(usize),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("service unavailable")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("no such record"),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(f) => ApiError::Invalid(f),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
+        ApiError::Invalid(e)
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        use ApiError::*;
+        match self {
+            NotFound(what) => (StatusCode::NOT_FOUND, "not-found", (*what).to_string()),
+            Invalid(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "some fields are not valid; see errors".into(),
+            ),
+            BadRequest(m) => (StatusCode::BAD_REQUEST, "bad-request", m.clone()),
+            Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "sign in and send the token as 'Authorization: Bearer <token>'".into(),
+            ),
+            SignInFailed => (
+                StatusCode::UNAUTHORIZED,
+                "sign-in-failed",
+                "sign-in failed".into(),
+            ),
+            Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
+            PayloadTooLarge(max) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!("the request body is larger than {max} bytes"),
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "send the body as application/json".into(),
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this method is not allowed on this resource".into(),
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is not ready".into(),
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "something went wrong on our side; quote the request id when reporting it".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = crate::middleware::current_request_id();
+        let (status, kind, detail) = self.parts();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(request_id = %request_id, cause = %cause, "internal error");
+        }
+        let errors = match self {
+            ApiError::Invalid(f) => f.0,
+            _ => Vec::new(),
+        };
+        let problem = Problem {
+            kind: format!("urn:skjold:problem:{kind}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+            request_id,
+            errors,
+        };
+        let mut res = (status, axum::Json(problem)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"skjold\""),
+            );
+        }
+        res
+    }
+}

@@ -1,0 +1,228 @@
+//! Extractors: how a handler states what it needs — a JSON body, query parameters, the
+//! tenant, a signed-in user holding a given right — and gets a clear problem when it is
+//! missing.
+
+use crate::{ApiError, AppState};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::http::{header, request::Parts};
+use serde::de::DeserializeOwned;
+use skjold_domain::{parse_json_bytes, FieldErrors, Right, TenantSlug};
+use skjold_store::{Session, TenantDb, TenantRecord, TenantStatus, User};
+use std::marker::PhantomData;
+
+/// A JSON request body, parsed with errors that name the field at fault.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map(|l| l.0)
+            .unwrap_or(0);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(limit)
+            } else {
+                ApiError::BadRequest("the request body could not be read".into())
+            }
+        })?;
+        let value = parse_json_bytes::<T>(&bytes).map_err(|e| {
+            // Syntax errors are a bad request; a well-formed body with wrong fields is 422.
+            if e.0.first().is_some_and(|f| f.field == "body") {
+                ApiError::BadRequest(format!("the body is not valid JSON: {}", e.0[0].message))
+            } else {
+                ApiError::Invalid(e)
+            }
+        })?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// The configured body limit, carried in the request so the JSON extractor can name it.
+#[derive(Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Query parameters; an unknown or malformed parameter is a 400 that names it.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let field = if path == "." {
+                    "query".to_string()
+                } else {
+                    path
+                };
+                let mut errs = FieldErrors::new();
+                errs.add(field, message);
+                ApiError::Invalid(errs)
+            })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> url::form_urlencoded::Parse<'_> {
+    url::form_urlencoded::parse(q.as_bytes())
+}
+
+/// The tenant named by the first path segment. Unknown and malformed slugs are both "not
+/// found": the answer does not tell which tenants exist by their shape.
+pub struct Tenant {
+    pub record: TenantRecord,
+    pub db: TenantDb,
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(t) = parts.extensions.get::<ResolvedTenant>() {
+            return Ok(Tenant {
+                record: t.0.clone(),
+                db: t.1.clone(),
+            });
+        }
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.path().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        let slug = TenantSlug::parse(first).map_err(|_| ApiError::NotFound("no such tenant"))?;
+        let (record, db) = state
+            .tenants
+            .open(&slug)
+            .await?
+            .ok_or(ApiError::NotFound("no such tenant"))?;
+        parts
+            .extensions
+            .insert(ResolvedTenant(record.clone(), db.clone()));
+        Ok(Tenant { record, db })
+    }
+}
+
+#[derive(Clone)]
+struct ResolvedTenant(TenantRecord, TenantDb);
+
+/// A right a route requires; see [`Authorized`].
+pub trait Requirement: Send + Sync + 'static {
+    /// `None`: any signed-in user.
+    const RIGHT: Option<Right>;
+}
+
+macro_rules! requirement {
+    ($($name:ident => $right:expr),* $(,)?) => {
+        $(
+            #[doc = concat!("Requires `", stringify!($name), "`.")]
+            pub struct $name;
+            impl Requirement for $name {
+                const RIGHT: Option<Right> = $right;
+            }
+        )*
+    };
+}
+
+requirement! {
+    SignedIn => None,
+    RecordsRead => Some(Right::RecordsRead),
+    RecordsWrite => Some(Right::RecordsWrite),
+    RecordsDelete => Some(Right::RecordsDelete),
+    UsersRead => Some(Right::UsersRead),
+    UsersManage => Some(Right::UsersManage),
+}
+
+/// A signed-in, active user of an active tenant who holds the right `R`. A handler that
+/// takes `Authorized<RecordsWrite>` cannot run for anyone else.
+pub struct Authorized<R: Requirement> {
+    pub tenant: Tenant,
+    pub session: Session,
+    _right: PhantomData<R>,
+}
+
+impl<R: Requirement> Authorized<R> {
+    pub fn user(&self) -> &User {
+        &self.session.user
+    }
+
+    pub fn db(&self) -> &TenantDb {
+        &self.tenant.db
+    }
+
+    pub fn actor(&self) -> skjold_store::Actor {
+        skjold_store::Actor::User {
+            id: self.session.user.id.clone(),
+        }
+    }
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty() && token.len() <= 200).then_some(token)
+}
+
+impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let tenant = Tenant::from_request_parts(parts, state).await?;
+        let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
+        let hash = skjold_auth::hash_token(token);
+        let session = tenant
+            .db
+            .session(&hash, state.session_timeouts())
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        if tenant.record.status != TenantStatus::Active {
+            return Err(ApiError::Forbidden("this tenant is suspended".into()));
+        }
+        if let Some(right) = R::RIGHT {
+            if !session.user.role.has(right) {
+                return Err(ApiError::Forbidden(format!(
+                    "your role does not include the right '{}'",
+                    right.as_str()
+                )));
+            }
+        }
+        Ok(Authorized {
+            tenant,
+            session,
+            _right: PhantomData,
+        })
+    }
+}

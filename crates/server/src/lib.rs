@@ -1,0 +1,17 @@
+//! The Skjold HTTP server: TLS, security headers, the tenant router, the REST API.
+
+pub mod api;
+pub mod config;
+mod error;
+mod extract;
+mod middleware;
+pub mod provision;
+mod redirect;
+mod startup;
+mod state;
+pub mod tls;
+
+pub use config::{Config, ConfigOverrides};
+pub use error::ApiError;
+pub use startup::{app_router, shutdown_signal, Application, DemoCredentials};
+pub use state::AppState;

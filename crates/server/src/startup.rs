@@ -1,0 +1,217 @@
+//! Building and running the server: bind the listeners, open the catalog, create the demo
+//! tenant on a first start, serve HTTPS and the redirect until told to stop.
+
+use crate::extract::BodyLimit;
+use crate::redirect::{self, RedirectTarget};
+use crate::{api, middleware, tls, ApiError, AppState, Config};
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Extension, Router};
+use skjold_domain::{SharedClock, TenantSlug};
+use skjold_store::{Catalog, TenantRouter};
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The demo tenant's first administrator, made on a first start. Shown once; never logged.
+pub struct DemoCredentials {
+    pub tenant: String,
+    pub username: String,
+    pub password: String,
+}
+
+pub struct Application {
+    state: AppState,
+    https: TcpListener,
+    redirect: Option<TcpListener>,
+    tls: Arc<rustls::ServerConfig>,
+    demo: Option<DemoCredentials>,
+}
+
+impl Application {
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
+        let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+            (Some(c), Some(k)) => (c.clone(), k.clone()),
+            _ => tls::ensure_self_signed(&config.data_dir)?,
+        };
+        let tls = tls::server_config(&cert, &key)?;
+
+        let https = TcpListener::bind(config.listen)
+            .with_context(|| format!("listening on {} (listen)", config.listen))?;
+        https.set_nonblocking(true)?;
+        let redirect = match config.redirect_listen {
+            Some(addr) => {
+                let l = TcpListener::bind(addr)
+                    .with_context(|| format!("listening on {addr} (redirect_listen)"))?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
+
+        let backend = config.backend()?;
+        let catalog = Catalog::open(backend, clock.clone())
+            .await
+            .context("opening the catalog database")?;
+        let tenants = Arc::new(TenantRouter::new(catalog, config.max_open_tenants));
+
+        let demo = if tenants.catalog().is_empty().await? {
+            let slug = TenantSlug::parse("demo").map_err(|e| anyhow::anyhow!(e))?;
+            let (_, user, password) =
+                crate::provision::create_tenant_with_admin(&tenants, slug, "Demo", "admin", None)
+                    .await?;
+            password.map(|password| DemoCredentials {
+                tenant: "demo".into(),
+                username: user.username,
+                password,
+            })
+        } else {
+            None
+        };
+
+        Ok(Self {
+            state: AppState {
+                tenants,
+                clock,
+                config: Arc::new(config),
+            },
+            https,
+            redirect,
+            tls,
+            demo,
+        })
+    }
+
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https.local_addr().unwrap_or(self.state.config.listen)
+    }
+
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The demo administrator's one-time credentials, if this start created them.
+    pub fn take_demo_credentials(&mut self) -> Option<DemoCredentials> {
+        self.demo.take()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The public URL of the HTTPS listener.
+    pub fn base_url(&self) -> String {
+        match &self.state.config.public_url {
+            Some(u) => u.as_str().trim_end_matches('/').to_string(),
+            None => format!("https://{}", self.https_addr()),
+        }
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let https_port = self.https_addr().port();
+        let app = app_router(self.state.clone());
+        let handle = axum_server::Handle::new();
+        let https = axum_server::from_tcp_rustls(
+            self.https,
+            axum_server::tls_rustls::RustlsConfig::from_config(self.tls),
+        )
+        .handle(handle.clone())
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>());
+
+        let redirect_task = self.redirect.map(|listener| {
+            let target = RedirectTarget {
+                public_origin: self
+                    .state
+                    .config
+                    .public_url
+                    .as_ref()
+                    .map(|u| u.origin().ascii_serialization()),
+                https_port,
+            };
+            let server = axum_server::from_tcp(listener)
+                .handle(handle.clone())
+                .serve(redirect::router(target).into_make_service());
+            tokio::spawn(server)
+        });
+
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+        });
+
+        https.await.context("serving HTTPS")?;
+        if let Some(task) = redirect_task {
+            let _ = task.await;
+        }
+        self.state.tenants.close_all().await;
+        self.state.tenants.catalog().close().await;
+        Ok(())
+    }
+}
+
+/// The whole HTTPS application: API, OpenAPI document, fallbacks and the layers every
+/// response passes through.
+pub fn app_router(state: AppState) -> Router {
+    let (api, openapi) = api::router().split_for_parts();
+    let openapi_json: Arc<Vec<u8>> = Arc::new(serde_json::to_vec(&openapi).unwrap_or_default());
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let body = openapi_json.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
+                        body.as_ref().clone(),
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound("no such resource") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(BodyLimit(limit)))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::request_id))
+        .with_state(state)
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,21 @@
+use crate::Config;
+use skjold_domain::SharedClock;
+use skjold_store::{SessionTimeouts, TenantRouter};
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub tenants: Arc<TenantRouter>,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn session_timeouts(&self) -> SessionTimeouts {
+        SessionTimeouts {
+            idle: chrono::Duration::minutes(self.config.session_idle_minutes),
+            absolute: chrono::Duration::hours(self.config.session_absolute_hours),
+        }
+    }
+}

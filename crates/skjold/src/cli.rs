@@ -1,0 +1,337 @@
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use skjold_domain::{Role, SharedClock, SystemClock, TenantSlug, Username};
+use skjold_server::{Application, Config, ConfigOverrides};
+use skjold_store::{Catalog, TenantRouter, TenantStatus};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Skjold: a self-hostable, multi-tenant CRM whose security promises are features.
+///
+/// With no configuration, `skjold serve` keeps everything in ./skjold-data (SQLite), serves
+/// https://127.0.0.1:8443 with a self-signed certificate, and on its first start creates a
+/// `demo` tenant whose administrator's one-time password it prints once.
+#[derive(Debug, Parser)]
+#[command(name = "skjold", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Configuration file (TOML). Default: ./skjold.toml when present.
+    #[arg(long, env = "SKJOLD_CONFIG", global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Where Skjold keeps its files (SQLite databases, certificate, logs).
+    /// Also SKJOLD_DATA_DIR; default ./skjold-data.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (HTTPS, plus the plain-HTTP redirect).
+    Serve(ServeArgs),
+    /// Create, list, suspend and resume tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Add and list a tenant's users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// HTTPS address. Also SKJOLD_LISTEN; default 127.0.0.1:8443.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Plain-HTTP address that only redirects to HTTPS, or `off`.
+    /// Also SKJOLD_REDIRECT_LISTEN; default 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR")]
+    redirect_listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (its own database) with a first administrator.
+    Create {
+        /// The tenant's slug: lowercase letters, digits and '-', e.g. `acme`.
+        slug: String,
+        /// The display name, e.g. "Acme Ltd".
+        #[arg(long)]
+        name: String,
+        /// The first administrator's username.
+        #[arg(long, value_name = "USERNAME")]
+        admin: String,
+        /// Read the administrator's password from standard input instead of generating a
+        /// one-time password.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the tenants.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suspend a tenant: its users can no longer sign in or use their sessions.
+    Suspend { slug: String },
+    /// Lift a suspension.
+    Resume { slug: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user to a tenant.
+    Add {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The new user's username.
+        username: String,
+        /// administrator, manager, user or read-only.
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input instead of generating a one-time password.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List a tenant's users.
+    List {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let overrides = |listen: Option<String>, redirect_listen: Option<String>| ConfigOverrides {
+        data_dir: cli.global.data_dir.clone(),
+        listen,
+        redirect_listen,
+    };
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::load(
+                cli.global.config.as_deref(),
+                &overrides(args.listen, args.redirect_listen),
+            )?;
+            serve(config).await
+        }
+        Command::Tenant(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            tenant(config, cmd).await
+        }
+        Command::User(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            user(config, cmd).await
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SKJOLD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging();
+    tracing::info!(config = ?config, "starting skjold {}", env!("CARGO_PKG_VERSION"));
+    let clock: SharedClock = Arc::new(SystemClock);
+    let mut app = Application::build(config, clock).await?;
+    let base = app.base_url();
+    tracing::info!(https = %app.https_addr(), redirect = ?app.redirect_addr(), "listening");
+    if let Some(demo) = app.take_demo_credentials() {
+        // Printed to standard output once, on purpose not through the log.
+        println!();
+        println!(
+            "  Skjold created the demo tenant. Sign in at {base}/{}/",
+            demo.tenant
+        );
+        println!("    username: {}", demo.username);
+        println!(
+            "    password: {}   (one-time: shown only now)",
+            demo.password
+        );
+        println!("  API: curl -k -X POST {base}/{}/api/v1/session -H 'content-type: application/json' \\", demo.tenant);
+        println!(
+            "         -d '{{\"username\":\"{}\",\"password\":\"<password>\"}}'",
+            demo.username
+        );
+        println!();
+    } else {
+        println!("Skjold is serving {base}/<tenant>/");
+    }
+    app.run(skjold_server::shutdown_signal()).await
+}
+
+async fn open_router(config: &Config) -> anyhow::Result<TenantRouter> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let catalog = Catalog::open(config.backend()?, clock)
+        .await
+        .context("opening the catalog database")?;
+    Ok(TenantRouter::new(catalog, 4))
+}
+
+fn parse_slug(s: &str) -> anyhow::Result<TenantSlug> {
+    TenantSlug::parse(s).map_err(|e| anyhow::anyhow!("tenant '{s}': {e}"))
+}
+
+fn read_password_stdin() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut s)
+        .context("reading the password from standard input")?;
+    let p = s.trim_end_matches(['\n', '\r']).to_string();
+    if p.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(p)
+}
+
+async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result<()> {
+    let router = open_router(&config).await?;
+    match cmd {
+        TenantCommand::Create {
+            slug,
+            name,
+            admin,
+            password_stdin,
+        } => {
+            let slug = parse_slug(&slug)?;
+            let password = password_stdin.then(read_password_stdin).transpose()?;
+            let (tenant, user, one_time) = skjold_server::provision::create_tenant_with_admin(
+                &router, slug, &name, &admin, password,
+            )
+            .await?;
+            println!(
+                "created tenant '{}' ({}) with administrator '{}'",
+                tenant.slug, tenant.display_name, user.username
+            );
+            if let Some(p) = one_time {
+                println!("one-time password: {p}");
+            }
+        }
+        TenantCommand::List { json } => {
+            let tenants = router.catalog().list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tenants)?);
+            } else {
+                println!("{:<24} {:<10} {:<28} NAME", "SLUG", "STATUS", "CREATED");
+                for t in tenants {
+                    println!(
+                        "{:<24} {:<10} {:<28} {}",
+                        t.slug,
+                        t.status.as_str(),
+                        t.created_at,
+                        t.display_name
+                    );
+                }
+            }
+        }
+        TenantCommand::Suspend { slug } => {
+            let slug = parse_slug(&slug)?;
+            router
+                .catalog()
+                .set_status(&slug, TenantStatus::Suspended)
+                .await
+                .map_err(|e| not_found_as(e, &slug))?;
+            println!("suspended tenant '{slug}'");
+        }
+        TenantCommand::Resume { slug } => {
+            let slug = parse_slug(&slug)?;
+            router
+                .catalog()
+                .set_status(&slug, TenantStatus::Active)
+                .await
+                .map_err(|e| not_found_as(e, &slug))?;
+            println!("resumed tenant '{slug}'");
+        }
+    }
+    router.close_all().await;
+    router.catalog().close().await;
+    Ok(())
+}
+
+fn not_found_as(e: skjold_store::StoreError, slug: &TenantSlug) -> anyhow::Error {
+    match e {
+        skjold_store::StoreError::NotFound => anyhow::anyhow!("no tenant '{slug}'"),
+        other => other.into(),
+    }
+}
+
+async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let router = open_router(&config).await?;
+    match cmd {
+        UserCommand::Add {
+            tenant,
+            username,
+            role,
+            password_stdin,
+        } => {
+            let slug = parse_slug(&tenant)?;
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e))?;
+            let username =
+                Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+            let (password, one_time) = if password_stdin {
+                (read_password_stdin()?, false)
+            } else {
+                (skjold_auth::generate_password(), true)
+            };
+            let user = skjold_server::provision::add_user(
+                &router,
+                &slug,
+                username,
+                role,
+                password.clone(),
+                "cli",
+            )
+            .await?;
+            println!(
+                "added user '{}' ({}) to tenant '{slug}'",
+                user.username,
+                user.role.as_str()
+            );
+            if one_time {
+                println!("one-time password: {password}");
+            }
+        }
+        UserCommand::List { tenant, json } => {
+            let slug = parse_slug(&tenant)?;
+            let (_, db) = router
+                .open(&slug)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+            let users = db.list_users().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                println!("{:<24} {:<14} {:<9} ID", "USERNAME", "ROLE", "STATUS");
+                for u in users {
+                    println!(
+                        "{:<24} {:<14} {:<9} {}",
+                        u.username,
+                        u.role.as_str(),
+                        u.status.as_str(),
+                        u.id
+                    );
+                }
+            }
+        }
+    }
+    router.close_all().await;
+    router.catalog().close().await;
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! Which database server holds the catalog and the tenants, parsed from `database_url`.
+
+use crate::StoreError;
+use skjold_domain::TenantSlug;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub enum Backend {
+    /// `catalog.db` and `tenants/<slug>/crm.db` under the data dir.
+    Sqlite { data_dir: PathBuf },
+    /// Catalog database `<catalog>` and one database `<catalog>_t_<slug>` per tenant, all on
+    /// the server of `server`.
+    Postgres { server: Url, catalog: String },
+}
+
+impl std::fmt::Debug for Backend {
+    // Never print the URL: it may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Sqlite { data_dir } => write!(f, "Sqlite({})", data_dir.display()),
+            Backend::Postgres { server, catalog } => write!(
+                f,
+                "Postgres({}:{}/{catalog})",
+                server.host_str().unwrap_or("?"),
+                server.port().unwrap_or(5432)
+            ),
+        }
+    }
+}
+
+impl Backend {
+    /// `None` is the embedded default; `postgres://…/<catalog>` is the scale-out backend.
+    pub fn from_config(data_dir: &Path, database_url: Option<&str>) -> Result<Self, StoreError> {
+        let Some(raw) = database_url.filter(|u| !u.trim().is_empty()) else {
+            return Ok(Backend::Sqlite {
+                data_dir: data_dir.to_path_buf(),
+            });
+        };
+        let url = Url::parse(raw.trim())
+            .map_err(|e| StoreError::Config(format!("database_url is not a URL: {e}")))?;
+        match url.scheme() {
+            "postgres" | "postgresql" => {}
+            "sqlite" => {
+                return Err(StoreError::Config(
+                    "database_url: leave it unset for the embedded SQLite default; it keeps its files in data_dir".into(),
+                ))
+            }
+            other => {
+                return Err(StoreError::Config(format!(
+                    "database_url: unsupported scheme '{other}'; use postgres://"
+                )))
+            }
+        }
+        let catalog = url.path().trim_start_matches('/').to_string();
+        let catalog = if catalog.is_empty() {
+            "skjold".to_string()
+        } else {
+            catalog
+        };
+        if catalog.len() > 24
+            || !catalog
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || !catalog.starts_with(|c: char| c.is_ascii_lowercase())
+        {
+            return Err(StoreError::Config(
+                "database_url: the database name must be 1-24 characters of a-z, 0-9 and _, starting with a letter".into(),
+            ));
+        }
+        Ok(Backend::Postgres {
+            server: url,
+            catalog,
+        })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            Backend::Sqlite { .. } => BackendKind::Sqlite,
+            Backend::Postgres { .. } => BackendKind::Postgres,
+        }
+    }
+
+    /// Where the tenant's data lives, as recorded in the catalog.
+    pub fn tenant_location(&self, slug: &TenantSlug) -> String {
+        match self {
+            Backend::Sqlite { .. } => format!("sqlite:tenants/{slug}/crm.db"),
+            Backend::Postgres { catalog, .. } => {
+                format!("postgres:{}", tenant_database(catalog, slug))
+            }
+        }
+    }
+
+    fn pg_url(server: &Url, database: &str) -> String {
+        let mut url = server.clone();
+        url.set_path(&format!("/{database}"));
+        url.to_string()
+    }
+
+    pub(crate) async fn connect_catalog(&self) -> Result<AnyPool, StoreError> {
+        match self {
+            Backend::Sqlite { data_dir } => {
+                std::fs::create_dir_all(data_dir)?;
+                connect_sqlite(&data_dir.join("catalog.db"), 4).await
+            }
+            Backend::Postgres { server, catalog } => {
+                ensure_pg_database(server, catalog).await?;
+                connect_pg(&Self::pg_url(server, catalog), 8).await
+            }
+        }
+    }
+
+    /// Creates the tenant's empty database. Refuses if one is already there, so a new tenant
+    /// never inherits somebody else's leftovers.
+    pub(crate) async fn create_tenant_database(&self, slug: &TenantSlug) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite { data_dir } => {
+                let dir = data_dir.join("tenants").join(slug.as_str());
+                if dir.join("crm.db").exists() {
+                    return Err(StoreError::Conflict(format!(
+                        "a database for '{slug}' already exists at {}; remove it or choose another slug",
+                        dir.display()
+                    )));
+                }
+                std::fs::create_dir_all(&dir)?;
+                Ok(())
+            }
+            Backend::Postgres { server, catalog } => {
+                let name = tenant_database(catalog, slug);
+                let admin = connect_pg(&Self::pg_url(server, "postgres"), 1).await?;
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                        .bind(&name)
+                        .fetch_optional(&admin)
+                        .await?;
+                if exists.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "database {name} already exists on the server; drop it or choose another slug"
+                    )));
+                }
+                // The name is built from a validated slug and catalog name only.
+                sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&admin)
+                    .await?;
+                admin.close().await;
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) async fn connect_tenant(&self, slug: &TenantSlug) -> Result<AnyPool, StoreError> {
+        match self {
+            Backend::Sqlite { data_dir } => {
+                let path = data_dir.join("tenants").join(slug.as_str()).join("crm.db");
+                connect_sqlite(&path, 4).await
+            }
+            Backend::Postgres { server, catalog } => {
+                connect_pg(&Self::pg_url(server, &tenant_database(catalog, slug)), 5).await
+            }
+        }
+    }
+}
+
+pub(crate) fn tenant_database(catalog: &str, slug: &TenantSlug) -> String {
+    format!("{catalog}_t_{}", slug.db_ident())
+}
+
+async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, StoreError> {
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(0)
+        .idle_timeout(Duration::from_secs(60))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL lets the CLI and readers work while the server writes; FULL makes
+                // every commit durable; foreign keys are off by default in SQLite.
+                use sqlx::Executor;
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await?;
+    Ok(pool)
+}
+
+async fn connect_pg(url: &str, max: u32) -> Result<AnyPool, StoreError> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(0)
+        .idle_timeout(Duration::from_secs(60))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await?)
+}
+
+async fn ensure_pg_database(server: &Url, name: &str) -> Result<(), StoreError> {
+    let admin = connect_pg(&Backend::pg_url(server, "postgres"), 1).await?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&admin)
+        .await?;
+    if exists.is_none() {
+        if let Err(e) = sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&admin)
+            .await
+        {
+            // Another process may have created it between the check and the create.
+            let raced =
+                matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("42P04"));
+            if !raced {
+                return Err(e.into());
+            }
+        }
+    }
+    admin.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_database_urls() {
+        let dir = Path::new("/tmp/x");
+        assert_eq!(
+            Backend::from_config(dir, None).unwrap().kind(),
+            BackendKind::Sqlite
+        );
+        let pg = Backend::from_config(dir, Some("postgres://u:secret@db:5432/skjold")).unwrap();
+        assert_eq!(pg.kind(), BackendKind::Postgres);
+        assert!(!format!("{pg:?}").contains("secret"));
+        let slug = TenantSlug::parse("acme-2").unwrap();
+        assert_eq!(pg.tenant_location(&slug), "postgres:skjold_t_acme_2");
+        assert!(Backend::from_config(dir, Some("mysql://x/y")).is_err());
+        assert!(Backend::from_config(dir, Some("postgres://x/Bad-Name")).is_err());
+        assert!(Backend::from_config(dir, Some("not a url")).is_err());
+    }
+}

@@ -1,0 +1,197 @@
+//! The catalog: the list of tenants and where each one's data lives.
+
+use crate::{Backend, StoreError};
+use skjold_domain::clock::format_timestamp;
+use skjold_domain::{SharedClock, TenantSlug};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/catalog/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/catalog/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantRecord {
+    pub slug: TenantSlug,
+    pub display_name: String,
+    pub status: TenantStatus,
+    pub location: String,
+    pub created_at: String,
+}
+
+pub struct NewTenant {
+    pub slug: TenantSlug,
+    pub display_name: String,
+}
+
+#[derive(Clone)]
+pub struct Catalog {
+    pool: AnyPool,
+    backend: Backend,
+    clock: SharedClock,
+}
+
+impl Catalog {
+    /// Connects to (and on PostgreSQL creates) the catalog database and brings its schema up
+    /// to date.
+    pub async fn open(backend: Backend, clock: SharedClock) -> Result<Self, StoreError> {
+        crate::install_drivers();
+        let pool = backend.connect_catalog().await?;
+        match backend.kind() {
+            crate::BackendKind::Sqlite => SQLITE.run(&pool).await?,
+            crate::BackendKind::Postgres => POSTGRES.run(&pool).await?,
+        }
+        Ok(Self {
+            pool,
+            backend,
+            clock,
+        })
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn list(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT slug, display_name, status, location, created_at FROM tenants ORDER BY slug",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(tenant_from_row).collect()
+    }
+
+    pub async fn get(&self, slug: &TenantSlug) -> Result<Option<TenantRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT slug, display_name, status, location, created_at FROM tenants WHERE slug = $1",
+        )
+        .bind(slug.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(tenant_from_row).transpose()
+    }
+
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n == 0)
+    }
+
+    /// Creates the tenant's database, brings its schema up to date and records it. The
+    /// catalog row is written last, so a tenant is never listed without its database.
+    pub async fn create(&self, new: NewTenant) -> Result<TenantRecord, StoreError> {
+        let name = new.display_name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(skjold_domain::FieldErrors::single(
+                "name",
+                "a tenant's display name has 1 to 200 characters",
+            )
+            .into());
+        }
+        if self.get(&new.slug).await?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "tenant '{}' already exists",
+                new.slug
+            )));
+        }
+        self.backend.create_tenant_database(&new.slug).await?;
+        let pool = self.backend.connect_tenant(&new.slug).await?;
+        crate::tenant::migrate(&pool, self.backend.kind()).await?;
+        pool.close().await;
+
+        let now = format_timestamp(self.clock.now());
+        let location = self.backend.tenant_location(&new.slug);
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (slug, display_name, status, location, created_at, updated_at) \
+             VALUES ($1, $2, 'active', $3, $4, $4)",
+        )
+        .bind(new.slug.as_str())
+        .bind(&name)
+        .bind(&location)
+        .bind(&now)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "tenant '{}' already exists",
+                    new.slug
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(TenantRecord {
+            slug: new.slug,
+            display_name: name,
+            status: TenantStatus::Active,
+            location,
+            created_at: now,
+        })
+    }
+
+    pub async fn set_status(
+        &self,
+        slug: &TenantSlug,
+        status: TenantStatus,
+    ) -> Result<(), StoreError> {
+        let now = format_timestamp(self.clock.now());
+        let done = sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE slug = $3")
+            .bind(status.as_str())
+            .bind(&now)
+            .bind(slug.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<TenantRecord, StoreError> {
+    let slug: String = row.try_get("slug")?;
+    let status: String = row.try_get("status")?;
+    Ok(TenantRecord {
+        slug: TenantSlug::parse(&slug)
+            .map_err(|e| StoreError::Corrupt(format!("tenant slug '{slug}': {e}")))?,
+        display_name: row.try_get("display_name")?,
+        status: match status.as_str() {
+            "active" => TenantStatus::Active,
+            "suspended" => TenantStatus::Suspended,
+            other => return Err(StoreError::Corrupt(format!("tenant status '{other}'"))),
+        },
+        location: row.try_get("location")?,
+        created_at: row.try_get("created_at")?,
+    })
+}

@@ -1,0 +1,142 @@
+//! The change journal: appended in the same transaction as every change to tenant data.
+
+use crate::{StoreError, TenantDb};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::{Any, Row, Transaction};
+
+/// Who made a change: a user of the tenant, or the system acting for an operator.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    User { id: String },
+    System { what: &'static str },
+}
+
+impl Actor {
+    pub fn label(&self) -> String {
+        match self {
+            Actor::User { id } => id.clone(),
+            Actor::System { what } => format!("system:{what}"),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Actor::User { id } => Some(id),
+            Actor::System { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalOp {
+    Create,
+    Update,
+    Delete,
+}
+
+impl JournalOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            JournalOp::Create => "create",
+            JournalOp::Update => "update",
+            JournalOp::Delete => "delete",
+        }
+    }
+}
+
+pub(crate) struct Change<'a> {
+    pub entity: &'a str,
+    pub record_id: &'a str,
+    pub op: JournalOp,
+    pub changed: Vec<String>,
+    pub data: Option<Value>,
+}
+
+pub(crate) async fn append(
+    tx: &mut Transaction<'_, Any>,
+    at: &str,
+    actor: &Actor,
+    change: Change<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO journal (at, actor, entity, record_id, op, changed, data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(at)
+    .bind(actor.label())
+    .bind(change.entity)
+    .bind(change.record_id)
+    .bind(change.op.as_str())
+    .bind(serde_json::to_string(&change.changed).unwrap_or_else(|_| "[]".into()))
+    .bind(change.data.map(|d| d.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One change of a record as its history shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    pub at: String,
+    /// The user id of who made the change, or `system:<what>`.
+    pub actor: String,
+    pub op: JournalOp,
+    /// For each changed field: its value before and after.
+    pub changes: Map<String, Value>,
+}
+
+impl TenantDb {
+    /// The record's changes, oldest first, each with the fields' values before and after.
+    pub async fn history(
+        &self,
+        entity: &str,
+        record_id: &str,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, op, changed, data FROM journal \
+             WHERE entity = $1 AND record_id = $2 ORDER BY seq",
+        )
+        .bind(entity)
+        .bind(record_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut before: Map<String, Value> = Map::new();
+        for row in rows {
+            let op: String = row.try_get("op")?;
+            let changed: String = row.try_get("changed")?;
+            let changed: Vec<String> = serde_json::from_str(&changed)
+                .map_err(|e| StoreError::Corrupt(format!("journal changed list: {e}")))?;
+            let data: Option<String> = row.try_get("data")?;
+            let after: Map<String, Value> = match data {
+                Some(d) => serde_json::from_str(&d)
+                    .map_err(|e| StoreError::Corrupt(format!("journal data: {e}")))?,
+                None => Map::new(),
+            };
+            let op = match op.as_str() {
+                "create" => JournalOp::Create,
+                "update" => JournalOp::Update,
+                "delete" => JournalOp::Delete,
+                other => return Err(StoreError::Corrupt(format!("journal op '{other}'"))),
+            };
+            let mut changes = Map::new();
+            for field in &changed {
+                let from = before.get(field).cloned().unwrap_or(Value::Null);
+                let to = after.get(field).cloned().unwrap_or(Value::Null);
+                changes.insert(field.clone(), serde_json::json!({ "from": from, "to": to }));
+            }
+            out.push(HistoryEntry {
+                seq: row.try_get("seq")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                op,
+                changes,
+            });
+            before = after;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,32 @@
+//! Where Skjold keeps things: the catalog of tenants and one database per tenant, on SQLite
+//! or PostgreSQL through the same code.
+//!
+//! Tenant data is reachable only through a [`TenantDb`], which only the [`TenantRouter`]
+//! hands out. Every change to tenant data goes through the write path in [`records`], which
+//! appends to the tenant's change journal in the same transaction.
+
+mod backend;
+mod catalog;
+mod error;
+mod journal;
+pub mod records;
+mod router;
+mod search;
+mod sessions;
+mod tenant;
+mod users;
+
+pub use backend::{Backend, BackendKind};
+pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};
+pub use error::StoreError;
+pub use journal::{Actor, HistoryEntry, JournalOp};
+pub use records::{ListQuery, Page};
+pub use router::TenantRouter;
+pub use sessions::{Session, SessionTimeouts};
+pub use tenant::TenantDb;
+pub use users::{NewUser, User, UserPatch, UserStatus};
+
+/// Register the SQLite and PostgreSQL drivers behind sqlx's `Any` pool. Idempotent.
+pub fn install_drivers() {
+    sqlx::any::install_default_drivers();
+}

@@ -1,0 +1,595 @@
+//! The one write path for CRM records, and their reads.
+//!
+//! Generic over [`Entity`]: each record type declares its columns and links once (in the
+//! domain crate) and this module builds the SQL. Every create, update and delete writes the
+//! row, its search words and a journal entry in one transaction.
+
+use crate::journal::{self, Actor, Change, JournalOp};
+use crate::{search, StoreError, TenantDb};
+use base64::Engine;
+use serde_json::{Map, Value};
+use skjold_domain::crm::{Column, ColumnKind, Entity, EntityKind};
+use skjold_domain::{parse_json, FieldErrors};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row, Transaction};
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 200;
+
+/// What a list request asks for.
+#[derive(Debug, Default, Clone)]
+pub struct ListQuery {
+    /// Word-prefix search over the record's searchable fields.
+    pub q: Option<String>,
+    pub limit: Option<usize>,
+    /// Opaque position returned as `next_cursor` by the previous page.
+    pub cursor: Option<String>,
+    /// Equality filters on link fields (`company_id`, …) and `owner_id`.
+    pub filters: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<E> {
+    pub items: Vec<E>,
+    pub next_cursor: Option<String>,
+}
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+fn select_list(table: &str, prefix: &str, columns: &[Column]) -> String {
+    let mut s = format!("{prefix}id, {prefix}created_at, {prefix}updated_at, {prefix}sort_key");
+    for c in columns {
+        s.push_str(", ");
+        s.push_str(prefix);
+        s.push_str(c.name);
+    }
+    let _ = table;
+    s
+}
+
+fn bind_value<'q>(
+    q: AnyQuery<'q>,
+    kind: ColumnKind,
+    v: &Value,
+) -> Result<AnyQuery<'q>, StoreError> {
+    let bad = || StoreError::Corrupt(format!("value {v} does not fit a {kind:?} column"));
+    Ok(match kind {
+        ColumnKind::Text => match v {
+            Value::Null => q.bind(None::<String>),
+            Value::String(s) => q.bind(Some(s.clone())),
+            _ => return Err(bad()),
+        },
+        ColumnKind::Int => match v {
+            Value::Null => q.bind(None::<i64>),
+            Value::Number(n) => q.bind(Some(n.as_i64().ok_or_else(bad)?)),
+            _ => return Err(bad()),
+        },
+        ColumnKind::Bool => match v {
+            Value::Null => q.bind(None::<i64>),
+            Value::Bool(b) => q.bind(Some(i64::from(*b))),
+            _ => return Err(bad()),
+        },
+        ColumnKind::Json => match v {
+            Value::Null => q.bind(None::<String>),
+            other => q.bind(Some(other.to_string())),
+        },
+    })
+}
+
+fn row_to_record<E: Entity>(row: &AnyRow) -> Result<E, StoreError> {
+    let mut map = Map::new();
+    for name in ["id", "created_at", "updated_at"] {
+        let v: String = row.try_get(name)?;
+        map.insert(name.into(), Value::String(v));
+    }
+    for c in E::COLUMNS {
+        let v = match c.kind {
+            ColumnKind::Text => row
+                .try_get::<Option<String>, _>(c.name)?
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+            ColumnKind::Int => row
+                .try_get::<Option<i64>, _>(c.name)?
+                .map(Value::from)
+                .unwrap_or(Value::Null),
+            ColumnKind::Bool => row
+                .try_get::<Option<i64>, _>(c.name)?
+                .map(|i| Value::Bool(i != 0))
+                .unwrap_or(Value::Null),
+            ColumnKind::Json => match row.try_get::<Option<String>, _>(c.name)? {
+                Some(s) => serde_json::from_str(&s).map_err(|e| {
+                    StoreError::Corrupt(format!("{}.{}: {e}", E::KIND.table(), c.name))
+                })?,
+                None => Value::Null,
+            },
+        };
+        map.insert(c.name.into(), v);
+    }
+    serde_json::from_value(Value::Object(map))
+        .map_err(|e| StoreError::Corrupt(format!("{} row: {e}", E::KIND.table())))
+}
+
+fn to_map<T: serde::Serialize>(v: &T) -> Result<Map<String, Value>, StoreError> {
+    match serde_json::to_value(v) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(StoreError::Corrupt("record is not a JSON object".into())),
+        Err(e) => Err(StoreError::Corrupt(e.to_string())),
+    }
+}
+
+fn encode_cursor(key: &str, id: &str) -> String {
+    let raw = serde_json::json!([key, id]).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
+    let bad = || FieldErrors::single("cursor", "is not a cursor this server handed out");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad())?;
+    let (key, id): (String, String) = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    Ok((key, id))
+}
+
+impl TenantDb {
+    pub async fn get<E: Entity>(&self, id: &str) -> Result<E, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE id = $1",
+            select_list(E::KIND.table(), "", E::COLUMNS),
+            E::KIND.table()
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row_to_record(&row)
+    }
+
+    /// A page of records in name order, or — with `q` — the records matching the search, in
+    /// the order of the word that matched.
+    pub async fn list<E: Entity>(&self, query: &ListQuery) -> Result<Page<E>, StoreError> {
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(
+                FieldErrors::single("limit", format!("must be between 1 and {MAX_LIMIT}")).into(),
+            );
+        }
+        for (field, value) in &query.filters {
+            let known = field == "owner_id" || E::LINKS.iter().any(|l| l.field == field);
+            if !known {
+                return Err(
+                    FieldErrors::single(field.as_str(), "is not a filter of this list").into(),
+                );
+            }
+            if uuid::Uuid::try_parse(value).is_err() {
+                return Err(FieldErrors::single(field.as_str(), "is not a valid id").into());
+            }
+        }
+        let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        let words = query
+            .q
+            .as_deref()
+            .map(search::query_words)
+            .unwrap_or_default();
+        let table = E::KIND.table();
+
+        // Arguments are numbered in the order they are pushed here.
+        let mut args: Vec<String> = Vec::new();
+        let mut arg = |v: String| {
+            args.push(v);
+            format!("${}", args.len())
+        };
+        let (sql, key_column) = if words.is_empty() {
+            let mut sql = format!(
+                "SELECT {} FROM {table} r WHERE 1 = 1",
+                select_list(table, "r.", E::COLUMNS)
+            );
+            for (field, value) in &query.filters {
+                sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
+            }
+            if let Some((key, id)) = &cursor {
+                let k = arg(key.clone());
+                let i = arg(id.clone());
+                sql.push_str(&format!(
+                    " AND (r.sort_key > {k} OR (r.sort_key = {k} AND r.id > {i}))"
+                ));
+            }
+            sql.push_str(&format!(" ORDER BY r.sort_key, r.id LIMIT {}", limit + 1));
+            (sql, "sort_key")
+        } else {
+            let entity = arg(E::KIND.name().to_string());
+            let lo = arg(words[0].clone());
+            let hi = arg(search::prefix_end(&words[0]));
+            let mut sql = format!(
+                "SELECT t.token AS match_token, {} FROM search_tokens t JOIN {table} r ON r.id = t.record_id \
+                 WHERE t.entity = {entity} AND t.token >= {lo} AND t.token < {hi} \
+                 AND NOT EXISTS (SELECT 1 FROM search_tokens d WHERE d.entity = {entity} \
+                 AND d.record_id = t.record_id AND d.token >= {lo} AND d.token < t.token)",
+                select_list(table, "r.", E::COLUMNS)
+            );
+            for word in &words[1..] {
+                let lo = arg(word.clone());
+                let hi = arg(search::prefix_end(word));
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM search_tokens w WHERE w.entity = {entity} \
+                     AND w.record_id = t.record_id AND w.token >= {lo} AND w.token < {hi})"
+                ));
+            }
+            for (field, value) in &query.filters {
+                sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
+            }
+            if let Some((key, id)) = &cursor {
+                let k = arg(key.clone());
+                let i = arg(id.clone());
+                sql.push_str(&format!(
+                    " AND (t.token > {k} OR (t.token = {k} AND t.record_id > {i}))"
+                ));
+            }
+            sql.push_str(&format!(
+                " ORDER BY t.token, t.record_id LIMIT {}",
+                limit + 1
+            ));
+            (sql, "match_token")
+        };
+        let mut q = sqlx::query(&sql);
+        for a in &args {
+            q = q.bind(a.clone());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        let mut next_cursor = None;
+        for (i, row) in rows.iter().enumerate() {
+            if i == limit {
+                let last = &rows[limit - 1];
+                let key: String = last.try_get(key_column)?;
+                let id: String = last.try_get("id")?;
+                next_cursor = Some(encode_cursor(&key, &id));
+                break;
+            }
+            items.push(row_to_record::<E>(row)?);
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Creates a record. An unset `owner_id` becomes the acting user.
+    pub async fn create<E: Entity>(
+        &self,
+        actor: &Actor,
+        mut input: E::Input,
+    ) -> Result<E, StoreError> {
+        use skjold_domain::crm::Validate;
+        input.validate()?;
+        let mut map = to_map(&input)?;
+        if map.get("owner_id").is_some_and(Value::is_null) {
+            if let Some(uid) = actor.user_id() {
+                map.insert("owner_id".into(), Value::String(uid.to_string()));
+            }
+        }
+        let now = self.now();
+        let id = crate::users::new_id(&self.clock);
+        map.insert("id".into(), Value::String(id.clone()));
+        map.insert("created_at".into(), Value::String(now.clone()));
+        map.insert("updated_at".into(), Value::String(now.clone()));
+
+        let mut tx = self.write_tx().await?;
+        check_links::<E>(&mut tx, &map).await?;
+        let record: E = serde_json::from_value(Value::Object(map.clone()))
+            .map_err(|e| StoreError::Corrupt(format!("new {}: {e}", E::KIND.name())))?;
+
+        let table = E::KIND.table();
+        let names: Vec<&str> = E::COLUMNS.iter().map(|c| c.name).collect();
+        let placeholders: Vec<String> = (5..5 + names.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "INSERT INTO {table} (id, sort_key, created_at, updated_at, {}) VALUES ($1, $2, $3, $4, {})",
+            names.join(", "),
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(id.clone())
+            .bind(record.sort_key())
+            .bind(now.clone())
+            .bind(now.clone());
+        for c in E::COLUMNS {
+            q = bind_value(q, c.kind, map.get(c.name).unwrap_or(&Value::Null))?;
+        }
+        q.execute(&mut *tx).await?;
+        index(&mut tx, E::KIND, &id, record.search_text()).await?;
+        let changed = E::COLUMNS
+            .iter()
+            .filter(|c| !map.get(c.name).is_none_or(Value::is_null))
+            .map(|c| c.name.to_string())
+            .collect();
+        journal::append(
+            &mut tx,
+            &now,
+            actor,
+            Change {
+                entity: E::KIND.name(),
+                record_id: &id,
+                op: JournalOp::Create,
+                changed,
+                data: Some(Value::Object(map)),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Applies a partial update: the fields in `patch` replace the stored ones, `null`
+    /// clears an optional field, and the result is checked like a new record.
+    pub async fn update<E: Entity>(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: Map<String, Value>,
+    ) -> Result<E, StoreError> {
+        use skjold_domain::crm::Validate;
+        let table = E::KIND.table();
+        let mut tx = self.write_tx().await?;
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE id = $1{}",
+            select_list(table, "", E::COLUMNS),
+            self.lock_clause()
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let current: E = row_to_record(&row)?;
+        let current_map = to_map(&current)?;
+
+        let mut merged: Map<String, Value> = E::COLUMNS
+            .iter()
+            .map(|c| {
+                (
+                    c.name.to_string(),
+                    current_map.get(c.name).cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        for (k, v) in patch {
+            merged.insert(k, v);
+        }
+        let mut input: E::Input = parse_json(Value::Object(merged))?;
+        input.validate()?;
+        let input_map = to_map(&input)?;
+        check_links::<E>(&mut tx, &input_map).await?;
+
+        let mut new_map = current_map.clone();
+        for (k, v) in input_map {
+            new_map.insert(k, v);
+        }
+        let changed: Vec<String> = E::COLUMNS
+            .iter()
+            .filter(|c| new_map.get(c.name) != current_map.get(c.name))
+            .map(|c| c.name.to_string())
+            .collect();
+        if changed.is_empty() {
+            tx.rollback().await?;
+            return Ok(current);
+        }
+        let now = self.now();
+        new_map.insert("updated_at".into(), Value::String(now.clone()));
+        let record: E = serde_json::from_value(Value::Object(new_map.clone()))
+            .map_err(|e| StoreError::Corrupt(format!("updated {}: {e}", E::KIND.name())))?;
+
+        let sets: Vec<String> = E::COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = ${}", c.name, i + 4))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET sort_key = $1, updated_at = $2, {} WHERE id = $3",
+            sets.join(", ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(record.sort_key())
+            .bind(now.clone())
+            .bind(id.to_string());
+        for c in E::COLUMNS {
+            q = bind_value(q, c.kind, new_map.get(c.name).unwrap_or(&Value::Null))?;
+        }
+        q.execute(&mut *tx).await?;
+        unindex(&mut tx, E::KIND, id).await?;
+        index(&mut tx, E::KIND, id, record.search_text()).await?;
+        journal::append(
+            &mut tx,
+            &now,
+            actor,
+            Change {
+                entity: E::KIND.name(),
+                record_id: id,
+                op: JournalOp::Update,
+                changed,
+                data: Some(Value::Object(new_map)),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Deletes a record. Records linked to it make this a conflict unless `cascade` is set,
+    /// in which case they are deleted too (each one journaled).
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        kind: EntityKind,
+        id: &str,
+        cascade: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let exists: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM {} WHERE id = $1{}",
+            kind.table(),
+            self.lock_clause()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        if !cascade {
+            let mut linked = Vec::new();
+            for (dep, field) in kind.dependents() {
+                let n: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM {} WHERE {field} = $1",
+                    dep.table()
+                ))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if n > 0 {
+                    linked.push(format!(
+                        "{n} {}",
+                        if n == 1 { dep.name() } else { dep.table() }
+                    ));
+                }
+            }
+            if !linked.is_empty() {
+                return Err(StoreError::Conflict(format!(
+                    "this {} has linked records ({}); delete or relink them first, or delete with ?cascade=true",
+                    kind.name(),
+                    linked.join(", ")
+                )));
+            }
+        }
+        let now = self.now();
+        delete_cascading(&mut tx, &now, actor, kind, id.to_string()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Deletes the record after everything that links to it, depth first.
+fn delete_cascading<'a>(
+    tx: &'a mut Transaction<'static, Any>,
+    now: &'a str,
+    actor: &'a Actor,
+    kind: EntityKind,
+    id: String,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 'a>> {
+    Box::pin(async move {
+        for (dep, field) in kind.dependents() {
+            let ids: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT id FROM {} WHERE {field} = $1",
+                dep.table()
+            ))
+            .bind(&id)
+            .fetch_all(&mut **tx)
+            .await?;
+            for dep_id in ids {
+                delete_cascading(tx, now, actor, dep, dep_id).await?;
+            }
+        }
+        let done = sqlx::query(&format!("DELETE FROM {} WHERE id = $1", kind.table()))
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            // Reached twice through two links (an activity of a person of the company).
+            return Ok(());
+        }
+        unindex(tx, kind, &id).await?;
+        journal::append(
+            tx,
+            now,
+            actor,
+            Change {
+                entity: kind.name(),
+                record_id: &id,
+                op: JournalOp::Delete,
+                changed: vec![],
+                data: None,
+            },
+        )
+        .await
+    })
+}
+
+/// Every link in `map` must name an existing record of this tenant, and the owner an
+/// existing user: a clear error beats a foreign-key failure.
+async fn check_links<E: Entity>(
+    tx: &mut Transaction<'static, Any>,
+    map: &Map<String, Value>,
+) -> Result<(), StoreError> {
+    let mut errs = FieldErrors::new();
+    for link in E::LINKS {
+        if let Some(Value::String(target)) = map.get(link.field) {
+            let found: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT id FROM {} WHERE id = $1",
+                link.target.table()
+            ))
+            .bind(target)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if found.is_none() {
+                errs.add(
+                    link.field,
+                    format!("no {} with this id exists", link.target.name()),
+                );
+            }
+        }
+    }
+    if let Some(Value::String(owner)) = map.get("owner_id") {
+        let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+            .bind(owner)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if found.is_none() {
+            errs.add("owner_id", "no user with this id exists");
+        }
+    }
+    Ok(errs.into_result()?)
+}
+
+async fn index(
+    tx: &mut Transaction<'static, Any>,
+    kind: EntityKind,
+    id: &str,
+    texts: Vec<&str>,
+) -> Result<(), StoreError> {
+    for token in search::tokens(texts) {
+        sqlx::query("INSERT INTO search_tokens (entity, token, record_id) VALUES ($1, $2, $3)")
+            .bind(kind.name())
+            .bind(token)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn unindex(
+    tx: &mut Transaction<'static, Any>,
+    kind: EntityKind,
+    id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM search_tokens WHERE entity = $1 AND record_id = $2")
+        .bind(kind.name())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = encode_cursor("berg ann", "0190-x");
+        assert_eq!(
+            decode_cursor(&c).unwrap(),
+            ("berg ann".into(), "0190-x".into())
+        );
+        assert!(decode_cursor("not base64 !!").is_err());
+        assert!(decode_cursor("aGVsbG8").is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Hands out [`TenantDb`] handles: looks the tenant up in the catalog and keeps a bounded
+//! set of open connection pools, closing the least recently used when the bound is reached.
+
+use crate::{Catalog, StoreError, TenantDb, TenantRecord};
+use chrono::{DateTime, Duration, Utc};
+use lru::LruCache;
+use skjold_domain::TenantSlug;
+use sqlx::AnyPool;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+
+/// How long a catalog answer is reused. A suspension made by the CLI while the server runs
+/// takes effect within this time.
+const CATALOG_TTL: Duration = Duration::seconds(2);
+
+struct Open {
+    pool: AnyPool,
+    record: TenantRecord,
+    checked_at: DateTime<Utc>,
+}
+
+pub struct TenantRouter {
+    catalog: Catalog,
+    open: Mutex<LruCache<TenantSlug, Open>>,
+    /// Serialises first opens so two requests do not both migrate the same database.
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl TenantRouter {
+    pub fn new(catalog: Catalog, max_open: usize) -> Self {
+        let cap = NonZeroUsize::new(max_open.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            catalog,
+            open: Mutex::new(LruCache::new(cap)),
+            opening: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<TenantSlug, Open>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The tenant's record and a handle on its database, or `None` when no such tenant
+    /// exists. Suspended tenants are returned too: the caller decides what they may do.
+    pub async fn open(
+        &self,
+        slug: &TenantSlug,
+    ) -> Result<Option<(TenantRecord, TenantDb)>, StoreError> {
+        let now = self.catalog.clock().now();
+        if let Some(found) = self.cached(slug, now) {
+            return Ok(Some(found));
+        }
+        let Some(record) = self.catalog.get(slug).await? else {
+            self.lock().pop(slug);
+            return Ok(None);
+        };
+        // Reuse the pool if it is open, only refreshing the catalog answer.
+        {
+            let mut open = self.lock();
+            if let Some(entry) = open.get_mut(slug) {
+                entry.record = record.clone();
+                entry.checked_at = now;
+                return Ok(Some((record, self.handle(slug, entry.pool.clone()))));
+            }
+        }
+        let _guard = self.opening.lock().await;
+        if let Some(found) = self.cached(slug, now) {
+            return Ok(Some(found));
+        }
+        let pool = self.catalog.backend().connect_tenant(slug).await?;
+        crate::tenant::migrate(&pool, self.catalog.backend().kind()).await?;
+        let evicted = self.lock().push(
+            slug.clone(),
+            Open {
+                pool: pool.clone(),
+                record: record.clone(),
+                checked_at: now,
+            },
+        );
+        if let Some((old_slug, old)) = evicted {
+            if &old_slug != slug {
+                // In-flight requests keep their clones; close() waits for them.
+                tokio::spawn(async move { old.pool.close().await });
+            }
+        }
+        Ok(Some((record, self.handle(slug, pool))))
+    }
+
+    fn cached(&self, slug: &TenantSlug, now: DateTime<Utc>) -> Option<(TenantRecord, TenantDb)> {
+        let mut open = self.lock();
+        let entry = open.get(slug)?;
+        if now - entry.checked_at > CATALOG_TTL || now < entry.checked_at {
+            return None;
+        }
+        Some((entry.record.clone(), self.handle(slug, entry.pool.clone())))
+    }
+
+    fn handle(&self, slug: &TenantSlug, pool: AnyPool) -> TenantDb {
+        TenantDb::new(
+            slug.clone(),
+            pool,
+            self.catalog.backend().kind(),
+            self.catalog.clock().clone(),
+        )
+    }
+
+    /// How many tenant databases are open now.
+    pub fn open_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Closes every open tenant pool (at shutdown).
+    pub async fn close_all(&self) {
+        let pools: Vec<AnyPool> = {
+            let mut open = self.lock();
+            let mut v = Vec::new();
+            while let Some((_, o)) = open.pop_lru() {
+                v.push(o.pool);
+            }
+            v
+        };
+        for p in pools {
+            p.close().await;
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Server-side sessions. The store sees only token hashes; the tokens themselves exist only
+//! in the client and, briefly, in the request that carries one.
+
+use crate::users::User;
+use crate::{StoreError, TenantDb};
+use chrono::Duration;
+use skjold_domain::clock::{format_timestamp, parse_timestamp};
+use sqlx::Row;
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionTimeouts {
+    /// A session unused for this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub absolute: Duration,
+}
+
+impl Default for SessionTimeouts {
+    fn default() -> Self {
+        Self {
+            idle: Duration::minutes(30),
+            absolute: Duration::hours(12),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token_hash: String,
+    pub user: User,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// How stale `last_seen_at` may get before a request writes it again: saves a write per
+/// request at the cost of this much slack in the idle timeout.
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+impl TenantDb {
+    /// Starts a session and returns when it expires at the latest.
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        token_hash: &str,
+        timeouts: SessionTimeouts,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let now = self.clock.now();
+        let expires = format_timestamp(now + timeouts.absolute);
+        let now = format_timestamp(now);
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(&now)
+        .bind(&expires)
+        .bind(ip)
+        .bind(user_agent.map(|u| u.chars().take(300).collect::<String>()))
+        .execute(&self.pool)
+        .await?;
+        Ok(expires)
+    }
+
+    /// The live session for a token hash, with its (active) user. An expired session is
+    /// deleted and not returned.
+    pub async fn session(
+        &self,
+        token_hash: &str,
+        timeouts: SessionTimeouts,
+    ) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.created_at AS s_created, s.last_seen_at, s.expires_at, \
+             u.id, u.username, u.display_name, u.email, u.phone, u.role, u.status, \
+             u.created_at, u.updated_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let now = self.clock.now();
+        let last_seen: String = row.try_get("last_seen_at")?;
+        let expires_at: String = row.try_get("expires_at")?;
+        let last_seen = parse_timestamp(&last_seen)
+            .ok_or_else(|| StoreError::Corrupt("session last_seen_at".into()))?;
+        let expires = parse_timestamp(&expires_at)
+            .ok_or_else(|| StoreError::Corrupt("session expires_at".into()))?;
+        let user = crate::users::user_from_row_pub(&row)?;
+        if now >= expires
+            || now - last_seen >= timeouts.idle
+            || user.status != crate::UserStatus::Active
+        {
+            self.delete_session(token_hash).await?;
+            return Ok(None);
+        }
+        if now - last_seen >= TOUCH_EVERY {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(format_timestamp(now))
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(Session {
+            token_hash: token_hash.to_string(),
+            user,
+            created_at: row.try_get("s_created")?,
+            expires_at,
+        }))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

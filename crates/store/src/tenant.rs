@@ -1,0 +1,79 @@
+//! A handle on one tenant's database: the only way to reach tenant data.
+
+use crate::{BackendKind, StoreError};
+use skjold_domain::{SharedClock, TenantSlug};
+use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/tenant/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/tenant/postgres");
+
+pub(crate) async fn migrate(pool: &AnyPool, kind: BackendKind) -> Result<(), StoreError> {
+    match kind {
+        BackendKind::Sqlite => SQLITE.run(pool).await?,
+        BackendKind::Postgres => POSTGRES.run(pool).await?,
+    }
+    Ok(())
+}
+
+/// One tenant's database. Constructed only by the [`crate::TenantRouter`], so holding one
+/// means the tenant exists and was looked up by its slug; the repositories are methods on
+/// it and take no tenant argument that could be the wrong one.
+#[derive(Clone)]
+pub struct TenantDb {
+    slug: TenantSlug,
+    pub(crate) pool: AnyPool,
+    pub(crate) kind: BackendKind,
+    pub(crate) clock: SharedClock,
+}
+
+impl TenantDb {
+    pub(crate) fn new(
+        slug: TenantSlug,
+        pool: AnyPool,
+        kind: BackendKind,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            slug,
+            pool,
+            kind,
+            clock,
+        }
+    }
+
+    pub fn slug(&self) -> &TenantSlug {
+        &self.slug
+    }
+
+    pub fn backend_kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    pub(crate) fn now(&self) -> String {
+        skjold_domain::clock::format_timestamp(self.clock.now())
+    }
+}
+
+impl TenantDb {
+    /// Opens a transaction for a change. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a transaction that reads first and upgrades later could fail
+    /// with "database is locked" under concurrent writers, whatever the busy timeout.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.kind {
+            BackendKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            BackendKind::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// `FOR UPDATE` where the database has it (PostgreSQL); SQLite's write transaction
+    /// already excludes other writers.
+    pub(crate) fn lock_clause(&self) -> &'static str {
+        match self.kind {
+            BackendKind::Sqlite => "",
+            BackendKind::Postgres => " FOR UPDATE",
+        }
+    }
+}
