@@ -254,8 +254,32 @@ impl TenantDb {
     }
 
     /// Creates a record. An unset `owner_id` becomes the acting user.
-    pub async fn create<E: Entity>(
+    pub async fn create<E: Entity>(&self, actor: &Actor, input: E::Input) -> Result<E, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let record = self.insert_in::<E>(&mut tx, actor, input).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Creates many records in one transaction through the same path as [`Self::create`]
+    /// (validation, links, search words, journal): all or none. For imports and loaders.
+    pub async fn create_many<E: Entity>(
         &self,
+        actor: &Actor,
+        inputs: Vec<E::Input>,
+    ) -> Result<Vec<E>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut out = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            out.push(self.insert_in::<E>(&mut tx, actor, input).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn insert_in<E: Entity>(
+        &self,
+        tx: &mut Transaction<'static, Any>,
         actor: &Actor,
         mut input: E::Input,
     ) -> Result<E, StoreError> {
@@ -273,8 +297,7 @@ impl TenantDb {
         map.insert("created_at".into(), Value::String(now.clone()));
         map.insert("updated_at".into(), Value::String(now.clone()));
 
-        let mut tx = self.write_tx().await?;
-        check_links::<E>(&mut tx, &map).await?;
+        check_links::<E>(tx, &map).await?;
         let record: E = serde_json::from_value(Value::Object(map.clone()))
             .map_err(|e| StoreError::Corrupt(format!("new {}: {e}", E::KIND.name())))?;
 
@@ -294,15 +317,15 @@ impl TenantDb {
         for c in E::COLUMNS {
             q = bind_value(q, c.kind, map.get(c.name).unwrap_or(&Value::Null))?;
         }
-        q.execute(&mut *tx).await?;
-        index(&mut tx, E::KIND, &id, record.search_text()).await?;
+        q.execute(&mut **tx).await?;
+        index(tx, E::KIND, &id, record.search_text()).await?;
         let changed = E::COLUMNS
             .iter()
             .filter(|c| !map.get(c.name).is_none_or(Value::is_null))
             .map(|c| c.name.to_string())
             .collect();
         journal::append(
-            &mut tx,
+            tx,
             &now,
             actor,
             Change {
@@ -314,7 +337,6 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(record)
     }
 
