@@ -56,11 +56,12 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     serde_path_to_error::deserialize(value).map_err(describe)
 }
 
-/// Like [`parse_json`], from raw bytes (a request body).
+/// Like [`parse_json`], from raw bytes (a request body). Text that is not JSON at all is
+/// reported against the field `body`, before any field is looked at.
 pub fn parse_json_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldErrors> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(describe)?;
-    Ok(value)
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| FieldErrors::single("body", strip_position(&e.to_string())))?;
+    parse_json(value)
 }
 
 fn describe(e: serde_path_to_error::Error<serde_json::Error>) -> FieldErrors {

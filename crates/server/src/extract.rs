@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::{header, request::Parts};
 use serde::de::DeserializeOwned;
-use skjold_domain::{parse_json_bytes, FieldErrors, Right, TenantSlug};
+use skjold_domain::{parse_json, parse_json_bytes, FieldErrors, Right, TenantSlug};
 use skjold_store::{Session, TenantDb, TenantRecord, TenantStatus, User};
 use std::marker::PhantomData;
 
@@ -43,14 +43,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 ApiError::BadRequest("the request body could not be read".into())
             }
         })?;
-        let value = parse_json_bytes::<T>(&bytes).map_err(|e| {
-            // Syntax errors are a bad request; a well-formed body with wrong fields is 422.
-            if e.0.first().is_some_and(|f| f.field == "body") {
-                ApiError::BadRequest(format!("the body is not valid JSON: {}", e.0[0].message))
-            } else {
-                ApiError::Invalid(e)
-            }
+        // Syntax first (400), then shape: every body of this API is a JSON object (422).
+        let value: serde_json::Value = parse_json_bytes(&bytes).map_err(|e| {
+            ApiError::BadRequest(format!("the body is not valid JSON: {}", e.0[0].message))
         })?;
+        if !value.is_object() {
+            return Err(FieldErrors::single("body", "must be a JSON object").into());
+        }
+        let value = parse_json::<T>(value)?;
         Ok(ApiJson(value))
     }
 }

@@ -53,7 +53,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         Ok(server) => {
             let name = format!("skt_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
             config.database_url = Some(url_with_db(&server, &name).into());
-            Some(PgCleanup { server, prefix: name })
+            Some(PgCleanup {
+                server,
+                prefix: name,
+            })
         }
         Err(_) => None,
     };
@@ -62,8 +65,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     #[allow(clippy::disallowed_methods)] // the test clock starts at the real time
     let clock = TestClock::at(chrono::Utc::now());
     let shared: SharedClock = Arc::new(clock.clone());
-    let mut app = Application::build(config, shared).await.expect("server starts");
-    let demo = app.take_demo_credentials().expect("a first start creates the demo tenant");
+    let mut app = Application::build(config, shared)
+        .await
+        .expect("server starts");
+    let demo = app
+        .take_demo_credentials()
+        .expect("a first start creates the demo tenant");
     let https_addr = app.https_addr();
     let redirect_addr = app.redirect_addr();
     let state = app.state().clone();
@@ -72,7 +79,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let _ = rx.await;
     }));
 
-    let cert = std::fs::read(skjold_server::tls::self_signed_paths(data_dir.path()).0).expect("certificate");
+    let cert = std::fs::read(skjold_server::tls::self_signed_paths(data_dir.path()).0)
+        .expect("certificate");
     let client = Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&cert).expect("PEM certificate"))
         .tls_built_in_root_certs(false)
@@ -115,19 +123,33 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.request(Method::GET, path, Some(token)).send().await.expect("request")
+        self.request(Method::GET, path, Some(token))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.request(Method::POST, path, Some(token)).json(body).send().await.expect("request")
+        self.request(Method::POST, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.request(Method::PATCH, path, Some(token)).json(body).send().await.expect("request")
+        self.request(Method::PATCH, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
-        self.request(Method::DELETE, path, Some(token)).send().await.expect("request")
+        self.request(Method::DELETE, path, Some(token))
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Signs in and returns the bearer token; panics if sign-in fails.
@@ -145,7 +167,8 @@ impl TestApp {
 
     /// A token of the demo tenant's administrator.
     pub async fn admin_token(&self) -> String {
-        self.sign_in("demo", "admin", &self.admin_password.clone()).await
+        self.sign_in("demo", "admin", &self.admin_password.clone())
+            .await
     }
 
     /// Creates another tenant with an administrator `admin`; returns that administrator's token.
@@ -201,20 +224,27 @@ impl PgCleanup {
     fn drop_databases(self) {
         // Drop runs inside the test's runtime; do the async work on a thread of its own.
         let handle = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async move {
                 skjold_store::install_drivers();
-                let admin = sqlx::AnyPool::connect(&url_with_db(&self.server, "postgres")).await.ok()?;
-                let names: Vec<String> =
-                    sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
-                        .bind(format!("{}%", self.prefix))
-                        .fetch_all(&admin)
-                        .await
-                        .ok()?;
+                let admin = sqlx::AnyPool::connect(&url_with_db(&self.server, "postgres"))
+                    .await
+                    .ok()?;
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE $1",
+                )
+                .bind(format!("{}%", self.prefix))
+                .fetch_all(&admin)
+                .await
+                .ok()?;
                 for name in names {
-                    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&admin)
-                        .await;
+                    let _ =
+                        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&admin)
+                            .await;
                 }
                 admin.close().await;
                 Some(())

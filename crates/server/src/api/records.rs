@@ -191,7 +191,7 @@ macro_rules! record_resource {
             use utoipa_axum::routes;
 
             #[doc = concat!("List ", $tag, ", or search them with `q`.")]
-            #[utoipa::path(get, path = $collection, tag = $tag, params(TenantPath, ListParams),
+            #[utoipa::path(get, summary = concat!("List ", $tag, ", or search them with `q`."), path = $collection, tag = $tag, params(TenantPath, ListParams),
                 security(("bearer" = [])),
                 responses(
                     (status = 200, description = "A page of records", body = RecordPage<$entity>),
@@ -207,7 +207,7 @@ macro_rules! record_resource {
             }
 
             #[doc = concat!("Create ", $one, ".")]
-            #[utoipa::path(post, path = $collection, tag = $tag, params(TenantPath),
+            #[utoipa::path(post, summary = concat!("Create ", $one, "."), path = $collection, tag = $tag, params(TenantPath),
                 security(("bearer" = [])),
                 request_body = $input,
                 responses(
@@ -227,7 +227,7 @@ macro_rules! record_resource {
             }
 
             #[doc = concat!("Get ", $one, ".")]
-            #[utoipa::path(get, path = $item, tag = $tag, params(RecordPath),
+            #[utoipa::path(get, summary = concat!("Get ", $one, "."), path = $item, tag = $tag, params(RecordPath),
                 security(("bearer" = [])),
                 responses(
                     (status = 200, description = "The record", body = $entity),
@@ -243,7 +243,7 @@ macro_rules! record_resource {
             }
 
             #[doc = concat!("Change some fields of ", $one, "; `null` clears an optional field.")]
-            #[utoipa::path(patch, path = $item, tag = $tag, params(RecordPath),
+            #[utoipa::path(patch, summary = concat!("Change some fields of ", $one, "; `null` clears an optional field."), path = $item, tag = $tag, params(RecordPath),
                 security(("bearer" = [])),
                 request_body(content = $input, description = "Any subset of the fields"),
                 responses(
@@ -264,7 +264,7 @@ macro_rules! record_resource {
             }
 
             #[doc = concat!("Delete ", $one, ".")]
-            #[utoipa::path(delete, path = $item, tag = $tag, params(RecordPath, DeleteParams),
+            #[utoipa::path(delete, summary = concat!("Delete ", $one, "."), path = $item, tag = $tag, params(RecordPath, DeleteParams),
                 security(("bearer" = [])),
                 responses(
                     (status = 204, description = "Deleted"),
@@ -282,7 +282,7 @@ macro_rules! record_resource {
             }
 
             #[doc = concat!("The change history of ", $one, ": who changed what, when.")]
-            #[utoipa::path(get, path = $history, tag = $tag, params(RecordPath),
+            #[utoipa::path(get, summary = concat!("The change history of ", $one, ": who changed what, when."), path = $history, tag = $tag, params(RecordPath),
                 security(("bearer" = [])),
                 responses(
                     (status = 200, description = "Changes, oldest first", body = History),

@@ -1,4 +1,12 @@
-//! The API test suite: one binary, each test against its own real server.
-//! Runs on SQLite, or on PostgreSQL when SKJOLD_TEST_DATABASE_URL is set.
+//! The API test suite: one binary, each test against its own real server over HTTPS.
+//! Runs on SQLite, or on PostgreSQL when SKJOLD_TEST_DATABASE_URL is set (.ci/run does both).
 
+mod cross_tenant;
 mod health;
+mod openapi;
+mod records;
+mod rights;
+mod session;
+mod tls;
+mod users;
+mod validation;

@@ -1,0 +1,264 @@
+//! The cross-tenant matrix, generated from the route table (the OpenAPI document, which
+//! `utoipa_axum::routes!` builds from the same handlers the router serves): a route added
+//! tomorrow is covered without editing this file — or the test fails and says what sample
+//! it lacks.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use skjold_testkit::{spawn_app, TestApp};
+use std::collections::BTreeMap;
+
+struct Tenant {
+    slug: &'static str,
+    token: String,
+    password: String,
+    /// resource segment → a record id of that resource in this tenant
+    ids: BTreeMap<&'static str, String>,
+    /// Every value of this tenant's data that must never appear in another tenant's answers.
+    secrets: Vec<String>,
+}
+
+async fn seed(app: &TestApp, slug: &'static str, token: String, password: String) -> Tenant {
+    let base = format!("/{slug}/api/v1");
+    let tag = format!("{slug}-secret");
+    let post = |path: &str, body: Value| {
+        let url = format!("{base}/{path}");
+        let token = token.clone();
+        async move {
+            let res = app.post(&url, &token, &body).await;
+            assert_eq!(res.status(), 201, "{url}");
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let company = post("companies", json!({"name": format!("{tag} company")})).await;
+    let person = post(
+        "persons",
+        json!({"last_name": format!("{tag} person"), "company_id": company}),
+    )
+    .await;
+    let sale = post(
+        "sales",
+        json!({"title": format!("{tag} sale"), "company_id": company, "person_id": person}),
+    )
+    .await;
+    let activity = post(
+        "activities",
+        json!({"kind": "note", "subject": format!("{tag} activity"), "sale_id": sale}),
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("{base}/users"),
+            &token,
+            &json!({"username": format!("{slug}-user"), "role": "user"}),
+        )
+        .await;
+    let user = res.json::<Value>().await.unwrap()["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ids = BTreeMap::new();
+    ids.insert("companies", company.clone());
+    ids.insert("persons", person.clone());
+    ids.insert("sales", sale.clone());
+    ids.insert("activities", activity.clone());
+    ids.insert("users", user.clone());
+    let secrets = vec![tag, company, person, sale, activity, user];
+    Tenant {
+        slug,
+        token,
+        password,
+        ids,
+        secrets,
+    }
+}
+
+/// A valid body for each route that takes one.
+fn sample_body(resource: &str, method: &Method, owner: &Tenant) -> Value {
+    match (resource, method.as_str()) {
+        ("companies", _) => json!({"name": "Matrix Co"}),
+        ("persons", _) => json!({"last_name": "Matrix"}),
+        ("activities", _) => json!({"kind": "note", "subject": "Matrix"}),
+        ("sales", _) => json!({"title": "Matrix"}),
+        ("users", "POST") => json!({"username": "matrix-user", "role": "user"}),
+        ("users", _) => json!({"display_name": "Matrix"}),
+        ("me", _) => json!({"display_name": "Matrix"}),
+        ("session", _) => json!({"username": "admin", "password": owner.password}),
+        (other, m) => panic!("the cross-tenant matrix has no sample body for {m} {other}: add one"),
+    }
+}
+
+struct Operation {
+    method: Method,
+    template: String,
+}
+
+async fn tenant_operations(app: &TestApp) -> Vec<Operation> {
+    let spec: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !path.starts_with("/{tenant}/") {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            ops.push(Operation {
+                method,
+                template: path.clone(),
+            });
+        }
+    }
+    ops
+}
+
+fn fill(template: &str, tenant: &str, id_source: &Tenant) -> (String, &'static str) {
+    let rest = template.trim_start_matches("/{tenant}/api/v1/");
+    let resource = rest.split('/').next().unwrap();
+    let resource: &'static str = Box::leak(resource.to_string().into_boxed_str());
+    let mut path = template.replace("{tenant}", tenant);
+    if path.contains("{id}") {
+        let id = id_source.ids.get(resource).unwrap_or_else(|| {
+            panic!("the cross-tenant matrix has no sample record for {resource}: add one")
+        });
+        path = path.replace("{id}", id);
+    }
+    (path, resource)
+}
+
+async fn send(
+    app: &TestApp,
+    op: &Operation,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, String) {
+    let mut rb = app.request(op.method.clone(), path, Some(token));
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let res = rb.send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn no_route_lets_one_tenant_reach_another() {
+    let app = spawn_app().await;
+    let a_token = app.admin_token().await;
+    let a = seed(&app, "demo", a_token, app.admin_password.clone()).await;
+    let b_token = app.create_tenant("other").await;
+    let b = seed(&app, "other", b_token, "pw-other-correct-horse".into()).await;
+
+    let ops = tenant_operations(&app).await;
+    assert!(
+        ops.len() >= 30,
+        "the route table looks too small: {} operations",
+        ops.len()
+    );
+
+    for op in &ops {
+        // 1. A's token on B's routes, with B's real ids: B does not know the token.
+        let (path, resource) = fill(&op.template, b.slug, &b);
+        let body = matches!(op.method, Method::POST | Method::PATCH)
+            .then(|| sample_body(resource, &op.method, &a));
+        let (status, text) = send(&app, op, &path, &a.token, body).await;
+        assert_eq!(
+            status, 401,
+            "{} {path} with tenant A's token: {text}",
+            op.method
+        );
+        for secret in b.secrets.iter().chain(a.secrets.iter()) {
+            if path.contains(secret.as_str()) {
+                continue;
+            }
+            assert!(
+                !text.contains(secret.as_str()),
+                "{} {path} leaked {secret}",
+                op.method
+            );
+        }
+
+        // 2. B's own token on B's routes, with A's ids: as if the record did not exist.
+        if op.template.contains("{id}") {
+            let (path, resource) = fill(&op.template, b.slug, &a);
+            let body = matches!(op.method, Method::POST | Method::PATCH)
+                .then(|| sample_body(resource, &op.method, &b));
+            let (status, text) = send(&app, op, &path, &b.token, body).await;
+            assert_eq!(
+                status, 404,
+                "{} {path}: tenant A's id reached through tenant B: {text}",
+                op.method
+            );
+            for secret in &a.secrets {
+                if !path.contains(secret.as_str()) {
+                    assert!(
+                        !text.contains(secret.as_str()),
+                        "{} {path} leaked {secret}",
+                        op.method
+                    );
+                }
+            }
+        }
+    }
+
+    // 3. Links cannot point into another tenant.
+    for (resource, body) in [
+        (
+            "persons",
+            json!({"last_name": "X", "company_id": a.ids["companies"]}),
+        ),
+        (
+            "sales",
+            json!({"title": "X", "person_id": a.ids["persons"]}),
+        ),
+        (
+            "activities",
+            json!({"kind": "note", "subject": "X", "sale_id": a.ids["sales"], "owner_id": a.ids["users"]}),
+        ),
+    ] {
+        let res = app
+            .post(&format!("/other/api/v1/{resource}"), &b.token, &body)
+            .await;
+        assert_eq!(res.status(), 422, "{resource} linked across tenants");
+    }
+    let filtered: Value = app
+        .get(
+            &format!("/other/api/v1/persons?company_id={}", a.ids["companies"]),
+            &b.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(filtered["items"].as_array().unwrap().is_empty());
+    let searched = app
+        .get("/other/api/v1/companies?q=demo", &b.token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!searched.contains("demo-secret"));
+
+    // 4. A's data is untouched by everything above.
+    for (resource, id) in &a.ids {
+        let path = format!("/demo/api/v1/{resource}/{id}");
+        let res = app.get(&path, &a.token).await;
+        assert_eq!(res.status(), 200, "{path} after the matrix");
+        let record: Value = res.json().await.unwrap();
+        let text = record.to_string();
+        assert!(
+            !text.contains("Matrix"),
+            "{path} was changed through another tenant: {text}"
+        );
+    }
+}
