@@ -4,6 +4,7 @@
 //! parsed into newtypes at the edge, so code past the edge never sees an unchecked string.
 //! This crate does no I/O.
 
+pub mod audit;
 pub mod clock;
 pub mod crm;
 pub mod field;

@@ -23,6 +23,7 @@ const ENV_KEYS: &[&str] = &[
     "session_idle_minutes",
     "session_absolute_hours",
     "max_open_tenants",
+    "trusted_proxies",
 ];
 
 /// The settings as written in the file or the environment, before checking.
@@ -41,6 +42,7 @@ struct RawConfig {
     session_idle_minutes: i64,
     session_absolute_hours: i64,
     max_open_tenants: usize,
+    trusted_proxies: Vec<String>,
 }
 
 impl Default for RawConfig {
@@ -58,6 +60,7 @@ impl Default for RawConfig {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             max_open_tenants: 256,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -88,6 +91,8 @@ pub struct Config {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub max_open_tenants: usize,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -101,6 +106,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.as_ref().map(|_| "***"))
             .field("public_url", &self.public_url)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -249,6 +255,21 @@ impl Config {
         if raw.max_open_tenants == 0 {
             return Err(invalid("max_open_tenants", "must be at least 1"));
         }
+        let trusted_proxies = raw
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                let p = p.trim();
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "trusted_proxies",
+                            format!("'{p}' is not an address or CIDR range like 10.0.0.0/8"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
             data_dir: raw.data_dir,
             listen,
@@ -261,6 +282,7 @@ impl Config {
             session_idle_minutes: raw.session_idle_minutes,
             session_absolute_hours: raw.session_absolute_hours,
             max_open_tenants: raw.max_open_tenants,
+            trusted_proxies,
         })
     }
 

@@ -124,6 +124,10 @@ impl FromRequestParts<AppState> for Tenant {
         parts
             .extensions
             .insert(ResolvedTenant(record.clone(), db.clone()));
+        // From here on, this request's access record belongs to the tenant's chain.
+        if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+            slot.set_tenant(record.slug.as_str());
+        }
         Ok(Tenant { record, db })
     }
 }
@@ -156,6 +160,7 @@ requirement! {
     RecordsDelete => Some(Right::RecordsDelete),
     UsersRead => Some(Right::UsersRead),
     UsersManage => Some(Right::UsersManage),
+    AuditRead => Some(Right::AuditRead),
 }
 
 /// A signed-in, active user of an active tenant who holds the right `R`. A handler that
@@ -208,6 +213,9 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
             .session(&hash, state.session_timeouts())
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+            slot.set_user(&session.user.id, &session.user.username);
+        }
         if tenant.record.status != TenantStatus::Active {
             return Err(ApiError::Forbidden("this tenant is suspended".into()));
         }

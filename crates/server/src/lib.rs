@@ -1,6 +1,7 @@
 //! The Skjold HTTP server: TLS, security headers, the tenant router, the REST API.
 
 pub mod api;
+pub mod audit;
 pub mod config;
 mod error;
 mod extract;

@@ -1,6 +1,9 @@
-//! Creating a tenant with its first administrator: shared by `serve` (the demo tenant) and
-//! `skjold tenant create`.
+//! Creating a tenant with its first administrator, and adding users on an operator's
+//! behalf: shared by `serve` (the demo tenant) and the CLI. Each step is an audited event.
 
+use skjold_audit::AuditTrail;
+use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
+use skjold_domain::clock::format_timestamp;
 use skjold_domain::{Role, TenantSlug, Username};
 use skjold_store::{
     Actor, Catalog, NewTenant, NewUser, StoreError, TenantRecord, TenantRouter, User,
@@ -12,12 +15,33 @@ pub enum ProvisionError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Audit(#[from] skjold_audit::AuditError),
+}
+
+/// An operator's event: `what` says which tool acted (`cli`, `serve`).
+pub async fn operator_event(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    chain: &str,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<(), skjold_audit::AuditError> {
+    let draft = Draft {
+        at: format_timestamp(router.catalog().clock().now()),
+        kind: kind.to_string(),
+        username: Some("operator".to_string()),
+        detail: Some(detail),
+        ..Draft::default()
+    };
+    audit.record(chain, draft).await
 }
 
 /// Creates the tenant and its administrator. With no password given, one is generated and
 /// returned (to be shown once).
 pub async fn create_tenant_with_admin(
     router: &TenantRouter,
+    audit: &AuditTrail,
     slug: TenantSlug,
     display_name: &str,
     admin: &str,
@@ -36,6 +60,14 @@ pub async fn create_tenant_with_admin(
             display_name: display_name.to_string(),
         })
         .await?;
+    operator_event(
+        router,
+        audit,
+        SYSTEM_CHAIN,
+        "tenant.created",
+        serde_json::json!({ "tenant": slug.as_str(), "name": display_name }),
+    )
+    .await?;
     let (password, one_time) = match password {
         Some(p) => (p, None),
         None => {
@@ -45,6 +77,7 @@ pub async fn create_tenant_with_admin(
     };
     let user = add_user(
         router,
+        audit,
         &slug,
         username,
         Role::Administrator,
@@ -58,6 +91,7 @@ pub async fn create_tenant_with_admin(
 /// Adds a user to an existing tenant on behalf of an operator.
 pub async fn add_user(
     router: &TenantRouter,
+    audit: &AuditTrail,
     slug: &TenantSlug,
     username: Username,
     role: Role,
@@ -73,7 +107,7 @@ pub async fn add_user(
     let password_hash = skjold_auth::hash_password(password)
         .await
         .map_err(|e| ProvisionError::Invalid(e.to_string()))?;
-    Ok(db
+    let user = db
         .create_user(
             &Actor::System { what },
             NewUser {
@@ -85,5 +119,14 @@ pub async fn add_user(
                 password_hash,
             },
         )
-        .await?)
+        .await?;
+    operator_event(
+        router,
+        audit,
+        slug.as_str(),
+        "user.created",
+        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "by": what }),
+    )
+    .await?;
+    Ok(user)
 }

@@ -34,7 +34,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
+        skjold_store::create_private_dir(&config.data_dir)
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
         let (cert, key) = match (&config.tls_cert, &config.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
@@ -60,12 +60,17 @@ impl Application {
             .await
             .context("opening the catalog database")?;
         let tenants = Arc::new(TenantRouter::new(catalog, config.max_open_tenants));
+        let audit = skjold_audit::AuditTrail::start(
+            tenants.clone(),
+            skjold_audit::logs_root(&config.data_dir),
+        );
 
         let demo = if tenants.catalog().is_empty().await? {
             let slug = TenantSlug::parse("demo").map_err(|e| anyhow::anyhow!(e))?;
-            let (_, user, password) =
-                crate::provision::create_tenant_with_admin(&tenants, slug, "Demo", "admin", None)
-                    .await?;
+            let (_, user, password) = crate::provision::create_tenant_with_admin(
+                &tenants, &audit, slug, "Demo", "admin", None,
+            )
+            .await?;
             password.map(|password| DemoCredentials {
                 tenant: "demo".into(),
                 username: user.username,
@@ -79,6 +84,8 @@ impl Application {
             state: AppState {
                 tenants,
                 clock,
+                audit,
+                trusted_proxies: Arc::new(config.trusted_proxies.clone()),
                 config: Arc::new(config),
             },
             https,
@@ -190,6 +197,10 @@ pub fn app_router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(Extension(BodyLimit(limit)))
         .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::access_layer,
+        ))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(state)
 }

@@ -1,4 +1,6 @@
 use crate::Config;
+use ipnet::IpNet;
+use skjold_audit::AuditTrail;
 use skjold_domain::SharedClock;
 use skjold_store::{SessionTimeouts, TenantRouter};
 use std::sync::Arc;
@@ -9,6 +11,9 @@ pub struct AppState {
     pub tenants: Arc<TenantRouter>,
     pub clock: SharedClock,
     pub config: Arc<Config>,
+    pub audit: AuditTrail,
+    /// Peers whose `X-Forwarded-For` is believed (from `trusted_proxies`).
+    pub trusted_proxies: Arc<Vec<IpNet>>,
 }
 
 impl AppState {

@@ -1,6 +1,8 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use skjold_audit::AuditTrail;
 use skjold_domain::{Role, SharedClock, SystemClock, TenantSlug, Username};
+use skjold_server::provision::operator_event;
 use skjold_server::{Application, Config, ConfigOverrides};
 use skjold_store::{Catalog, TenantRouter, TenantStatus};
 use std::io::Read;
@@ -17,8 +19,9 @@ use std::sync::Arc;
 pub struct Cli {
     #[command(flatten)]
     global: Global,
+    /// Without a command, `serve` runs with its defaults.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Args)]
@@ -26,7 +29,7 @@ struct Global {
     /// Configuration file (TOML). Default: ./skjold.toml when present.
     #[arg(long, env = "SKJOLD_CONFIG", global = true, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Where Skjold keeps its files (SQLite databases, certificate, logs).
+    /// Where Skjold keeps its files (SQLite databases, certificate, audit logs).
     /// Also SKJOLD_DATA_DIR; default ./skjold-data.
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -42,6 +45,53 @@ enum Command {
     /// Add and list a tenant's users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Search and verify the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Search a tenant's audit trail (or the installation's, with --system), newest first.
+    Search {
+        /// The tenant's slug.
+        #[arg(long, required_unless_present = "system", conflicts_with = "system")]
+        tenant: Option<String>,
+        /// Search the installation's own chain (operators, requests without a tenant).
+        #[arg(long)]
+        system: bool,
+        /// Records at or after this time (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Records before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this username.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this client address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// Only this kind, e.g. http.access or auth.sign_in.failed.
+        #[arg(long)]
+        event: Option<String>,
+        /// At most this many records (1-500).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every chain (or one tenant's) in the database and the daily files: hashes,
+    /// links, seals, and that both copies agree. Exits non-zero on any damage.
+    Verify {
+        /// Only this tenant's chain.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -117,7 +167,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         redirect_listen,
     };
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs {
+        listen: None,
+        redirect_listen: None,
+    }));
+    match command {
         Command::Serve(args) => {
             let config = Config::load(
                 cli.global.config.as_deref(),
@@ -132,6 +186,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             user(config, cmd).await
+        }
+        Command::Audit(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            audit(config, cmd).await
         }
     }
 }
@@ -176,12 +234,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.run(skjold_server::shutdown_signal()).await
 }
 
-async fn open_router(config: &Config) -> anyhow::Result<TenantRouter> {
+async fn open_router(config: &Config) -> anyhow::Result<(Arc<TenantRouter>, AuditTrail)> {
     let clock: SharedClock = Arc::new(SystemClock);
     let catalog = Catalog::open(config.backend()?, clock)
         .await
         .context("opening the catalog database")?;
-    Ok(TenantRouter::new(catalog, 4))
+    let router = Arc::new(TenantRouter::new(catalog, 4));
+    let audit = AuditTrail::start(router.clone(), skjold_audit::logs_root(&config.data_dir));
+    Ok((router, audit))
 }
 
 fn parse_slug(s: &str) -> anyhow::Result<TenantSlug> {
@@ -202,7 +262,7 @@ fn read_password_stdin() -> anyhow::Result<String> {
 }
 
 async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result<()> {
-    let router = open_router(&config).await?;
+    let (router, audit) = open_router(&config).await?;
     match cmd {
         TenantCommand::Create {
             slug,
@@ -213,7 +273,7 @@ async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result<()> {
             let slug = parse_slug(&slug)?;
             let password = password_stdin.then(read_password_stdin).transpose()?;
             let (tenant, user, one_time) = skjold_server::provision::create_tenant_with_admin(
-                &router, slug, &name, &admin, password,
+                &router, &audit, slug, &name, &admin, password,
             )
             .await?;
             println!(
@@ -248,6 +308,16 @@ async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result<()> {
                 .set_status(&slug, TenantStatus::Suspended)
                 .await
                 .map_err(|e| not_found_as(e, &slug))?;
+            for chain in [skjold_domain::audit::SYSTEM_CHAIN, slug.as_str()] {
+                operator_event(
+                    &router,
+                    &audit,
+                    chain,
+                    "tenant.suspended",
+                    serde_json::json!({ "tenant": slug.as_str() }),
+                )
+                .await?;
+            }
             println!("suspended tenant '{slug}'");
         }
         TenantCommand::Resume { slug } => {
@@ -257,6 +327,16 @@ async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result<()> {
                 .set_status(&slug, TenantStatus::Active)
                 .await
                 .map_err(|e| not_found_as(e, &slug))?;
+            for chain in [skjold_domain::audit::SYSTEM_CHAIN, slug.as_str()] {
+                operator_event(
+                    &router,
+                    &audit,
+                    chain,
+                    "tenant.resumed",
+                    serde_json::json!({ "tenant": slug.as_str() }),
+                )
+                .await?;
+            }
             println!("resumed tenant '{slug}'");
         }
     }
@@ -273,7 +353,7 @@ fn not_found_as(e: skjold_store::StoreError, slug: &TenantSlug) -> anyhow::Error
 }
 
 async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let router = open_router(&config).await?;
+    let (router, audit) = open_router(&config).await?;
     match cmd {
         UserCommand::Add {
             tenant,
@@ -292,6 +372,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             };
             let user = skjold_server::provision::add_user(
                 &router,
+                &audit,
                 &slug,
                 username,
                 role,
@@ -328,6 +409,121 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                         u.id
                     );
                 }
+            }
+        }
+    }
+    router.close_all().await;
+    router.catalog().close().await;
+    Ok(())
+}
+
+async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<()> {
+    let (router, _audit) = open_router(&config).await?;
+    let root = skjold_audit::logs_root(&config.data_dir);
+    match cmd {
+        AuditCommand::Search {
+            tenant,
+            system,
+            from,
+            to,
+            user,
+            ip,
+            event,
+            limit,
+            json,
+        } => {
+            let q = skjold_server::api::audit::audit_query(
+                from.as_deref(),
+                to.as_deref(),
+                user.as_deref(),
+                ip.as_deref(),
+                event.as_deref(),
+                Some(limit),
+                None,
+            )
+            .map_err(|e| {
+                let f = &e.0[0];
+                anyhow::anyhow!("--{}: {}", f.field, f.message)
+            })?;
+            let (records, more) = if system {
+                router.catalog().audit().search(&q).await?
+            } else {
+                let slug = parse_slug(tenant.as_deref().unwrap_or_default())?;
+                let (_, db) = router
+                    .open(&slug)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+                db.audit().search(&q).await?
+            };
+            if json {
+                for r in &records {
+                    println!("{}", serde_json::to_string(r)?);
+                }
+            } else {
+                println!(
+                    "{:<27} {:<24} {:<16} {:<15} {:<6} DETAIL",
+                    "TIME", "EVENT", "USER", "IP", "STATUS"
+                );
+                for r in &records {
+                    let what = match (&r.method, &r.path) {
+                        (Some(m), Some(p)) => format!("{m} {p}"),
+                        _ => r.detail.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+                    };
+                    println!(
+                        "{:<27} {:<24} {:<16} {:<15} {:<6} {}",
+                        r.at,
+                        r.kind,
+                        r.username.as_deref().unwrap_or("-"),
+                        r.ip.as_deref().unwrap_or("-"),
+                        r.status
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        what
+                    );
+                }
+                if more {
+                    println!("(more records match; narrow the search or raise --limit)");
+                }
+            }
+        }
+        AuditCommand::Verify { tenant, json } => {
+            let chains: Vec<String> = match tenant {
+                Some(t) => vec![parse_slug(&t)?.as_str().to_string()],
+                None => {
+                    let mut v = vec![skjold_domain::audit::SYSTEM_CHAIN.to_string()];
+                    v.extend(
+                        router
+                            .catalog()
+                            .list()
+                            .await?
+                            .into_iter()
+                            .map(|t| t.slug.as_str().to_string()),
+                    );
+                    v
+                }
+            };
+            let mut damaged = 0;
+            for chain in chains {
+                let report = skjold_audit::verify_chain(&router, &root, &chain).await?;
+                if !report.ok() {
+                    damaged += 1;
+                }
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else if report.ok() {
+                    println!(
+                        "{chain}: intact ({} records in the database, {} in {} daily file(s))",
+                        report.database_records, report.file_records, report.days
+                    );
+                } else {
+                    println!("{chain}: DAMAGED");
+                    for d in &report.damage {
+                        println!("  {:?} at {}: {}", d.kind, d.location, d.detail);
+                    }
+                }
+            }
+            if damaged > 0 {
+                anyhow::bail!("{damaged} audit chain(s) damaged");
             }
         }
     }

@@ -109,7 +109,7 @@ impl Backend {
     pub(crate) async fn connect_catalog(&self) -> Result<AnyPool, StoreError> {
         match self {
             Backend::Sqlite { data_dir } => {
-                std::fs::create_dir_all(data_dir)?;
+                create_private_dir(data_dir)?;
                 connect_sqlite(&data_dir.join("catalog.db"), 4).await
             }
             Backend::Postgres { server, catalog } => {
@@ -131,7 +131,8 @@ impl Backend {
                         dir.display()
                     )));
                 }
-                std::fs::create_dir_all(&dir)?;
+                create_private_dir(&data_dir.join("tenants"))?;
+                create_private_dir(&dir)?;
                 Ok(())
             }
             Backend::Postgres { server, catalog } => {
@@ -168,6 +169,18 @@ impl Backend {
             }
         }
     }
+}
+
+/// Creates a directory readable only by the service's own account: tenant databases are
+/// nobody else's business on a shared machine.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn tenant_database(catalog: &str, slug: &TenantSlug) -> String {

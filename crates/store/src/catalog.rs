@@ -67,6 +67,10 @@ impl Catalog {
         &self.backend
     }
 
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     pub fn clock(&self) -> &SharedClock {
         &self.clock
     }

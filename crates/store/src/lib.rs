@@ -5,6 +5,7 @@
 //! hands out. Every change to tenant data goes through the write path in [`records`], which
 //! appends to the tenant's change journal in the same transaction.
 
+mod audit;
 mod backend;
 mod catalog;
 mod error;
@@ -16,7 +17,8 @@ mod sessions;
 mod tenant;
 mod users;
 
-pub use backend::{Backend, BackendKind};
+pub use audit::{AuditQuery, AuditTable};
+pub use backend::{create_private_dir, Backend, BackendKind};
 pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};
 pub use error::StoreError;
 pub use journal::{Actor, HistoryEntry, JournalOp};

@@ -176,6 +176,7 @@ impl TestApp {
         let password = format!("pw-{slug}-correct-horse");
         skjold_server::provision::create_tenant_with_admin(
             &self.state.tenants,
+            &self.state.audit,
             TenantSlug::parse(slug).expect("slug"),
             &format!("Tenant {slug}"),
             "admin",
@@ -191,6 +192,7 @@ impl TestApp {
         let password = format!("pw-{username}-battery-staple");
         skjold_server::provision::add_user(
             &self.state.tenants,
+            &self.state.audit,
             &TenantSlug::parse(tenant).expect("slug"),
             Username::parse(username).expect("username"),
             role,

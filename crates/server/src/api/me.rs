@@ -1,9 +1,12 @@
 //! The signed-in user's own details (claim S28: users see and update their own data).
 
 use super::TenantPath;
+use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, SignedIn};
 use crate::ApiError;
 use crate::AppState;
+use axum::extract::State;
+use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_domain::{double_option, Email, FieldErrors, Right, Role};
@@ -117,6 +120,8 @@ async fn get_me(auth: Authorized<SignedIn>) -> Json<Me> {
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "Invalid fields", body = crate::error::Problem)))]
 async fn patch_me(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     auth: Authorized<SignedIn>,
     ApiJson(body): ApiJson<PersonalDetails>,
 ) -> Result<Json<Me>, ApiError> {
@@ -124,6 +129,8 @@ async fn patch_me(
     let user = auth
         .db()
         .update_user(&auth.actor(), &auth.user().id, patch)
+        .await?;
+    auth.audit_event(&state, ip, "user.profile_updated", serde_json::Value::Null)
         .await?;
     Ok(Json(Me::from(&user)))
 }

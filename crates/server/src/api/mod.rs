@@ -2,6 +2,7 @@
 //! document. Routes are registered only through `utoipa_axum::routes!`, so a route cannot
 //! exist without its documentation.
 
+pub mod audit;
 mod health;
 mod me;
 mod records;
@@ -36,6 +37,7 @@ pub use users::check_password;
         (name = "persons", description = "Persons"),
         (name = "activities", description = "Appointments, tasks, calls and notes"),
         (name = "sales", description = "Sales opportunities"),
+        (name = "audit", description = "The tenant's audit trail (needs audit.read)"),
     )
 )]
 struct ApiDoc;
@@ -58,7 +60,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(session::router())
         .merge(me::router())
         .merge(users::router())
-        .merge(records::router());
+        .merge(records::router())
+        .merge(audit::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/{tenant}/api/v1", tenant_api)

@@ -1,15 +1,16 @@
 //! Signing in and out.
 
 use super::TenantPath;
+use crate::audit::{ClientIp, Event};
 use crate::extract::{ApiJson, Authorized, SignedIn, Tenant};
 use crate::{ApiError, AppState};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_domain::Username;
 use skjold_store::TenantStatus;
-use std::net::SocketAddr;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -45,28 +46,39 @@ pub struct NewSession {
 async fn sign_in(
     State(state): State<AppState>,
     tenant: Tenant,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<(StatusCode, Json<NewSession>), ApiError> {
-    if body.password.len() > 4096 {
-        return Err(ApiError::SignInFailed);
-    }
+    let chain = tenant.record.slug.as_str();
     let found = match Username::parse(&body.username) {
-        Ok(u) => tenant.db.user_for_sign_in(&u).await?,
-        Err(_) => None,
+        Ok(u) if body.password.len() <= 4096 => tenant.db.user_for_sign_in(&u).await?,
+        _ => None,
     };
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
     // Always verify, against a dummy hash when there is no user, so timing tells nothing.
-    let ok = skjold_auth::verify_password(body.password, hash).await;
+    let ok = skjold_auth::verify_password(body.password.clone(), hash).await;
     let user = match user {
-        Some(u) if ok && u.status == skjold_store::UserStatus::Active => u,
-        _ => return Err(ApiError::SignInFailed),
+        None => return refuse(&state, chain, ip, &body.username, "unknown_user").await,
+        Some(_) if !ok => return refuse(&state, chain, ip, &body.username, "wrong_password").await,
+        Some(u) if u.status != skjold_store::UserStatus::Active => {
+            return refuse(&state, chain, ip, &body.username, "user_disabled").await
+        }
+        Some(u) => u,
     };
     if tenant.record.status != TenantStatus::Active {
+        Event::new(
+            &state,
+            "auth.sign_in.failed",
+            Some(ip),
+            serde_json::json!({ "reason": "tenant_suspended" }),
+        )
+        .by(&user.id, &user.username)
+        .record(&state, chain)
+        .await?;
         return Err(ApiError::Forbidden("this tenant is suspended".into()));
     }
     let token = skjold_auth::new_token();
@@ -79,10 +91,19 @@ async fn sign_in(
             &user.id,
             &skjold_auth::hash_token(&token),
             state.session_timeouts(),
-            Some(&peer.ip().to_string()),
+            Some(&ip.to_string()),
             user_agent,
         )
         .await?;
+    Event::new(
+        &state,
+        "auth.sign_in.succeeded",
+        Some(ip),
+        serde_json::Value::Null,
+    )
+    .by(&user.id, &user.username)
+    .record(&state, chain)
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(NewSession {
@@ -93,6 +114,26 @@ async fn sign_in(
     ))
 }
 
+/// Records a failed sign-in with its reason; the client learns only that it failed.
+async fn refuse(
+    state: &AppState,
+    chain: &str,
+    ip: std::net::IpAddr,
+    tried: &str,
+    reason: &str,
+) -> Result<(StatusCode, Json<NewSession>), ApiError> {
+    Event::new(
+        state,
+        "auth.sign_in.failed",
+        Some(ip),
+        serde_json::json!({ "reason": reason }),
+    )
+    .tried(tried)
+    .record(state, chain)
+    .await?;
+    Err(ApiError::SignInFailed)
+}
+
 /// Sign out: the session's token stops working.
 #[utoipa::path(delete, path = "/session", tag = "session", params(TenantPath),
     security(("bearer" = [])),
@@ -100,8 +141,16 @@ async fn sign_in(
         (status = 204, description = "Signed out"),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem)))]
-async fn sign_out(auth: Authorized<SignedIn>) -> Result<StatusCode, ApiError> {
+async fn sign_out(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<SignedIn>,
+) -> Result<StatusCode, ApiError> {
     auth.db().delete_session(&auth.session.token_hash).await?;
+    Event::new(&state, "auth.sign_out", Some(ip), serde_json::Value::Null)
+        .by(&auth.user().id, &auth.user().username)
+        .record(&state, auth.db().slug().as_str())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

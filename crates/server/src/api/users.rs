@@ -1,10 +1,12 @@
 //! The tenant's users, managed by its administrators (claim S29).
 
 use super::{parse_id, RecordPath, TenantPath};
+use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, UsersManage, UsersRead};
 use crate::{ApiError, AppState};
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_domain::{double_option, FieldErrors, Role, Username};
@@ -136,6 +138,8 @@ async fn list_users(auth: Authorized<UsersRead>) -> Result<Json<UserList>, ApiEr
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "Invalid fields", body = crate::error::Problem)))]
 async fn create_user(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     auth: Authorized<UsersManage>,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, HeaderMap, Json<CreatedUser>), ApiError> {
@@ -174,6 +178,13 @@ async fn create_user(
             },
         )
         .await?;
+    auth.audit_event(
+        &state,
+        ip,
+        "user.created",
+        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str() }),
+    )
+    .await?;
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&format!("/{}/api/v1/users/{}", auth.db().slug(), user.id))
     {
@@ -220,6 +231,8 @@ async fn get_user(
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "Invalid fields", body = crate::error::Problem)))]
 async fn patch_user(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     auth: Authorized<UsersManage>,
     Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<UserChange>,
@@ -244,12 +257,31 @@ async fn patch_user(
                 .into(),
         ));
     }
-    Ok(Json(
-        auth.db()
-            .update_user(&auth.actor(), &id, patch)
-            .await?
-            .into(),
-    ))
+    let updated = auth.db().update_user(&auth.actor(), &id, patch).await?;
+    // A change of rights or of who may sign in is a use of system rights: its own event.
+    let kind = if updated.status != current.status {
+        if updated.status == UserStatus::Disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        }
+    } else if updated.role != current.role {
+        "user.role_changed"
+    } else {
+        "user.changed"
+    };
+    auth.audit_event(
+        &state,
+        ip,
+        kind,
+        serde_json::json!({
+            "user_id": updated.id, "username": updated.username,
+            "role": { "from": current.role.as_str(), "to": updated.role.as_str() },
+            "status": { "from": current.status.as_str(), "to": updated.status.as_str() },
+        }),
+    )
+    .await?;
+    Ok(Json(updated.into()))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,6 +1,7 @@
 //! The API test suite: one binary, each test against its own real server over HTTPS.
 //! Runs on SQLite, or on PostgreSQL when SKJOLD_TEST_DATABASE_URL is set (.ci/run does both).
 
+mod audit;
 mod cross_tenant;
 mod health;
 mod openapi;

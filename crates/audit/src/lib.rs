@@ -1,0 +1,16 @@
+//! The audit trail: every access and security event, in the chain's database and in an
+//! append-only JSON-lines file per chain and UTC day, hash-chained, durable before the
+//! caller goes on, and verifiable.
+
+mod files;
+mod trail;
+mod verify;
+
+pub use files::{chain_dir, day_files, Seal};
+pub use trail::{backfill, AuditError, AuditTrail};
+pub use verify::{verify_chain, Damage, DamageKind, VerifyReport};
+
+/// Where the audit files live under the data dir.
+pub fn logs_root(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("logs").join("audit")
+}

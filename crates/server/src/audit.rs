@@ -1,0 +1,229 @@
+//! Recording every request and every security event in the audit trail.
+//!
+//! The access layer notes each request's method, path, client address and user agent, lets
+//! the extractors fill in the tenant and user they establish, and after the handler has
+//! answered writes the record — durably — before the response leaves. A request whose
+//! record cannot be written is answered 503 instead: nothing is served unrecorded.
+
+use crate::{ApiError, AppState};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use serde_json::Value;
+use skjold_domain::audit::{Draft, ACCESS, SYSTEM_CHAIN};
+use skjold_domain::clock::format_timestamp;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The client's true address, for handlers (sign-in records it on the session).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// What the extractors learn about a request, for its access record.
+#[derive(Debug, Default, Clone)]
+struct Who {
+    tenant: Option<String>,
+    user_id: Option<String>,
+    username: Option<String>,
+}
+
+#[derive(Clone, Default)]
+pub struct AuditSlot(Arc<Mutex<Who>>);
+
+impl AuditSlot {
+    pub fn set_tenant(&self, slug: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).tenant = Some(slug.to_string());
+    }
+
+    pub fn set_user(&self, id: &str, username: &str) {
+        let mut who = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        who.user_id = Some(id.to_string());
+        who.username = Some(username.to_string());
+    }
+
+    fn take(&self) -> Who {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The peer's address, unless the peer is a trusted proxy: then the right-most address of
+/// `X-Forwarded-For` that is not itself a trusted proxy. A header from anyone else is ignored,
+/// so a client cannot choose the address it is recorded under.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else {
+            return peer;
+        };
+        for part in text.split(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                // A malformed list cannot be trusted beyond the proxy itself.
+                Err(_) => return peer,
+            }
+        }
+    }
+    hops.into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
+}
+
+pub async fn access_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at = format_timestamp(state.clock.now());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip = client_ip(peer, req.headers(), &state.trusted_proxies);
+    let slot = AuditSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    req.extensions_mut().insert(ClientIp(ip));
+    let method = req.method().to_string();
+    let path: String = req.uri().path().chars().take(1000).collect();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(300).collect::<String>());
+
+    let response = next.run(req).await;
+
+    let who = slot.take();
+    let bytes = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let draft = Draft {
+        at,
+        kind: ACCESS.to_string(),
+        request_id: Some(crate::middleware::current_request_id()),
+        user_id: who.user_id,
+        username: who.username,
+        ip: Some(ip.to_string()),
+        method: Some(method),
+        path: Some(path),
+        status: Some(i64::from(response.status().as_u16())),
+        duration_ms: Some(started.elapsed().as_millis() as i64),
+        bytes,
+        user_agent,
+        detail: None,
+    };
+    let chain = who.tenant.unwrap_or_else(|| SYSTEM_CHAIN.to_string());
+    match state.audit.record(&chain, draft).await {
+        Ok(()) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "refusing to answer a request that could not be audited");
+            ApiError::Unavailable.into_response()
+        }
+    }
+}
+
+/// A security event, built from what the request knows.
+pub struct Event {
+    draft: Draft,
+}
+
+impl Event {
+    /// `kind` names the event, e.g. `auth.sign_in.failed`; `detail` is free-form JSON.
+    pub fn new(state: &AppState, kind: &str, ip: Option<IpAddr>, detail: Value) -> Self {
+        Self {
+            draft: Draft {
+                at: format_timestamp(state.clock.now()),
+                kind: kind.to_string(),
+                request_id: Some(crate::middleware::current_request_id()),
+                ip: ip.map(|i| i.to_string()),
+                detail: (!detail.is_null()).then_some(detail),
+                ..Draft::default()
+            },
+        }
+    }
+
+    pub fn by(mut self, user_id: &str, username: &str) -> Self {
+        self.draft.user_id = Some(user_id.to_string());
+        self.draft.username = Some(username.to_string());
+        self
+    }
+
+    /// The name tried at a failed sign-in (there may be no such user).
+    pub fn tried(mut self, username: &str) -> Self {
+        self.draft.username = Some(username.chars().take(100).collect());
+        self
+    }
+
+    /// Writes the event to the tenant's chain and waits until it is durable.
+    pub async fn record(self, state: &AppState, chain: &str) -> Result<(), ApiError> {
+        state
+            .audit
+            .record(chain, self.draft)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
+impl<R: crate::extract::Requirement> crate::extract::Authorized<R> {
+    /// Records a security event done by this request's user in their tenant's chain.
+    pub async fn audit_event(
+        &self,
+        state: &AppState,
+        ip: IpAddr,
+        kind: &str,
+        detail: Value,
+    ) -> Result<(), ApiError> {
+        Event::new(state, kind, Some(ip), detail)
+            .by(&self.user().id, &self.user().username)
+            .record(state, self.db().slug().as_str())
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        // A client cannot spoof its address.
+        assert_eq!(client_ip(client, &headers(&["1.2.3.4"]), &trusted), client);
+        // Behind the proxy: the right-most untrusted hop.
+        assert_eq!(
+            client_ip(proxy, &headers(&["1.2.3.4, 203.0.113.7"]), &trusted),
+            client
+        );
+        assert_eq!(
+            client_ip(proxy, &headers(&["203.0.113.7, 10.9.9.9"]), &trusted),
+            client
+        );
+        assert_eq!(
+            client_ip(proxy, &headers(&["1.2.3.4", "203.0.113.7"]), &trusted),
+            client
+        );
+        // No header, or garbage: the proxy itself.
+        assert_eq!(client_ip(proxy, &headers(&[]), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &headers(&["nonsense"]), &trusted), proxy);
+        // No trusted proxies configured: never trust the header.
+        assert_eq!(client_ip(proxy, &headers(&["1.2.3.4"]), &[]), proxy);
+    }
+}

@@ -1,0 +1,187 @@
+//! The audit trail's database sink: insert-only storage, the chain head, search and scans.
+//! The same table exists in every tenant database and in the catalog (for `_system`).
+
+use crate::{Catalog, StoreError, TenantDb};
+use skjold_domain::audit::AuditRecord;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+/// A search over one chain, newest first.
+#[derive(Debug, Default, Clone)]
+pub struct AuditQuery {
+    /// Inclusive lower bound (normalised timestamp text).
+    pub from: Option<String>,
+    /// Exclusive upper bound.
+    pub to: Option<String>,
+    pub username: Option<String>,
+    pub ip: Option<String>,
+    pub kind: Option<String>,
+    /// Continue after this (at, seq), from a previous page.
+    pub before: Option<(String, i64)>,
+    pub limit: usize,
+}
+
+/// The audit table of one chain's database.
+pub struct AuditTable<'a> {
+    pool: &'a AnyPool,
+}
+
+const COLUMNS: &str = "seq, at, chain, kind, request_id, user_id, username, ip, method, path, \
+                       status, duration_ms, bytes, user_agent, detail, prev_hash, hash";
+
+fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+    let detail: Option<String> = row.try_get("detail")?;
+    Ok(AuditRecord {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        chain: row.try_get("chain")?,
+        kind: row.try_get("kind")?,
+        request_id: row.try_get("request_id")?,
+        user_id: row.try_get("user_id")?,
+        username: row.try_get("username")?,
+        ip: row.try_get("ip")?,
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        status: row.try_get("status")?,
+        duration_ms: row.try_get("duration_ms")?,
+        bytes: row.try_get("bytes")?,
+        user_agent: row.try_get("user_agent")?,
+        detail: detail
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl AuditTable<'_> {
+    /// Inserts records already placed in the chain. A record whose seq is present is
+    /// skipped (the file sink may replay what the database already has).
+    pub async fn insert(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT seq FROM audit_log WHERE seq = $1")
+                    .bind(r.seq)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_some() {
+                continue;
+            }
+            sqlx::query(&format!(
+                "INSERT INTO audit_log ({COLUMNS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ))
+            .bind(r.seq)
+            .bind(&r.at)
+            .bind(&r.chain)
+            .bind(&r.kind)
+            .bind(&r.request_id)
+            .bind(&r.user_id)
+            .bind(&r.username)
+            .bind(&r.ip)
+            .bind(&r.method)
+            .bind(&r.path)
+            .bind(r.status)
+            .bind(r.duration_ms)
+            .bind(r.bytes)
+            .bind(&r.user_agent)
+            .bind(r.detail.as_ref().map(|d| d.to_string()))
+            .bind(&r.prev_hash)
+            .bind(&r.hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The last record of the chain, if any.
+    pub async fn head(&self) -> Result<Option<AuditRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ))
+        .fetch_optional(self.pool)
+        .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// Records with seq > `after`, in chain order, at most `limit`.
+    pub async fn scan(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool)
+        .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// A page of records matching the query, newest first, and whether more follow.
+    pub async fn search(&self, q: &AuditQuery) -> Result<(Vec<AuditRecord>, bool), StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
+        let mut args: Vec<Arg> = Vec::new();
+        let mut push = |sql: &mut String, clause: &str, arg: Arg| {
+            args.push(arg);
+            sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+        };
+        if let Some(v) = &q.from {
+            push(&mut sql, " AND at >= ?", Arg::Text(v.clone()));
+        }
+        if let Some(v) = &q.to {
+            push(&mut sql, " AND at < ?", Arg::Text(v.clone()));
+        }
+        if let Some(v) = &q.username {
+            push(&mut sql, " AND username = ?", Arg::Text(v.clone()));
+        }
+        if let Some(v) = &q.ip {
+            push(&mut sql, " AND ip = ?", Arg::Text(v.clone()));
+        }
+        if let Some(v) = &q.kind {
+            push(&mut sql, " AND kind = ?", Arg::Text(v.clone()));
+        }
+        if let Some((at, seq)) = &q.before {
+            push(&mut sql, " AND (at < ?", Arg::Text(at.clone()));
+            push(&mut sql, " OR (at = ?", Arg::Text(at.clone()));
+            push(&mut sql, " AND seq < ?))", Arg::Int(*seq));
+        }
+        sql.push_str(&format!(
+            " ORDER BY at DESC, seq DESC LIMIT {}",
+            q.limit + 1
+        ));
+        let mut query = sqlx::query(&sql);
+        for a in args {
+            query = match a {
+                Arg::Text(t) => query.bind(t),
+                Arg::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all(self.pool).await?;
+        let more = rows.len() > q.limit;
+        let records = rows
+            .iter()
+            .take(q.limit)
+            .map(record_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((records, more))
+    }
+}
+
+impl TenantDb {
+    pub fn audit(&self) -> AuditTable<'_> {
+        AuditTable { pool: &self.pool }
+    }
+}
+
+impl Catalog {
+    pub fn audit(&self) -> AuditTable<'_> {
+        AuditTable { pool: self.pool() }
+    }
+}
