@@ -205,6 +205,9 @@ fn init_logging() {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     init_logging();
+    if cfg!(feature = "bench-noop-audit") {
+        tracing::error!("THIS BUILD RECORDS NO AUDIT TRAIL: it is for benchmarks only");
+    }
     tracing::info!(config = ?config, "starting skjold {}", env!("CARGO_PKG_VERSION"));
     let clock: SharedClock = Arc::new(SystemClock);
     let mut app = Application::build(config, clock).await?;
