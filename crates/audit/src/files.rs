@@ -225,6 +225,29 @@ pub(crate) fn seal_day(dir: &Path, day: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Cuts an incomplete last line off the newest day file: the tail of a write that a crash
+/// interrupted. No caller was told such a record was written (that happens only after the
+/// fsync), so dropping it loses nothing that was promised.
+pub(crate) fn repair_tail(dir: &Path) -> std::io::Result<()> {
+    let Some(path) = day_files(dir)?.pop() else {
+        return Ok(());
+    };
+    let bytes = std::fs::read(&path)?;
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let f = OpenOptions::new().write(true).open(&path)?;
+    f.set_len(keep as u64)?;
+    f.sync_data()?;
+    tracing::warn!(file = %path.display(), dropped = bytes.len() - keep, "cut an interrupted audit write off the end of the file");
+    Ok(())
+}
+
 /// The size of a file, 0 when it does not exist.
 pub(crate) fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)

@@ -139,7 +139,10 @@ impl Writer {
                 {
                     (h.last, false)
                 }
-                _ => (files::last_record(&dir).map_err(|e| e.to_string())?, true),
+                _ => {
+                    files::repair_tail(&dir).map_err(|e| e.to_string())?;
+                    (files::last_record(&dir).map_err(|e| e.to_string())?, true)
+                }
             };
             let (mut seq, mut prev) = match &last {
                 Some(r) => (r.seq, r.hash.clone()),
