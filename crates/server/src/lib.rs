@@ -11,6 +11,7 @@ mod redirect;
 mod startup;
 mod state;
 pub mod tls;
+pub mod ui;
 
 pub use config::{Config, ConfigOverrides};
 pub use error::ApiError;

@@ -176,6 +176,7 @@ pub fn app_router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(api)
+        .merge(crate::ui::router())
         .route(
             "/api/openapi.json",
             get(move || {

@@ -1,0 +1,155 @@
+//! The web UI: server-rendered HTML (askama templates in `templates/`) with htmx for partial
+//! updates. Every page works without JavaScript: forms post normally and links are links;
+//! htmx only makes search-as-you-type and a few buttons swap part of the page.
+//!
+//! Pages live under `/{tenant}/…`, next to the API under `/{tenant}/api/v1`. Reading a page
+//! needs a browser session ([`auth::UiAuth`]); changing anything needs a form with the
+//! session's CSRF token ([`auth::Post`]). All writes go through the same `TenantDb` methods
+//! as the API, so the change journal records them the same way.
+
+mod admin;
+mod assets;
+mod auth;
+mod dashboard;
+mod error;
+mod fields;
+mod pipeline;
+mod profile;
+mod records;
+mod signin;
+mod templates;
+
+use crate::extract::Requirement;
+use crate::AppState;
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, get};
+use axum::Router;
+pub use error::UiError;
+use skjold_domain::Right;
+
+/// What every page's frame (header, navigation, sign-out) needs.
+pub struct Chrome {
+    pub slug: String,
+    pub tenant_name: String,
+    pub user_name: String,
+    pub csrf: String,
+    /// Which main navigation entry is current.
+    pub section: &'static str,
+    pub show_admin: bool,
+    pub title: String,
+    /// A short confirmation ("Company saved."), shown once after a redirect.
+    pub flash: Option<&'static str>,
+    pub asset_v: &'static str,
+}
+
+impl Chrome {
+    pub fn new<R: Requirement>(
+        auth: &auth::UiAuth<R>,
+        section: &'static str,
+        title: impl Into<String>,
+    ) -> Self {
+        let user = auth.user();
+        Chrome {
+            slug: auth.slug().to_string(),
+            tenant_name: auth.tenant.record.display_name.clone(),
+            user_name: user
+                .display_name
+                .clone()
+                .unwrap_or_else(|| user.username.clone()),
+            csrf: auth.csrf(),
+            section,
+            show_admin: auth.can(Right::UsersRead),
+            title: title.into(),
+            flash: None,
+            asset_v: assets::version(),
+        }
+    }
+
+    /// Sets the confirmation named by a `?msg=` parameter. Only known names show anything,
+    /// so a link cannot put words of its own on the page.
+    pub fn with_flash(mut self, msg: Option<&str>) -> Self {
+        self.flash = msg.and_then(flash_text);
+        self
+    }
+}
+
+fn flash_text(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "created" => "Created.",
+        "saved" => "Saved.",
+        "deleted" => "Deleted.",
+        "moved" => "Sale moved.",
+        "logged" => "Activity logged.",
+        "done" => "Marked as done.",
+        "signed-out" => "You are signed out.",
+        "profile" => "Your details are saved.",
+        "password" => "Your password is changed.",
+        _ => return None,
+    })
+}
+
+/// Renders a page as an HTML response.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<Response, UiError> {
+    let html = page.render()?;
+    let mut res = (status, html).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(res)
+}
+
+pub fn ok(page: &impl Template) -> Result<Response, UiError> {
+    render(StatusCode::OK, page)
+}
+
+/// `/{tenant}` without the slash.
+async fn tenant_root(req: Request) -> Response {
+    let path = req.uri().path().trim_matches('/').to_string();
+    if req.method() == axum::http::Method::GET && wants_html(req.headers()) {
+        if let Ok(slug) = skjold_domain::TenantSlug::parse(&path) {
+            return Redirect::permanent(&format!("/{slug}/")).into_response();
+        }
+    }
+    crate::ApiError::NotFound("no such resource").into_response()
+}
+
+fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// Unknown paths under a tenant: an HTML "not found" page for a browser, the API's problem
+/// document for everyone else (and always under `/{tenant}/api/`).
+async fn not_found(req: Request) -> Response {
+    let under_api = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .nth(1)
+        .is_some_and(|s| s == "api");
+    if under_api || !wants_html(req.headers()) {
+        return crate::ApiError::NotFound("no such resource").into_response();
+    }
+    UiError::NotFound.into_response()
+}
+
+/// Every page of the web UI and its static assets.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/static/{file}", get(assets::serve))
+        .route("/{tenant}", any(tenant_root))
+        .route("/{tenant}/{*rest}", any(not_found))
+        .merge(signin::router())
+        .merge(dashboard::router())
+        .merge(records::router())
+        .merge(pipeline::router())
+        .merge(admin::router())
+        .merge(profile::router())
+}

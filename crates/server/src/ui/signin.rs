@@ -1,0 +1,247 @@
+//! Signing in and out in the browser. The rules are the API's (`api/session.rs`): the same
+//! answer, in the same time, for an unknown user, a wrong password and a disabled account.
+
+use super::auth::{
+    self, clear_session_cookie, cross_site, read_form, safe_next, secrets_equal, session_cookie,
+    session_token, UiAuth, SESSION_COOKIE, SIGNIN_COOKIE,
+};
+use super::templates::{LoginPage, LogoutPage};
+use super::{assets, render, Chrome, UiError};
+use crate::extract::{SignedIn, Tenant};
+use crate::{ApiError, AppState};
+use axum::extract::{ConnectInfo, FromRequestParts, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use skjold_domain::{TenantSlug, Username};
+use skjold_store::{TenantStatus, UserStatus};
+use std::net::SocketAddr;
+
+const FAILED: &str = "Sign-in failed. Check your username and password and try again.";
+const SUSPENDED: &str =
+    "This organisation's account is suspended, so nobody can sign in. Contact your administrator.";
+const STALE_FORM: &str =
+    "The sign-in form had expired or was not sent from this site. Please sign in again.";
+
+/// The sign-in form's double-submit token: the one the browser already has, or a new one.
+fn signin_token(headers: &HeaderMap) -> String {
+    match auth::cookie(headers, SIGNIN_COOKIE) {
+        Some(t) if t.starts_with("skj_") && t.len() <= 100 => t.to_string(),
+        _ => skjold_auth::new_token(),
+    }
+}
+
+fn page(
+    tenant: &Tenant,
+    token: String,
+    username: String,
+    next: Option<String>,
+    error: Option<&'static str>,
+    info: Option<&'static str>,
+) -> LoginPage {
+    LoginPage {
+        slug: tenant.record.slug.as_str().to_string(),
+        tenant_name: tenant.record.display_name.clone(),
+        asset_v: assets::version(),
+        username,
+        next,
+        signin_token: token,
+        error,
+        info,
+        notice: None,
+    }
+}
+
+fn with_signin_cookie(mut res: Response, token: &str) -> Response {
+    res.headers_mut()
+        .append(header::SET_COOKIE, auth::signin_cookie(token));
+    res
+}
+
+/// Is the browser signed in to this tenant already?
+async fn signed_in(tenant: &Tenant, headers: &HeaderMap, state: &AppState) -> bool {
+    let Some(token) = session_token(headers, tenant.record.slug.as_str()) else {
+        return false;
+    };
+    matches!(
+        tenant
+            .db
+            .session(&skjold_auth::hash_token(token), state.session_timeouts())
+            .await,
+        Ok(Some(_))
+    )
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    tenant: Result<Tenant, ApiError>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
+    let tenant = tenant?;
+    let slug = tenant.record.slug.as_str().to_string();
+    let params = auth::FormData::parse(raw.unwrap_or_default().as_bytes());
+    let next = safe_next(&slug, params.get("next"));
+    if signed_in(&tenant, &headers, &state).await {
+        return Ok(Redirect::to(&next.unwrap_or_else(|| format!("/{slug}/"))).into_response());
+    }
+    let info = match params.get("msg") {
+        Some("signed-out") => Some("You are signed out."),
+        Some("expired") => Some("Your session has ended. Please sign in again."),
+        _ => None,
+    };
+    let token = signin_token(&headers);
+    let res = render(
+        StatusCode::OK,
+        &page(&tenant, token.clone(), String::new(), next, None, info),
+    )?;
+    Ok(with_signin_cookie(res, &token))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Result<Response, UiError> {
+    let (mut parts, body) = req.into_parts();
+    let tenant = Tenant::from_request_parts(&mut parts, &state).await?;
+    let slug = tenant.record.slug.as_str().to_string();
+    let headers = parts.headers.clone();
+    let form = read_form(Request::from_parts(parts, body), &state).await?;
+    let next = safe_next(&slug, form.get("next"));
+    let username = form.get("username").unwrap_or("").trim().to_string();
+    let retry = |error: &'static str, status: StatusCode| -> Result<Response, UiError> {
+        let token = signin_token(&headers);
+        let res = render(
+            status,
+            &page(
+                &tenant,
+                token.clone(),
+                username.chars().take(64).collect(),
+                next.clone(),
+                Some(error),
+                None,
+            ),
+        )?;
+        Ok(with_signin_cookie(res, &token))
+    };
+
+    let expected = auth::cookie(&headers, SIGNIN_COOKIE).unwrap_or("");
+    let sent = form.get("signin_token").unwrap_or("");
+    if cross_site(&headers) || expected.is_empty() || !secrets_equal(sent, expected) {
+        return retry(STALE_FORM, StatusCode::FORBIDDEN);
+    }
+
+    let password = form.get("password").unwrap_or("").to_string();
+    if password.len() > 4096 {
+        return retry(FAILED, StatusCode::OK);
+    }
+    let found = match Username::parse(&username) {
+        Ok(u) => tenant.db.user_for_sign_in(&u).await?,
+        Err(_) => None,
+    };
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, None),
+    };
+    // Always verify, against a dummy hash when there is no user, so timing tells nothing.
+    let verified = skjold_auth::verify_password(password, hash).await;
+    let user = match user {
+        Some(u) if verified && u.status == UserStatus::Active => u,
+        _ => return retry(FAILED, StatusCode::OK),
+    };
+    if tenant.record.status != TenantStatus::Active {
+        return retry(SUSPENDED, StatusCode::FORBIDDEN);
+    }
+
+    // A session this browser had before ends: a sign-in always starts a fresh one.
+    end_previous_session(&state, &headers).await;
+
+    let token = skjold_auth::new_token();
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let timeouts = state.session_timeouts();
+    tenant
+        .db
+        .create_session(
+            &user.id,
+            &skjold_auth::hash_token(&token),
+            timeouts,
+            Some(&peer.ip().to_string()),
+            user_agent,
+        )
+        .await?;
+    let mut res = Redirect::to(&next.unwrap_or_else(|| format!("/{slug}/"))).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(&slug, &token, timeouts.absolute.num_seconds()),
+    );
+    Ok(res)
+}
+
+/// Deletes the server side of the session cookie the browser sends, whichever tenant it
+/// belongs to. Best effort: a failure leaves a session that times out by itself.
+async fn end_previous_session(state: &AppState, headers: &HeaderMap) {
+    let Some(value) = auth::cookie(headers, SESSION_COOKIE) else {
+        return;
+    };
+    let Some((slug, token)) = value.split_once('.') else {
+        return;
+    };
+    let Ok(slug) = TenantSlug::parse(slug) else {
+        return;
+    };
+    if let Ok(Some((_, db))) = state.tenants.open(&slug).await {
+        let _ = db.delete_session(&skjold_auth::hash_token(token)).await;
+    }
+}
+
+async fn logout_page(auth: Result<UiAuth<SignedIn>, UiError>) -> Result<Response, UiError> {
+    match auth {
+        Ok(auth) => render(
+            StatusCode::OK,
+            &LogoutPage {
+                chrome: Chrome::new(&auth, "me", "Sign out"),
+            },
+        ),
+        // Not signed in: there is nothing to sign out of.
+        Err(UiError::SignIn { .. }) => Ok(Redirect::to("login").into_response()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn logout(State(state): State<AppState>, req: Request) -> Result<Response, UiError> {
+    let (mut parts, body) = req.into_parts();
+    if cross_site(&parts.headers) {
+        return Err(UiError::Csrf);
+    }
+    let tenant = Tenant::from_request_parts(&mut parts, &state).await?;
+    let slug = tenant.record.slug.as_str().to_string();
+    let headers = parts.headers.clone();
+    let form = read_form(Request::from_parts(parts, body), &state).await?;
+    if let Some(token) = session_token(&headers, &slug) {
+        let hash = skjold_auth::hash_token(token);
+        if let Some(session) = tenant.db.session(&hash, state.session_timeouts()).await? {
+            // A live session ends only by a form of its own.
+            if !secrets_equal(
+                form.get(auth::CSRF_FIELD).unwrap_or(""),
+                &auth::csrf_token(token),
+            ) {
+                return Err(UiError::Csrf);
+            }
+            tenant.db.delete_session(&session.token_hash).await?;
+        }
+    }
+    let mut res = Redirect::to(&format!("/{slug}/login?msg=signed-out")).into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, clear_session_cookie());
+    Ok(res)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/login", get(login_form).post(login))
+        .route("/{tenant}/logout", get(logout_page).post(logout))
+}

@@ -1,0 +1,214 @@
+//! The pages' data, one struct per template in `crates/server/templates/`. Askama checks
+//! the templates against these at compile time and escapes every value for HTML.
+
+use super::fields::Cell;
+use super::Chrome;
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub request_id: &'a str,
+    pub status: u16,
+    pub asset_v: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub slug: String,
+    pub tenant_name: String,
+    pub asset_v: &'static str,
+    pub username: String,
+    pub next: Option<String>,
+    pub signin_token: String,
+    pub error: Option<&'static str>,
+    pub info: Option<&'static str>,
+    /// Announced maintenance, shown to everyone who signs in (filled by the status feature).
+    pub notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage {
+    pub chrome: Chrome,
+}
+
+/// A button-like link on a page.
+pub struct Action {
+    pub label: String,
+    pub href: String,
+    pub primary: bool,
+}
+
+#[derive(Template)]
+#[template(path = "list.html")]
+pub struct ListPage {
+    pub chrome: Chrome,
+    pub path: &'static str,
+    pub plural: &'static str,
+    pub new_label: &'static str,
+    pub new_href: Option<String>,
+    pub search_label: String,
+    pub q: String,
+    pub mine: bool,
+    /// Hidden inputs that keep a link filter while searching.
+    pub keep: Vec<(String, String)>,
+    /// "Persons of Acme" with a link that drops the filter.
+    pub filter_note: Option<(String, String)>,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<Cell>>,
+    pub empty_text: String,
+    pub next_href: Option<String>,
+    pub first_href: Option<String>,
+}
+
+pub struct Section {
+    pub id: String,
+    pub title: String,
+    pub new_label: String,
+    pub new_href: Option<String>,
+    pub more_href: Option<String>,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<Cell>>,
+    pub empty: String,
+}
+
+pub struct HistoryRow {
+    pub at: String,
+    pub who: String,
+    pub what: &'static str,
+    /// (field, from, to); `from` is empty for a creation.
+    pub changes: Vec<(String, String, String)>,
+}
+
+/// The stage-moving form of a sale (pipeline card and sale page).
+pub struct MoveForm {
+    pub action: String,
+    pub id: String,
+    pub options: Vec<Opt>,
+    pub return_to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "detail.html")]
+pub struct DetailPage {
+    pub chrome: Chrome,
+    pub kind_label: &'static str,
+    pub title: String,
+    pub facts: Vec<(&'static str, Cell)>,
+    pub notes: Option<String>,
+    pub actions: Vec<Action>,
+    pub move_form: Option<MoveForm>,
+    pub sections: Vec<Section>,
+    pub history: Vec<HistoryRow>,
+    pub created: String,
+    pub updated: String,
+}
+
+pub struct Opt {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+pub struct FormField {
+    pub name: &'static str,
+    pub id: String,
+    pub label: &'static str,
+    /// `text`, `email`, `tel`, `url`, `number`, `date`, `datetime-local`, `textarea`,
+    /// `select` or `checkbox`.
+    pub kind: &'static str,
+    pub value: String,
+    pub checked: bool,
+    pub required: bool,
+    pub hint: &'static str,
+    pub error: Option<String>,
+    pub options: Vec<Opt>,
+    /// `aria-describedby`: the hint's and the error's ids.
+    pub described_by: String,
+    /// Shown when a list of choices was cut short.
+    pub more_note: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+pub struct FormPage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub action: String,
+    pub cancel_href: String,
+    pub fields: Vec<FormField>,
+    /// Errors that belong to no field of the form, and conflicts.
+    pub errors: Vec<String>,
+    /// Some field has an error of its own.
+    pub field_errors: bool,
+    pub return_to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "delete.html")]
+pub struct DeletePage {
+    pub chrome: Chrome,
+    pub one: &'static str,
+    pub title: String,
+    pub action: String,
+    pub cancel_href: String,
+    /// Why the plain delete was refused (linked records), offering the cascade.
+    pub conflict: Option<String>,
+}
+
+pub struct DashActivity {
+    pub id: String,
+    pub when: String,
+    pub overdue: bool,
+    pub kind: String,
+    pub subject: Cell,
+    pub about: Option<Cell>,
+}
+
+pub struct RecentRow {
+    pub kind: &'static str,
+    pub record: Cell,
+    pub what: &'static str,
+    pub who: String,
+    pub at: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub chrome: Chrome,
+    pub can_write: bool,
+    pub activities: Vec<DashActivity>,
+    pub sales_headers: Vec<&'static str>,
+    pub sales: Vec<Vec<Cell>>,
+    pub recent: Vec<RecentRow>,
+}
+
+pub struct Card {
+    pub title: Cell,
+    pub company: Option<Cell>,
+    pub amount: String,
+    pub probability: i64,
+    pub move_form: Option<MoveForm>,
+}
+
+pub struct Column {
+    pub stage: &'static str,
+    pub label: &'static str,
+    pub cards: Vec<Card>,
+}
+
+#[derive(Template)]
+#[template(path = "pipeline.html")]
+pub struct PipelinePage {
+    pub chrome: Chrome,
+    pub mine: bool,
+    pub columns: Vec<Column>,
+    pub won: usize,
+    pub lost: usize,
+    pub truncated: bool,
+}
