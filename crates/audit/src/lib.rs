@@ -3,10 +3,12 @@
 //! caller goes on, and verifiable.
 
 mod files;
+mod retention;
 mod trail;
 mod verify;
 
 pub use files::{chain_dir, day_files, Seal};
+pub use retention::{purge_before, PurgeReport, PURGED};
 pub use trail::{backfill, AuditError, AuditTrail};
 pub use verify::{verify_chain, Damage, DamageKind, VerifyReport};
 

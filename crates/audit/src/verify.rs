@@ -62,10 +62,16 @@ struct Walk {
 }
 
 impl Walk {
-    fn new() -> Self {
+    /// A walk from the chain's start, or from just after the records a retention anchor
+    /// says were purged.
+    fn new(start: &Option<(i64, String)>) -> Self {
+        let (expected, prev) = match start {
+            Some((seq, hash)) => (seq + 1, hash.clone()),
+            None => (1, GENESIS.to_string()),
+        };
         Self {
-            expected: 1,
-            prev: GENESIS.to_string(),
+            expected,
+            prev,
             broken: false,
         }
     }
@@ -136,11 +142,21 @@ pub async fn verify_chain(
         }
     };
 
+    // Records up to the newest retention anchor are gone on purpose.
+    let db = crate::trail::chain_db(router, chain).await?;
+    let start = db
+        .table()
+        .latest_anchor()
+        .await?
+        .as_ref()
+        .and_then(crate::retention::anchor_start);
+    let purged_through = start.as_ref().map(|(s, _)| *s).unwrap_or(0);
+
     // The files, day by day.
     let dir = files::chain_dir(root, chain);
     let days = files::day_files(&dir)?;
     let mut file_records: Vec<(i64, String, String)> = Vec::new(); // (seq, hash, location)
-    let mut walk = Walk::new();
+    let mut walk = Walk::new(&start);
     for (i, path) in days.iter().enumerate() {
         let name = path
             .file_name()
@@ -166,6 +182,10 @@ pub async fn verify_chain(
                 continue;
             }
             match line {
+                Line::Record(r) if r.seq <= purged_through => {
+                    // Left over from a purge interrupted before the files went.
+                    let _ = r;
+                }
                 Line::Record(r) => {
                     if let Some(d) = walk.step(&r, format!("{location} (seq {})", r.seq)) {
                         note(d, &mut damage);
@@ -222,10 +242,9 @@ pub async fn verify_chain(
     }
 
     // The database, in pages, compared with the files as it goes.
-    let db = crate::trail::chain_db(router, chain).await?;
     let table = db.table();
-    let mut walk = Walk::new();
-    let mut after = 0i64;
+    let mut walk = Walk::new(&start);
+    let mut after = purged_through;
     let mut db_count = 0i64;
     let mut file_iter = {
         let mut sorted = file_records.clone();

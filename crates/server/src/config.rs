@@ -24,6 +24,7 @@ const ENV_KEYS: &[&str] = &[
     "session_absolute_hours",
     "max_open_tenants",
     "trusted_proxies",
+    "audit_retention_days",
 ];
 
 /// The settings as written in the file or the environment, before checking.
@@ -43,6 +44,7 @@ struct RawConfig {
     session_absolute_hours: i64,
     max_open_tenants: usize,
     trusted_proxies: Vec<String>,
+    audit_retention_days: i64,
 }
 
 impl Default for RawConfig {
@@ -61,6 +63,7 @@ impl Default for RawConfig {
             session_absolute_hours: 12,
             max_open_tenants: 256,
             trusted_proxies: Vec::new(),
+            audit_retention_days: 400,
         }
     }
 }
@@ -93,6 +96,8 @@ pub struct Config {
     pub max_open_tenants: usize,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Closed days of audit records older than this leave the trail (behind an anchor).
+    pub audit_retention_days: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -255,6 +260,12 @@ impl Config {
         if raw.max_open_tenants == 0 {
             return Err(invalid("max_open_tenants", "must be at least 1"));
         }
+        if !(30..=3660).contains(&raw.audit_retention_days) {
+            return Err(invalid(
+                "audit_retention_days",
+                "must be between 30 and 3660",
+            ));
+        }
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -283,6 +294,7 @@ impl Config {
             session_absolute_hours: raw.session_absolute_hours,
             max_open_tenants: raw.max_open_tenants,
             trusted_proxies,
+            audit_retention_days: raw.audit_retention_days,
         })
     }
 

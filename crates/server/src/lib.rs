@@ -5,6 +5,7 @@ pub mod audit;
 pub mod config;
 mod error;
 mod extract;
+pub mod jobs;
 mod middleware;
 pub mod provision;
 mod redirect;

@@ -151,6 +151,7 @@ impl Application {
             tokio::spawn(server)
         });
 
+        let jobs = crate::jobs::Scheduler::standard().spawn(self.state.clone());
         let stopper = handle.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -159,6 +160,7 @@ impl Application {
         });
 
         https.await.context("serving HTTPS")?;
+        jobs.abort();
         if let Some(task) = redirect_task {
             let _ = task.await;
         }

@@ -112,6 +112,37 @@ impl AuditTable<'_> {
         row.as_ref().map(record_from_row).transpose()
     }
 
+    /// The newest retention anchor (`audit.purged`), if records were ever purged.
+    pub async fn latest_anchor(&self) -> Result<Option<AuditRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE kind = 'audit.purged' ORDER BY seq DESC LIMIT 1"
+        ))
+        .fetch_optional(self.pool)
+        .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The last record written before `day` (`YYYY-MM-DD`), if any.
+    pub async fn last_before(&self, day: &str) -> Result<Option<AuditRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE at < $1 ORDER BY at DESC, seq DESC LIMIT 1"
+        ))
+        .bind(day)
+        .fetch_optional(self.pool)
+        .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// Deletes the records up to and including `through_seq`. Only retention calls this,
+    /// after it has written the anchor that lets the rest of the chain verify.
+    pub async fn purge_through(&self, through_seq: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE seq <= $1")
+            .bind(through_seq)
+            .execute(self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records with seq > `after`, in chain order, at most `limit`.
     pub async fn scan(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(&format!(

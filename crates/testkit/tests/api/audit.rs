@@ -402,3 +402,87 @@ async fn a_new_day_seals_the_previous_days_file() {
         r.damage
     );
 }
+
+#[tokio::test]
+async fn the_daily_verify_job_raises_an_event_on_damage() {
+    let (app, _) = app_with_records().await;
+    let mut scheduler = skjold_server::jobs::Scheduler::standard();
+    let ran = scheduler.run_due(&app.state).await;
+    assert_eq!(ran, ["audit.retention", "audit.verify"]);
+    let system = app.state.tenants.catalog().audit();
+    let q = skjold_store::AuditQuery {
+        kind: Some("audit.verified".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (verified, _) = system.search(&q).await.unwrap();
+    assert_eq!(verified[0].detail.as_ref().unwrap()["damaged"], json!([]));
+    // Not due again until tomorrow.
+    assert!(scheduler.run_due(&app.state).await.is_empty());
+
+    let file = day_files(&app, "demo").remove(0);
+    rewrite(&file, |mut l| {
+        l.remove(1);
+        l
+    });
+    app.clock.advance(chrono::Duration::days(1));
+    assert_eq!(
+        scheduler.run_due(&app.state).await,
+        ["audit.retention", "audit.verify"]
+    );
+    let q = skjold_store::AuditQuery {
+        kind: Some("audit.verify.failed".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (failed, _) = system.search(&q).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].detail.as_ref().unwrap()["chain"], "demo");
+    // The tenant's administrators see it in their own trail.
+    let token = app.admin_token().await;
+    let hits = search(&app, &token, "event=audit.verify.failed").await;
+    assert_eq!(hits.len(), 1);
+}
+
+#[tokio::test]
+async fn retention_removes_whole_old_days_and_the_rest_still_verifies() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    app.get("/demo/api/v1/companies", &token).await;
+    let old_request = app.get("/demo/api/v1/companies", &token).await.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // 399 days later the records are still kept…
+    app.clock.advance(chrono::Duration::days(399));
+    let mut scheduler = skjold_server::jobs::Scheduler::standard();
+    scheduler.run_due(&app.state).await;
+    assert_eq!(
+        day_files(&app, "demo").len(),
+        1,
+        "nothing purged before 400 days"
+    );
+    let token = app.admin_token().await;
+    app.get("/demo/api/v1/companies", &token).await;
+    // …and after 400 days whole closed days go, behind an anchor.
+    app.clock.advance(chrono::Duration::days(2));
+    scheduler.run_due(&app.state).await;
+    let files = day_files(&app, "demo");
+    assert_eq!(
+        files.len(),
+        2,
+        "{files:?}: the day of day 399 and today's remain"
+    );
+    let token = app.admin_token().await;
+    let all = search(&app, &token, "limit=500").await;
+    assert!(
+        !serde_json::to_string(&all).unwrap().contains(&old_request),
+        "the old day's records are gone"
+    );
+    let anchors = search(&app, &token, "event=audit.purged").await;
+    assert_eq!(anchors.len(), 1);
+    assert!(anchors[0]["detail"]["through_seq"].as_i64().unwrap() > 0);
+    let report = verify(&app, "demo").await;
+    assert!(report.ok(), "{:?}", report.damage);
+    assert!(verify(&app, "_system").await.ok());
+}
