@@ -148,8 +148,16 @@ impl Writer {
                 Some(r) => (r.seq, r.hash.clone()),
                 None => (0, GENESIS.to_string()),
             };
+            // Times in a chain never go backwards: a request that began before the last
+            // record was written (say, just before midnight) is stamped with that record's
+            // time, so every record lands in its own day's file, in order.
+            let mut last_at = last.as_ref().map(|r| r.at.clone()).unwrap_or_default();
             let mut records = Vec::with_capacity(drafts.len());
-            for d in drafts {
+            for mut d in drafts {
+                if d.at < last_at {
+                    d.at = last_at.clone();
+                }
+                last_at = d.at.clone();
                 seq += 1;
                 let r = d.seal(&chain_owned, seq, &prev);
                 prev = r.hash.clone();

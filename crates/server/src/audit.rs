@@ -99,11 +99,10 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
     let response = next.run(req).await;
 
     let who = slot.take();
-    let bytes = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i64>().ok());
+    let bytes = {
+        use axum::body::HttpBody;
+        response.body().size_hint().exact().map(|n| n as i64)
+    };
     let draft = Draft {
         at,
         kind: ACCESS.to_string(),
@@ -157,7 +156,8 @@ impl Event {
 
     /// The name tried at a failed sign-in (there may be no such user).
     pub fn tried(mut self, username: &str) -> Self {
-        self.draft.username = Some(username.chars().take(100).collect());
+        // Lowercased like usernames, so a search by user finds it however it was typed.
+        self.draft.username = Some(username.trim().to_lowercase().chars().take(100).collect());
         self
     }
 

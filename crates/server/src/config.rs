@@ -222,7 +222,11 @@ impl Config {
                 |e| {
                     invalid(
                         "database_url",
-                        e.to_string().replace("configuration: database_url: ", ""),
+                        e.to_string()
+                            .trim_start_matches("configuration: ")
+                            .trim_start_matches("database_url: ")
+                            .trim_start_matches("database_url ")
+                            .to_string(),
                     )
                 },
             )?;

@@ -199,11 +199,13 @@ pub fn app_router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
         .layer(Extension(BodyLimit(limit)))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        // The access record sees every response, including its own 503; the security
+        // headers go on every response, including that one.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::audit::access_layer,
         ))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(state)
 }

@@ -197,13 +197,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SKJOLD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs go to standard error, coloured only on a terminal; standard output carries only
+    // what the operator asked for (and the demo credentials, once).
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listen for SIGINT/SIGTERM from the very start, so a stop that arrives while the
+    // server is still starting is graceful too.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        skjold_server::shutdown_signal().await;
+        let _ = stop_tx.send(());
+    });
+    tokio::task::yield_now().await;
     init_logging();
     if cfg!(feature = "bench-noop-audit") {
         tracing::error!("THIS BUILD RECORDS NO AUDIT TRAIL: it is for benchmarks only");
@@ -234,7 +247,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         println!("Skjold is serving {base}/<tenant>/");
     }
-    app.run(skjold_server::shutdown_signal()).await
+    app.run(async move {
+        let _ = stop_rx.await;
+    })
+    .await
 }
 
 async fn open_router(config: &Config) -> anyhow::Result<(Arc<TenantRouter>, AuditTrail)> {

@@ -52,9 +52,23 @@ impl Catalog {
     pub async fn open(backend: Backend, clock: SharedClock) -> Result<Self, StoreError> {
         crate::install_drivers();
         let pool = backend.connect_catalog().await?;
-        match backend.kind() {
-            crate::BackendKind::Sqlite => SQLITE.run(&pool).await?,
-            crate::BackendKind::Postgres => POSTGRES.run(&pool).await?,
+        match &backend {
+            Backend::Sqlite { data_dir } => {
+                // Two processes starting on a fresh data dir (the server and a CLI command)
+                // must not both create the schema: migrate under a file lock.
+                let lock = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(data_dir.join(".catalog.lock"))?;
+                let lock = tokio::task::spawn_blocking(move || lock.lock().map(|_| lock))
+                    .await
+                    .map_err(|e| StoreError::Config(e.to_string()))??;
+                let result = SQLITE.run(&pool).await;
+                let _ = lock.unlock();
+                result?;
+            }
+            Backend::Postgres { .. } => POSTGRES.run(&pool).await?,
         }
         Ok(Self {
             pool,

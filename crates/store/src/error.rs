@@ -7,18 +7,45 @@ pub enum StoreError {
     /// The request conflicts with what is stored (a taken name, linked records).
     #[error("{0}")]
     Conflict(String),
-    #[error("invalid input")]
+    #[error("invalid input: {}", describe(.0))]
     Invalid(#[from] FieldErrors),
     #[error("configuration: {0}")]
     Config(String),
+    // The inner errors are shown in the message and deliberately not chained as a
+    // `source`, so a one-line report does not say the same thing twice.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e)
+    }
+}
+
+fn describe(e: &FieldErrors) -> String {
+    e.0.iter()
+        .map(|f| format!("{} {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl StoreError {
