@@ -199,6 +199,14 @@ impl TenantDb {
             sql.push_str(&format!(" ORDER BY r.sort_key, r.id LIMIT {}", limit + 1));
             (sql, "sort_key")
         } else {
+            // The longest word drives the scan: it matches the fewest index entries, so a
+            // common first word ("a") with a rare second does not walk millions of rows.
+            // The others are checked per candidate through the by-record index.
+            let mut words = words.clone();
+            let longest = (0..words.len())
+                .max_by_key(|&i| (words[i].chars().count(), std::cmp::Reverse(i)))
+                .unwrap_or(0);
+            words.swap(0, longest);
             let entity = arg(E::KIND.name().to_string());
             let lo = arg(words[0].clone());
             let hi = arg(search::prefix_end(&words[0]));

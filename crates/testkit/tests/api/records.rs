@@ -414,3 +414,43 @@ async fn links_must_name_records_of_this_tenant() {
         .unwrap();
     assert!(list["items"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_common_word_with_a_rare_one_finds_the_rare_match() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let (_, db) = app
+        .state
+        .tenants
+        .open(&skjold_domain::TenantSlug::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut inputs: Vec<skjold_domain::crm::PersonInput> = (0..300)
+        .map(|i| {
+            serde_json::from_value(json!({"first_name": "Anna", "last_name": format!("Aas{i}")}))
+                .unwrap()
+        })
+        .collect();
+    inputs.push(
+        serde_json::from_value(json!({"first_name": "Anna", "last_name": "Zylinski"})).unwrap(),
+    );
+    db.create_many::<skjold_domain::crm::Person>(
+        &skjold_store::Actor::System { what: "test" },
+        inputs,
+    )
+    .await
+    .unwrap();
+    // Either word order finds exactly the one person with both words.
+    for q in ["a%20zyl", "zyl%20a", "anna%20zylinski"] {
+        let page: Value = app
+            .get(&format!("/demo/api/v1/persons?q={q}"), &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{q}");
+        assert_eq!(items[0]["last_name"], "Zylinski");
+    }
+}
