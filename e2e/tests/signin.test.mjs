@@ -66,7 +66,7 @@ describe('sign-in', () => {
     await page.context().close();
   }));
 
-  test('a disabled account gets the same message too', { skip: 'needs the admin screen' }, step(ctx, async () => {
+  test('a disabled account gets the same message too', step(ctx, async () => {
     const { base, adminPassword } = ctx.server;
     await ctx.server.addUser('leaver', 'user', 'leaver-password-1');
     const admin = await newPage(ctx.browser);

@@ -33,7 +33,7 @@ use super::error::UiError;
 use crate::extract::{Requirement, Tenant};
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -41,6 +41,7 @@ use sha2::Sha256;
 use skjold_domain::Right;
 use skjold_store::{Session, TenantDb, TenantStatus, User};
 use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
 use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "__Host-skjold_session";
@@ -156,6 +157,7 @@ pub struct UiAuth<R: Requirement> {
     pub session: Session,
     /// The session token from the cookie; only for deriving the CSRF token.
     token: String,
+    ip: IpAddr,
     _right: PhantomData<R>,
 }
 
@@ -185,6 +187,38 @@ impl<R: Requirement> UiAuth<R> {
     pub fn csrf(&self) -> String {
         csrf_token(&self.token)
     }
+
+    /// The client's address as the audit trail records it.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// Records a security event done by this user in their tenant's audit chain.
+    pub async fn audit_event(
+        &self,
+        state: &AppState,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), UiError> {
+        crate::audit::Event::new(state, kind, Some(self.ip), detail)
+            .by(&self.user().id, &self.user().username)
+            .record(state, self.slug())
+            .await
+            .map_err(UiError::from)
+    }
+}
+
+/// The client's true address: the audit layer's answer (which knows the trusted proxies),
+/// else the peer.
+pub fn client_ip(parts: &Parts) -> IpAddr {
+    if let Some(crate::audit::ClientIp(ip)) = parts.extensions.get::<crate::audit::ClientIp>() {
+        return *ip;
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 fn request_path(parts: &Parts) -> String {
@@ -232,6 +266,10 @@ impl<R: Requirement> FromRequestParts<AppState> for UiAuth<R> {
         let Some(session) = session else {
             return Err(sign_in(true));
         };
+        // From here on, this request's access record names the user.
+        if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+            slot.set_user(&session.user.id, &session.user.username);
+        }
         if tenant.record.status != TenantStatus::Active {
             return Err(UiError::Forbidden(
                 "this organisation's account is suspended".into(),
@@ -250,6 +288,7 @@ impl<R: Requirement> FromRequestParts<AppState> for UiAuth<R> {
             tenant,
             session,
             token,
+            ip: client_ip(parts),
             _right: PhantomData,
         })
     }

@@ -9,6 +9,7 @@
 
 mod admin;
 mod assets;
+mod audit;
 mod auth;
 mod dashboard;
 mod error;
@@ -39,6 +40,8 @@ pub struct Chrome {
     /// Which main navigation entry is current.
     pub section: &'static str,
     pub show_admin: bool,
+    /// The audit trail's page is in the Admin section too.
+    pub show_audit: bool,
     pub title: String,
     /// A short confirmation ("Company saved."), shown once after a redirect.
     pub flash: Option<&'static str>,
@@ -62,6 +65,7 @@ impl Chrome {
             csrf: auth.csrf(),
             section,
             show_admin: auth.can(Right::UsersRead),
+            show_audit: auth.can(Right::AuditRead),
             title: title.into(),
             flash: None,
             asset_v: assets::version(),
@@ -151,5 +155,6 @@ pub fn router() -> Router<AppState> {
         .merge(records::router())
         .merge(pipeline::router())
         .merge(admin::router())
+        .merge(audit::router())
         .merge(profile::router())
 }

@@ -1,8 +1,223 @@
-//! My profile: personal details.
+//! My profile: my name, e-mail and phone (the API's `PATCH /me` rules), and my password.
 
+use super::admin::{personal_details, role_label};
+use super::auth::{FormData, Post, UiAuth};
+use super::templates::{FormField, ProfilePage};
+use super::{render, Chrome, UiError};
+use crate::extract::SignedIn;
 use crate::AppState;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 use axum::Router;
+use skjold_domain::{FieldErrors, Username};
+use skjold_store::UserPatch;
+
+fn right_label(r: skjold_domain::Right) -> &'static str {
+    use skjold_domain::Right::*;
+    match r {
+        RecordsRead => "read records",
+        RecordsWrite => "create and change records",
+        RecordsDelete => "delete records",
+        UsersRead => "see users",
+        UsersManage => "manage users",
+        SettingsManage => "change settings",
+        AuditRead => "read the audit trail",
+        BackupRestore => "restore backups",
+    }
+}
+
+fn page(
+    auth: &UiAuth<SignedIn>,
+    details: Option<&FormData>,
+    errs: &FieldErrors,
+    msg: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, UiError> {
+    let user = auth.user();
+    let (name, email, phone) = match details {
+        Some(f) => (f.text("display_name"), f.text("email"), f.text("phone")),
+        None => (
+            user.display_name.clone().unwrap_or_default(),
+            user.email.clone().unwrap_or_default(),
+            user.phone.clone().unwrap_or_default(),
+        ),
+    };
+    let fields = vec![
+        FormField::simple(
+            "display_name",
+            "Display name",
+            "text",
+            name,
+            false,
+            "",
+            errs,
+        ),
+        FormField::simple("email", "E-mail", "email", email, false, "", errs),
+        FormField::simple("phone", "Phone", "tel", phone, false, "", errs),
+    ];
+    let mut current = FormField::simple(
+        "current_password",
+        "Current password",
+        "password",
+        "",
+        true,
+        "",
+        errs,
+    );
+    current.kind = "password";
+    let password_fields = vec![
+        current,
+        FormField::simple(
+            "new_password",
+            "New password",
+            "password",
+            "",
+            true,
+            "At least 12 characters.",
+            errs,
+        ),
+        FormField::simple(
+            "repeat_password",
+            "Repeat new password",
+            "password",
+            "",
+            true,
+            "",
+            errs,
+        ),
+    ];
+    let known = [
+        "display_name",
+        "email",
+        "phone",
+        "current_password",
+        "new_password",
+        "repeat_password",
+    ];
+    let errors = errs
+        .0
+        .iter()
+        .filter(|e| !known.contains(&e.field.as_str()))
+        .map(|e| e.message.clone())
+        .collect();
+    render(
+        status,
+        &ProfilePage {
+            chrome: Chrome::new(auth, "me", "My profile").with_flash(msg),
+            username: user.username.clone(),
+            role: role_label(user.role),
+            rights: user.role.rights().iter().map(|r| right_label(*r)).collect(),
+            fields,
+            password_fields,
+            errors,
+        },
+    )
+}
+
+async fn show(auth: UiAuth<SignedIn>, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
+    let params = FormData::parse(raw.unwrap_or_default().as_bytes());
+    page(
+        &auth,
+        None,
+        &FieldErrors::new(),
+        params.get("msg"),
+        StatusCode::OK,
+    )
+}
+
+async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let mut errs = FieldErrors::new();
+    let (display_name, email, phone) = personal_details(&form, &mut errs);
+    if !errs.is_empty() {
+        return page(
+            &auth,
+            Some(&form),
+            &errs,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    auth.db()
+        .update_user(
+            &auth.actor(),
+            &auth.user().id,
+            UserPatch {
+                display_name: Some(display_name),
+                email: Some(email),
+                phone: Some(phone),
+                ..UserPatch::default()
+            },
+        )
+        .await?;
+    auth.audit_event(
+        &state,
+        "user.profile_updated",
+        serde_json::json!({ "via": "web" }),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/{}/me?msg=profile", auth.slug())).into_response())
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let mut errs = FieldErrors::new();
+    let current = form.get("current_password").unwrap_or("").to_string();
+    let new = form.get("new_password").unwrap_or("").to_string();
+    let repeat = form.get("repeat_password").unwrap_or("");
+    let stored = match Username::parse(&auth.user().username) {
+        Ok(u) if current.len() <= 4096 => auth
+            .db()
+            .user_for_sign_in(&u)
+            .await?
+            .and_then(|(_, hash)| hash),
+        _ => None,
+    };
+    if !skjold_auth::verify_password(current, stored).await {
+        errs.add("current_password", "is not your current password");
+    }
+    if let Err(e) = crate::api::check_password(&new) {
+        for fe in e.0 {
+            errs.add("new_password", fe.message);
+        }
+    }
+    if new != repeat {
+        errs.add("repeat_password", "does not match the new password");
+    }
+    if !errs.is_empty() {
+        return page(&auth, None, &errs, None, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let hash = skjold_auth::hash_password(new)
+        .await
+        .map_err(|e| UiError::Internal(e.to_string()))?;
+    // Every other session ends; this one stays.
+    auth.db()
+        .set_password_hash(
+            &auth.actor(),
+            &auth.user().id,
+            &hash,
+            Some(&auth.session.token_hash),
+        )
+        .await?;
+    auth.audit_event(
+        &state,
+        "user.password_changed",
+        serde_json::json!({ "via": "web" }),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/{}/me?msg=password", auth.slug())).into_response())
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/{tenant}/me", get(show).post(save))
+        .route(
+            "/{tenant}/me/password",
+            get(|| async { Redirect::to("../me") }).post(change_password),
+        )
 }

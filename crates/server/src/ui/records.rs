@@ -554,6 +554,7 @@ async fn form_fields(
             options,
             described_by: described_by.join(" "),
             more_note,
+            list: None,
             id,
         });
     }

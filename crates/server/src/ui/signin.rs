@@ -7,16 +7,16 @@ use super::auth::{
 };
 use super::templates::{LoginPage, LogoutPage};
 use super::{assets, render, Chrome, UiError};
+use crate::audit::Event;
 use crate::extract::{SignedIn, Tenant};
 use crate::{ApiError, AppState};
-use axum::extract::{ConnectInfo, FromRequestParts, RawQuery, Request, State};
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use skjold_domain::{TenantSlug, Username};
 use skjold_store::{TenantStatus, UserStatus};
-use std::net::SocketAddr;
 
 const FAILED: &str = "Sign-in failed. Check your username and password and try again.";
 const SUSPENDED: &str =
@@ -99,14 +99,11 @@ async fn login_form(
     Ok(with_signin_cookie(res, &token))
 }
 
-async fn login(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Result<Response, UiError> {
+async fn login(State(state): State<AppState>, req: Request) -> Result<Response, UiError> {
     let (mut parts, body) = req.into_parts();
     let tenant = Tenant::from_request_parts(&mut parts, &state).await?;
     let slug = tenant.record.slug.as_str().to_string();
+    let ip = auth::client_ip(&parts);
     let headers = parts.headers.clone();
     let form = read_form(Request::from_parts(parts, body), &state).await?;
     let next = safe_next(&slug, form.get("next"));
@@ -134,12 +131,9 @@ async fn login(
     }
 
     let password = form.get("password").unwrap_or("").to_string();
-    if password.len() > 4096 {
-        return retry(FAILED, StatusCode::OK);
-    }
     let found = match Username::parse(&username) {
-        Ok(u) => tenant.db.user_for_sign_in(&u).await?,
-        Err(_) => None,
+        Ok(u) if password.len() <= 4096 => tenant.db.user_for_sign_in(&u).await?,
+        _ => None,
     };
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), hash),
@@ -147,11 +141,41 @@ async fn login(
     };
     // Always verify, against a dummy hash when there is no user, so timing tells nothing.
     let verified = skjold_auth::verify_password(password, hash).await;
+    // The audit trail learns why; the browser only that it failed.
+    let failed = |reason: &'static str| {
+        Event::new(
+            &state,
+            "auth.sign_in.failed",
+            Some(ip),
+            serde_json::json!({ "reason": reason, "via": "web" }),
+        )
+        .tried(&username)
+    };
     let user = match user {
-        Some(u) if verified && u.status == UserStatus::Active => u,
-        _ => return retry(FAILED, StatusCode::OK),
+        None => {
+            failed("unknown_user").record(&state, &slug).await?;
+            return retry(FAILED, StatusCode::OK);
+        }
+        Some(_) if !verified => {
+            failed("wrong_password").record(&state, &slug).await?;
+            return retry(FAILED, StatusCode::OK);
+        }
+        Some(u) if u.status != UserStatus::Active => {
+            failed("user_disabled").record(&state, &slug).await?;
+            return retry(FAILED, StatusCode::OK);
+        }
+        Some(u) => u,
     };
     if tenant.record.status != TenantStatus::Active {
+        Event::new(
+            &state,
+            "auth.sign_in.failed",
+            Some(ip),
+            serde_json::json!({ "reason": "tenant_suspended", "via": "web" }),
+        )
+        .by(&user.id, &user.username)
+        .record(&state, &slug)
+        .await?;
         return retry(SUSPENDED, StatusCode::FORBIDDEN);
     }
 
@@ -169,10 +193,19 @@ async fn login(
             &user.id,
             &skjold_auth::hash_token(&token),
             timeouts,
-            Some(&peer.ip().to_string()),
+            Some(&ip.to_string()),
             user_agent,
         )
         .await?;
+    Event::new(
+        &state,
+        "auth.sign_in.succeeded",
+        Some(ip),
+        serde_json::json!({ "via": "web" }),
+    )
+    .by(&user.id, &user.username)
+    .record(&state, &slug)
+    .await?;
     let mut res = Redirect::to(&next.unwrap_or_else(|| format!("/{slug}/"))).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -220,6 +253,7 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
     let tenant = Tenant::from_request_parts(&mut parts, &state).await?;
     let slug = tenant.record.slug.as_str().to_string();
     let headers = parts.headers.clone();
+    let ip = auth::client_ip(&parts);
     let form = read_form(Request::from_parts(parts, body), &state).await?;
     if let Some(token) = session_token(&headers, &slug) {
         let hash = skjold_auth::hash_token(token);
@@ -232,6 +266,15 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
                 return Err(UiError::Csrf);
             }
             tenant.db.delete_session(&session.token_hash).await?;
+            Event::new(
+                &state,
+                "auth.sign_out",
+                Some(ip),
+                serde_json::json!({ "via": "web" }),
+            )
+            .by(&session.user.id, &session.user.username)
+            .record(&state, &slug)
+            .await?;
         }
     }
     let mut res = Redirect::to(&format!("/{slug}/login?msg=signed-out")).into_response();

@@ -131,6 +131,8 @@ pub struct FormField {
     pub described_by: String,
     /// Shown when a list of choices was cut short.
     pub more_note: Option<String>,
+    /// The id of a `<datalist>` of suggestions.
+    pub list: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -211,4 +213,125 @@ pub struct PipelinePage {
     pub won: usize,
     pub lost: usize,
     pub truncated: bool,
+}
+
+impl FormField {
+    /// A field that is not a record's: a user's, a profile's.
+    pub fn simple(
+        name: &'static str,
+        label: &'static str,
+        kind: &'static str,
+        value: impl Into<String>,
+        required: bool,
+        hint: &'static str,
+        errors: &skjold_domain::FieldErrors,
+    ) -> Self {
+        let id = format!("f-{name}");
+        let msgs: Vec<&str> = errors
+            .0
+            .iter()
+            .filter(|e| e.field == name)
+            .map(|e| e.message.as_str())
+            .collect();
+        let error = (!msgs.is_empty()).then(|| msgs.join("; "));
+        let mut described_by = Vec::new();
+        if !hint.is_empty() {
+            described_by.push(format!("{id}-hint"));
+        }
+        if error.is_some() {
+            described_by.push(format!("{id}-error"));
+        }
+        FormField {
+            name,
+            id,
+            label,
+            kind,
+            value: value.into(),
+            checked: false,
+            required,
+            hint,
+            error,
+            options: Vec::new(),
+            described_by: described_by.join(" "),
+            more_note: None,
+            list: None,
+        }
+    }
+
+    pub fn with_options(mut self, options: Vec<Opt>) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub role: &'static str,
+    pub active: bool,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+pub struct AdminUsersPage {
+    pub chrome: Chrome,
+    pub can_manage: bool,
+    pub users: Vec<UserRow>,
+    pub fields: Vec<FormField>,
+    pub errors: Vec<String>,
+    /// A user just created: their username, and the one-time password when the server
+    /// made it (shown this once).
+    pub created: Option<(String, Option<String>)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_user.html")]
+pub struct AdminUserPage {
+    pub chrome: Chrome,
+    pub can_manage: bool,
+    pub user: UserRow,
+    pub is_self: bool,
+    pub fields: Vec<FormField>,
+    pub errors: Vec<String>,
+    /// A password just reset, shown this once.
+    pub one_time: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+pub struct ProfilePage {
+    pub chrome: Chrome,
+    pub username: String,
+    pub role: &'static str,
+    pub rights: Vec<&'static str>,
+    pub fields: Vec<FormField>,
+    pub password_fields: Vec<FormField>,
+    pub errors: Vec<String>,
+}
+
+pub struct AuditRow {
+    pub at: String,
+    pub kind: String,
+    pub outcome: &'static str,
+    pub user: String,
+    pub ip: String,
+    pub request: String,
+    pub status: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+pub struct AuditPage {
+    pub chrome: Chrome,
+    pub fields: Vec<FormField>,
+    pub errors: Vec<String>,
+    pub rows: Vec<AuditRow>,
+    pub searched: bool,
+    pub next_href: Option<String>,
+    pub first_href: Option<String>,
 }

@@ -1,0 +1,153 @@
+//! The audit search page: the tenant's audit trail by time range, user, IP address and
+//! event, newest first (claims S32–S35; the API's `GET /audit` on the same store query).
+
+use super::auth::{FormData, UiAuth};
+use super::fields::show_time;
+use super::records::with_query;
+use super::templates::{AuditPage, AuditRow, FormField};
+use super::{render, Chrome, UiError};
+use crate::api::audit::{audit_query, encode_cursor};
+use crate::extract::AuditRead;
+use crate::AppState;
+use axum::extract::RawQuery;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use skjold_domain::audit::AuditRecord;
+use skjold_domain::FieldErrors;
+
+const PAGE: usize = 50;
+
+/// A `datetime-local` value (UTC) → RFC 3339; anything else is left for the query to judge.
+fn time(raw: &str) -> String {
+    match chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M") {
+        Ok(t) => t.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Err(_) => raw.to_string(),
+    }
+}
+
+fn row(r: AuditRecord) -> AuditRow {
+    let outcome = match (r.kind.as_str(), r.status) {
+        (k, _) if k.ends_with(".failed") => "failed",
+        (_, Some(s)) if s >= 400 => "failed",
+        _ => "ok",
+    };
+    AuditRow {
+        at: show_time(&r.at),
+        outcome,
+        user: r.username.unwrap_or_default(),
+        ip: r.ip.unwrap_or_default(),
+        request: match (r.method, r.path) {
+            (Some(m), Some(p)) => format!("{m} {p}"),
+            _ => String::new(),
+        },
+        status: r.status.map(|s| s.to_string()).unwrap_or_default(),
+        detail: r.detail.map(|d| d.to_string()).unwrap_or_default(),
+        kind: r.kind,
+    }
+}
+
+async fn search(auth: UiAuth<AuditRead>, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
+    let p = FormData::parse(raw.unwrap_or_default().as_bytes());
+    let (from, to, user, ip, event, cursor) = (
+        p.text("from"),
+        p.text("to"),
+        p.text("user"),
+        p.text("ip"),
+        p.text("event"),
+        p.text("cursor"),
+    );
+    let searched = [&from, &to, &user, &ip, &event]
+        .iter()
+        .any(|v| !v.is_empty());
+    let query = audit_query(
+        Some(&time(&from)),
+        Some(&time(&to)),
+        Some(&user),
+        Some(&ip),
+        Some(&event),
+        Some(PAGE),
+        Some(&cursor),
+    );
+    let base = format!("/{}/admin/audit", auth.slug());
+    let filters = [
+        ("from", from.as_str()),
+        ("to", to.as_str()),
+        ("user", user.as_str()),
+        ("ip", ip.as_str()),
+        ("event", event.as_str()),
+    ];
+    let (rows, next_href, errs, status) = match query {
+        Ok(q) => {
+            let (items, more) = auth.db().audit().search(&q).await?;
+            let next = if more {
+                items.last().map(|last| {
+                    let c = encode_cursor(last);
+                    let mut f = filters.to_vec();
+                    f.push(("cursor", &c));
+                    with_query(&base, &f)
+                })
+            } else {
+                None
+            };
+            (
+                items.into_iter().map(row).collect(),
+                next,
+                FieldErrors::new(),
+                StatusCode::OK,
+            )
+        }
+        Err(errs) if !cursor.is_empty() && errs.0.iter().all(|e| e.field == "cursor") => {
+            // A stale cursor: start from the newest again.
+            return Ok(Redirect::to(&with_query(&base, &filters)).into_response());
+        }
+        Err(errs) => (Vec::new(), None, errs, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    let mut event_field =
+        FormField::simple("event", "Event", "text", event.clone(), false, "", &errs);
+    event_field.list = Some("audit-events");
+    let fields = vec![
+        FormField::simple(
+            "from",
+            "From",
+            "datetime-local",
+            from.clone(),
+            false,
+            "",
+            &errs,
+        ),
+        FormField::simple("to", "To", "datetime-local", to.clone(), false, "", &errs),
+        FormField::simple("user", "Username", "text", user.clone(), false, "", &errs),
+        FormField::simple("ip", "IP address", "text", ip.clone(), false, "", &errs),
+        event_field,
+    ];
+    let known = ["from", "to", "user", "ip", "event"];
+    let errors = errs
+        .0
+        .iter()
+        .filter(|e| !known.contains(&e.field.as_str()))
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect();
+    render(
+        status,
+        &AuditPage {
+            chrome: Chrome::new(&auth, "admin", "Audit trail"),
+            fields,
+            errors,
+            rows,
+            searched,
+            next_href,
+            first_href: (!cursor.is_empty()).then(|| with_query(&base, &filters)),
+        },
+    )
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/admin/audit", get(search))
+        .route(
+            "/{tenant}/admin",
+            get(|| async { Redirect::permanent("admin/users") }),
+        )
+}
