@@ -19,10 +19,14 @@ pub enum AuditError {
     Write(String),
 }
 
-struct Job {
-    chain: String,
-    draft: Draft,
-    done: oneshot::Sender<Result<(), AuditError>>,
+enum Job {
+    Record {
+        chain: String,
+        draft: Draft,
+        done: oneshot::Sender<Result<(), AuditError>>,
+    },
+    /// Answered once everything queued before it is in the databases too.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// A handle on the trail; cheap to clone.
@@ -58,7 +62,7 @@ impl AuditTrail {
         }
         let (done, wait) = oneshot::channel();
         self.jobs
-            .send(Job {
+            .send(Job::Record {
                 chain: chain.to_string(),
                 draft,
                 done,
@@ -66,6 +70,20 @@ impl AuditTrail {
             .await
             .map_err(|_| AuditError::Stopped)?;
         wait.await.map_err(|_| AuditError::Stopped)?
+    }
+
+    /// Waits until every record handed in before this call is in its database as well as
+    /// in its file, so that a search sees them (read-your-writes for the audit API).
+    pub async fn flush(&self) -> Result<(), AuditError> {
+        if cfg!(feature = "bench-noop-sinks") {
+            return Ok(());
+        }
+        let (done, wait) = oneshot::channel();
+        self.jobs
+            .send(Job::Barrier(done))
+            .await
+            .map_err(|_| AuditError::Stopped)?;
+        wait.await.map_err(|_| AuditError::Stopped)
     }
 }
 
@@ -95,35 +113,69 @@ impl Writer {
                 }
             }
             // Group by chain, keeping each chain's order.
-            let mut chains: Vec<(String, Vec<Job>)> = Vec::new();
+            type Waiter = oneshot::Sender<Result<(), AuditError>>;
+            let mut chains: Vec<(String, Vec<(Draft, Waiter)>)> = Vec::new();
+            let mut barriers = Vec::new();
             for job in batch {
-                match chains.iter_mut().find(|(c, _)| *c == job.chain) {
-                    Some((_, jobs)) => jobs.push(job),
-                    None => chains.push((job.chain.clone(), vec![job])),
+                match job {
+                    Job::Barrier(done) => barriers.push(done),
+                    Job::Record { chain, draft, done } => {
+                        match chains.iter_mut().find(|(c, _)| *c == chain) {
+                            Some((_, jobs)) => jobs.push((draft, done)),
+                            None => chains.push((chain, vec![(draft, done)])),
+                        }
+                    }
                 }
             }
             for (chain, jobs) in chains {
-                let (drafts, waiters): (Vec<Draft>, Vec<_>) =
-                    jobs.into_iter().map(|j| (j.draft, j.done)).unzip();
-                let result = self.write_chain(&chain, drafts).await.map_err(|e| {
-                    tracing::error!(chain = %chain, error = %e, "audit write failed");
-                    AuditError::Write(e)
-                });
-                for w in waiters {
-                    let _ = w.send(result.clone());
-                }
+                let (drafts, waiters): (Vec<Draft>, Vec<Waiter>) = jobs.into_iter().unzip();
+                self.write_chain(&chain, drafts, waiters).await;
+            }
+            // Everything before the barriers is now in the files and the databases.
+            for b in barriers {
+                let _ = b.send(());
             }
         }
     }
 
-    async fn write_chain(&mut self, chain: &str, drafts: Vec<Draft>) -> Result<(), String> {
+    /// Appends the drafts to the chain's file and fsyncs it, lets the callers go on (the
+    /// records are durable), then writes the database copy.
+    async fn write_chain(
+        &mut self,
+        chain: &str,
+        drafts: Vec<Draft>,
+        waiters: Vec<oneshot::Sender<Result<(), AuditError>>>,
+    ) {
+        let written = self.write_file(chain, drafts).await;
+        let (records, head, cold) = match written {
+            Ok(w) => {
+                for w in waiters {
+                    let _ = w.send(Ok(()));
+                }
+                w
+            }
+            Err(e) => {
+                tracing::error!(chain = %chain, error = %e, "audit write failed");
+                for w in waiters {
+                    let _ = w.send(Err(AuditError::Write(e.clone())));
+                }
+                return;
+            }
+        };
+        self.copy_to_database(chain, records, head, cold).await;
+    }
+
+    async fn write_file(
+        &mut self,
+        chain: &str,
+        drafts: Vec<Draft>,
+    ) -> Result<(Vec<AuditRecord>, Head, bool), String> {
         let dir = files::chain_dir(&self.root, chain);
-        let router = self.router.clone();
         let chain_owned = chain.to_string();
         let cached = self.heads.remove(chain);
 
         // Lock, find the head, chain the drafts, append and fsync: blocking file work.
-        let (records, head, cold) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        tokio::task::spawn_blocking(move || -> Result<_, String> {
             let _lock = ChainLock::acquire(&dir).map_err(|e| e.to_string())?;
             let first_day = drafts
                 .first()
@@ -181,8 +233,17 @@ impl Writer {
             ))
         })
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| e.to_string())?
+    }
 
+    async fn copy_to_database(
+        &mut self,
+        chain: &str,
+        records: Vec<AuditRecord>,
+        head: Head,
+        cold: bool,
+    ) {
+        let router = self.router.clone();
         // The database copy. The file is already durable. After a cold start (or a failed
         // copy) the database may lag the file: then copy everything it lacks.
         let db_result = if cold {
@@ -196,11 +257,9 @@ impl Writer {
         match db_result {
             Ok(()) => {
                 self.heads.insert(chain.to_string(), head);
-                Ok(())
             }
             Err(e) => {
                 tracing::error!(chain = %chain, error = %e, "audit database copy failed; will backfill from the file");
-                Ok(())
             }
         }
     }

@@ -125,6 +125,7 @@ async fn system_event(
 /// the run itself is recorded in `_system` as evidence that the check happens.
 pub async fn audit_verify(state: AppState) -> Result<serde_json::Value, String> {
     let root = skjold_audit::logs_root(&state.config.data_dir);
+    state.audit.flush().await.map_err(|e| e.to_string())?;
     let mut damaged = Vec::new();
     let mut checked = 0;
     for chain in chains(&state).await? {

@@ -161,6 +161,8 @@ impl Application {
 
         https.await.context("serving HTTPS")?;
         jobs.abort();
+        // Let the audit trail finish its database copies before the pools close.
+        let _ = self.state.audit.flush().await;
         if let Some(task) = redirect_task {
             let _ = task.await;
         }

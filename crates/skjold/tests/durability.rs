@@ -184,6 +184,13 @@ fn sigkill_under_load_loses_no_record_of_an_answered_request() {
         ],
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
+    // A graceful stop: the trail finishes its database copies before the process ends.
+    let mut server = server;
+    Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    server.0.wait().unwrap();
     drop(server);
     let verify = Command::new(env!("CARGO_BIN_EXE_skjold"))
         .args([

@@ -114,6 +114,7 @@ pub fn encode_cursor(r: &AuditRecord) -> String {
         (status = 404, description = "No such tenant", body = crate::error::Problem),
         (status = 422, description = "Invalid filters", body = crate::error::Problem)))]
 async fn search_audit(
+    axum::extract::State(state): axum::extract::State<AppState>,
     auth: Authorized<AuditRead>,
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
@@ -126,6 +127,12 @@ async fn search_audit(
         p.limit,
         p.cursor.as_deref(),
     )?;
+    // Include the records of requests answered just before this one.
+    state
+        .audit
+        .flush()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (items, more) = auth.db().audit().search(&q).await?;
     let next_cursor = if more {
         items.last().map(encode_cursor)

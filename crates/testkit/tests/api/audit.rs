@@ -21,6 +21,7 @@ fn day_files(app: &TestApp, chain: &str) -> Vec<std::path::PathBuf> {
 }
 
 async fn verify(app: &TestApp, chain: &str) -> skjold_audit::VerifyReport {
+    app.state.audit.flush().await.unwrap();
     skjold_audit::verify_chain(
         &app.state.tenants,
         &skjold_audit::logs_root(app.data_dir.path()),
@@ -410,6 +411,7 @@ async fn the_daily_verify_job_raises_an_event_on_damage() {
     let ran = scheduler.run_due(&app.state).await;
     assert_eq!(ran, ["audit.retention", "audit.verify"]);
     let system = app.state.tenants.catalog().audit();
+    app.state.audit.flush().await.unwrap();
     let q = skjold_store::AuditQuery {
         kind: Some("audit.verified".into()),
         limit: 10,
@@ -430,6 +432,7 @@ async fn the_daily_verify_job_raises_an_event_on_damage() {
         scheduler.run_due(&app.state).await,
         ["audit.retention", "audit.verify"]
     );
+    app.state.audit.flush().await.unwrap();
     let q = skjold_store::AuditQuery {
         kind: Some("audit.verify.failed".into()),
         limit: 10,
