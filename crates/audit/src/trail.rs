@@ -22,7 +22,7 @@ pub enum AuditError {
 enum Job {
     Record {
         chain: String,
-        draft: Draft,
+        draft: Box<Draft>,
         done: oneshot::Sender<Result<(), AuditError>>,
     },
     /// Answered once everything queued before it is in the databases too.
@@ -64,7 +64,7 @@ impl AuditTrail {
         self.jobs
             .send(Job::Record {
                 chain: chain.to_string(),
-                draft,
+                draft: Box::new(draft),
                 done,
             })
             .await
@@ -121,8 +121,8 @@ impl Writer {
                     Job::Barrier(done) => barriers.push(done),
                     Job::Record { chain, draft, done } => {
                         match chains.iter_mut().find(|(c, _)| *c == chain) {
-                            Some((_, jobs)) => jobs.push((draft, done)),
-                            None => chains.push((chain, vec![(draft, done)])),
+                            Some((_, jobs)) => jobs.push((*draft, done)),
+                            None => chains.push((chain, vec![(*draft, done)])),
                         }
                     }
                 }
