@@ -94,7 +94,7 @@ describe('activities and sales', () => {
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sales' }).click();
     await page.getByRole('link', { name: 'Fleet tracking, 40 trucks' }).waitFor();
-    assert.match(await page.locator('#results').innerText(), /12500\.00 EUR/);
+    assert.match(await page.locator('#results').innerText(), /12,500\.00\sEUR/);
     await page.goto(`${base}/demo/sales/pipeline`);
     const lead = await column(page, 'Lead');
     const card = lead.locator('.card-item', { hasText: 'Fleet tracking' });

@@ -9,7 +9,7 @@ use super::{render, Chrome, UiError};
 use crate::api::audit::{audit_query, encode_cursor};
 use crate::extract::AuditRead;
 use crate::AppState;
-use axum::extract::RawQuery;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -24,6 +24,21 @@ fn time(raw: &str) -> String {
     match chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M") {
         Ok(t) => t.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Err(_) => raw.to_string(),
+    }
+}
+
+/// `{"reason":"wrong_password","via":"web"}` → `reason: wrong_password · via: web`.
+fn show_detail(d: &serde_json::Value) -> String {
+    match d {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        other => other.to_string(),
     }
 }
 
@@ -43,12 +58,16 @@ fn row(r: AuditRecord) -> AuditRow {
             _ => String::new(),
         },
         status: r.status.map(|s| s.to_string()).unwrap_or_default(),
-        detail: r.detail.map(|d| d.to_string()).unwrap_or_default(),
+        detail: r.detail.map(|d| show_detail(&d)).unwrap_or_default(),
         kind: r.kind,
     }
 }
 
-async fn search(auth: UiAuth<AuditRead>, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
+async fn search(
+    State(state): State<AppState>,
+    auth: UiAuth<AuditRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
     let p = FormData::parse(raw.unwrap_or_default().as_bytes());
     let (from, to, user, ip, event, cursor) = (
         p.text("from"),
@@ -80,6 +99,12 @@ async fn search(auth: UiAuth<AuditRead>, RawQuery(raw): RawQuery) -> Result<Resp
     ];
     let (rows, next_href, errs, status) = match query {
         Ok(q) => {
+            // Include the records of requests answered just before this one (as the API).
+            state
+                .audit
+                .flush()
+                .await
+                .map_err(|e| UiError::Internal(e.to_string()))?;
             let (items, more) = auth.db().audit().search(&q).await?;
             let next = if more {
                 items.last().map(|last| {

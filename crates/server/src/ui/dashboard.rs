@@ -103,17 +103,7 @@ async fn dashboard(
                 fields::STAGES,
                 s.get("stage").and_then(Value::as_str).unwrap_or(""),
             )),
-            Cell::text(
-                s.get("amount")
-                    .and_then(Value::as_str)
-                    .map(|a| {
-                        format!(
-                            "{a} {}",
-                            s.get("currency").and_then(Value::as_str).unwrap_or("")
-                        )
-                    })
-                    .unwrap_or_default(),
-            ),
+            Cell::text(fields::sale_amount(&s)),
         ]);
         if sales.len() == SHOW {
             break;

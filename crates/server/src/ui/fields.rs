@@ -348,6 +348,37 @@ fn time_from_input(raw: &str) -> String {
     raw.to_string()
 }
 
+/// A sale's amount with its currency, or "" when it has none.
+pub fn sale_amount(map: &Map<String, Value>) -> String {
+    match map.get("amount").and_then(Value::as_str) {
+        Some(a) => show_amount(a, map.get("currency").and_then(Value::as_str).unwrap_or("")),
+        None => String::new(),
+    }
+}
+
+/// `125000.00` and `EUR` → `125,000.00 EUR` (with a no-break space).
+pub fn show_amount(amount: &str, currency: &str) -> String {
+    let (whole, frac) = amount.split_once('.').unwrap_or((amount, ""));
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let mut out = if frac.is_empty() {
+        grouped
+    } else {
+        format!("{grouped}.{frac}")
+    };
+    if !currency.is_empty() {
+        // A no-break space: the amount and its currency stay on one line.
+        out.push('\u{a0}');
+        out.push_str(currency);
+    }
+    out
+}
+
 pub fn choice_label(options: &[(&str, &'static str)], value: &str) -> String {
     options
         .iter()
@@ -754,6 +785,13 @@ mod tests {
         let (_, errs) = form_to_map(spec(EntityKind::Sale), &form);
         let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["stage", "probability", "status"]);
+    }
+
+    #[test]
+    fn amounts_are_grouped() {
+        assert_eq!(show_amount("125000.00", "EUR"), "125,000.00\u{a0}EUR");
+        assert_eq!(show_amount("950.50", "NOK"), "950.50\u{a0}NOK");
+        assert_eq!(show_amount("1000", ""), "1,000");
     }
 
     #[test]

@@ -80,16 +80,7 @@ async fn pipeline(auth: UiAuth<RecordsRead>, RawQuery(raw): RawQuery) -> Result<
                 format!("/{slug}/sales/{id}"),
             ),
             company,
-            amount: s
-                .get("amount")
-                .and_then(Value::as_str)
-                .map(|a| {
-                    format!(
-                        "{a} {}",
-                        s.get("currency").and_then(Value::as_str).unwrap_or("")
-                    )
-                })
-                .unwrap_or_default(),
+            amount: fields::sale_amount(s),
             probability: s.get("probability").and_then(Value::as_i64).unwrap_or(0),
             move_form: can_move.then(|| MoveForm {
                 action: format!("/{slug}/sales/{id}/move"),

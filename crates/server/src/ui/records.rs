@@ -79,16 +79,7 @@ async fn row(
                 record_href(&slug, spec.kind, id),
             ),
             "_when" => Cell::text(fields::when(map).map(show_time).unwrap_or_default()),
-            "amount" => Cell::text(
-                match (
-                    map.get("amount").and_then(Value::as_str),
-                    map.get("currency").and_then(Value::as_str),
-                ) {
-                    (Some(a), Some(c)) => format!("{a} {c}"),
-                    (Some(a), None) => a.to_string(),
-                    _ => String::new(),
-                },
-            ),
+            "amount" => Cell::text(fields::sale_amount(map)),
             name => match spec.field(name) {
                 Some(f) => look.cell(f, map.get(name)).await?.unwrap_or_default(),
                 None => Cell::default(),
@@ -315,12 +306,9 @@ async fn detail(
             continue;
         }
         let cell = if f.name == "amount" {
-            map.get("amount").and_then(Value::as_str).map(|a| {
-                Cell::text(format!(
-                    "{a} {}",
-                    map.get("currency").and_then(Value::as_str).unwrap_or("")
-                ))
-            })
+            Some(fields::sale_amount(&map))
+                .filter(|a| !a.is_empty())
+                .map(Cell::text)
         } else {
             look.cell(f, map.get(f.name)).await?
         };

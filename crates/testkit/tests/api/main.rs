@@ -9,5 +9,6 @@ mod records;
 mod rights;
 mod session;
 mod tls;
+mod ui;
 mod users;
 mod validation;

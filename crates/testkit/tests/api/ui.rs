@@ -1,0 +1,278 @@
+//! The web UI's security mechanics, without a browser (the browser suite in `e2e/` covers
+//! the screens): the session cookie, expiry back to the sign-in page and then to the page,
+//! CSRF on every form, rights on forged posts, HTML errors and the CSP.
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Method, Response};
+use skjold_domain::Role;
+use skjold_testkit::{spawn_app, TestApp};
+
+const HTML: &str = "text/html";
+
+/// `name=value` of each `Set-Cookie`, joined for a `Cookie` header.
+fn cookies(res: &Response) -> Vec<String> {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_string)
+        .collect()
+}
+
+fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
+    body[start..start + body[start..].find('"').unwrap()].to_string()
+}
+
+async fn page(app: &TestApp, path: &str, cookie: &str) -> Response {
+    app.request(Method::GET, path, None)
+        .header(ACCEPT, HTML)
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn form(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Response {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    app.request(Method::POST, path, None)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(ACCEPT, HTML)
+        .header(COOKIE, cookie)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in through the sign-in form; returns the `Cookie` header value.
+async fn ui_sign_in(app: &TestApp, username: &str, password: &str, next: &str) -> String {
+    let res = page(app, "/demo/login", "").await;
+    assert_eq!(res.status(), 200);
+    let signin = cookies(&res).join("; ");
+    assert!(signin.starts_with("__Host-skjold_signin="), "{signin}");
+    let token = hidden(&res.text().await.unwrap(), "signin_token");
+    let res = form(
+        app,
+        "/demo/login",
+        &signin,
+        &[
+            ("signin_token", &token),
+            ("username", username),
+            ("password", password),
+            ("next", next),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303, "sign-in of {username}");
+    assert_eq!(res.headers()[LOCATION], next);
+    let set = res.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(set.starts_with("__Host-skjold_session=demo.skj_"), "{set}");
+    for attr in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(set.contains(attr), "{attr} missing: {set}");
+    }
+    assert!(!set.contains("Domain"), "{set}");
+    cookies(&res).join("; ")
+}
+
+#[tokio::test]
+async fn ui_session_expires_back_to_sign_in_and_then_to_the_page() {
+    let app = spawn_app().await;
+    let res = page(&app, "/demo/companies?q=a", "").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()[LOCATION],
+        "/demo/login?next=%2Fdemo%2Fcompanies%3Fq%3Da"
+    );
+    let cookie = ui_sign_in(
+        &app,
+        "admin",
+        &app.admin_password.clone(),
+        "/demo/companies",
+    )
+    .await;
+    assert_eq!(page(&app, "/demo/companies", &cookie).await.status(), 200);
+    // Idle for longer than the idle timeout: back to the sign-in page, which says why.
+    app.clock.advance(chrono::Duration::minutes(31));
+    let res = page(&app, "/demo/companies", &cookie).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()[LOCATION],
+        "/demo/login?next=%2Fdemo%2Fcompanies&msg=expired"
+    );
+    // An htmx request is told to load the sign-in page as a whole.
+    let res = app
+        .request(Method::GET, "/demo/companies?q=x", None)
+        .header("hx-request", "true")
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()["hx-redirect"]
+        .to_str()
+        .unwrap()
+        .starts_with("/demo/login?next="));
+}
+
+#[tokio::test]
+async fn ui_forms_need_the_csrf_token_and_the_right() {
+    let app = spawn_app().await;
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let body = page(&app, "/demo/companies/new", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let token = hidden(&body, "csrf_token");
+
+    // No token, or someone else's: 403, an HTML page with the request id, nothing stored.
+    for sent in ["", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let res = form(
+            &app,
+            "/demo/companies",
+            &admin,
+            &[("csrf_token", sent), ("name", "Forged")],
+        )
+        .await;
+        assert_eq!(res.status(), 403);
+        assert!(res.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with(HTML));
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert!(res.text().await.unwrap().contains(&id));
+    }
+    // A browser that says the form came from another site: 403 even with the token.
+    let res = app
+        .request(Method::POST, "/demo/companies", None)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(COOKIE, &admin)
+        .header("sec-fetch-site", "cross-site")
+        .body(format!("csrf_token={token}&name=Cross"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // The real thing.
+    let res = form(
+        &app,
+        "/demo/companies",
+        &admin,
+        &[("csrf_token", &token), ("name", "Real Ltd")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let token_api = app.admin_token().await;
+    let list: serde_json::Value = app
+        .get("/demo/api/v1/companies", &token_api)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Real Ltd"]);
+
+    // A read-only user with a valid token of their own: 403.
+    app.user_with_role("demo", "viewer", Role::ReadOnly).await;
+    let viewer = ui_sign_in(&app, "viewer", "pw-viewer-battery-staple", "/demo/").await;
+    let body = page(&app, "/demo/companies", &viewer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!body.contains("New company"));
+    let token = hidden(&body, "csrf_token");
+    let res = form(
+        &app,
+        "/demo/companies",
+        &viewer,
+        &[("csrf_token", &token), ("name", "By viewer")],
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn ui_pages_keep_the_csp_and_errors_are_html_only_for_browsers() {
+    let app = spawn_app().await;
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    for path in [
+        "/demo/login",
+        "/demo/",
+        "/demo/companies",
+        "/demo/companies/new",
+        "/demo/sales/pipeline",
+        "/demo/admin/users",
+        "/demo/admin/audit",
+        "/demo/me",
+    ] {
+        // The sign-in page as a stranger sees it; the rest signed in.
+        let cookie = if path == "/demo/login" {
+            ""
+        } else {
+            admin.as_str()
+        };
+        let res = page(&app, path, cookie).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+        let body = res.text().await.unwrap();
+        for (i, _) in body.match_indices("<script") {
+            let tag = &body[i..i + body[i..].find('>').unwrap()];
+            assert!(
+                tag.contains(" src=\"/static/"),
+                "{path}: inline script {tag}"
+            );
+        }
+        assert!(!body.contains(" style="), "{path}: inline style");
+        assert!(!body.contains("<style"), "{path}: style element");
+    }
+    // Unknown pages: HTML for a browser, problem+json for everyone else and under /api/.
+    let res = page(&app, "/demo/no-such-page", "").await;
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with(HTML));
+    for (path, accept) in [
+        ("/demo/no-such-page", "application/json"),
+        ("/demo/api/v1/no-such-thing", HTML),
+    ] {
+        let res = app
+            .request(Method::GET, path, None)
+            .header(ACCEPT, accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+        assert_eq!(
+            res.headers()[CONTENT_TYPE],
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    // Static files: immutable with the current version, and nothing else served.
+    let body = page(&app, "/demo/login", "").await.text().await.unwrap();
+    let start = body.find("/static/skjold.css?v=").unwrap();
+    let href = &body[start..start + body[start..].find('"').unwrap()];
+    let res = page(&app, href, "").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert_eq!(page(&app, "/static/../Cargo.toml", "").await.status(), 404);
+}
