@@ -26,6 +26,34 @@ pub fn role_label(role: Role) -> &'static str {
     }
 }
 
+/// A right in plain words.
+pub fn right_label(r: skjold_domain::Right) -> &'static str {
+    use skjold_domain::Right::*;
+    match r {
+        RecordsRead => "read records",
+        RecordsWrite => "create and change records",
+        RecordsDelete => "delete records",
+        UsersRead => "see users",
+        UsersManage => "manage users",
+        SettingsManage => "change settings",
+        AuditRead => "read the audit trail",
+        BackupRestore => "restore backups",
+    }
+}
+
+/// Each role with what it lets its holders do (roles are built in; see `domain::rights`).
+fn roles_overview() -> Vec<(&'static str, Vec<&'static str>)> {
+    Role::ALL
+        .iter()
+        .map(|r| {
+            (
+                role_label(*r),
+                r.rights().iter().map(|x| right_label(*x)).collect(),
+            )
+        })
+        .collect()
+}
+
 fn row(u: &User) -> UserRow {
     UserRow {
         id: u.id.clone(),
@@ -172,6 +200,7 @@ async fn users_page<R: Requirement>(
             fields,
             errors,
             created,
+            roles: roles_overview(),
         },
     )
 }

@@ -1,6 +1,6 @@
 //! My profile: my name, e-mail and phone (the API's `PATCH /me` rules), and my password.
 
-use super::admin::{personal_details, role_label};
+use super::admin::{personal_details, right_label, role_label};
 use super::auth::{FormData, Post, UiAuth};
 use super::templates::{FormField, ProfilePage};
 use super::{render, Chrome, UiError};
@@ -13,20 +13,6 @@ use axum::routing::get;
 use axum::Router;
 use skjold_domain::{FieldErrors, Username};
 use skjold_store::UserPatch;
-
-fn right_label(r: skjold_domain::Right) -> &'static str {
-    use skjold_domain::Right::*;
-    match r {
-        RecordsRead => "read records",
-        RecordsWrite => "create and change records",
-        RecordsDelete => "delete records",
-        UsersRead => "see users",
-        UsersManage => "manage users",
-        SettingsManage => "change settings",
-        AuditRead => "read the audit trail",
-        BackupRestore => "restore backups",
-    }
-}
 
 fn page(
     auth: &UiAuth<SignedIn>,

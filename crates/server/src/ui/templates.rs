@@ -286,6 +286,8 @@ pub struct AdminUsersPage {
     /// A user just created: their username, and the one-time password when the server
     /// made it (shown this once).
     pub created: Option<(String, Option<String>)>,
+    /// Each role and its rights, in plain words.
+    pub roles: Vec<(&'static str, Vec<&'static str>)>,
 }
 
 #[derive(Template)]
