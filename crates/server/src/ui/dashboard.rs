@@ -34,7 +34,10 @@ async fn dashboard(
     let mine = vec![("owner_id".to_string(), me.clone())];
     let mut activities = Vec::new();
     for a in list_all(auth.db(), EntityKind::Activity, mine.clone(), SCAN).await? {
-        if a.get("done") == Some(&Value::Bool(true)) {
+        // Open means something to do: not done, and not a note.
+        if a.get("done") == Some(&Value::Bool(true))
+            || a.get("kind").and_then(Value::as_str) == Some("note")
+        {
             continue;
         }
         let id = a
