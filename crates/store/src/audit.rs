@@ -64,19 +64,15 @@ impl AuditTable<'_> {
     /// Inserts records already placed in the chain. A record whose seq is present is
     /// skipped (the file sink may replay what the database already has).
     pub async fn insert(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        // The transaction starts with a write (no read first): on SQLite a deferred
+        // transaction that reads and then writes cannot wait for a busy writer and fails
+        // with "database is locked"; one that writes first waits its turn.
         let mut tx = self.pool.begin().await?;
         for r in records {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT seq FROM audit_log WHERE seq = $1")
-                    .bind(r.seq)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_some() {
-                continue;
-            }
             sqlx::query(&format!(
                 "INSERT INTO audit_log ({COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                 ON CONFLICT (seq) DO NOTHING"
             ))
             .bind(r.seq)
             .bind(&r.at)
