@@ -57,7 +57,7 @@ fn start(data: &Path, port: u16) -> (Server, Option<String>) {
 
 fn curl(data: &Path, args: &[&str]) -> std::process::Output {
     Command::new("curl")
-        .args(["-s", "--max-time", "10", "--cacert"])
+        .args(["-s", "--http1.1", "--max-time", "10", "--cacert"])
         .arg(data.join("tls/cert.pem"))
         .args(args)
         .output()
@@ -80,18 +80,28 @@ fn sigkill_under_load_loses_no_record_of_an_answered_request() {
     let (server, password) = start(&data, port);
     let password = password.expect("demo password");
     let base = format!("https://127.0.0.1:{port}");
-    let out = curl(
-        &data,
-        &[
-            "-X",
-            "POST",
-            &format!("{base}/demo/api/v1/session"),
-            "-H",
-            "content-type: application/json",
-            "-d",
-            &format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}"),
-        ],
-    );
+    // The listener may still be coming up: try the sign-in for a while.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let out = curl(
+            &data,
+            &[
+                "-X",
+                "POST",
+                &format!("{base}/demo/api/v1/session"),
+                "-H",
+                "content-type: application/json",
+                "-d",
+                &format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}"),
+            ],
+        );
+        if serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok()
+            || Instant::now() > deadline
+        {
+            break out;
+        }
+        std::thread::yield_now();
+    };
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let token = body["token"].as_str().unwrap().to_string();
 
@@ -123,7 +133,12 @@ fn sigkill_under_load_loses_no_record_of_an_answered_request() {
                         ],
                     );
                     let headers = String::from_utf8_lossy(&out.stdout).to_string();
-                    if out.status.success() && headers.starts_with("HTTP/2 200") {
+                    if out.status.success()
+                        && headers
+                            .lines()
+                            .next()
+                            .is_some_and(|l| l.starts_with("HTTP/") && l.contains(" 200"))
+                    {
                         if let Some(id) = request_id(&headers) {
                             answered.lock().unwrap().push(id);
                         }
