@@ -148,16 +148,18 @@ impl Drop for ChainLock {
     }
 }
 
-/// Appends records (already chained) to their day files and fsyncs them. Before the first
-/// record of a later day, the previous day's file is sealed.
+/// Appends records (already chained) to their day files, fsyncing them when `sync` is set,
+/// and returns the files written. Before the first record of a later day, the previous
+/// day's file is sealed (and that always fsyncs).
 pub(crate) fn append(
     dir: &Path,
     records: &[AuditRecord],
     prev: Option<&AuditRecord>,
-) -> std::io::Result<u64> {
+    sync: bool,
+) -> std::io::Result<Vec<PathBuf>> {
     let mut last_day = prev.map(|p| p.day().to_string());
     let mut i = 0;
-    let mut size = 0;
+    let mut written = Vec::new();
     while i < records.len() {
         let day = records[i].day().to_string();
         if let Some(d) = &last_day {
@@ -175,12 +177,23 @@ pub(crate) fn append(
         let path = day_path(dir, &day);
         let mut f = open_append(&path)?;
         f.write_all(&buf)?;
-        f.sync_data()?;
-        size = f.metadata()?.len();
+        if sync {
+            f.sync_data()?;
+        }
+        written.push(path);
         last_day = Some(day);
         i = j;
     }
-    Ok(size)
+    Ok(written)
+}
+
+/// Makes what was written to `files` durable on disk (a sealed, read-only file can still be
+/// synced through a read handle).
+pub(crate) fn sync_files(files: &[PathBuf]) -> std::io::Result<()> {
+    for path in files {
+        File::open(path)?.sync_data()?;
+    }
+    Ok(())
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
@@ -226,8 +239,8 @@ pub(crate) fn seal_day(dir: &Path, day: &str) -> std::io::Result<()> {
 }
 
 /// Cuts an incomplete last line off the newest day file: the tail of a write that a crash
-/// interrupted. No caller was told such a record was written (that happens only after the
-/// fsync), so dropping it loses nothing that was promised.
+/// interrupted. No caller was told such a record was written (that happens only once the
+/// whole batch is written), so dropping it loses nothing that was promised.
 pub(crate) fn repair_tail(dir: &Path) -> std::io::Result<()> {
     let Some(path) = day_files(dir)?.pop() else {
         return Ok(());

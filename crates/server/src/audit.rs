@@ -103,6 +103,12 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
         use axum::body::HttpBody;
         response.body().size_hint().exact().map(|n| n as i64)
     };
+    let chain = match who.tenant {
+        Some(tenant) => tenant,
+        None => addressed_tenant(&state, &path)
+            .await
+            .unwrap_or_else(|| SYSTEM_CHAIN.to_string()),
+    };
     let draft = Draft {
         at,
         kind: ACCESS.to_string(),
@@ -118,13 +124,24 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
         user_agent,
         detail: None,
     };
-    let chain = who.tenant.unwrap_or_else(|| SYSTEM_CHAIN.to_string());
     match state.audit.record(&chain, draft).await {
         Ok(()) => response,
         Err(e) => {
             tracing::error!(error = %e, "refusing to answer a request that could not be audited");
             ApiError::Unavailable.into_response()
         }
+    }
+}
+
+/// The existing tenant a request's path names (`/{tenant}/…`), for requests that no handler
+/// took (404, 405): they belong in that tenant's trail, where its administrators look, not
+/// in the operator's. Names that are not valid slugs cost no lookup.
+async fn addressed_tenant(state: &AppState, path: &str) -> Option<String> {
+    let first = path.trim_start_matches('/').split('/').next()?;
+    let slug = skjold_domain::TenantSlug::parse(first).ok()?;
+    match state.tenants.open(&slug).await {
+        Ok(Some(_)) => Some(slug.to_string()),
+        _ => None,
     }
 }
 

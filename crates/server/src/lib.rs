@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod audit_export;
 pub mod config;
 mod error;
 mod extract;

@@ -305,6 +305,15 @@ async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result<()> {
         }
         TenantCommand::List { json } => {
             let tenants = router.catalog().list().await?;
+            // Reads by the operator leave a trace too: there is no access record for a CLI.
+            operator_event(
+                &router,
+                &audit,
+                skjold_domain::audit::SYSTEM_CHAIN,
+                "tenant.listed",
+                serde_json::json!({"via": "cli", "count": tenants.len()}),
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tenants)?);
             } else {
@@ -359,6 +368,8 @@ async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result<()> {
             println!("resumed tenant '{slug}'");
         }
     }
+    // The records are in the files; let their database copies land before the pools close.
+    audit.flush().await?;
     router.close_all().await;
     router.catalog().close().await;
     Ok(())
@@ -415,6 +426,14 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
             let users = db.list_users().await?;
+            operator_event(
+                &router,
+                &audit,
+                slug.as_str(),
+                "user.listed",
+                serde_json::json!({"via": "cli", "count": users.len()}),
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
@@ -431,13 +450,15 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             }
         }
     }
+    // The records are in the files; let their database copies land before the pools close.
+    audit.flush().await?;
     router.close_all().await;
     router.catalog().close().await;
     Ok(())
 }
 
 async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<()> {
-    let (router, _audit) = open_router(&config).await?;
+    let (router, audit) = open_router(&config).await?;
     let root = skjold_audit::logs_root(&config.data_dir);
     match cmd {
         AuditCommand::Search {
@@ -464,16 +485,25 @@ async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<()> {
                 let f = &e.0[0];
                 anyhow::anyhow!("--{}: {}", f.field, f.message)
             })?;
-            let (records, more) = if system {
-                router.catalog().audit().search(&q).await?
+            let (chain, (records, more)) = if system {
+                (
+                    skjold_domain::audit::SYSTEM_CHAIN.to_string(),
+                    router.catalog().audit().search(&q).await?,
+                )
             } else {
                 let slug = parse_slug(tenant.as_deref().unwrap_or_default())?;
                 let (_, db) = router
                     .open(&slug)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
-                db.audit().search(&q).await?
+                (slug.as_str().to_string(), db.audit().search(&q).await?)
             };
+            let detail = serde_json::json!({
+                "via": "cli",
+                "from": q.from, "to": q.to, "user": q.username, "ip": q.ip, "event": q.kind,
+                "records": records.len(),
+            });
+            operator_event(&router, &audit, &chain, "audit.searched", detail).await?;
             if json {
                 for r in &records {
                     println!("{}", serde_json::to_string(r)?);
@@ -522,6 +552,7 @@ async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<()> {
                 }
             };
             let mut damaged = 0;
+            let checked = chains.len();
             for chain in chains {
                 let report = skjold_audit::verify_chain(&router, &root, &chain).await?;
                 if !report.ok() {
@@ -541,11 +572,21 @@ async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<()> {
                     }
                 }
             }
+            operator_event(
+                &router,
+                &audit,
+                skjold_domain::audit::SYSTEM_CHAIN,
+                "audit.verified",
+                serde_json::json!({"via": "cli", "chains": checked, "damaged": damaged}),
+            )
+            .await?;
             if damaged > 0 {
                 anyhow::bail!("{damaged} audit chain(s) damaged");
             }
         }
     }
+    // The records are in the files; let their database copies land before the pools close.
+    audit.flush().await?;
     router.close_all().await;
     router.catalog().close().await;
     Ok(())

@@ -2,6 +2,7 @@
 //! no route that changes or deletes a record.
 
 use super::TenantPath;
+use crate::audit_export::{self, ExportFormat};
 use crate::extract::{ApiQuery, AuditRead, Authorized};
 use crate::{ApiError, AppState};
 use axum::Json;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use skjold_domain::audit::AuditRecord;
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
 use skjold_domain::FieldErrors;
-use skjold_store::AuditQuery;
+use skjold_store::{AuditQuery, TenantDb};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -127,13 +128,7 @@ async fn search_audit(
         p.limit,
         p.cursor.as_deref(),
     )?;
-    // Include the records of requests answered just before this one.
-    state
-        .audit
-        .flush()
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (items, more) = auth.db().audit().search(&q).await?;
+    let (items, more) = search_flushed(&state, auth.db(), &q).await?;
     let next_cursor = if more {
         items.last().map(encode_cursor)
     } else {
@@ -142,6 +137,104 @@ async fn search_audit(
     Ok(Json(AuditPage { items, next_cursor }))
 }
 
+/// Searches a tenant's trail including the records of requests answered just before this
+/// one (read-your-writes for the API and the web UI).
+pub async fn search_flushed(
+    state: &AppState,
+    db: &TenantDb,
+    q: &AuditQuery,
+) -> Result<(Vec<AuditRecord>, bool), ApiError> {
+    state
+        .audit
+        .flush()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(db.audit().search(q).await?)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `csv` or `jsonl`.
+    format: ExportFormat,
+    /// Records at or after this time (RFC 3339).
+    from: Option<String>,
+    /// Records before this time (RFC 3339).
+    to: Option<String>,
+    /// Only this username.
+    user: Option<String>,
+    /// Only this client address.
+    ip: Option<String>,
+    /// Only this kind.
+    event: Option<String>,
+}
+
+/// Export every record matching the filters, newest first, as CSV or JSON lines. The export
+/// is itself recorded (`audit.exported`).
+#[utoipa::path(get, path = "/audit/export", tag = "audit", params(TenantPath, ExportParams),
+    responses(
+        (status = 200, description = "The matching records as a download", content(
+            (String = "text/csv"),
+            (String = "application/x-ndjson"))),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks audit.read", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 422, description = "Invalid filters", body = crate::error::Problem)))]
+async fn export_audit(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    auth: Authorized<AuditRead>,
+    axum::Extension(ip): axum::Extension<crate::audit::ClientIp>,
+    ApiQuery(p): ApiQuery<ExportParams>,
+) -> Result<axum::response::Response, ApiError> {
+    let q = audit_query(
+        p.from.as_deref(),
+        p.to.as_deref(),
+        p.user.as_deref(),
+        p.ip.as_deref(),
+        p.event.as_deref(),
+        None,
+        None,
+    )?;
+    let detail = export_detail(p.format, &q);
+    auth.audit_event(&state, ip.0, audit_export::EXPORTED, detail)
+        .await?;
+    state
+        .audit
+        .flush()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let name = export_filename(auth.db().slug().as_str(), &state);
+    Ok(audit_export::response(
+        auth.db().clone(),
+        q,
+        p.format,
+        &name,
+    ))
+}
+
+/// What an export event records: the format and the filters, so an auditor sees what left.
+pub fn export_detail(format: ExportFormat, q: &AuditQuery) -> serde_json::Value {
+    serde_json::json!({
+        "format": format.as_str(),
+        "from": q.from,
+        "to": q.to,
+        "user": q.username,
+        "ip": q.ip,
+        "event": q.kind,
+    })
+}
+
+/// `audit-acme-20261126T101500Z`: whose trail, exported when.
+pub fn export_filename(slug: &str, state: &AppState) -> String {
+    format!(
+        "audit-{slug}-{}",
+        state.clock.now().format("%Y%m%dT%H%M%SZ")
+    )
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search_audit))
+    OpenApiRouter::new()
+        .routes(routes!(search_audit))
+        .routes(routes!(export_audit))
 }

@@ -6,7 +6,10 @@ use super::fields::show_time;
 use super::records::with_query;
 use super::templates::{AuditPage, AuditRow, FormField};
 use super::{render, Chrome, UiError};
-use crate::api::audit::{audit_query, encode_cursor};
+use crate::api::audit::{
+    audit_query, encode_cursor, export_detail, export_filename, search_flushed,
+};
+use crate::audit_export::{self, ExportFormat, EXPORTED};
 use crate::extract::AuditRead;
 use crate::AppState;
 use axum::extract::{RawQuery, State};
@@ -99,13 +102,7 @@ async fn search(
     ];
     let (rows, next_href, errs, status) = match query {
         Ok(q) => {
-            // Include the records of requests answered just before this one (as the API).
-            state
-                .audit
-                .flush()
-                .await
-                .map_err(|e| UiError::Internal(e.to_string()))?;
-            let (items, more) = auth.db().audit().search(&q).await?;
+            let (items, more) = search_flushed(&state, auth.db(), &q).await?;
             let next = if more {
                 items.last().map(|last| {
                     let c = encode_cursor(last);
@@ -154,9 +151,17 @@ async fn search(
         .filter(|e| !known.contains(&e.field.as_str()))
         .map(|e| format!("{}: {}", e.field, e.message))
         .collect();
+    let export = |format: &str| {
+        let mut f = vec![("format", format)];
+        f.extend(filters.iter().copied());
+        with_query(&format!("{base}/export"), &f)
+    };
+    let (csv_href, jsonl_href) = (export("csv"), export("jsonl"));
     render(
         status,
         &AuditPage {
+            csv_href,
+            jsonl_href,
             chrome: Chrome::new(&auth, "admin", "Audit trail"),
             fields,
             errors,
@@ -168,9 +173,48 @@ async fn search(
     )
 }
 
+/// The matching records as a CSV or JSON-lines download (the same filters as the page).
+async fn export(
+    State(state): State<AppState>,
+    auth: UiAuth<AuditRead>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
+    let p = FormData::parse(raw.unwrap_or_default().as_bytes());
+    let format = ExportFormat::parse(&p.text("format"))
+        .ok_or_else(|| UiError::BadRequest("choose the export format: csv or jsonl".into()))?;
+    let q = audit_query(
+        Some(&time(&p.text("from"))),
+        Some(&time(&p.text("to"))),
+        Some(&p.text("user")),
+        Some(&p.text("ip")),
+        Some(&p.text("event")),
+        None,
+        None,
+    )
+    .map_err(|errs| {
+        UiError::BadRequest(
+            errs.0
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    auth.audit_event(&state, EXPORTED, export_detail(format, &q))
+        .await?;
+    state
+        .audit
+        .flush()
+        .await
+        .map_err(|e| UiError::Internal(e.to_string()))?;
+    let name = export_filename(auth.slug(), &state);
+    Ok(audit_export::response(auth.db().clone(), q, format, &name))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/admin/audit", get(search))
+        .route("/{tenant}/admin/audit/export", get(export))
         .route(
             "/{tenant}/admin",
             get(|| async { Redirect::permanent("admin/users") }),

@@ -336,4 +336,7 @@ pub struct AuditPage {
     pub searched: bool,
     pub next_href: Option<String>,
     pub first_href: Option<String>,
+    /// Downloads of everything the filters match.
+    pub csv_href: String,
+    pub jsonl_href: String,
 }

@@ -98,6 +98,143 @@ async fn requests_and_sign_ins_are_recorded_in_database_and_file_with_user_and_i
 }
 
 #[tokio::test]
+async fn unrouted_requests_under_a_tenant_are_in_that_tenants_trail() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let missing = app.get("/demo/api/v1/no-such-thing", &token).await;
+    assert_eq!(missing.status(), 404);
+    let not_allowed = app
+        .request(reqwest::Method::PUT, "/demo/api/v1/companies", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_allowed.status(), 405);
+    // A tenant that does not exist stays in the installation's chain.
+    let nobody = app.get("/nosuchtenant/api/v1/companies", &token).await;
+    assert_eq!(nobody.status(), 404);
+
+    let access = search(&app, &token, "event=http.access&limit=500").await;
+    let paths: Vec<(&str, i64)> = access
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["status"].as_i64().unwrap()))
+        .collect();
+    assert!(
+        paths.contains(&("/demo/api/v1/no-such-thing", 404)),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&("/demo/api/v1/companies", 405)),
+        "{paths:?}"
+    );
+    assert!(!paths.iter().any(|(p, _)| p.starts_with("/nosuchtenant")));
+
+    app.state.audit.flush().await.unwrap();
+    let system = std::fs::read_to_string(&day_files(&app, "_system")[0]).unwrap();
+    assert!(system.contains("/nosuchtenant/api/v1/companies"));
+    assert!(!system.contains("/demo/api/v1/no-such-thing"));
+}
+
+#[tokio::test]
+async fn export_streams_every_matching_record_as_csv_or_json_lines_and_is_recorded() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let reader = app.user_with_role("demo", "rita", Role::ReadOnly).await;
+    assert_eq!(
+        app.get("/demo/api/v1/audit/export?format=csv", &reader)
+            .await
+            .status(),
+        403
+    );
+    // More records than one page of the stream (500), one with a formula for a path.
+    for i in 0..260 {
+        app.get(&format!("/demo/api/v1/companies?q=n{i}"), &admin)
+            .await;
+        app.request(reqwest::Method::GET, "/demo/api/v1/me", Some(&admin))
+            .header(
+                "user-agent",
+                format!("=HYPERLINK(\"http://evil.example/{i}\")"),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let res = app
+        .get(
+            "/demo/api/v1/audit/export?format=jsonl&event=http.access",
+            &admin,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.starts_with("attachment; filename=\"audit-demo-"),
+        "{disposition}"
+    );
+    let body = res.text().await.unwrap();
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 520, "{}", lines.len());
+    assert!(lines.iter().all(|r| r["kind"] == "http.access"));
+    // Newest first, every record once.
+    let seqs: Vec<i64> = lines.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+
+    let csv = app
+        .get(
+            "/demo/api/v1/audit/export?format=csv&event=http.access",
+            &admin,
+        )
+        .await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    let mut rows = text.lines();
+    assert!(rows.next().unwrap().starts_with("seq,at,chain,kind,"));
+    assert!(rows.count() >= 520);
+    // A user agent chosen by the client arrives as text, not as a formula.
+    assert!(
+        text.contains(",\"'=HYPERLINK(\"\"http://evil.example/7\"\")\","),
+        "{}",
+        &text[..2000]
+    );
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    for row in reader.records() {
+        let row = row.unwrap();
+        assert!(row.iter().all(|cell| !cell.starts_with('=')), "{row:?}");
+    }
+
+    // Each export is itself in the trail, with its filters.
+    let exported = search(&app, &admin, "event=audit.exported").await;
+    assert_eq!(exported.len(), 2);
+    assert_eq!(exported[0]["username"], "admin");
+    assert_eq!(exported[0]["detail"]["format"], "csv");
+    assert_eq!(exported[0]["detail"]["event"], "http.access");
+
+    for bad in [
+        "format=xml",
+        "",
+        "format=csv&from=never",
+        "format=csv&limit=5",
+    ] {
+        assert_eq!(
+            app.get(&format!("/demo/api/v1/audit/export?{bad}"), &admin)
+                .await
+                .status(),
+            422,
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_audit_api_needs_audit_read_and_filters_by_time_user_and_ip() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
