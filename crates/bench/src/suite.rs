@@ -69,6 +69,11 @@ pub struct SuiteArgs {
     /// include in the results.
     #[arg(long, value_name = "FILE")]
     load_report: Vec<PathBuf>,
+    /// A `skjold` binary built with `--features bench-noop-audit`: when given, the run ends
+    /// by measuring the audit trail's cost (authenticated GET with the trail against the same
+    /// request with no-op sinks, interleaved on the same data).
+    #[arg(long, value_name = "PATH")]
+    noop_audit_skjold: Option<PathBuf>,
 }
 
 /// The data sizes (persons) of the search-latency figure, and their tenants.
@@ -440,8 +445,10 @@ async fn measure_all(
     ];
     let sampler = RssSampler::start(pid);
     let mut results: Vec<(&str, &str, WrkResult)> = Vec::new();
+    let mut script_paths = Vec::new();
     for (name, label, script) in &scripts {
         let path = script.write(&dir, name)?;
+        script_paths.push((*name, path.clone()));
         let r = wrk::measure(name, &base, path, plan.shape).await?;
         results.push((name, label, r));
     }
@@ -667,6 +674,108 @@ async fn measure_all(
             "start_kb": rss_start, "idle_kb": rss_idle, "idle_threads": threads_idle, "under_load_peak_kb": rss_load,
             "tenants_open_kb": rss_tenants,
         }),
+    );
+
+    // ---------------------------------------------------------------- audit overhead
+    if let Some(noop) = &args.noop_audit_skjold {
+        let person = script_paths
+            .iter()
+            .find(|(n, _)| *n == "person_get")
+            .map(|(_, p)| p.clone())
+            .context("the person_get script")?;
+        audit_overhead(
+            args,
+            plan,
+            noop,
+            &person,
+            data_dir,
+            database_url,
+            server_slot,
+            report,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The audit trail's cost: wrk on an authenticated GET of one person against the ordinary
+/// binary and against a `bench-noop-audit` build, each started fresh on the same data, in
+/// turns (no-op, trail, no-op, trail) so that drift of a shared machine hits both alike.
+#[allow(clippy::too_many_arguments)]
+async fn audit_overhead(
+    args: &SuiteArgs,
+    plan: &Plan,
+    noop: &Path,
+    person_script: &Path,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    server_slot: &mut Option<Server>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    report.section("Audit trail overhead: GET /persons/{id}, trail vs no-op sinks (interleaved)");
+    let mut runs: Vec<(&str, WrkResult)> = Vec::new();
+    for binary in ["noop", "trail", "noop", "trail"] {
+        if let Some(s) = server_slot.take() {
+            stop(s);
+        }
+        let path = if binary == "noop" {
+            noop
+        } else {
+            args.skjold.as_path()
+        };
+        let server = start_server(path, data_dir, database_url).await?;
+        let base = server.base.clone();
+        *server_slot = Some(server);
+        let r = wrk::measure(
+            &format!("audit_{binary}"),
+            &base,
+            person_script.to_path_buf(),
+            plan.shape,
+        )
+        .await?;
+        report.line(format!(
+            "  {:<30} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
+            if binary == "noop" {
+                "no-op sinks"
+            } else {
+                "audit trail"
+            },
+            r.rps,
+            r.p50_ms,
+            r.p99_ms,
+            r.errors + r.non_2xx
+        ));
+        runs.push((binary, r));
+    }
+    let mean = |which: &str| {
+        let v: Vec<f64> = runs
+            .iter()
+            .filter(|(b, _)| *b == which)
+            .map(|(_, r)| r.rps)
+            .collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let ratio = mean("trail") / mean("noop");
+    report.line(format!(
+        "  trail / no-op = {:.0} / {:.0} req/s = {:.2}",
+        mean("trail"),
+        mean("noop"),
+        ratio
+    ));
+    report.set(
+        "audit_overhead",
+        json!({
+            "noop_rps": mean("noop"),
+            "trail_rps": mean("trail"),
+            "ratio": ratio,
+            "runs": runs.iter().map(|(b, r)| json!({"binary": b, "result": r})).collect::<Vec<_>>(),
+        }),
+    );
+    report.goal_ratio(
+        "audit_trail_vs_noop",
+        "authenticated GET with the audit trail ≥ 90 % of no-op sinks",
+        Some(ratio),
+        0.90,
     );
     Ok(())
 }

@@ -626,3 +626,56 @@ async fn retention_removes_whole_old_days_and_the_rest_still_verifies() {
     assert!(report.ok(), "{:?}", report.damage);
     assert!(verify(&app, "_system").await.ok());
 }
+
+#[tokio::test]
+async fn a_record_begun_before_midnight_and_written_after_keeps_the_chain_in_order() {
+    let app = spawn_app().await;
+    let draft = |at: &str| skjold_domain::audit::Draft {
+        at: at.to_string(),
+        kind: "test.event".to_string(),
+        ..Default::default()
+    };
+    // A record of the new day is written first; then one whose request began before
+    // midnight (a slow request) arrives.
+    app.state
+        .audit
+        .record("demo", draft("2030-01-02T00:00:00.100000Z"))
+        .await
+        .unwrap();
+    app.state
+        .audit
+        .record("demo", draft("2030-01-01T23:59:59.900000Z"))
+        .await
+        .unwrap();
+    let report = verify(&app, "demo").await;
+    assert!(report.ok(), "{:?}", report.damage);
+    let files = day_files(&app, "demo");
+    let newest = std::fs::read_to_string(files.last().unwrap()).unwrap();
+    assert!(files.last().unwrap().ends_with("2030-01-02.jsonl"));
+    // Both records are in the new day's file, the late one stamped with the time before it.
+    assert_eq!(newest.matches("test.event").count(), 2, "{newest}");
+    assert!(!newest.contains("2030-01-01T23:59:59"));
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_is_found_by_the_user_filter_however_the_name_was_typed() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let res = app
+        .request(reqwest::Method::POST, "/demo/api/v1/session", None)
+        .json(&json!({"username": "MalLory", "password": "guess-guess-guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    for filter in ["mallory", "MALLORY", "MalLory"] {
+        let found = search(
+            &app,
+            &token,
+            &format!("event=auth.sign_in.failed&user={filter}"),
+        )
+        .await;
+        assert_eq!(found.len(), 1, "{filter}");
+        assert_eq!(found[0]["username"], "mallory");
+    }
+}
