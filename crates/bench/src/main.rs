@@ -3,9 +3,11 @@
 //! - `load` fills a tenant with generated, realistic records through the store's write path.
 //! - `suite` starts `skjold serve` and measures it (wrk and its own timers), printing a table
 //!   and writing JSON; `bench/run` builds and calls it.
+//! - `audit-search` fills a tenant's audit trail and times its searches.
 //!
 //! Every figure that is compared is compared with a baseline measured in the same run.
 
+mod audit_search;
 mod gen;
 mod load;
 mod names;
@@ -30,6 +32,8 @@ enum Command {
     Load(LoadArgs),
     /// Start Skjold and run the measurements (what `bench/run` calls).
     Suite(suite::SuiteArgs),
+    /// Fill a tenant's audit trail (default 10 million records) and time its searches.
+    AuditSearch(audit_search::AuditSearchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Load(args) => run_load(args).await,
             Command::Suite(args) => suite::run(args).await,
+            Command::AuditSearch(args) => audit_search::run(args).await,
         }
     });
     match result {

@@ -55,6 +55,12 @@ fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     })
 }
 
+/// The columns of [`COLUMNS`], bound per row.
+const FIELDS: usize = 17;
+
+/// Rows per `INSERT`: 50 × 17 parameters stays far below SQLite's and PostgreSQL's limits.
+const ROWS_PER_INSERT: usize = 50;
+
 enum Arg {
     Text(String),
     Int(i64),
@@ -68,31 +74,46 @@ impl AuditTable<'_> {
         // transaction that reads and then writes cannot wait for a busy writer and fails
         // with "database is locked"; one that writes first waits its turn.
         let mut tx = self.pool.begin().await?;
-        for r in records {
-            sqlx::query(&format!(
-                "INSERT INTO audit_log ({COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                 ON CONFLICT (seq) DO NOTHING"
-            ))
-            .bind(r.seq)
-            .bind(&r.at)
-            .bind(&r.chain)
-            .bind(&r.kind)
-            .bind(&r.request_id)
-            .bind(&r.user_id)
-            .bind(&r.username)
-            .bind(&r.ip)
-            .bind(&r.method)
-            .bind(&r.path)
-            .bind(r.status)
-            .bind(r.duration_ms)
-            .bind(r.bytes)
-            .bind(&r.user_agent)
-            .bind(r.detail.as_ref().map(|d| d.to_string()))
-            .bind(&r.prev_hash)
-            .bind(&r.hash)
-            .execute(&mut *tx)
-            .await?;
+        // Several rows per statement: a batch of the trail is hundreds of records, and each
+        // statement is a round trip (on SQLite, a hand-off to the connection's thread).
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let mut sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for c in 0..FIELDS {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("${}", i * FIELDS + c + 1));
+                }
+                sql.push(')');
+            }
+            sql.push_str(" ON CONFLICT (seq) DO NOTHING");
+            let mut query = sqlx::query(&sql);
+            for r in chunk {
+                query = query
+                    .bind(r.seq)
+                    .bind(&r.at)
+                    .bind(&r.chain)
+                    .bind(&r.kind)
+                    .bind(&r.request_id)
+                    .bind(&r.user_id)
+                    .bind(&r.username)
+                    .bind(&r.ip)
+                    .bind(&r.method)
+                    .bind(&r.path)
+                    .bind(r.status)
+                    .bind(r.duration_ms)
+                    .bind(r.bytes)
+                    .bind(&r.user_agent)
+                    .bind(r.detail.as_ref().map(|d| d.to_string()))
+                    .bind(&r.prev_hash)
+                    .bind(&r.hash);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
