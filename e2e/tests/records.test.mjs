@@ -143,6 +143,24 @@ describe('companies and persons', () => {
     assert.equal(await page.locator('#results tbody tr').count(), 1);
   }));
 
+  test('the list sorts by name or by time, and the order survives paging and reload', step(ctx, async () => {
+    const { page } = ctx;
+    const { base } = ctx.server;
+    await page.goto(`${base}/demo/companies`);
+    const firstName = () => page.locator('#results tbody tr').first().getByRole('link').first().innerText();
+    assert.equal(await firstName(), 'Acme Shipping');
+    // Choosing an order applies at once (htmx), and the address keeps it.
+    await page.getByLabel('Sort by').selectOption({ label: 'Name, Z to A' });
+    await page.waitForURL(/sort=-name/);
+    await page.waitForFunction(() => document.querySelector('#results tbody tr a')?.innerText === 'Nordic Fish AS');
+    await page.getByLabel('Sort by').selectOption({ label: 'Newest' });
+    await page.waitForURL(/sort=-created/);
+    await page.waitForFunction(() => document.querySelector('#results tbody tr a')?.innerText === 'Nordic Fish AS');
+    await page.reload();
+    assert.equal(await firstName(), 'Nordic Fish AS');
+    assert.equal(await page.getByLabel('Sort by').inputValue(), '-created');
+  }));
+
   test('search works without JavaScript too', step(ctx, async () => {
     const { base } = ctx.server;
     const context = await ctx.browser.newContext({ ignoreHTTPSErrors: true, javaScriptEnabled: false });

@@ -24,7 +24,7 @@ pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};
 pub use error::StoreError;
 pub use journal::{Actor, HistoryEntry, JournalOp};
 pub use recent::RecentChange;
-pub use records::{ListQuery, Page};
+pub use records::{ListQuery, ListSort, Page};
 pub use router::TenantRouter;
 pub use sessions::{Session, SessionTimeouts};
 pub use tenant::TenantDb;

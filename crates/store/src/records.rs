@@ -27,6 +27,63 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     /// Equality filters on link fields (`company_id`, …) and `owner_id`.
     pub filters: Vec<(String, String)>,
+    /// The order of a list without `q` (search results come in the order of the matched word).
+    pub sort: ListSort,
+}
+
+/// The orders a list can be read in. Each has an index (`*_by_sort`, `*_by_updated`,
+/// `*_by_created`), read backwards for the descending ones.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum ListSort {
+    /// By name (the record's sort key), A to Z.
+    #[default]
+    Name,
+    NameDesc,
+    /// By the time of the last change, oldest first.
+    Updated,
+    /// Most recently changed first.
+    UpdatedDesc,
+    Created,
+    CreatedDesc,
+}
+
+impl ListSort {
+    pub const ALL: [ListSort; 6] = [
+        Self::Name,
+        Self::NameDesc,
+        Self::Updated,
+        Self::UpdatedDesc,
+        Self::Created,
+        Self::CreatedDesc,
+    ];
+
+    /// `name`, `-name`, `updated`, `-updated`, `created`, `-created`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::NameDesc => "-name",
+            Self::Updated => "updated",
+            Self::UpdatedDesc => "-updated",
+            Self::Created => "created",
+            Self::CreatedDesc => "-created",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Name | Self::NameDesc => "sort_key",
+            Self::Updated | Self::UpdatedDesc => "updated_at",
+            Self::Created | Self::CreatedDesc => "created_at",
+        }
+    }
+
+    fn descending(self) -> bool {
+        matches!(self, Self::NameDesc | Self::UpdatedDesc | Self::CreatedDesc)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -118,17 +175,27 @@ fn to_map<T: serde::Serialize>(v: &T) -> Result<Map<String, Value>, StoreError> 
     }
 }
 
-fn encode_cursor(key: &str, id: &str) -> String {
-    let raw = serde_json::json!([key, id]).to_string();
+/// The cursor names the order it continues (`q` for search results), so that it is not
+/// applied to another.
+fn encode_cursor(order: &str, key: &str, id: &str) -> String {
+    let raw = serde_json::json!([order, key, id]).to_string();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
+fn decode_cursor(cursor: &str, order: &str) -> Result<(String, String), StoreError> {
     let bad = || FieldErrors::single("cursor", "is not a cursor this server handed out");
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| bad())?;
-    let (key, id): (String, String) = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let (of, key, id): (String, String, String) =
+        serde_json::from_slice(&raw).map_err(|_| bad())?;
+    if of != order {
+        return Err(FieldErrors::single(
+            "cursor",
+            "belongs to a list in another order or search; start again from the first page",
+        )
+        .into());
+    }
     Ok((key, id))
 }
 
@@ -167,12 +234,28 @@ impl TenantDb {
                 return Err(FieldErrors::single(field.as_str(), "is not a valid id").into());
             }
         }
-        let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
         let words = query
             .q
             .as_deref()
             .map(search::query_words)
             .unwrap_or_default();
+        if !words.is_empty() && query.sort != ListSort::Name {
+            return Err(FieldErrors::single(
+                "sort",
+                "cannot be combined with q: search results come in the order of the matched word",
+            )
+            .into());
+        }
+        let order = if words.is_empty() {
+            query.sort.as_str()
+        } else {
+            "q"
+        };
+        let cursor = query
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, order))
+            .transpose()?;
         let table = E::KIND.table();
 
         // Arguments are numbered in the order they are pushed here.
@@ -189,15 +272,24 @@ impl TenantDb {
             for (field, value) in &query.filters {
                 sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
             }
+            let column = query.sort.column();
+            let (after, direction) = if query.sort.descending() {
+                ("<", "DESC")
+            } else {
+                (">", "ASC")
+            };
             if let Some((key, id)) = &cursor {
                 let k = arg(key.clone());
                 let i = arg(id.clone());
                 sql.push_str(&format!(
-                    " AND (r.sort_key > {k} OR (r.sort_key = {k} AND r.id > {i}))"
+                    " AND (r.{column} {after} {k} OR (r.{column} = {k} AND r.id {after} {i}))"
                 ));
             }
-            sql.push_str(&format!(" ORDER BY r.sort_key, r.id LIMIT {}", limit + 1));
-            (sql, "sort_key")
+            sql.push_str(&format!(
+                " ORDER BY r.{column} {direction}, r.id {direction} LIMIT {}",
+                limit + 1
+            ));
+            (sql, column)
         } else {
             // The longest word drives the scan: it matches the fewest index entries, so a
             // common first word ("a") with a rare second does not walk millions of rows.
@@ -253,7 +345,7 @@ impl TenantDb {
                 let last = &rows[limit - 1];
                 let key: String = last.try_get(key_column)?;
                 let id: String = last.try_get("id")?;
-                next_cursor = Some(encode_cursor(&key, &id));
+                next_cursor = Some(encode_cursor(order, &key, &id));
                 break;
             }
             items.push(row_to_record::<E>(row)?);
@@ -614,12 +706,14 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
-        let c = encode_cursor("berg ann", "0190-x");
+        let c = encode_cursor("name", "berg ann", "0190-x");
         assert_eq!(
-            decode_cursor(&c).unwrap(),
+            decode_cursor(&c, "name").unwrap(),
             ("berg ann".into(), "0190-x".into())
         );
-        assert!(decode_cursor("not base64 !!").is_err());
-        assert!(decode_cursor("aGVsbG8").is_err());
+        // A cursor continues only the order it came from.
+        assert!(decode_cursor(&c, "-updated").is_err());
+        assert!(decode_cursor("not base64 !!", "name").is_err());
+        assert!(decode_cursor("aGVsbG8", "name").is_err());
     }
 }

@@ -8,7 +8,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_domain::crm::{Activity, Company, Entity, Person, Sale};
-use skjold_store::{HistoryEntry, ListQuery};
+use skjold_domain::FieldErrors;
+use skjold_store::{HistoryEntry, ListQuery, ListSort};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -31,10 +32,22 @@ pub struct ListParams {
     sale_id: Option<String>,
     /// Only records owned by this user.
     owner_id: Option<String>,
+    /// Order of a list without `q`: `name` (default), `-name`, `updated`, `-updated`
+    /// (most recently changed first), `created`, `-created`.
+    sort: Option<String>,
 }
 
 impl ListParams {
-    fn into_query(self) -> ListQuery {
+    fn into_query(self) -> Result<ListQuery, ApiError> {
+        let sort = match self.sort.as_deref().filter(|s| !s.is_empty()) {
+            None => ListSort::Name,
+            Some(text) => ListSort::parse(text).ok_or_else(|| {
+                ApiError::from(FieldErrors::single(
+                    "sort",
+                    "must be one of name, -name, updated, -updated, created, -created",
+                ))
+            })?,
+        };
         let filters = [
             ("company_id", self.company_id),
             ("person_id", self.person_id),
@@ -44,12 +57,13 @@ impl ListParams {
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
         .collect();
-        ListQuery {
+        Ok(ListQuery {
             q: self.q.filter(|q| !q.trim().is_empty()),
             limit: self.limit,
             cursor: self.cursor.filter(|c| !c.is_empty()),
             filters,
-        }
+            sort,
+        })
     }
 }
 
@@ -110,7 +124,7 @@ async fn list<E: Entity>(
     auth: Authorized<RecordsRead>,
     params: ListParams,
 ) -> Result<Json<RecordPage<E>>, ApiError> {
-    let page = auth.db().list::<E>(&params.into_query()).await?;
+    let page = auth.db().list::<E>(&params.into_query()?).await?;
     Ok(Json(RecordPage {
         items: page.items,
         next_cursor: page.next_cursor,

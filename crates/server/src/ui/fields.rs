@@ -721,6 +721,7 @@ pub async fn list_all(
                 limit: Some(200),
                 cursor,
                 filters: filters.clone(),
+                sort: skjold_store::ListSort::Name,
             },
         )
         .await?;

@@ -23,7 +23,7 @@ use axum::Router;
 use serde_json::{Map, Value};
 use skjold_domain::crm::EntityKind;
 use skjold_domain::{FieldErrors, Right};
-use skjold_store::{JournalOp, ListQuery, StoreError};
+use skjold_store::{JournalOp, ListQuery, ListSort, StoreError};
 
 const PAGE_SIZE: usize = 25;
 /// How many records a link's drop-down offers.
@@ -111,6 +111,16 @@ fn link_filters(kind: EntityKind, params: &FormData) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The orders a list offers, as the "Sort by" choice names them.
+const SORTS: [(ListSort, &str); 6] = [
+    (ListSort::Name, "Name, A to Z"),
+    (ListSort::NameDesc, "Name, Z to A"),
+    (ListSort::UpdatedDesc, "Recently changed"),
+    (ListSort::Updated, "Least recently changed"),
+    (ListSort::CreatedDesc, "Newest"),
+    (ListSort::Created, "Oldest"),
+];
+
 async fn list(
     kind: EntityKind,
     auth: UiAuth<RecordsRead>,
@@ -122,6 +132,13 @@ async fn list(
     let q = params.text("q");
     let cursor = params.text("cursor");
     let mine = !params.text("mine").is_empty();
+    // Search results come in match order; the chosen order applies to the plain list.
+    let sort = ListSort::parse(&params.text("sort")).unwrap_or_default();
+    let sort_s = if sort == ListSort::Name {
+        ""
+    } else {
+        sort.as_str()
+    };
     let links = link_filters(kind, &params);
     let mut filters = links.clone();
     if mine {
@@ -135,6 +152,7 @@ async fn list(
             limit: Some(PAGE_SIZE),
             cursor: (!cursor.is_empty()).then(|| cursor.clone()),
             filters,
+            sort: if q.is_empty() { sort } else { ListSort::Name },
         },
     )
     .await;
@@ -143,7 +161,9 @@ async fn list(
         // A stale or edited cursor: start again from the first page.
         Err(StoreError::Invalid(_)) if !cursor.is_empty() => {
             let base = format!("/{slug}/{}", spec.path);
-            return Ok(Redirect::to(&with_query(&base, &[("q", &q)])).into_response());
+            return Ok(
+                Redirect::to(&with_query(&base, &[("q", &q), ("sort", sort_s)])).into_response(),
+            );
         }
         Err(e) => return Err(e.into()),
     };
@@ -156,7 +176,7 @@ async fn list(
     let base = format!("/{slug}/{}", spec.path);
     let mut keep: Vec<(String, String)> = links.clone();
     let mine_s = if mine { "1" } else { "" };
-    let mut state: Vec<(&str, &str)> = vec![("q", &q), ("mine", mine_s)];
+    let mut state: Vec<(&str, &str)> = vec![("q", &q), ("mine", mine_s), ("sort", sort_s)];
     for (k, v) in &keep {
         state.push((k, v));
     }
@@ -212,6 +232,14 @@ async fn list(
         empty_text,
         next_href,
         first_href,
+        sort_options: SORTS
+            .iter()
+            .map(|(s, label)| Opt {
+                value: s.as_str().to_string(),
+                label: label.to_string(),
+                selected: *s == sort,
+            })
+            .collect(),
     };
     ok(&page)
 }
@@ -364,6 +392,7 @@ async fn detail(
                 limit: Some(10),
                 cursor: None,
                 filters: vec![(field.to_string(), id.clone())],
+                sort: ListSort::Name,
             },
         )
         .await?;

@@ -63,6 +63,8 @@ pub struct ListPage {
     pub empty_text: String,
     pub next_href: Option<String>,
     pub first_href: Option<String>,
+    /// The "Sort by" choices, the current one selected.
+    pub sort_options: Vec<Opt>,
 }
 
 pub struct Section {

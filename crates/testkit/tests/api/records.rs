@@ -454,3 +454,81 @@ async fn a_common_word_with_a_rare_one_finds_the_rare_match() {
         assert_eq!(items[0]["last_name"], "Zylinski");
     }
 }
+
+#[tokio::test]
+async fn lists_sort_by_name_change_or_creation_time_and_page_in_that_order() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let mut ids = Vec::new();
+    for name in ["Delta AS", "alfa AS", "Charlie AS", "bravo AS", "Echo AS"] {
+        let c = create(&app, &token, "companies", json!({"name": name})).await;
+        ids.push(c["id"].as_str().unwrap().to_string());
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    // Change the first-created one last.
+    let res = app
+        .patch(
+            &format!("/demo/api/v1/companies/{}", ids[0]),
+            &token,
+            &json!({"city": "Bergen"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    async fn names(app: &TestApp, token: &str, sort: &str) -> Vec<String> {
+        // Two records a page, so the cursor must keep the order.
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let url = format!("/demo/api/v1/companies?limit=2&sort={sort}&cursor={cursor}");
+            let res = app.get(&url, token).await;
+            assert_eq!(res.status(), 200, "{url}");
+            let page: Value = res.json().await.unwrap();
+            for item in page["items"].as_array().unwrap() {
+                out.push(item["name"].as_str().unwrap().to_string());
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_string(),
+                None => return out,
+            }
+        }
+    }
+    let by = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let a_to_z = by(&["alfa AS", "bravo AS", "Charlie AS", "Delta AS", "Echo AS"]);
+    assert_eq!(names(&app, &token, "name").await, a_to_z);
+    assert_eq!(names(&app, &token, "").await, a_to_z);
+    let mut z_to_a = a_to_z.clone();
+    z_to_a.reverse();
+    assert_eq!(names(&app, &token, "-name").await, z_to_a);
+    let created = by(&["Delta AS", "alfa AS", "Charlie AS", "bravo AS", "Echo AS"]);
+    assert_eq!(names(&app, &token, "created").await, created);
+    let mut newest = created.clone();
+    newest.reverse();
+    assert_eq!(names(&app, &token, "-created").await, newest);
+    assert_eq!(
+        names(&app, &token, "-updated").await,
+        by(&["Delta AS", "Echo AS", "bravo AS", "Charlie AS", "alfa AS"])
+    );
+
+    // A cursor of one order is refused by another; unknown orders and sorting a search too.
+    let first: Value = app
+        .get("/demo/api/v1/companies?limit=2&sort=-created", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    for bad in [
+        format!("sort=name&cursor={cursor}"),
+        "sort=size".to_string(),
+        "sort=-updated&q=alfa".to_string(),
+    ] {
+        let res = app
+            .get(&format!("/demo/api/v1/companies?{bad}"), &token)
+            .await;
+        assert_eq!(res.status(), 422, "{bad}");
+        let problem: Value = res.json().await.unwrap();
+        let text = problem.to_string();
+        assert!(text.contains("sort") || text.contains("cursor"), "{text}");
+    }
+}
