@@ -160,6 +160,7 @@ requirement! {
     RecordsDelete => Some(Right::RecordsDelete),
     UsersRead => Some(Right::UsersRead),
     UsersManage => Some(Right::UsersManage),
+    SettingsManage => Some(Right::SettingsManage),
     AuditRead => Some(Right::AuditRead),
 }
 

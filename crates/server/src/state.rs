@@ -14,6 +14,8 @@ pub struct AppState {
     pub audit: AuditTrail,
     /// Peers whose `X-Forwarded-For` is believed (from `trusted_proxies`).
     pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// Per-address sign-in throttling and bans.
+    pub ip_guard: Arc<crate::ipguard::IpGuard>,
 }
 
 impl AppState {

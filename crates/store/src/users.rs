@@ -267,6 +267,7 @@ impl TenantDb {
         let now = self.now();
         user.updated_at = now.clone();
         let mut tx = self.write_tx().await?;
+        self.remember_old_hash(&mut tx, id, &now).await?;
         sqlx::query(
             "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 \
              WHERE id = $3",

@@ -14,7 +14,7 @@ use axum::Router;
 use skjold_domain::{FieldErrors, Username};
 use skjold_store::UserPatch;
 
-fn page(
+async fn page(
     auth: &UiAuth<SignedIn>,
     details: Option<&FormData>,
     errs: &FieldErrors,
@@ -22,6 +22,8 @@ fn page(
     status: StatusCode,
 ) -> Result<Response, UiError> {
     let user = auth.user();
+    let policy = crate::password::policy(auth.db()).await?;
+    let hint = policy_hint(&policy);
     let (name, email, phone) = match details {
         Some(f) => (f.text("display_name"), f.text("email"), f.text("phone")),
         None => (
@@ -61,7 +63,7 @@ fn page(
             "password",
             "",
             true,
-            "At least 12 characters.",
+            hint,
             errs,
         ),
         FormField::simple(
@@ -111,6 +113,7 @@ async fn show(auth: UiAuth<SignedIn>, RawQuery(raw): RawQuery) -> Result<Respons
         params.get("msg"),
         StatusCode::OK,
     )
+    .await
 }
 
 async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Response, UiError> {
@@ -124,7 +127,8 @@ async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Res
             &errs,
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        )
+        .await;
     }
     auth.db()
         .update_user(
@@ -167,16 +171,28 @@ async fn change_password(
     if !skjold_auth::verify_password(current, stored).await {
         errs.add("current_password", "is not your current password");
     }
-    if let Err(e) = crate::api::check_password(&new) {
-        for fe in e.0 {
-            errs.add("new_password", fe.message);
+    if errs.is_empty() {
+        match crate::password::check_new_password(
+            auth.db(),
+            &auth.tenant.record,
+            &auth.user().username,
+            Some(&auth.user().id),
+            &new,
+        )
+        .await
+        {
+            Ok(_) => {}
+            Err(crate::password::PasswordRefusal::Policy(v)) => {
+                errs.add("new_password", refusal_text(&v));
+            }
+            Err(crate::password::PasswordRefusal::Store(e)) => return Err(e.into()),
         }
     }
     if new != repeat {
         errs.add("repeat_password", "does not match the new password");
     }
     if !errs.is_empty() {
-        return page(&auth, None, &errs, None, StatusCode::UNPROCESSABLE_ENTITY);
+        return page(&auth, None, &errs, None, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let hash = skjold_auth::hash_password(new)
         .await
@@ -206,4 +222,34 @@ pub fn router() -> Router<AppState> {
             "/{tenant}/me/password",
             get(|| async { Redirect::to("../me") }).post(change_password),
         )
+}
+
+/// What the new-password field says about the tenant's policy.
+pub(crate) fn policy_hint(policy: &skjold_domain::PasswordPolicy) -> String {
+    let mut needs = Vec::new();
+    if policy.require_lowercase {
+        needs.push("a lowercase letter");
+    }
+    if policy.require_uppercase {
+        needs.push("an uppercase letter");
+    }
+    if policy.require_digit {
+        needs.push("a digit");
+    }
+    if policy.require_symbol {
+        needs.push("a symbol");
+    }
+    let mut hint = format!(
+        "At least {} characters; not a common password, your username or the organisation's name.",
+        policy.min_length
+    );
+    if !needs.is_empty() {
+        hint.push_str(&format!(" Needs {}.", needs.join(", ")));
+    }
+    hint
+}
+
+/// A refusal as a form shows it: the rule's words and its id.
+pub(crate) fn refusal_text(v: &skjold_domain::PolicyViolation) -> String {
+    format!("The password {} (rule: {}).", v.message, v.rule.id())
 }

@@ -124,7 +124,7 @@ pub struct FormField {
     pub value: String,
     pub checked: bool,
     pub required: bool,
-    pub hint: &'static str,
+    pub hint: String,
     pub error: Option<String>,
     pub options: Vec<Opt>,
     /// `aria-describedby`: the hint's and the error's ids.
@@ -223,9 +223,10 @@ impl FormField {
         kind: &'static str,
         value: impl Into<String>,
         required: bool,
-        hint: &'static str,
+        hint: impl Into<String>,
         errors: &skjold_domain::FieldErrors,
     ) -> Self {
+        let hint: String = hint.into();
         let id = format!("f-{name}");
         let msgs: Vec<&str> = errors
             .0
@@ -336,4 +337,23 @@ pub struct AuditPage {
     pub searched: bool,
     pub next_href: Option<String>,
     pub first_href: Option<String>,
+}
+
+/// A sign-in lock as the security page lists it.
+pub struct LockRow {
+    pub username: String,
+    pub known_user: bool,
+    pub until: String,
+    pub lock_count: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_security.html")]
+pub struct AdminSecurityPage {
+    pub chrome: Chrome,
+    pub fields: Vec<FormField>,
+    pub lockout_fields: Vec<FormField>,
+    pub errors: Vec<String>,
+    pub locks: Vec<LockRow>,
+    pub common_count: usize,
 }

@@ -4,7 +4,9 @@
 mod audit;
 mod cross_tenant;
 mod health;
+mod lockout;
 mod openapi;
+mod password_policy;
 mod records;
 mod rights;
 mod session;
