@@ -21,6 +21,12 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The public id of a session: derived from its token hash (so no column is needed), and
+/// useless for signing in (the hash of a hash).
+pub fn session_id(token_hash: &str) -> String {
+    hash_token(&format!("session-id:{token_hash}"))[..32].to_string()
+}
+
 /// Constant-time equality for secrets.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()

@@ -209,9 +209,10 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
         let tenant = Tenant::from_request_parts(parts, state).await?;
         let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
         let hash = skjold_auth::hash_token(token);
+        let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
         let session = tenant
             .db
-            .session(&hash, state.session_timeouts())
+            .session(&hash, timeouts)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {

@@ -28,7 +28,7 @@ pub use journal::{Actor, HistoryEntry, JournalOp};
 pub use recent::RecentChange;
 pub use records::{ListQuery, Page};
 pub use router::TenantRouter;
-pub use sessions::{Session, SessionTimeouts};
+pub use sessions::{Session, SessionInfo, SessionTimeouts};
 pub use tenant::TenantDb;
 pub use users::{NewUser, User, UserPatch, UserStatus};
 

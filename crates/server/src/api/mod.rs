@@ -8,6 +8,7 @@ mod locks;
 mod me;
 mod records;
 mod session;
+pub mod sessions;
 mod settings;
 mod users;
 
@@ -64,6 +65,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(settings::router())
         .merge(locks::router())
+        .merge(sessions::router())
         .merge(records::router())
         .merge(audit::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -87,7 +87,7 @@ async fn sign_in(
         .create_session(
             &user.id,
             &skjold_auth::hash_token(&token),
-            state.session_timeouts(),
+            state.tenant_session_timeouts(&tenant.db).await?,
             Some(&ip.to_string()),
             user_agent,
         )

@@ -575,6 +575,29 @@ async fn reset_password(
     .await
 }
 
+async fn end_sessions(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    post: Post<UsersManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, .. } = post;
+    let id = user_id(&id)?;
+    let user = auth.db().user(&id).await?;
+    let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
+    let ended = auth.db().delete_sessions_of(&user.id, keep).await?;
+    auth.audit_event(
+        &state,
+        "user.sessions_revoked",
+        serde_json::json!({ "user_id": user.id, "username": user.username, "ended": ended, "via": "web" }),
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "/{}/admin/users/{id}?msg=sessions-ended",
+        auth.slug()
+    ))
+    .into_response())
+}
+
 /// A GET of an action's address (after signing in again): show the user.
 async fn back_to_user(Path((tenant, id)): Path<(String, String)>) -> Response {
     match skjold_domain::TenantSlug::parse(&tenant) {
@@ -596,5 +619,9 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{tenant}/admin/users/{id}/password",
             get(back_to_user).merge(post(reset_password)),
+        )
+        .route(
+            "/{tenant}/admin/users/{id}/sessions",
+            get(back_to_user).merge(post(end_sessions)),
         )
 }

@@ -96,6 +96,7 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "profile" => "Your details are saved.",
         "password" => "Your password is changed.",
         "unlocked" => "The lock is lifted.",
+        "session-ended" => "The session is signed out.",
         "password-expired" => {
             "Your password is older than your organisation allows. Please choose a new one."
         }

@@ -2,7 +2,8 @@
 
 use super::admin::{personal_details, right_label, role_label};
 use super::auth::{FormData, Post, UiAuth};
-use super::templates::{FormField, ProfilePage};
+use super::fields::show_time;
+use super::templates::{FormField, ProfilePage, SessionRow};
 use super::{render, Chrome, UiError};
 use crate::extract::SignedIn;
 use crate::AppState;
@@ -15,6 +16,7 @@ use skjold_domain::{FieldErrors, Username};
 use skjold_store::UserPatch;
 
 async fn page(
+    state: &AppState,
     auth: &UiAuth<SignedIn>,
     details: Option<&FormData>,
     errs: &FieldErrors,
@@ -90,6 +92,19 @@ async fn page(
         .filter(|e| !known.contains(&e.field.as_str()))
         .map(|e| e.message.clone())
         .collect();
+    let sessions =
+        crate::api::sessions::live_sessions(state, auth.db(), &user.id, &auth.session.token_hash)
+            .await?
+            .into_iter()
+            .map(|s| SessionRow {
+                device: s.user_agent.unwrap_or_else(|| "Unknown device".into()),
+                ip: s.ip.unwrap_or_default(),
+                created: show_time(&s.created_at),
+                last_seen: show_time(&s.last_seen_at),
+                current: s.current,
+                id: s.id,
+            })
+            .collect();
     render(
         status,
         &ProfilePage {
@@ -100,13 +115,19 @@ async fn page(
             fields,
             password_fields,
             errors,
+            sessions,
         },
     )
 }
 
-async fn show(auth: UiAuth<SignedIn>, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
+async fn show(
+    State(state): State<AppState>,
+    auth: UiAuth<SignedIn>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
     let params = FormData::parse(raw.unwrap_or_default().as_bytes());
     page(
+        &state,
         &auth,
         None,
         &FieldErrors::new(),
@@ -122,6 +143,7 @@ async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Res
     let (display_name, email, phone) = personal_details(&form, &mut errs);
     if !errs.is_empty() {
         return page(
+            &state,
             &auth,
             Some(&form),
             &errs,
@@ -192,7 +214,15 @@ async fn change_password(
         errs.add("repeat_password", "does not match the new password");
     }
     if !errs.is_empty() {
-        return page(&auth, None, &errs, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return page(
+            &state,
+            &auth,
+            None,
+            &errs,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let hash = skjold_auth::hash_password(new)
         .await
@@ -215,8 +245,29 @@ async fn change_password(
     Ok(Redirect::to(&format!("/{}/me?msg=password", auth.slug())).into_response())
 }
 
+async fn revoke_session(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let id = form.text("id");
+    if crate::api::sessions::revoke_by_id(auth.db(), &auth.user().id, &id).await? {
+        auth.audit_event(
+            &state,
+            "auth.session_revoked",
+            serde_json::json!({ "session": id, "via": "web" }),
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/{}/me?msg=session-ended", auth.slug())).into_response())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/{tenant}/me/sessions/revoke",
+            get(|| async { Redirect::to("../../me") }).post(revoke_session),
+        )
         .route("/{tenant}/me", get(show).post(save))
         .route(
             "/{tenant}/me/password",

@@ -69,7 +69,13 @@ async fn signed_in(tenant: &Tenant, headers: &HeaderMap, state: &AppState) -> bo
     matches!(
         tenant
             .db
-            .session(&skjold_auth::hash_token(token), state.session_timeouts())
+            .session(
+                &skjold_auth::hash_token(token),
+                match state.tenant_session_timeouts(&tenant.db).await {
+                    Ok(t) => t,
+                    Err(_) => return false,
+                },
+            )
             .await,
         Ok(Some(_))
     )
@@ -160,7 +166,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let timeouts = state.session_timeouts();
+    let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
     tenant
         .db
         .create_session(
@@ -237,7 +243,8 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
     let form = read_form(Request::from_parts(parts, body), &state).await?;
     if let Some(token) = session_token(&headers, &slug) {
         let hash = skjold_auth::hash_token(token);
-        if let Some(session) = tenant.db.session(&hash, state.session_timeouts()).await? {
+        let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
+        if let Some(session) = tenant.db.session(&hash, timeouts).await? {
             // A live session ends only by a form of its own.
             if !secrets_equal(
                 form.get(auth::CSRF_FIELD).unwrap_or(""),

@@ -314,6 +314,17 @@ pub struct ProfilePage {
     pub fields: Vec<FormField>,
     pub password_fields: Vec<FormField>,
     pub errors: Vec<String>,
+    pub sessions: Vec<SessionRow>,
+}
+
+/// One of my sessions on the profile page.
+pub struct SessionRow {
+    pub id: String,
+    pub device: String,
+    pub ip: String,
+    pub created: String,
+    pub last_seen: String,
+    pub current: bool,
 }
 
 pub struct AuditRow {

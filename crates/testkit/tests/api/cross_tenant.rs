@@ -14,6 +14,8 @@ struct Tenant {
     password: String,
     /// resource segment → a record id of that resource in this tenant
     ids: BTreeMap<&'static str, String>,
+    /// The id of the token's session (`/me/sessions/{id}`).
+    session: String,
     /// Every value of this tenant's data that must never appear in another tenant's answers.
     secrets: Vec<String>,
 }
@@ -66,12 +68,21 @@ async fn seed(app: &TestApp, slug: &'static str, token: String, password: String
     ids.insert("sales", sale.clone());
     ids.insert("activities", activity.clone());
     ids.insert("users", user.clone());
+    // The id of this token's own session, for `/me/sessions/{id}`.
+    let sessions: Value = app
+        .get(&format!("{base}/me/sessions"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = sessions["items"][0]["id"].as_str().unwrap().to_string();
     let secrets = vec![tag, company, person, sale, activity, user];
     Tenant {
         slug,
         token,
         password,
         ids,
+        session,
         secrets,
     }
 }
@@ -132,9 +143,13 @@ fn fill(template: &str, tenant: &str, id_source: &Tenant) -> (String, &'static s
     let resource: &'static str = Box::leak(resource.to_string().into_boxed_str());
     let mut path = template.replace("{tenant}", tenant);
     if path.contains("{id}") {
-        let id = id_source.ids.get(resource).unwrap_or_else(|| {
-            panic!("the cross-tenant matrix has no sample record for {resource}: add one")
-        });
+        let id = if resource == "me" {
+            &id_source.session
+        } else {
+            id_source.ids.get(resource).unwrap_or_else(|| {
+                panic!("the cross-tenant matrix has no sample record for {resource}: add one")
+            })
+        };
         path = path.replace("{id}", id);
     }
     (path, resource)

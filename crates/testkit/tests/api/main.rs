@@ -10,6 +10,7 @@ mod password_policy;
 mod records;
 mod rights;
 mod session;
+mod sessions;
 mod tls;
 mod ui;
 mod users;

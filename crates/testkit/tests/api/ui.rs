@@ -448,3 +448,42 @@ async fn ui_sign_in_says_try_again_later_when_locked_and_admins_unlock() {
     assert_eq!(res.status(), 303);
     ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
 }
+
+#[tokio::test]
+async fn ui_profile_lists_my_sessions_and_signs_one_out() {
+    let app = spawn_app().await;
+    app.user_with_role("demo", "vera", Role::User).await;
+    let pw = skjold_testkit::user_password("vera");
+    let api_token = app.sign_in("demo", "vera", &pw).await;
+    let browser = ui_sign_in(&app, "vera", &pw, "/demo/").await;
+    let body = page(&app, "/demo/me", &browser).await.text().await.unwrap();
+    assert!(body.contains("My sessions") && body.contains("(this session)"));
+    // Three sessions: user_with_role's, the API one and this browser's.
+    assert_eq!(body.matches("name=\"id\" value=\"").count(), 3, "{body}");
+    let sessions: serde_json::Value = app
+        .get("/demo/api/v1/me/sessions", &api_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api_id = sessions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let csrf = hidden(&body, "csrf_token");
+    let res = form(
+        &app,
+        "/demo/me/sessions/revoke",
+        &browser,
+        &[("csrf_token", &csrf), ("id", &api_id)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.get("/demo/api/v1/me", &api_token).await.status(), 401);
+    assert_eq!(page(&app, "/demo/me", &browser).await.status(), 200);
+}
