@@ -11,4 +11,4 @@ pub use common::{common_password_count, is_common_password, preload_common_passw
 pub use password::{
     generate_password, generate_password_of, hash_password, verify_password, PasswordError,
 };
-pub use token::{hash_token, new_token, session_id, tokens_equal};
+pub use token::{hash_token, new_api_token, new_token, session_id, tokens_equal, API_TOKEN_PREFIX};

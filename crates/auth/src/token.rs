@@ -14,6 +14,20 @@ pub fn new_token() -> String {
     )
 }
 
+/// The prefix of an API token (an integration's credential), which tells it apart from a
+/// session token in the `Authorization` header.
+pub const API_TOKEN_PREFIX: &str = "skjapi_";
+
+/// A new API token: 256 random bits like a session token, with its own prefix.
+pub fn new_api_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "{API_TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
 /// What the store keeps of a token: its SHA-256, hex. A stolen database yields no usable
 /// token, and lookups by hash do not compare secrets byte by byte.
 pub fn hash_token(token: &str) -> String {

@@ -11,6 +11,7 @@ mod middleware;
 pub mod password;
 pub mod provision;
 mod redirect;
+pub mod scopes;
 pub mod signin;
 mod startup;
 mod state;

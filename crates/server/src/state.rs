@@ -32,6 +32,9 @@ pub struct SessionSettings {
     /// server's default.
     #[serde(default)]
     pub absolute_hours: Option<i64>,
+    /// The longest an API token may live, in days, 1–3650; `null`: 365.
+    #[serde(default)]
+    pub token_max_days: Option<i64>,
 }
 
 impl SessionSettings {
@@ -45,11 +48,29 @@ impl SessionSettings {
         if self.absolute_hours.is_some_and(|h| !(1..=720).contains(&h)) {
             errs.add("absolute_hours", "must be between 1 and 720, or null");
         }
+        if self
+            .token_max_days
+            .is_some_and(|d| !(1..=3650).contains(&d))
+        {
+            errs.add("token_max_days", "must be between 1 and 3650, or null");
+        }
         errs.into_result()
     }
 }
 
 impl AppState {
+    /// A tenant's session settings as stored (all `None` when never set).
+    pub async fn session_settings(
+        &self,
+        db: &skjold_store::TenantDb,
+    ) -> Result<SessionSettings, skjold_store::StoreError> {
+        match db.setting(SessionSettings::NAME).await? {
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| skjold_store::StoreError::Corrupt(format!("session settings: {e}"))),
+            None => Ok(SessionSettings::default()),
+        }
+    }
+
     /// The session timeouts in force for a tenant: its own setting, else the server's.
     pub async fn tenant_session_timeouts(
         &self,

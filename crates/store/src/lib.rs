@@ -5,6 +5,7 @@
 //! hands out. Every change to tenant data goes through the write path in [`records`], which
 //! appends to the tenant's change journal in the same transaction.
 
+mod api_tokens;
 mod audit;
 mod backend;
 mod catalog;
@@ -19,6 +20,7 @@ mod sessions;
 mod tenant;
 mod users;
 
+pub use api_tokens::{ApiToken, NewApiToken};
 pub use audit::{AuditQuery, AuditTable};
 pub use backend::{create_private_dir, Backend, BackendKind};
 pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};

@@ -10,6 +10,7 @@ mod records;
 mod session;
 pub mod sessions;
 mod settings;
+pub mod tokens;
 mod users;
 
 use crate::AppState;
@@ -66,6 +67,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(settings::router())
         .merge(locks::router())
         .merge(sessions::router())
+        .merge(tokens::router())
         .merge(records::router())
         .merge(audit::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -66,6 +66,8 @@ pub struct SessionSettingsView {
     effective_idle_minutes: i64,
     /// The absolute timeout in force, in hours.
     effective_absolute_hours: i64,
+    /// The longest an API token may live, in days.
+    effective_token_max_days: i64,
 }
 
 async fn session_view(
@@ -78,10 +80,12 @@ async fn session_view(
         None => SessionSettings::default(),
     };
     let t = state.tenant_session_timeouts(db).await?;
+    let token_max_days = settings.token_max_days.unwrap_or(365);
     Ok(SessionSettingsView {
         settings,
         effective_idle_minutes: t.idle.num_minutes(),
         effective_absolute_hours: t.absolute.num_hours(),
+        effective_token_max_days: token_max_days,
     })
 }
 

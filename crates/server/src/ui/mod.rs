@@ -97,6 +97,7 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "password" => "Your password is changed.",
         "unlocked" => "The lock is lifted.",
         "session-ended" => "The session is signed out.",
+        "token-revoked" => "The API token is revoked.",
         "password-expired" => {
             "Your password is older than your organisation allows. Please choose a new one."
         }

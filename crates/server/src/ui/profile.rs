@@ -3,7 +3,7 @@
 use super::admin::{personal_details, right_label, role_label};
 use super::auth::{FormData, Post, UiAuth};
 use super::fields::show_time;
-use super::templates::{FormField, ProfilePage, SessionRow};
+use super::templates::{FormField, ProfilePage, SessionRow, TokenRow};
 use super::{render, Chrome, UiError};
 use crate::extract::SignedIn;
 use crate::AppState;
@@ -22,6 +22,19 @@ async fn page(
     errs: &FieldErrors,
     msg: Option<&str>,
     status: StatusCode,
+) -> Result<Response, UiError> {
+    page_with_token(state, auth, details, errs, msg, status, None).await
+}
+
+/// The profile page; `new_token` is an API token just made (name, token), shown this once.
+async fn page_with_token(
+    state: &AppState,
+    auth: &UiAuth<SignedIn>,
+    details: Option<&FormData>,
+    errs: &FieldErrors,
+    msg: Option<&str>,
+    status: StatusCode,
+    new_token: Option<(String, String)>,
 ) -> Result<Response, UiError> {
     let user = auth.user();
     let policy = crate::password::policy(auth.db()).await?;
@@ -105,6 +118,32 @@ async fn page(
                 id: s.id,
             })
             .collect();
+    let now = state.clock.now();
+    let tokens = auth
+        .db()
+        .api_tokens_of(&user.id)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let v = crate::api::tokens::TokenView::new(t, now);
+            TokenRow {
+                id: v.id,
+                name: v.name,
+                scopes: v.scopes.join(", "),
+                expires: show_time(&v.expires_at),
+                expired: v.expired,
+                last_used: match (v.last_used_at, v.last_used_ip) {
+                    (Some(at), Some(ip)) => format!("{} from {ip}", show_time(&at)),
+                    (Some(at), None) => show_time(&at),
+                    _ => "never".into(),
+                },
+            }
+        })
+        .collect();
+    let scope_options = std::iter::once("all")
+        .chain(crate::scopes::RESOURCES.iter().copied())
+        .flat_map(|r| [format!("{r}:read"), format!("{r}:write")])
+        .collect();
     render(
         status,
         &ProfilePage {
@@ -116,6 +155,9 @@ async fn page(
             password_fields,
             errors,
             sessions,
+            tokens,
+            scope_options,
+            new_token,
         },
     )
 }
@@ -262,8 +304,117 @@ async fn revoke_session(
     Ok(Redirect::to(&format!("/{}/me?msg=session-ended", auth.slug())).into_response())
 }
 
+async fn create_token(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let scopes: Vec<String> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let mut errs = FieldErrors::new();
+    let days = form.text("days");
+    let expires_at = match days.parse::<i64>() {
+        Ok(d) if (1..=3650).contains(&d) => Some(skjold_domain::clock::format_timestamp(
+            state.clock.now() + chrono::Duration::days(d),
+        )),
+        _ => {
+            errs.add("token_days", "Valid for: a whole number of days, 1 to 3650");
+            None
+        }
+    };
+    let created = match expires_at {
+        Some(expires_at) => {
+            crate::api::tokens::create(
+                &state,
+                auth.db(),
+                &auth.user().id,
+                crate::api::tokens::NewTokenBody {
+                    name: form.text("name"),
+                    scopes,
+                    expires_at: Some(expires_at),
+                },
+            )
+            .await
+        }
+        None => Err(crate::ApiError::Invalid(FieldErrors::new())),
+    };
+    let created = match created {
+        Ok(c) => c,
+        Err(crate::ApiError::Invalid(e)) => {
+            for fe in e.0 {
+                let what = if fe.field.starts_with("scopes") {
+                    "Scopes"
+                } else if fe.field == "name" {
+                    "Token name"
+                } else {
+                    "Valid for"
+                };
+                errs.add("token", format!("{what}: {}", fe.message));
+            }
+            return page(
+                &state,
+                &auth,
+                None,
+                &errs,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    auth.audit_event(
+        &state,
+        "api_token.created",
+        serde_json::json!({
+            "token_id": created.view.id, "name": created.view.name,
+            "scopes": created.view.scopes, "expires_at": created.view.expires_at, "via": "web",
+        }),
+    )
+    .await?;
+    page_with_token(
+        &state,
+        &auth,
+        None,
+        &FieldErrors::new(),
+        None,
+        StatusCode::OK,
+        Some((created.view.name, created.token)),
+    )
+    .await
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let id = form.text("id");
+    if auth.db().delete_api_token(&auth.user().id, &id).await? {
+        auth.audit_event(
+            &state,
+            "api_token.revoked",
+            serde_json::json!({ "token_id": id, "via": "web" }),
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/{}/me?msg=token-revoked", auth.slug())).into_response())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/{tenant}/me/tokens",
+            get(|| async { Redirect::to("../me") }).post(create_token),
+        )
+        .route(
+            "/{tenant}/me/tokens/revoke",
+            get(|| async { Redirect::to("../../me") }).post(revoke_token),
+        )
         .route(
             "/{tenant}/me/sessions/revoke",
             get(|| async { Redirect::to("../../me") }).post(revoke_session),

@@ -315,6 +315,21 @@ pub struct ProfilePage {
     pub password_fields: Vec<FormField>,
     pub errors: Vec<String>,
     pub sessions: Vec<SessionRow>,
+    pub tokens: Vec<TokenRow>,
+    /// Every scope a token can have, for the new-token form.
+    pub scope_options: Vec<String>,
+    /// A token just made: its name and the token, shown this once.
+    pub new_token: Option<(String, String)>,
+}
+
+/// One of my API tokens on the profile page.
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    pub expires: String,
+    pub expired: bool,
+    pub last_used: String,
 }
 
 /// One of my sessions on the profile page.

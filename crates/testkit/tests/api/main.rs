@@ -12,6 +12,7 @@ mod rights;
 mod session;
 mod sessions;
 mod tls;
+mod tokens;
 mod ui;
 mod users;
 mod validation;

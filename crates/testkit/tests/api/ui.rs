@@ -487,3 +487,63 @@ async fn ui_profile_lists_my_sessions_and_signs_one_out() {
     assert_eq!(app.get("/demo/api/v1/me", &api_token).await.status(), 401);
     assert_eq!(page(&app, "/demo/me", &browser).await.status(), 200);
 }
+
+#[tokio::test]
+async fn ui_profile_makes_shows_once_and_revokes_api_tokens() {
+    let app = spawn_app().await;
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let body = page(&app, "/demo/me", &admin).await.text().await.unwrap();
+    let csrf = hidden(&body, "csrf_token");
+    let res = form(
+        &app,
+        "/demo/me/tokens",
+        &admin,
+        &[("csrf_token", &csrf), ("name", "Sync"), ("days", "30")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Scopes: must name at least one scope"));
+    let res = form(
+        &app,
+        "/demo/me/tokens",
+        &admin,
+        &[
+            ("csrf_token", &csrf),
+            ("name", "Sync"),
+            ("scope", "companies:read"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let start = body.find("skjapi_").expect("the token is shown once");
+    let token: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    assert_eq!(
+        app.get("/demo/api/v1/companies", &token).await.status(),
+        200
+    );
+    // Not shown again.
+    let body = page(&app, "/demo/me", &admin).await.text().await.unwrap();
+    assert!(body.contains("Sync") && !body.contains(&token));
+    let id = hidden(&body[body.find("/me/tokens/revoke").unwrap()..], "id");
+    let res = form(
+        &app,
+        "/demo/me/tokens/revoke",
+        &admin,
+        &[("csrf_token", &csrf), ("id", &id)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.get("/demo/api/v1/companies", &token).await.status(),
+        401
+    );
+}

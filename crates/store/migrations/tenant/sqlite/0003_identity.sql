@@ -28,3 +28,18 @@ CREATE TABLE sign_in_failures (
     locked_until    TEXT,
     last_failure_at TEXT NOT NULL
 );
+
+-- API tokens for integrations: a user's narrow, expiring credentials. Only a SHA-256 of
+-- the token is stored; scopes are a JSON array such as ["companies:read"].
+CREATE TABLE api_tokens (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    scopes       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    last_used_at TEXT,
+    last_used_ip TEXT
+);
+CREATE INDEX api_tokens_by_user ON api_tokens(user_id, created_at);
