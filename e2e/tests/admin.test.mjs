@@ -107,9 +107,9 @@ describe('administration and rights', () => {
     await admin.getByRole('heading', { name: 'Fjord Supplies' }).waitFor();
     const companyUrl = admin.url().split('?')[0];
 
-    await ctx.server.addUser('reader', 'read-only', 'reader-password-1');
+    await ctx.server.addUser('reader', 'read-only', 'quiet-library-19');
     const reader = await newPage(ctx.browser);
-    await signIn(reader, base, 'reader', 'reader-password-1');
+    await signIn(reader, base, 'reader', 'quiet-library-19');
     for (const path of ['/demo/', '/demo/companies', companyUrl.replace(base, ''), '/demo/sales/pipeline']) {
       await reader.goto(base + path);
       for (const name of ['New company', 'Edit', 'Delete', 'Log activity', 'New person', 'Move', 'Done']) {

@@ -68,7 +68,7 @@ describe('sign-in', () => {
 
   test('a disabled account gets the same message too', step(ctx, async () => {
     const { base, adminPassword } = ctx.server;
-    await ctx.server.addUser('leaver', 'user', 'leaver-password-1');
+    await ctx.server.addUser('leaver', 'user', 'farewell-tune-81');
     const admin = await newPage(ctx.browser);
     await signIn(admin, base, 'admin', adminPassword);
     await admin.goto(`${base}/demo/admin/users`);
@@ -77,7 +77,7 @@ describe('sign-in', () => {
     await admin.getByText('Disabled', { exact: true }).first().waitFor();
 
     const page = await newPage(ctx.browser);
-    await signIn(page, base, 'leaver', 'leaver-password-1');
+    await signIn(page, base, 'leaver', 'farewell-tune-81');
     assert.match(await page.getByRole('alert').innerText(), /Sign-in failed/);
     await admin.context().close();
     await page.context().close();
@@ -104,10 +104,10 @@ describe('sign-in', () => {
     const { base } = ctx.server;
     await ctx.server.cli(
       ['tenant', 'create', 'acme', '--name', 'Acme Ltd', '--admin', 'boss', '--password-stdin'],
-      'acme-boss-password\n',
+      'harbour-lights-77\n',
     );
     const page = await newPage(ctx.browser);
-    await signIn(page, base, 'boss', 'acme-boss-password', 'acme');
+    await signIn(page, base, 'boss', 'harbour-lights-77', 'acme');
     assert.equal(new URL(page.url()).pathname, '/acme/');
     await page.getByRole('link', { name: /Acme Ltd/ }).waitFor();
     // The same browser at tenant demo: not signed in there.

@@ -3,8 +3,12 @@
 //! Hashing is deliberately slow, so it runs on the blocking pool, never on the async
 //! runtime's workers. Bearer tokens are random and only their SHA-256 is stored.
 
+mod common;
 mod password;
 mod token;
 
-pub use password::{generate_password, hash_password, verify_password, PasswordError};
-pub use token::{hash_token, new_token, tokens_equal};
+pub use common::{common_password_count, is_common_password, preload_common_passwords};
+pub use password::{
+    generate_password, generate_password_of, hash_password, verify_password, PasswordError,
+};
+pub use token::{hash_token, new_api_token, new_token, session_id, tokens_equal, API_TOKEN_PREFIX};

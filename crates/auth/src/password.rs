@@ -66,9 +66,14 @@ pub async fn verify_password(password: String, stored: Option<String>) -> bool {
 /// A one-time password for a new administrator: 20 characters from an alphabet without
 /// look-alikes (about 115 bits).
 pub fn generate_password() -> String {
+    generate_password_of(20)
+}
+
+/// A random password of `len` characters from the same alphabet.
+pub fn generate_password_of(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    (0..20)
+    (0..len)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
 }

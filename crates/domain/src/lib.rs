@@ -8,12 +8,14 @@ pub mod audit;
 pub mod clock;
 pub mod crm;
 pub mod field;
+pub mod password_policy;
 pub mod rights;
 pub mod slug;
 pub mod user;
 
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use field::{double_option, parse_json, parse_json_bytes, FieldError, FieldErrors};
+pub use password_policy::{LockoutPolicy, PasswordPolicy, PasswordRule, PolicyViolation};
 pub use rights::{Right, Role};
 pub use slug::TenantSlug;
 pub use user::{Email, UserStatus, Username};

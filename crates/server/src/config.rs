@@ -25,6 +25,9 @@ const ENV_KEYS: &[&str] = &[
     "max_open_tenants",
     "trusted_proxies",
     "audit_retention_days",
+    "signin_ip_throttle_after",
+    "signin_ip_ban_after",
+    "signin_ip_ban_minutes",
 ];
 
 /// The settings as written in the file or the environment, before checking.
@@ -45,6 +48,9 @@ struct RawConfig {
     max_open_tenants: usize,
     trusted_proxies: Vec<String>,
     audit_retention_days: i64,
+    signin_ip_throttle_after: u32,
+    signin_ip_ban_after: u32,
+    signin_ip_ban_minutes: u32,
 }
 
 impl Default for RawConfig {
@@ -64,6 +70,9 @@ impl Default for RawConfig {
             max_open_tenants: 256,
             trusted_proxies: Vec::new(),
             audit_retention_days: 400,
+            signin_ip_throttle_after: 10,
+            signin_ip_ban_after: 50,
+            signin_ip_ban_minutes: 15,
         }
     }
 }
@@ -98,6 +107,13 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Closed days of audit records older than this leave the trail (behind an anchor).
     pub audit_retention_days: i64,
+    /// Failed sign-ins from one address (IPv6: one /64) within 15 minutes after which its
+    /// further attempts are slowed down.
+    pub signin_ip_throttle_after: u32,
+    /// … after which the address is banned from signing in for a while.
+    pub signin_ip_ban_after: u32,
+    /// The first ban's length; each further ban doubles it, up to a day.
+    pub signin_ip_ban_minutes: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -270,6 +286,26 @@ impl Config {
                 "must be between 30 and 3660",
             ));
         }
+        if !(3..=10_000).contains(&raw.signin_ip_throttle_after) {
+            return Err(invalid(
+                "signin_ip_throttle_after",
+                "must be between 3 and 10000",
+            ));
+        }
+        if raw.signin_ip_ban_after <= raw.signin_ip_throttle_after
+            || raw.signin_ip_ban_after > 100_000
+        {
+            return Err(invalid(
+                "signin_ip_ban_after",
+                "must be above signin_ip_throttle_after and at most 100000",
+            ));
+        }
+        if !(1..=1440).contains(&raw.signin_ip_ban_minutes) {
+            return Err(invalid(
+                "signin_ip_ban_minutes",
+                "must be between 1 and 1440",
+            ));
+        }
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -299,6 +335,9 @@ impl Config {
             max_open_tenants: raw.max_open_tenants,
             trusted_proxies,
             audit_retention_days: raw.audit_retention_days,
+            signin_ip_throttle_after: raw.signin_ip_throttle_after,
+            signin_ip_ban_after: raw.signin_ip_ban_after,
+            signin_ip_ban_minutes: raw.signin_ip_ban_minutes,
         })
     }
 

@@ -19,6 +19,9 @@ pub struct Problem {
     pub detail: String,
     /// The id of the request, also in the `x-request-id` header and the server's log.
     pub request_id: String,
+    /// For a refused password: the id of the policy rule it broke (e.g. `min_length`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// For validation problems: each field at fault.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
@@ -36,6 +39,10 @@ pub enum ApiError {
     Unauthenticated,
     #[error("sign-in failed")]
     SignInFailed,
+    #[error("password refused: {0}")]
+    PasswordRefused(skjold_domain::PolicyViolation),
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("conflict: {0}")]
@@ -90,6 +97,16 @@ impl ApiError {
                 "sign-in-failed",
                 "sign-in failed".into(),
             ),
+            PasswordRefused(v) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "password-policy",
+                format!("the password {} (rule '{}')", v.message, v.rule.id()),
+            ),
+            TooManyAttempts { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-attempts",
+                "too many attempts; try again later".into(),
+            ),
             Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
             PayloadTooLarge(max) => (
@@ -128,9 +145,20 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(request_id = %request_id, cause = %cause, "internal error");
         }
-        let errors = match self {
-            ApiError::Invalid(f) => f.0,
-            _ => Vec::new(),
+        let retry_after = match &self {
+            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let (errors, rule) = match self {
+            ApiError::Invalid(f) => (f.0, None),
+            ApiError::PasswordRefused(v) => (
+                vec![FieldError {
+                    field: "password".into(),
+                    message: v.message.clone(),
+                }],
+                Some(v.rule.id().to_string()),
+            ),
+            _ => (Vec::new(), None),
         };
         let problem = Problem {
             kind: format!("urn:skjold:problem:{kind}"),
@@ -138,6 +166,7 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail,
             request_id,
+            rule,
             errors,
         };
         let mut res = (status, axum::Json(problem)).into_response();
@@ -145,6 +174,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -160,6 +160,7 @@ requirement! {
     RecordsDelete => Some(Right::RecordsDelete),
     UsersRead => Some(Right::UsersRead),
     UsersManage => Some(Right::UsersManage),
+    SettingsManage => Some(Right::SettingsManage),
     AuditRead => Some(Right::AuditRead),
 }
 
@@ -167,6 +168,8 @@ requirement! {
 /// takes `Authorized<RecordsWrite>` cannot run for anyone else.
 pub struct Authorized<R: Requirement> {
     pub tenant: Tenant,
+    /// The session, or — for a request with an API token — the token in a session's shape
+    /// (`token_hash` is then the token's hash).
     pub session: Session,
     _right: PhantomData<R>,
 }
@@ -208,11 +211,42 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
         let tenant = Tenant::from_request_parts(parts, state).await?;
         let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
         let hash = skjold_auth::hash_token(token);
-        let session = tenant
-            .db
-            .session(&hash, state.session_timeouts())
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        let session = if token.starts_with(skjold_auth::API_TOKEN_PREFIX) {
+            let ip = parts
+                .extensions
+                .get::<crate::audit::ClientIp>()
+                .map(|c| c.0.to_string())
+                .unwrap_or_default();
+            let (api_token, user) = tenant
+                .db
+                .use_api_token(&hash, &ip)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+                slot.set_user(&user.id, &user.username);
+            }
+            let path = parts
+                .extensions
+                .get::<OriginalUri>()
+                .map(|u| u.0.path().to_string())
+                .unwrap_or_else(|| parts.uri.path().to_string());
+            crate::scopes::permits(&api_token.scopes, &path, &parts.method)
+                .map_err(ApiError::Forbidden)?;
+            Session {
+                token_hash: hash,
+                user,
+                created_at: api_token.created_at.clone(),
+                expires_at: api_token.expires_at.clone(),
+            }
+        } else {
+            let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
+            let session = tenant
+                .db
+                .session(&hash, timeouts)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            session
+        };
         if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
             slot.set_user(&session.user.id, &session.user.username);
         }

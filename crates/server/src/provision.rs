@@ -15,6 +15,9 @@ pub enum ProvisionError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
+    /// The password breaks the tenant's policy; the message names the rule.
+    #[error("{0}")]
+    Password(String),
     #[error(transparent)]
     Audit(#[from] skjold_audit::AuditError),
 }
@@ -49,9 +52,18 @@ pub async fn create_tenant_with_admin(
 ) -> Result<(TenantRecord, User, Option<String>), ProvisionError> {
     let username = Username::parse(admin)
         .map_err(|e| ProvisionError::Invalid(format!("admin username: {e}")))?;
+    // A new tenant starts with the default policy: check against it before anything exists.
+    let policy = skjold_domain::PasswordPolicy::default();
+    let names = [slug.as_str(), display_name];
     if let Some(p) = &password {
-        crate::api::check_password(p)
-            .map_err(|e| ProvisionError::Invalid(format!("password {}", e.0[0].message)))?;
+        policy
+            .check(
+                p,
+                username.as_str(),
+                &names,
+                skjold_auth::is_common_password,
+            )
+            .map_err(|v| ProvisionError::Password(v.to_string()))?;
     }
     let catalog: &Catalog = router.catalog();
     let tenant = catalog
@@ -71,7 +83,8 @@ pub async fn create_tenant_with_admin(
     let (password, one_time) = match password {
         Some(p) => (p, None),
         None => {
-            let p = skjold_auth::generate_password();
+            let p = crate::password::generate_password(&policy, username.as_str(), &tenant)
+                .map_err(|v| ProvisionError::Password(v.to_string()))?;
             (p.clone(), Some(p))
         }
     };
@@ -98,12 +111,16 @@ pub async fn add_user(
     password: String,
     what: &'static str,
 ) -> Result<User, ProvisionError> {
-    crate::api::check_password(&password)
-        .map_err(|e| ProvisionError::Invalid(format!("password {}", e.0[0].message)))?;
-    let (_, db) = router
+    let (record, db) = router
         .open(slug)
         .await?
         .ok_or_else(|| ProvisionError::Invalid(format!("no tenant '{slug}'")))?;
+    crate::password::check_new_password(&db, &record, username.as_str(), None, &password)
+        .await
+        .map_err(|e| match e {
+            crate::password::PasswordRefusal::Policy(v) => ProvisionError::Password(v.to_string()),
+            crate::password::PasswordRefusal::Store(s) => ProvisionError::Store(s),
+        })?;
     let password_hash = skjold_auth::hash_password(password)
         .await
         .map_err(|e| ProvisionError::Invalid(e.to_string()))?;
@@ -129,4 +146,19 @@ pub async fn add_user(
     )
     .await?;
     Ok(user)
+}
+
+/// A one-time password for a new user of a tenant that passes the tenant's policy.
+pub async fn generated_password(
+    router: &TenantRouter,
+    slug: &TenantSlug,
+    username: &Username,
+) -> Result<String, ProvisionError> {
+    let (record, db) = router
+        .open(slug)
+        .await?
+        .ok_or_else(|| ProvisionError::Invalid(format!("no tenant '{slug}'")))?;
+    let policy = crate::password::policy(&db).await?;
+    crate::password::generate_password(&policy, username.as_str(), &record)
+        .map_err(|v| ProvisionError::Password(v.to_string()))
 }

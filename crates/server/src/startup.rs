@@ -65,6 +65,8 @@ impl Application {
             skjold_audit::logs_root(&config.data_dir),
         );
 
+        // Inflate the common-password list off the request path.
+        tokio::task::spawn_blocking(skjold_auth::preload_common_passwords);
         let demo = if tenants.catalog().is_empty().await? {
             let slug = TenantSlug::parse("demo").map_err(|e| anyhow::anyhow!(e))?;
             let (_, user, password) = crate::provision::create_tenant_with_admin(
@@ -86,6 +88,11 @@ impl Application {
                 clock,
                 audit,
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+                ip_guard: Arc::new(crate::ipguard::IpGuard::new(crate::ipguard::IpLimits {
+                    throttle_after: config.signin_ip_throttle_after,
+                    ban_after: config.signin_ip_ban_after,
+                    ban_minutes: config.signin_ip_ban_minutes,
+                })),
                 config: Arc::new(config),
             },
             https,

@@ -398,7 +398,10 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             let (password, one_time) = if password_stdin {
                 (read_password_stdin()?, false)
             } else {
-                (skjold_auth::generate_password(), true)
+                (
+                    skjold_server::provision::generated_password(&router, &slug, &username).await?,
+                    true,
+                )
             };
             let user = skjold_server::provision::add_user(
                 &router,

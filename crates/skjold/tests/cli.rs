@@ -944,7 +944,27 @@ fn too_short_password_on_stdin_is_refused_naming_the_rule() {
         ],
         "short\n",
     );
-    out.fails_with(&["password", "at least 12 characters"]);
+    out.fails_with(&["password", "at least 12 characters", "rule 'min_length'"]);
+    // The tenant's policy names each rule: a common password, one with the username.
+    for (password, rule) in [
+        ("password1234\n", "rule 'common'"),
+        ("alice-in-wonderland\n", "rule 'contains_username'"),
+    ] {
+        let out = sandbox.run_stdin(
+            &[
+                "user",
+                "add",
+                "--tenant",
+                "acme",
+                "alice",
+                "--role",
+                "user",
+                "--password-stdin",
+            ],
+            password,
+        );
+        out.fails_with(&["password", rule]);
+    }
     let users = sandbox.users("acme");
     assert!(users.iter().all(|u| u["username"] != "alice"), "{users:?}");
 }

@@ -5,10 +5,12 @@
 //! hands out. Every change to tenant data goes through the write path in [`records`], which
 //! appends to the tenant's change journal in the same transaction.
 
+mod api_tokens;
 mod audit;
 mod backend;
 mod catalog;
 mod error;
+mod identity;
 mod journal;
 mod recent;
 pub mod records;
@@ -18,15 +20,17 @@ mod sessions;
 mod tenant;
 mod users;
 
+pub use api_tokens::{ApiToken, NewApiToken};
 pub use audit::{AuditQuery, AuditTable};
 pub use backend::{create_private_dir, Backend, BackendKind};
 pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};
 pub use error::StoreError;
+pub use identity::{FailureOutcome, SignInLock};
 pub use journal::{Actor, HistoryEntry, JournalOp};
 pub use recent::RecentChange;
 pub use records::{ListQuery, ListSort, Page};
 pub use router::TenantRouter;
-pub use sessions::{Session, SessionTimeouts};
+pub use sessions::{Session, SessionInfo, SessionTimeouts};
 pub use tenant::TenantDb;
 pub use users::{NewUser, User, UserPatch, UserStatus};
 

@@ -32,6 +32,17 @@ pub struct Session {
     pub expires_at: String,
 }
 
+/// A session as its owner lists it.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub token_hash: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// How stale `last_seen_at` may get before a request writes it again: saves a write per
 /// request at the cost of this much slack in the idle timeout.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
@@ -109,6 +120,43 @@ impl TenantDb {
             created_at: row.try_get("s_created")?,
             expires_at,
         }))
+    }
+
+    /// A user's sessions (including expired ones not yet cleaned up), newest first.
+    pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT token_hash, created_at, last_seen_at, expires_at, ip, user_agent \
+             FROM sessions WHERE user_id = $1 ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionInfo {
+                    token_hash: row.try_get("token_hash")?,
+                    created_at: row.try_get("created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends all of a user's sessions but `keep` (a token hash); answers how many ended.
+    pub async fn delete_sessions_of(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep.unwrap_or(""))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {

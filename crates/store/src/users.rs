@@ -51,10 +51,19 @@ pub(crate) fn user_from_row_pub(row: &AnyRow) -> Result<User, StoreError> {
 }
 
 fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    user_from_parts(row, "id", "created_at")
+}
+
+/// A user from a row whose id and creation time columns have the given names (a join).
+pub(crate) fn user_from_parts(
+    row: &AnyRow,
+    id_col: &str,
+    created_col: &str,
+) -> Result<User, StoreError> {
     let role: String = row.try_get("role")?;
     let status: String = row.try_get("status")?;
     Ok(User {
-        id: row.try_get("id")?,
+        id: row.try_get(id_col)?,
         username: row.try_get("username")?,
         display_name: row.try_get("display_name")?,
         email: row.try_get("email")?,
@@ -65,7 +74,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
             "disabled" => UserStatus::Disabled,
             other => return Err(StoreError::Corrupt(format!("user status '{other}'"))),
         },
-        created_at: row.try_get("created_at")?,
+        created_at: row.try_get(created_col)?,
         updated_at: row.try_get("updated_at")?,
     })
 }
@@ -267,6 +276,7 @@ impl TenantDb {
         let now = self.now();
         user.updated_at = now.clone();
         let mut tx = self.write_tx().await?;
+        self.remember_old_hash(&mut tx, id, &now).await?;
         sqlx::query(
             "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 \
              WHERE id = $3",

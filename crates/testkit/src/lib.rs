@@ -173,7 +173,7 @@ impl TestApp {
 
     /// Creates another tenant with an administrator `admin`; returns that administrator's token.
     pub async fn create_tenant(&self, slug: &str) -> String {
-        let password = format!("pw-{slug}-correct-horse");
+        let password = tenant_admin_password(slug);
         skjold_server::provision::create_tenant_with_admin(
             &self.state.tenants,
             &self.state.audit,
@@ -189,7 +189,7 @@ impl TestApp {
 
     /// Adds a user with a role to a tenant; returns their token.
     pub async fn user_with_role(&self, tenant: &str, username: &str, role: Role) -> String {
-        let password = format!("pw-{username}-battery-staple");
+        let password = user_password(username);
         skjold_server::provision::add_user(
             &self.state.tenants,
             &self.state.audit,
@@ -203,6 +203,24 @@ impl TestApp {
         .expect("user added");
         self.sign_in(tenant, username, &password).await
     }
+}
+
+/// The password [`TestApp::create_tenant`] gives a tenant's administrator. It does not
+/// contain the tenant's name (the password policy refuses that).
+pub fn tenant_admin_password(slug: &str) -> String {
+    format!("pw-{}-correct-horse", name_tag(slug))
+}
+
+/// The password [`TestApp::user_with_role`] gives a user. It does not contain the username.
+pub fn user_password(username: &str) -> String {
+    format!("pw-{}-battery-staple", name_tag(username))
+}
+
+/// A number derived from a name (FNV-1a), so each name gets its own password.
+fn name_tag(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Drop for TestApp {

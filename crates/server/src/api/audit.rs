@@ -173,6 +173,7 @@ pub struct ExportParams {
 /// Export every record matching the filters, newest first, as CSV or JSON lines. The export
 /// is itself recorded (`audit.exported`).
 #[utoipa::path(get, path = "/audit/export", tag = "audit", params(TenantPath, ExportParams),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "The matching records as a download", content(
             (String = "text/csv"),

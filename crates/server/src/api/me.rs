@@ -135,6 +135,69 @@ async fn patch_me(
     Ok(Json(Me::from(&user)))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Change my password. The tenant's password policy applies; every other session of mine
+/// ends, this one stays.
+#[utoipa::path(put, path = "/me/password", tag = "me", params(TenantPath), security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "Wrong current password, or the new one breaks the policy (`rule` names the rule)", body = crate::error::Problem)))]
+async fn change_password(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<SignedIn>,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let user = auth.user();
+    let stored = match skjold_domain::Username::parse(&user.username) {
+        Ok(u) if body.current_password.len() <= 4096 => auth
+            .db()
+            .user_for_sign_in(&u)
+            .await?
+            .and_then(|(_, hash)| hash),
+        _ => None,
+    };
+    if !skjold_auth::verify_password(body.current_password, stored).await {
+        return Err(FieldErrors::single("current_password", "is not your current password").into());
+    }
+    crate::password::check_new_password(
+        auth.db(),
+        &auth.tenant.record,
+        &user.username,
+        Some(&user.id),
+        &body.new_password,
+    )
+    .await?;
+    let hash = skjold_auth::hash_password(body.new_password)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    auth.db()
+        .set_password_hash(
+            &auth.actor(),
+            &user.id,
+            &hash,
+            Some(&auth.session.token_hash),
+        )
+        .await?;
+    auth.audit_event(&state, ip, "user.password_changed", serde_json::Value::Null)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_me, patch_me))
+    OpenApiRouter::new()
+        .routes(routes!(get_me, patch_me))
+        .routes(routes!(change_password))
 }

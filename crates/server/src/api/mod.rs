@@ -4,9 +4,13 @@
 
 pub mod audit;
 mod health;
+mod locks;
 mod me;
 mod records;
 mod session;
+pub mod sessions;
+mod settings;
+pub mod tokens;
 mod users;
 
 use crate::AppState;
@@ -15,7 +19,6 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use records::ListParams;
-pub use users::check_password;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +36,7 @@ pub use users::check_password;
         (name = "session", description = "Signing in and out"),
         (name = "me", description = "The signed-in user's own details"),
         (name = "users", description = "The tenant's users (administration)"),
+        (name = "settings", description = "The tenant's settings (needs settings.manage)"),
         (name = "companies", description = "Companies"),
         (name = "persons", description = "Persons"),
         (name = "activities", description = "Appointments, tasks, calls and notes"),
@@ -60,6 +64,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(session::router())
         .merge(me::router())
         .merge(users::router())
+        .merge(settings::router())
+        .merge(locks::router())
+        .merge(sessions::router())
+        .merge(tokens::router())
         .merge(records::router())
         .merge(audit::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -3,14 +3,13 @@
 use super::TenantPath;
 use crate::audit::{ClientIp, Event};
 use crate::extract::{ApiJson, Authorized, SignedIn, Tenant};
+use crate::signin::Outcome;
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use skjold_domain::Username;
-use skjold_store::TenantStatus;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -28,10 +27,16 @@ pub struct NewSession {
     #[schema(format = DateTime)]
     expires_at: String,
     user: super::me::Me,
+    /// The tenant's maximum password age has passed: change the password
+    /// (`PUT /me/password`).
+    password_expired: bool,
 }
 
 /// Sign in with username and password. A wrong password, an unknown user and a disabled
-/// user get the same answer in the same time.
+/// user get the same answer in the same time. Repeated failures lock the username (known
+/// or not) for a while, and too many from one address throttle and then ban it: both are
+/// answered 429 with `Retry-After`, and a locked account does not sign in even with the
+/// right password.
 #[utoipa::path(post, path = "/session", tag = "session", params(TenantPath),
     request_body = SignIn,
     responses(
@@ -39,6 +44,7 @@ pub struct NewSession {
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Sign-in failed", body = crate::error::Problem),
         (status = 403, description = "The tenant is suspended", body = crate::error::Problem),
+        (status = 429, description = "Too many attempts: try again after `Retry-After` seconds", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
@@ -51,36 +57,27 @@ async fn sign_in(
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<(StatusCode, Json<NewSession>), ApiError> {
     let chain = tenant.record.slug.as_str();
-    let found = match Username::parse(&body.username) {
-        Ok(u) if body.password.len() <= 4096 => tenant.db.user_for_sign_in(&u).await?,
-        _ => None,
-    };
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, None),
-    };
-    // Always verify, against a dummy hash when there is no user, so timing tells nothing.
-    let ok = skjold_auth::verify_password(body.password.clone(), hash).await;
-    let user = match user {
-        None => return refuse(&state, chain, ip, &body.username, "unknown_user").await,
-        Some(_) if !ok => return refuse(&state, chain, ip, &body.username, "wrong_password").await,
-        Some(u) if u.status != skjold_store::UserStatus::Active => {
-            return refuse(&state, chain, ip, &body.username, "user_disabled").await
+    let outcome = crate::signin::check_password(
+        &state,
+        &tenant.record,
+        &tenant.db,
+        &body.username,
+        body.password,
+        ip,
+        "api",
+    )
+    .await?;
+    let (user, password_expired) = match outcome {
+        Outcome::SignedIn {
+            user,
+            password_expired,
+        } => (user, password_expired),
+        Outcome::Failed => return Err(ApiError::SignInFailed),
+        Outcome::TryLater { retry_after_secs } => {
+            return Err(ApiError::TooManyAttempts { retry_after_secs })
         }
-        Some(u) => u,
+        Outcome::Suspended => return Err(ApiError::Forbidden("this tenant is suspended".into())),
     };
-    if tenant.record.status != TenantStatus::Active {
-        Event::new(
-            &state,
-            "auth.sign_in.failed",
-            Some(ip),
-            serde_json::json!({ "reason": "tenant_suspended" }),
-        )
-        .by(&user.id, &user.username)
-        .record(&state, chain)
-        .await?;
-        return Err(ApiError::Forbidden("this tenant is suspended".into()));
-    }
     let token = skjold_auth::new_token();
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -90,7 +87,7 @@ async fn sign_in(
         .create_session(
             &user.id,
             &skjold_auth::hash_token(&token),
-            state.session_timeouts(),
+            state.tenant_session_timeouts(&tenant.db).await?,
             Some(&ip.to_string()),
             user_agent,
         )
@@ -110,28 +107,9 @@ async fn sign_in(
             token,
             expires_at,
             user: super::me::Me::from(&user),
+            password_expired,
         }),
     ))
-}
-
-/// Records a failed sign-in with its reason; the client learns only that it failed.
-async fn refuse(
-    state: &AppState,
-    chain: &str,
-    ip: std::net::IpAddr,
-    tried: &str,
-    reason: &str,
-) -> Result<(StatusCode, Json<NewSession>), ApiError> {
-    Event::new(
-        state,
-        "auth.sign_in.failed",
-        Some(ip),
-        serde_json::json!({ "reason": reason }),
-    )
-    .tried(tried)
-    .record(state, chain)
-    .await?;
-    Err(ApiError::SignInFailed)
 }
 
 /// Sign out: the session's token stops working.

@@ -14,25 +14,6 @@ use skjold_store::{NewUser, User, UserStatus};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// Passwords set through the API: long enough to resist guessing, short enough to hash.
-/// The tenant's own password policy (a later feature) tightens this.
-pub fn check_password(password: &str) -> Result<(), FieldErrors> {
-    let n = password.chars().count();
-    if n < 12 {
-        return Err(FieldErrors::single(
-            "password",
-            "must have at least 12 characters",
-        ));
-    }
-    if password.len() > 1024 {
-        return Err(FieldErrors::single(
-            "password",
-            "must have at most 1024 bytes",
-        ));
-    }
-    Ok(())
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct UserView {
     #[schema(format = Uuid)]
@@ -136,7 +117,7 @@ async fn list_users(auth: Authorized<UsersRead>) -> Result<Json<UserList>, ApiEr
         (status = 409, description = "Username taken", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem)))]
+        (status = 422, description = "Invalid fields, or the password breaks the tenant's policy (`type` …:password-policy, `rule` names the rule)", body = crate::error::Problem)))]
 async fn create_user(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -151,13 +132,17 @@ async fn create_user(
         phone: Some(body.phone),
     }
     .into_patch()?;
+    let record = &auth.tenant.record;
     let (password, one_time) = match body.password {
         Some(p) => {
-            check_password(&p)?;
+            crate::password::check_new_password(auth.db(), record, username.as_str(), None, &p)
+                .await?;
             (p, None)
         }
         None => {
-            let p = skjold_auth::generate_password();
+            let policy = crate::password::policy(auth.db()).await?;
+            let p = crate::password::generate_password(&policy, username.as_str(), record)
+                .map_err(ApiError::PasswordRefused)?;
             (p.clone(), Some(p))
         }
     };
@@ -284,8 +269,79 @@ async fn patch_user(
     Ok(Json(updated.into()))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// The new password; leave out to have the server make a one-time password.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordWasReset {
+    /// Present when the server made the password: shown once, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    one_time_password: Option<String>,
+}
+
+/// Reset a user's password. Ends all of that user's sessions (but the caller's own, when
+/// administrators reset their own password).
+#[utoipa::path(post, path = "/users/{id}/password", tag = "users", params(RecordPath), security(("bearer" = [])),
+    request_body = PasswordReset,
+    responses(
+        (status = 200, description = "Reset", body = PasswordWasReset),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 404, description = "No such user", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "The password breaks the tenant's policy (`rule` names the rule)", body = crate::error::Problem)))]
+async fn reset_password(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<UsersManage>,
+    Path((_, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<PasswordReset>,
+) -> Result<Json<PasswordWasReset>, ApiError> {
+    let id = parse_id(&id)?;
+    let user = auth.db().user(&id).await?;
+    let record = &auth.tenant.record;
+    let (password, one_time) = match body.password {
+        Some(p) => {
+            crate::password::check_new_password(auth.db(), record, &user.username, Some(&id), &p)
+                .await?;
+            (p, None)
+        }
+        None => {
+            let policy = crate::password::policy(auth.db()).await?;
+            let p = crate::password::generate_password(&policy, &user.username, record)
+                .map_err(ApiError::PasswordRefused)?;
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = skjold_auth::hash_password(password)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
+    auth.db()
+        .set_password_hash(&auth.actor(), &id, &hash, keep)
+        .await?;
+    auth.audit_event(
+        &state,
+        ip,
+        "user.password_reset",
+        serde_json::json!({ "user_id": user.id, "username": user.username }),
+    )
+    .await?;
+    Ok(Json(PasswordWasReset {
+        one_time_password: one_time,
+    }))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, patch_user))
+        .routes(routes!(reset_password))
 }

@@ -164,7 +164,7 @@ fn new_user_fields(form: &FormData, errs: &FieldErrors) -> Vec<FormField> {
         "password",
         "",
         false,
-        "At least 12 characters. Leave empty to have a one-time password made.",
+        "The password policy applies. Leave empty to have a one-time password made.",
         errs,
     ));
     fields
@@ -240,10 +240,22 @@ async fn create(
     let (display_name, email, phone) = personal_details(&form, &mut errs);
     let typed = form.get("password").unwrap_or("").to_string();
     if !typed.is_empty() {
-        if let Err(e) = crate::api::check_password(&typed) {
-            for fe in e.0 {
-                errs.add("password", fe.message);
+        // With an invalid username, the rules that need none still apply.
+        let name = username.as_ref().map(|u| u.as_str()).unwrap_or("");
+        match crate::password::check_new_password(
+            auth.db(),
+            &auth.tenant.record,
+            name,
+            None,
+            &typed,
+        )
+        .await
+        {
+            Ok(_) => {}
+            Err(crate::password::PasswordRefusal::Policy(v)) => {
+                errs.add("password", super::profile::refusal_text(&v));
             }
+            Err(crate::password::PasswordRefusal::Store(e)) => return Err(e.into()),
         }
     }
     let (Some(username), Some(role), true) = (username, role, errs.is_empty()) else {
@@ -258,7 +270,9 @@ async fn create(
         .await;
     };
     let (password, one_time) = if typed.is_empty() {
-        let p = skjold_auth::generate_password();
+        let policy = crate::password::policy(auth.db()).await?;
+        let p = crate::password::generate_password(&policy, username.as_str(), &auth.tenant.record)
+            .map_err(|v| UiError::Internal(v.to_string()))?;
         (p.clone(), Some(p))
     } else {
         (typed, None)
@@ -532,7 +546,9 @@ async fn reset_password(
     let Post { auth, .. } = post;
     let id = user_id(&id)?;
     let user = auth.db().user(&id).await?;
-    let password = skjold_auth::generate_password();
+    let policy = crate::password::policy(auth.db()).await?;
+    let password = crate::password::generate_password(&policy, &user.username, &auth.tenant.record)
+        .map_err(|v| UiError::Internal(v.to_string()))?;
     let hash = skjold_auth::hash_password(password.clone())
         .await
         .map_err(|e| UiError::Internal(e.to_string()))?;
@@ -559,6 +575,29 @@ async fn reset_password(
     .await
 }
 
+async fn end_sessions(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    post: Post<UsersManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, .. } = post;
+    let id = user_id(&id)?;
+    let user = auth.db().user(&id).await?;
+    let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
+    let ended = auth.db().delete_sessions_of(&user.id, keep).await?;
+    auth.audit_event(
+        &state,
+        "user.sessions_revoked",
+        serde_json::json!({ "user_id": user.id, "username": user.username, "ended": ended, "via": "web" }),
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "/{}/admin/users/{id}?msg=sessions-ended",
+        auth.slug()
+    ))
+    .into_response())
+}
+
 /// A GET of an action's address (after signing in again): show the user.
 async fn back_to_user(Path((tenant, id)): Path<(String, String)>) -> Response {
     match skjold_domain::TenantSlug::parse(&tenant) {
@@ -580,5 +619,9 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{tenant}/admin/users/{id}/password",
             get(back_to_user).merge(post(reset_password)),
+        )
+        .route(
+            "/{tenant}/admin/users/{id}/sessions",
+            get(back_to_user).merge(post(end_sessions)),
         )
 }

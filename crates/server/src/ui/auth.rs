@@ -259,9 +259,10 @@ impl<R: Requirement> FromRequestParts<AppState> for UiAuth<R> {
             return Err(sign_in(false));
         };
         let token = token.to_string();
+        let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
         let session = tenant
             .db
-            .session(&skjold_auth::hash_token(&token), state.session_timeouts())
+            .session(&skjold_auth::hash_token(&token), timeouts)
             .await?;
         let Some(session) = session else {
             return Err(sign_in(true));

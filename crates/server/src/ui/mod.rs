@@ -17,6 +17,7 @@ mod fields;
 mod pipeline;
 mod profile;
 mod records;
+mod security;
 mod signin;
 mod templates;
 
@@ -42,6 +43,8 @@ pub struct Chrome {
     pub show_admin: bool,
     /// The audit trail's page is in the Admin section too.
     pub show_audit: bool,
+    /// The security settings' page (password policy, sign-in locks).
+    pub show_security: bool,
     pub title: String,
     /// A short confirmation ("Company saved."), shown once after a redirect.
     pub flash: Option<&'static str>,
@@ -66,6 +69,7 @@ impl Chrome {
             section,
             show_admin: auth.can(Right::UsersRead),
             show_audit: auth.can(Right::AuditRead),
+            show_security: auth.can(Right::SettingsManage),
             title: title.into(),
             flash: None,
             asset_v: assets::version(),
@@ -91,6 +95,12 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "signed-out" => "You are signed out.",
         "profile" => "Your details are saved.",
         "password" => "Your password is changed.",
+        "unlocked" => "The lock is lifted.",
+        "session-ended" => "The session is signed out.",
+        "token-revoked" => "The API token is revoked.",
+        "password-expired" => {
+            "Your password is older than your organisation allows. Please choose a new one."
+        }
         _ => return None,
     })
 }
@@ -157,4 +167,5 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(audit::router())
         .merge(profile::router())
+        .merge(security::router())
 }

@@ -2,7 +2,8 @@
 
 use super::admin::{personal_details, right_label, role_label};
 use super::auth::{FormData, Post, UiAuth};
-use super::templates::{FormField, ProfilePage};
+use super::fields::show_time;
+use super::templates::{FormField, ProfilePage, SessionRow, TokenRow};
 use super::{render, Chrome, UiError};
 use crate::extract::SignedIn;
 use crate::AppState;
@@ -14,14 +15,30 @@ use axum::Router;
 use skjold_domain::{FieldErrors, Username};
 use skjold_store::UserPatch;
 
-fn page(
+async fn page(
+    state: &AppState,
     auth: &UiAuth<SignedIn>,
     details: Option<&FormData>,
     errs: &FieldErrors,
     msg: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, UiError> {
+    page_with_token(state, auth, details, errs, msg, status, None).await
+}
+
+/// The profile page; `new_token` is an API token just made (name, token), shown this once.
+async fn page_with_token(
+    state: &AppState,
+    auth: &UiAuth<SignedIn>,
+    details: Option<&FormData>,
+    errs: &FieldErrors,
+    msg: Option<&str>,
+    status: StatusCode,
+    new_token: Option<(String, String)>,
+) -> Result<Response, UiError> {
     let user = auth.user();
+    let policy = crate::password::policy(auth.db()).await?;
+    let hint = policy_hint(&policy);
     let (name, email, phone) = match details {
         Some(f) => (f.text("display_name"), f.text("email"), f.text("phone")),
         None => (
@@ -61,7 +78,7 @@ fn page(
             "password",
             "",
             true,
-            "At least 12 characters.",
+            hint,
             errs,
         ),
         FormField::simple(
@@ -88,6 +105,45 @@ fn page(
         .filter(|e| !known.contains(&e.field.as_str()))
         .map(|e| e.message.clone())
         .collect();
+    let sessions =
+        crate::api::sessions::live_sessions(state, auth.db(), &user.id, &auth.session.token_hash)
+            .await?
+            .into_iter()
+            .map(|s| SessionRow {
+                device: s.user_agent.unwrap_or_else(|| "Unknown device".into()),
+                ip: s.ip.unwrap_or_default(),
+                created: show_time(&s.created_at),
+                last_seen: show_time(&s.last_seen_at),
+                current: s.current,
+                id: s.id,
+            })
+            .collect();
+    let now = state.clock.now();
+    let tokens = auth
+        .db()
+        .api_tokens_of(&user.id)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let v = crate::api::tokens::TokenView::new(t, now);
+            TokenRow {
+                id: v.id,
+                name: v.name,
+                scopes: v.scopes.join(", "),
+                expires: show_time(&v.expires_at),
+                expired: v.expired,
+                last_used: match (v.last_used_at, v.last_used_ip) {
+                    (Some(at), Some(ip)) => format!("{} from {ip}", show_time(&at)),
+                    (Some(at), None) => show_time(&at),
+                    _ => "never".into(),
+                },
+            }
+        })
+        .collect();
+    let scope_options = std::iter::once("all")
+        .chain(crate::scopes::RESOURCES.iter().copied())
+        .flat_map(|r| [format!("{r}:read"), format!("{r}:write")])
+        .collect();
     render(
         status,
         &ProfilePage {
@@ -98,19 +154,29 @@ fn page(
             fields,
             password_fields,
             errors,
+            sessions,
+            tokens,
+            scope_options,
+            new_token,
         },
     )
 }
 
-async fn show(auth: UiAuth<SignedIn>, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
+async fn show(
+    State(state): State<AppState>,
+    auth: UiAuth<SignedIn>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
     let params = FormData::parse(raw.unwrap_or_default().as_bytes());
     page(
+        &state,
         &auth,
         None,
         &FieldErrors::new(),
         params.get("msg"),
         StatusCode::OK,
     )
+    .await
 }
 
 async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Response, UiError> {
@@ -119,12 +185,14 @@ async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Res
     let (display_name, email, phone) = personal_details(&form, &mut errs);
     if !errs.is_empty() {
         return page(
+            &state,
             &auth,
             Some(&form),
             &errs,
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        )
+        .await;
     }
     auth.db()
         .update_user(
@@ -167,16 +235,36 @@ async fn change_password(
     if !skjold_auth::verify_password(current, stored).await {
         errs.add("current_password", "is not your current password");
     }
-    if let Err(e) = crate::api::check_password(&new) {
-        for fe in e.0 {
-            errs.add("new_password", fe.message);
+    if errs.is_empty() {
+        match crate::password::check_new_password(
+            auth.db(),
+            &auth.tenant.record,
+            &auth.user().username,
+            Some(&auth.user().id),
+            &new,
+        )
+        .await
+        {
+            Ok(_) => {}
+            Err(crate::password::PasswordRefusal::Policy(v)) => {
+                errs.add("new_password", refusal_text(&v));
+            }
+            Err(crate::password::PasswordRefusal::Store(e)) => return Err(e.into()),
         }
     }
     if new != repeat {
         errs.add("repeat_password", "does not match the new password");
     }
     if !errs.is_empty() {
-        return page(&auth, None, &errs, None, StatusCode::UNPROCESSABLE_ENTITY);
+        return page(
+            &state,
+            &auth,
+            None,
+            &errs,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let hash = skjold_auth::hash_password(new)
         .await
@@ -199,11 +287,171 @@ async fn change_password(
     Ok(Redirect::to(&format!("/{}/me?msg=password", auth.slug())).into_response())
 }
 
+async fn revoke_session(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let id = form.text("id");
+    if crate::api::sessions::revoke_by_id(auth.db(), &auth.user().id, &id).await? {
+        auth.audit_event(
+            &state,
+            "auth.session_revoked",
+            serde_json::json!({ "session": id, "via": "web" }),
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/{}/me?msg=session-ended", auth.slug())).into_response())
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let scopes: Vec<String> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let mut errs = FieldErrors::new();
+    let days = form.text("days");
+    let expires_at = match days.parse::<i64>() {
+        Ok(d) if (1..=3650).contains(&d) => Some(skjold_domain::clock::format_timestamp(
+            state.clock.now() + chrono::Duration::days(d),
+        )),
+        _ => {
+            errs.add("token_days", "Valid for: a whole number of days, 1 to 3650");
+            None
+        }
+    };
+    let created = match expires_at {
+        Some(expires_at) => {
+            crate::api::tokens::create(
+                &state,
+                auth.db(),
+                &auth.user().id,
+                crate::api::tokens::NewTokenBody {
+                    name: form.text("name"),
+                    scopes,
+                    expires_at: Some(expires_at),
+                },
+            )
+            .await
+        }
+        None => Err(crate::ApiError::Invalid(FieldErrors::new())),
+    };
+    let created = match created {
+        Ok(c) => c,
+        Err(crate::ApiError::Invalid(e)) => {
+            for fe in e.0 {
+                let what = if fe.field.starts_with("scopes") {
+                    "Scopes"
+                } else if fe.field == "name" {
+                    "Token name"
+                } else {
+                    "Valid for"
+                };
+                errs.add("token", format!("{what}: {}", fe.message));
+            }
+            return page(
+                &state,
+                &auth,
+                None,
+                &errs,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    auth.audit_event(
+        &state,
+        "api_token.created",
+        serde_json::json!({
+            "token_id": created.view.id, "name": created.view.name,
+            "scopes": created.view.scopes, "expires_at": created.view.expires_at, "via": "web",
+        }),
+    )
+    .await?;
+    page_with_token(
+        &state,
+        &auth,
+        None,
+        &FieldErrors::new(),
+        None,
+        StatusCode::OK,
+        Some((created.view.name, created.token)),
+    )
+    .await
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let id = form.text("id");
+    if auth.db().delete_api_token(&auth.user().id, &id).await? {
+        auth.audit_event(
+            &state,
+            "api_token.revoked",
+            serde_json::json!({ "token_id": id, "via": "web" }),
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/{}/me?msg=token-revoked", auth.slug())).into_response())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/{tenant}/me/tokens",
+            get(|| async { Redirect::to("../me") }).post(create_token),
+        )
+        .route(
+            "/{tenant}/me/tokens/revoke",
+            get(|| async { Redirect::to("../../me") }).post(revoke_token),
+        )
+        .route(
+            "/{tenant}/me/sessions/revoke",
+            get(|| async { Redirect::to("../../me") }).post(revoke_session),
+        )
         .route("/{tenant}/me", get(show).post(save))
         .route(
             "/{tenant}/me/password",
             get(|| async { Redirect::to("../me") }).post(change_password),
         )
+}
+
+/// What the new-password field says about the tenant's policy.
+pub(crate) fn policy_hint(policy: &skjold_domain::PasswordPolicy) -> String {
+    let mut needs = Vec::new();
+    if policy.require_lowercase {
+        needs.push("a lowercase letter");
+    }
+    if policy.require_uppercase {
+        needs.push("an uppercase letter");
+    }
+    if policy.require_digit {
+        needs.push("a digit");
+    }
+    if policy.require_symbol {
+        needs.push("a symbol");
+    }
+    let mut hint = format!(
+        "At least {} characters; not a common password, your username or the organisation's name.",
+        policy.min_length
+    );
+    if !needs.is_empty() {
+        hint.push_str(&format!(" Needs {}.", needs.join(", ")));
+    }
+    hint
+}
+
+/// A refusal as a form shows it: the rule's words and its id.
+pub(crate) fn refusal_text(v: &skjold_domain::PolicyViolation) -> String {
+    format!("The password {} (rule: {}).", v.message, v.rule.id())
 }

@@ -566,7 +566,7 @@ async fn form_fields(
             checked: values.get(f.name) == Some(&Value::Bool(true)),
             value,
             required: f.required,
-            hint: f.hint,
+            hint: f.hint.to_string(),
             error,
             options,
             described_by: described_by.join(" "),

@@ -1,5 +1,6 @@
-//! Signing in and out in the browser. The rules are the API's (`api/session.rs`): the same
-//! answer, in the same time, for an unknown user, a wrong password and a disabled account.
+//! Signing in and out in the browser. The rules are the API's (`crate::signin`): the same
+//! answer, in the same time, for an unknown user, a wrong password and a disabled account;
+//! "try again later" for a locked name or a throttled address.
 
 use super::auth::{
     self, clear_session_cookie, cross_site, read_form, safe_next, secrets_equal, session_cookie,
@@ -9,16 +10,17 @@ use super::templates::{LoginPage, LogoutPage};
 use super::{assets, render, Chrome, UiError};
 use crate::audit::Event;
 use crate::extract::{SignedIn, Tenant};
+use crate::signin::Outcome;
 use crate::{ApiError, AppState};
 use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use skjold_domain::{TenantSlug, Username};
-use skjold_store::{TenantStatus, UserStatus};
+use skjold_domain::TenantSlug;
 
 const FAILED: &str = "Sign-in failed. Check your username and password and try again.";
+const TRY_LATER: &str = "Too many failed sign-ins. Please wait a while and try again later.";
 const SUSPENDED: &str =
     "This organisation's account is suspended, so nobody can sign in. Contact your administrator.";
 const STALE_FORM: &str =
@@ -67,7 +69,13 @@ async fn signed_in(tenant: &Tenant, headers: &HeaderMap, state: &AppState) -> bo
     matches!(
         tenant
             .db
-            .session(&skjold_auth::hash_token(token), state.session_timeouts())
+            .session(
+                &skjold_auth::hash_token(token),
+                match state.tenant_session_timeouts(&tenant.db).await {
+                    Ok(t) => t,
+                    Err(_) => return false,
+                },
+            )
             .await,
         Ok(Some(_))
     )
@@ -131,53 +139,25 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     }
 
     let password = form.get("password").unwrap_or("").to_string();
-    let found = match Username::parse(&username) {
-        Ok(u) if password.len() <= 4096 => tenant.db.user_for_sign_in(&u).await?,
-        _ => None,
+    let outcome = crate::signin::check_password(
+        &state,
+        &tenant.record,
+        &tenant.db,
+        &username,
+        password,
+        ip,
+        "web",
+    )
+    .await?;
+    let (user, password_expired) = match outcome {
+        Outcome::SignedIn {
+            user,
+            password_expired,
+        } => (user, password_expired),
+        Outcome::Failed => return retry(FAILED, StatusCode::OK),
+        Outcome::TryLater { .. } => return retry(TRY_LATER, StatusCode::TOO_MANY_REQUESTS),
+        Outcome::Suspended => return retry(SUSPENDED, StatusCode::FORBIDDEN),
     };
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, None),
-    };
-    // Always verify, against a dummy hash when there is no user, so timing tells nothing.
-    let verified = skjold_auth::verify_password(password, hash).await;
-    // The audit trail learns why; the browser only that it failed.
-    let failed = |reason: &'static str| {
-        Event::new(
-            &state,
-            "auth.sign_in.failed",
-            Some(ip),
-            serde_json::json!({ "reason": reason, "via": "web" }),
-        )
-        .tried(&username)
-    };
-    let user = match user {
-        None => {
-            failed("unknown_user").record(&state, &slug).await?;
-            return retry(FAILED, StatusCode::OK);
-        }
-        Some(_) if !verified => {
-            failed("wrong_password").record(&state, &slug).await?;
-            return retry(FAILED, StatusCode::OK);
-        }
-        Some(u) if u.status != UserStatus::Active => {
-            failed("user_disabled").record(&state, &slug).await?;
-            return retry(FAILED, StatusCode::OK);
-        }
-        Some(u) => u,
-    };
-    if tenant.record.status != TenantStatus::Active {
-        Event::new(
-            &state,
-            "auth.sign_in.failed",
-            Some(ip),
-            serde_json::json!({ "reason": "tenant_suspended", "via": "web" }),
-        )
-        .by(&user.id, &user.username)
-        .record(&state, &slug)
-        .await?;
-        return retry(SUSPENDED, StatusCode::FORBIDDEN);
-    }
 
     // A session this browser had before ends: a sign-in always starts a fresh one.
     end_previous_session(&state, &headers).await;
@@ -186,7 +166,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let timeouts = state.session_timeouts();
+    let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
     tenant
         .db
         .create_session(
@@ -206,7 +186,13 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     .by(&user.id, &user.username)
     .record(&state, &slug)
     .await?;
-    let mut res = Redirect::to(&next.unwrap_or_else(|| format!("/{slug}/"))).into_response();
+    // An expired password: straight to the profile, where it is changed.
+    let target = if password_expired {
+        format!("/{slug}/me?msg=password-expired")
+    } else {
+        next.unwrap_or_else(|| format!("/{slug}/"))
+    };
+    let mut res = Redirect::to(&target).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
         session_cookie(&slug, &token, timeouts.absolute.num_seconds()),
@@ -257,7 +243,8 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
     let form = read_form(Request::from_parts(parts, body), &state).await?;
     if let Some(token) = session_token(&headers, &slug) {
         let hash = skjold_auth::hash_token(token);
-        if let Some(session) = tenant.db.session(&hash, state.session_timeouts()).await? {
+        let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
+        if let Some(session) = tenant.db.session(&hash, timeouts).await? {
             // A live session ends only by a form of its own.
             if !secrets_equal(
                 form.get(auth::CSRF_FIELD).unwrap_or(""),

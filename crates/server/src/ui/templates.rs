@@ -126,7 +126,7 @@ pub struct FormField {
     pub value: String,
     pub checked: bool,
     pub required: bool,
-    pub hint: &'static str,
+    pub hint: String,
     pub error: Option<String>,
     pub options: Vec<Opt>,
     /// `aria-describedby`: the hint's and the error's ids.
@@ -225,9 +225,10 @@ impl FormField {
         kind: &'static str,
         value: impl Into<String>,
         required: bool,
-        hint: &'static str,
+        hint: impl Into<String>,
         errors: &skjold_domain::FieldErrors,
     ) -> Self {
+        let hint: String = hint.into();
         let id = format!("f-{name}");
         let msgs: Vec<&str> = errors
             .0
@@ -315,6 +316,32 @@ pub struct ProfilePage {
     pub fields: Vec<FormField>,
     pub password_fields: Vec<FormField>,
     pub errors: Vec<String>,
+    pub sessions: Vec<SessionRow>,
+    pub tokens: Vec<TokenRow>,
+    /// Every scope a token can have, for the new-token form.
+    pub scope_options: Vec<String>,
+    /// A token just made: its name and the token, shown this once.
+    pub new_token: Option<(String, String)>,
+}
+
+/// One of my API tokens on the profile page.
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    pub expires: String,
+    pub expired: bool,
+    pub last_used: String,
+}
+
+/// One of my sessions on the profile page.
+pub struct SessionRow {
+    pub id: String,
+    pub device: String,
+    pub ip: String,
+    pub created: String,
+    pub last_seen: String,
+    pub current: bool,
 }
 
 pub struct AuditRow {
@@ -341,4 +368,23 @@ pub struct AuditPage {
     /// Downloads of everything the filters match.
     pub csv_href: String,
     pub jsonl_href: String,
+}
+
+/// A sign-in lock as the security page lists it.
+pub struct LockRow {
+    pub username: String,
+    pub known_user: bool,
+    pub until: String,
+    pub lock_count: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_security.html")]
+pub struct AdminSecurityPage {
+    pub chrome: Chrome,
+    pub fields: Vec<FormField>,
+    pub lockout_fields: Vec<FormField>,
+    pub errors: Vec<String>,
+    pub locks: Vec<LockRow>,
+    pub common_count: usize,
 }

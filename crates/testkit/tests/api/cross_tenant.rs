@@ -14,6 +14,8 @@ struct Tenant {
     password: String,
     /// resource segment → a record id of that resource in this tenant
     ids: BTreeMap<&'static str, String>,
+    /// The id of the token's session (`/me/sessions/{id}`).
+    session: String,
     /// Every value of this tenant's data that must never appear in another tenant's answers.
     secrets: Vec<String>,
 }
@@ -66,18 +68,31 @@ async fn seed(app: &TestApp, slug: &'static str, token: String, password: String
     ids.insert("sales", sale.clone());
     ids.insert("activities", activity.clone());
     ids.insert("users", user.clone());
+    // The id of this token's own session, for `/me/sessions/{id}`.
+    let sessions: Value = app
+        .get(&format!("{base}/me/sessions"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = sessions["items"][0]["id"].as_str().unwrap().to_string();
     let secrets = vec![tag, company, person, sale, activity, user];
     Tenant {
         slug,
         token,
         password,
         ids,
+        session,
         secrets,
     }
 }
 
 /// A valid body for each route that takes one.
-fn sample_body(resource: &str, method: &Method, owner: &Tenant) -> Value {
+fn sample_body(template: &str, resource: &str, method: &Method, owner: &Tenant) -> Value {
+    if template.ends_with("/password") {
+        // A reset without a password: the server makes one.
+        return json!({});
+    }
     match (resource, method.as_str()) {
         ("companies", _) => json!({"name": "Matrix Co"}),
         ("persons", _) => json!({"last_name": "Matrix"}),
@@ -128,9 +143,13 @@ fn fill(template: &str, tenant: &str, id_source: &Tenant) -> (String, &'static s
     let resource: &'static str = Box::leak(resource.to_string().into_boxed_str());
     let mut path = template.replace("{tenant}", tenant);
     if path.contains("{id}") {
-        let id = id_source.ids.get(resource).unwrap_or_else(|| {
-            panic!("the cross-tenant matrix has no sample record for {resource}: add one")
-        });
+        let id = if resource == "me" {
+            &id_source.session
+        } else {
+            id_source.ids.get(resource).unwrap_or_else(|| {
+                panic!("the cross-tenant matrix has no sample record for {resource}: add one")
+            })
+        };
         path = path.replace("{id}", id);
     }
     (path, resource)
@@ -157,7 +176,13 @@ async fn no_route_lets_one_tenant_reach_another() {
     let a_token = app.admin_token().await;
     let a = seed(&app, "demo", a_token, app.admin_password.clone()).await;
     let b_token = app.create_tenant("other").await;
-    let b = seed(&app, "other", b_token, "pw-other-correct-horse".into()).await;
+    let b = seed(
+        &app,
+        "other",
+        b_token,
+        skjold_testkit::tenant_admin_password("other"),
+    )
+    .await;
 
     let ops = tenant_operations(&app).await;
     assert!(
@@ -170,7 +195,7 @@ async fn no_route_lets_one_tenant_reach_another() {
         // 1. A's token on B's routes, with B's real ids: B does not know the token.
         let (path, resource) = fill(&op.template, b.slug, &b);
         let body = matches!(op.method, Method::POST | Method::PATCH)
-            .then(|| sample_body(resource, &op.method, &a));
+            .then(|| sample_body(&op.template, resource, &op.method, &a));
         let (status, text) = send(&app, op, &path, &a.token, body).await;
         assert_eq!(
             status, 401,
@@ -192,7 +217,7 @@ async fn no_route_lets_one_tenant_reach_another() {
         if op.template.contains("{id}") {
             let (path, resource) = fill(&op.template, b.slug, &a);
             let body = matches!(op.method, Method::POST | Method::PATCH)
-                .then(|| sample_body(resource, &op.method, &b));
+                .then(|| sample_body(&op.template, resource, &op.method, &b));
             let (status, text) = send(&app, op, &path, &b.token, body).await;
             assert_eq!(
                 status, 404,

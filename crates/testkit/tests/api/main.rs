@@ -4,11 +4,15 @@
 mod audit;
 mod cross_tenant;
 mod health;
+mod lockout;
 mod openapi;
+mod password_policy;
 mod records;
 mod rights;
 mod session;
+mod sessions;
 mod tls;
+mod tokens;
 mod ui;
 mod users;
 mod validation;

@@ -186,7 +186,13 @@ async fn ui_forms_need_the_csrf_token_and_the_right() {
 
     // A read-only user with a valid token of their own: 403.
     app.user_with_role("demo", "viewer", Role::ReadOnly).await;
-    let viewer = ui_sign_in(&app, "viewer", "pw-viewer-battery-staple", "/demo/").await;
+    let viewer = ui_sign_in(
+        &app,
+        "viewer",
+        &skjold_testkit::user_password("viewer"),
+        "/demo/",
+    )
+    .await;
     let body = page(&app, "/demo/companies", &viewer)
         .await
         .text()
@@ -275,4 +281,269 @@ async fn ui_pages_keep_the_csp_and_errors_are_html_only_for_browsers() {
         .unwrap()
         .contains("immutable"));
     assert_eq!(page(&app, "/static/../Cargo.toml", "").await.status(), 404);
+}
+
+#[tokio::test]
+async fn ui_security_page_sets_the_policy_and_forms_name_the_refused_rule() {
+    let app = spawn_app().await;
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let res = page(&app, "/demo/admin/security", &admin).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Password policy") && body.contains("value=\"12\""));
+    let csrf = hidden(&body, "csrf_token");
+    let policy = [
+        ("csrf_token", csrf.as_str()),
+        ("min_length", "7"),
+        ("max_length", "256"),
+        ("history", "0"),
+        ("max_age_days", ""),
+        ("lockout.max_failures", "5"),
+        ("lockout.lock_minutes", "15"),
+        ("lockout.max_lock_minutes", "1440"),
+    ];
+    let res = form(
+        &app,
+        "/demo/admin/security/password-policy",
+        &admin,
+        &policy,
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("must be between 8 and 128"));
+    let mut policy = policy.to_vec();
+    policy[1] = ("min_length", "16");
+    policy.push(("require_digit", "1"));
+    let res = form(
+        &app,
+        "/demo/admin/security/password-policy",
+        &admin,
+        &policy,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let token = app.admin_token().await;
+    let p: serde_json::Value = app
+        .get("/demo/api/v1/settings/password-policy", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["min_length"], 16);
+    assert_eq!(p["require_digit"], true);
+
+    // The new-user form shows a refusal with its rule.
+    let res = form(
+        &app,
+        "/demo/admin/users",
+        &admin,
+        &[
+            ("csrf_token", &csrf),
+            ("username", "nina"),
+            ("role", "user"),
+            ("password", "a-long-password-but-no-digit"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("(rule: digit)"));
+
+    // A user's own change of password: too short for the new policy.
+    app.user_with_role("demo", "viewer", Role::ReadOnly).await;
+    let viewer = ui_sign_in(
+        &app,
+        "viewer",
+        &skjold_testkit::user_password("viewer"),
+        "/demo/",
+    )
+    .await;
+    let body = page(&app, "/demo/me", &viewer).await.text().await.unwrap();
+    assert!(body.contains("At least 16 characters"));
+    let vcsrf = hidden(&body, "csrf_token");
+    let res = form(
+        &app,
+        "/demo/me/password",
+        &viewer,
+        &[
+            ("csrf_token", &vcsrf),
+            ("current_password", &skjold_testkit::user_password("viewer")),
+            ("new_password", "short-1"),
+            ("repeat_password", "short-1"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("(rule: min_length)"));
+
+    // Not for a read-only user.
+    assert_eq!(
+        page(&app, "/demo/admin/security", &viewer).await.status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn ui_sign_in_says_try_again_later_when_locked_and_admins_unlock() {
+    let app = spawn_app().await;
+    let res = page(&app, "/demo/login", "").await;
+    let signin = cookies(&res).join("; ");
+    let token = hidden(&res.text().await.unwrap(), "signin_token");
+    let mut last = String::new();
+    for _ in 0..5 {
+        let res = form(
+            &app,
+            "/demo/login",
+            &signin,
+            &[
+                ("signin_token", &token),
+                ("username", "admin"),
+                ("password", "wrong-wrong-wrong"),
+            ],
+        )
+        .await;
+        last = res.text().await.unwrap();
+    }
+    assert!(last.contains("try again later"), "{last}");
+    // The right password is refused during the lock.
+    let res = form(
+        &app,
+        "/demo/login",
+        &signin,
+        &[
+            ("signin_token", &token),
+            ("username", "admin"),
+            ("password", &app.admin_password),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 429);
+    // Another administrator sees and lifts the lock.
+    app.user_with_role("demo", "second", Role::Administrator)
+        .await;
+    let second = ui_sign_in(
+        &app,
+        "second",
+        &skjold_testkit::user_password("second"),
+        "/demo/",
+    )
+    .await;
+    let body = page(&app, "/demo/admin/security", &second)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("<td>admin</td>"), "{body}");
+    let csrf = hidden(&body, "csrf_token");
+    let res = form(
+        &app,
+        "/demo/admin/security/unlock",
+        &second,
+        &[("csrf_token", &csrf), ("username", "admin")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+}
+
+#[tokio::test]
+async fn ui_profile_lists_my_sessions_and_signs_one_out() {
+    let app = spawn_app().await;
+    app.user_with_role("demo", "vera", Role::User).await;
+    let pw = skjold_testkit::user_password("vera");
+    let api_token = app.sign_in("demo", "vera", &pw).await;
+    let browser = ui_sign_in(&app, "vera", &pw, "/demo/").await;
+    let body = page(&app, "/demo/me", &browser).await.text().await.unwrap();
+    assert!(body.contains("My sessions") && body.contains("(this session)"));
+    // Three sessions: user_with_role's, the API one and this browser's.
+    assert_eq!(body.matches("name=\"id\" value=\"").count(), 3, "{body}");
+    let sessions: serde_json::Value = app
+        .get("/demo/api/v1/me/sessions", &api_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api_id = sessions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let csrf = hidden(&body, "csrf_token");
+    let res = form(
+        &app,
+        "/demo/me/sessions/revoke",
+        &browser,
+        &[("csrf_token", &csrf), ("id", &api_id)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.get("/demo/api/v1/me", &api_token).await.status(), 401);
+    assert_eq!(page(&app, "/demo/me", &browser).await.status(), 200);
+}
+
+#[tokio::test]
+async fn ui_profile_makes_shows_once_and_revokes_api_tokens() {
+    let app = spawn_app().await;
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let body = page(&app, "/demo/me", &admin).await.text().await.unwrap();
+    let csrf = hidden(&body, "csrf_token");
+    let res = form(
+        &app,
+        "/demo/me/tokens",
+        &admin,
+        &[("csrf_token", &csrf), ("name", "Sync"), ("days", "30")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Scopes: must name at least one scope"));
+    let res = form(
+        &app,
+        "/demo/me/tokens",
+        &admin,
+        &[
+            ("csrf_token", &csrf),
+            ("name", "Sync"),
+            ("scope", "companies:read"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let start = body.find("skjapi_").expect("the token is shown once");
+    let token: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    assert_eq!(
+        app.get("/demo/api/v1/companies", &token).await.status(),
+        200
+    );
+    // Not shown again.
+    let body = page(&app, "/demo/me", &admin).await.text().await.unwrap();
+    assert!(body.contains("Sync") && !body.contains(&token));
+    let id = hidden(&body[body.find("/me/tokens/revoke").unwrap()..], "id");
+    let res = form(
+        &app,
+        "/demo/me/tokens/revoke",
+        &admin,
+        &[("csrf_token", &csrf), ("id", &id)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.get("/demo/api/v1/companies", &token).await.status(),
+        401
+    );
 }

@@ -1,0 +1,177 @@
+//! A user's own sessions (list, revoke one) and an administrator ending all of a user's
+//! sessions.
+
+use super::{parse_id, RecordPath, TenantPath};
+use crate::audit::ClientIp;
+use crate::extract::{Authorized, SignedIn, UsersManage};
+use crate::{ApiError, AppState};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Extension;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    /// The session's id (not its token).
+    pub id: String,
+    /// The browser or client that signed in, as it named itself.
+    pub user_agent: Option<String>,
+    /// The address it signed in from.
+    pub ip: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Last use, to the minute.
+    #[schema(format = DateTime)]
+    pub last_seen_at: String,
+    /// The absolute end; it ends earlier when idle for the tenant's idle timeout.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// The session of this request.
+    pub current: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    items: Vec<SessionView>,
+}
+
+/// The signed-in user's sessions that are still live, newest first.
+pub async fn live_sessions(
+    state: &AppState,
+    db: &skjold_store::TenantDb,
+    user_id: &str,
+    current_hash: &str,
+) -> Result<Vec<SessionView>, ApiError> {
+    let timeouts = state.tenant_session_timeouts(db).await?;
+    let now = state.clock.now();
+    let mut out = Vec::new();
+    for s in db.sessions_of(user_id).await? {
+        let parse = skjold_domain::clock::parse_timestamp;
+        let live = matches!(
+            (parse(&s.expires_at), parse(&s.last_seen_at)),
+            (Some(exp), Some(seen)) if now < exp && now - seen < timeouts.idle
+        );
+        if !live {
+            continue;
+        }
+        out.push(SessionView {
+            id: skjold_auth::session_id(&s.token_hash),
+            current: s.token_hash == current_hash,
+            user_agent: s.user_agent,
+            ip: s.ip,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+        });
+    }
+    Ok(out)
+}
+
+/// Ends one of a user's sessions by its id; answers whether it existed.
+pub async fn revoke_by_id(
+    db: &skjold_store::TenantDb,
+    user_id: &str,
+    id: &str,
+) -> Result<bool, ApiError> {
+    for s in db.sessions_of(user_id).await? {
+        if skjold_auth::tokens_equal(&skjold_auth::session_id(&s.token_hash), id) {
+            db.delete_session(&s.token_hash).await?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// My sessions: where and when I am signed in.
+#[utoipa::path(get, path = "/me/sessions", tag = "me", params(TenantPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "My live sessions, newest first", body = SessionList),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem)))]
+async fn my_sessions(
+    State(state): State<AppState>,
+    auth: Authorized<SignedIn>,
+) -> Result<Json<SessionList>, ApiError> {
+    let items = live_sessions(&state, auth.db(), &auth.user().id, &auth.session.token_hash).await?;
+    Ok(Json(SessionList { items }))
+}
+
+/// `{tenant}` and a session `{id}`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct SessionPath {
+    tenant: String,
+    /// A session id from `GET /me/sessions`.
+    id: String,
+}
+
+/// End one of my sessions (the current one too: that signs out).
+#[utoipa::path(delete, path = "/me/sessions/{id}", tag = "me", params(SessionPath), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 404, description = "No such session of mine", body = crate::error::Problem)))]
+async fn revoke_my_session(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<SignedIn>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    if !revoke_by_id(auth.db(), &auth.user().id, &id).await? {
+        return Err(ApiError::NotFound("no such session"));
+    }
+    auth.audit_event(
+        &state,
+        ip,
+        "auth.session_revoked",
+        serde_json::json!({ "session": id }),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionsEnded {
+    /// How many sessions ended.
+    ended: u64,
+}
+
+/// End all of a user's sessions (the caller's own survives when administrators do this to
+/// themselves).
+#[utoipa::path(delete, path = "/users/{id}/sessions", tag = "users", params(RecordPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Ended", body = SessionsEnded),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 404, description = "No such user", body = crate::error::Problem),
+        (status = 422, description = "Malformed id", body = crate::error::Problem)))]
+async fn end_user_sessions(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<UsersManage>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let id = parse_id(&id)?;
+    let user = auth.db().user(&id).await?;
+    let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
+    let ended = auth.db().delete_sessions_of(&user.id, keep).await?;
+    auth.audit_event(
+        &state,
+        ip,
+        "user.sessions_revoked",
+        serde_json::json!({ "user_id": user.id, "username": user.username, "ended": ended }),
+    )
+    .await?;
+    Ok(Json(SessionsEnded { ended }))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_sessions))
+        .routes(routes!(revoke_my_session))
+        .routes(routes!(end_user_sessions))
+}

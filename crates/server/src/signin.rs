@@ -1,0 +1,205 @@
+//! Checking credentials, shared by the API's `POST /session` and the web UI's sign-in
+//! form: per-address throttling and bans, per-account lockout, the password check with
+//! equal timing for unknown users, and the audit events of it all.
+//!
+//! A client learns only "signed in", "sign-in failed" or "try again later". A username that
+//! does not exist is counted and locked exactly like one that does, and a locked username is
+//! answered before any password is checked, so neither the answer nor its timing tells
+//! whether an account exists. This is the password method; other ways to sign in (single
+//! sign-on, later) would end in the same [`Outcome`] and go through the same per-address
+//! guard.
+
+use crate::audit::Event;
+use crate::ipguard::{AfterFailure, Verdict};
+use crate::{ApiError, AppState};
+use skjold_domain::clock::{format_timestamp, parse_timestamp};
+use skjold_domain::Username;
+use skjold_store::{FailureOutcome, TenantDb, TenantRecord, TenantStatus, User, UserStatus};
+use std::net::IpAddr;
+
+#[derive(Debug)]
+pub enum Outcome {
+    SignedIn {
+        user: User,
+        /// The tenant's maximum password age has passed: the user should change it now.
+        password_expired: bool,
+    },
+    Failed,
+    /// Locked account or throttled/banned address: try again after this many seconds.
+    TryLater {
+        retry_after_secs: u64,
+    },
+    /// Right credentials, but the tenant is suspended.
+    Suspended,
+}
+
+/// The key a sign-in attempt is counted under: the username as typed, normalised the way
+/// usernames are, and bounded.
+fn attempt_key(typed: &str) -> String {
+    typed.trim().to_lowercase().chars().take(100).collect()
+}
+
+/// Whole seconds from `now` until `until`, rounded up (Retry-After must not be early).
+fn retry_after(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    let ms = (until - now).num_milliseconds().max(1);
+    ((ms + 999) / 1000) as u64
+}
+
+/// Checks a username and password for the tenant, recording what happened.
+pub async fn check_password(
+    state: &AppState,
+    record: &TenantRecord,
+    db: &TenantDb,
+    typed_username: &str,
+    password: String,
+    ip: IpAddr,
+    via: &'static str,
+) -> Result<Outcome, ApiError> {
+    let chain = record.slug.as_str();
+    let now = state.clock.now();
+    let key = attempt_key(typed_username);
+    let failed_event = |reason: &str, extra: serde_json::Value| {
+        let mut detail = serde_json::json!({ "reason": reason, "via": via });
+        if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
+            d.extend(extra);
+        }
+        Event::new(state, "auth.sign_in.failed", Some(ip), detail).tried(typed_username)
+    };
+
+    // 1. The address: throttled or banned addresses are refused before anything else.
+    match state.ip_guard.check(ip, now) {
+        Verdict::Allowed => {}
+        Verdict::Throttled(secs) | Verdict::Banned(secs) => {
+            return Ok(Outcome::TryLater {
+                retry_after_secs: secs,
+            });
+        }
+    }
+
+    // 2. The account (or the name, if there is no such account): locked means no password
+    //    is even checked, so the right one does not get in either.
+    if let Some(lock) = db.sign_in_lock(&key).await? {
+        if let Some(until) = lock.locked_at(now) {
+            failed_event(
+                "locked",
+                serde_json::json!({ "locked_until": format_timestamp(until) }),
+            )
+            .record(state, chain)
+            .await?;
+            return Ok(Outcome::TryLater {
+                retry_after_secs: retry_after(until, now),
+            });
+        }
+    }
+
+    // 3. The password, against a dummy hash when there is no such user (equal timing).
+    let found = match Username::parse(typed_username) {
+        Ok(u) if password.len() <= 4096 => db.user_for_sign_in(&u).await?,
+        _ => None,
+    };
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, None),
+    };
+    let verified = skjold_auth::verify_password(password, hash).await;
+    let reason = match &user {
+        None => Some("unknown_user"),
+        Some(_) if !verified => Some("wrong_password"),
+        Some(u) if u.status != UserStatus::Active => Some("user_disabled"),
+        Some(_) => None,
+    };
+    if let Some(reason) = reason {
+        failed_event(reason, serde_json::Value::Null)
+            .record(state, chain)
+            .await?;
+        return failure(state, record, db, &key, user.is_some(), ip, via).await;
+    }
+    let Some(user) = user else {
+        return Ok(Outcome::Failed);
+    };
+
+    if record.status != TenantStatus::Active {
+        Event::new(
+            state,
+            "auth.sign_in.failed",
+            Some(ip),
+            serde_json::json!({ "reason": "tenant_suspended", "via": via }),
+        )
+        .by(&user.id, &user.username)
+        .record(state, chain)
+        .await?;
+        return Ok(Outcome::Suspended);
+    }
+    db.clear_sign_in_failures(&key).await?;
+    let policy = crate::password::policy(db).await?;
+    let password_expired = match policy.max_age_days {
+        Some(days) => db
+            .password_changed_at(&user.id)
+            .await?
+            .as_deref()
+            .and_then(parse_timestamp)
+            .is_none_or(|at| now - at >= chrono::Duration::days(i64::from(days))),
+        None => false,
+    };
+    Ok(Outcome::SignedIn {
+        user,
+        password_expired,
+    })
+}
+
+/// Counts a failure against the name and the address; records the locks it starts.
+async fn failure(
+    state: &AppState,
+    record: &TenantRecord,
+    db: &TenantDb,
+    key: &str,
+    known: bool,
+    ip: IpAddr,
+    via: &'static str,
+) -> Result<Outcome, ApiError> {
+    let chain = record.slug.as_str();
+    let now = state.clock.now();
+    let policy = crate::password::policy(db).await?;
+    let lockout = policy.lockout.clone();
+    let counted = db
+        .record_sign_in_failure(key, lockout.max_failures, |nth| {
+            lockout.lock_duration_minutes(nth)
+        })
+        .await?;
+    if let AfterFailure::BanStarted(until) = state.ip_guard.record_failure(ip, now) {
+        Event::new(
+            state,
+            "auth.address_banned",
+            Some(ip),
+            serde_json::json!({ "until": format_timestamp(until), "via": via }),
+        )
+        .record(state, chain)
+        .await?;
+        return Ok(Outcome::TryLater {
+            retry_after_secs: retry_after(until, now),
+        });
+    }
+    match counted {
+        FailureOutcome::Counted { .. } => Ok(Outcome::Failed),
+        FailureOutcome::Locked { until, lock_count } => {
+            Event::new(
+                state,
+                "auth.account_locked",
+                Some(ip),
+                serde_json::json!({
+                    "until": format_timestamp(until),
+                    "lock_count": lock_count,
+                    "known_user": known,
+                    "failures": lockout.max_failures,
+                    "via": via,
+                }),
+            )
+            .tried(key)
+            .record(state, chain)
+            .await?;
+            Ok(Outcome::TryLater {
+                retry_after_secs: retry_after(until, now),
+            })
+        }
+    }
+}
