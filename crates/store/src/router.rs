@@ -1,20 +1,22 @@
 //! Hands out [`TenantDb`] handles: looks the tenant up in the catalog and keeps a bounded
-//! set of open connection pools, closing the least recently used when the bound is reached.
+//! set of open connection pools, letting go of the least recently used when the bound is
+//! reached (it closes once no request holds it).
 
+use crate::tenant::PoolLease;
 use crate::{Catalog, StoreError, TenantDb, TenantRecord};
 use chrono::{DateTime, Duration, Utc};
 use lru::LruCache;
 use skjold_domain::TenantSlug;
 use sqlx::AnyPool;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// How long a catalog answer is reused. A suspension made by the CLI while the server runs
 /// takes effect within this time.
 const CATALOG_TTL: Duration = Duration::seconds(2);
 
 struct Open {
-    pool: AnyPool,
+    pool: Arc<PoolLease>,
     record: TenantRecord,
     checked_at: DateTime<Utc>,
 }
@@ -73,21 +75,20 @@ impl TenantRouter {
         }
         let pool = self.catalog.backend().connect_tenant(slug).await?;
         crate::tenant::migrate(&pool, self.catalog.backend().kind()).await?;
+        let lease = PoolLease::new(pool);
         let evicted = self.lock().push(
             slug.clone(),
             Open {
-                pool: pool.clone(),
+                pool: lease.clone(),
                 record: record.clone(),
                 checked_at: now,
             },
         );
-        if let Some((old_slug, old)) = evicted {
-            if &old_slug != slug {
-                // In-flight requests keep their clones; close() waits for them.
-                tokio::spawn(async move { old.pool.close().await });
-            }
-        }
-        Ok(Some((record, self.handle(slug, pool))))
+        // An evicted pool is not closed here: a request (or the audit trail's copier) may
+        // hold a handle on it and not yet have taken a connection, and `close()` would make
+        // that acquire fail. It closes when its last handle is dropped.
+        drop(evicted);
+        Ok(Some((record, self.handle(slug, lease))))
     }
 
     fn cached(&self, slug: &TenantSlug, now: DateTime<Utc>) -> Option<(TenantRecord, TenantDb)> {
@@ -99,10 +100,10 @@ impl TenantRouter {
         Some((entry.record.clone(), self.handle(slug, entry.pool.clone())))
     }
 
-    fn handle(&self, slug: &TenantSlug, pool: AnyPool) -> TenantDb {
+    fn handle(&self, slug: &TenantSlug, lease: Arc<PoolLease>) -> TenantDb {
         TenantDb::new(
             slug.clone(),
-            pool,
+            lease,
             self.catalog.backend().kind(),
             self.catalog.clock().clone(),
         )
@@ -119,7 +120,7 @@ impl TenantRouter {
             let mut open = self.lock();
             let mut v = Vec::new();
             while let Some((_, o)) = open.pop_lru() {
-                v.push(o.pool);
+                v.push(o.pool.pool().clone());
             }
             v
         };

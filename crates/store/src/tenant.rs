@@ -16,6 +16,8 @@ pub(crate) async fn migrate(pool: &AnyPool, kind: BackendKind) -> Result<(), Sto
     Ok(())
 }
 
+use std::sync::Arc;
+
 /// One tenant's database. Constructed only by the [`crate::TenantRouter`], so holding one
 /// means the tenant exists and was looked up by its slug; the repositories are methods on
 /// it and take no tenant argument that could be the wrong one.
@@ -25,20 +27,49 @@ pub struct TenantDb {
     pub(crate) pool: AnyPool,
     pub(crate) kind: BackendKind,
     pub(crate) clock: SharedClock,
+    /// Keeps the pool open while this handle lives, even after the router evicted it.
+    _lease: Arc<PoolLease>,
+}
+
+/// Closes a tenant's pool once nobody holds it: neither the router (which drops its lease
+/// when it evicts the pool) nor any request. Closing at eviction instead would make a
+/// request that holds a handle but has not yet taken a connection fail.
+pub(crate) struct PoolLease {
+    pool: AnyPool,
+}
+
+impl PoolLease {
+    pub(crate) fn new(pool: AnyPool) -> Arc<Self> {
+        Arc::new(Self { pool })
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+impl Drop for PoolLease {
+    fn drop(&mut self) {
+        let pool = self.pool.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { pool.close().await });
+        }
+    }
 }
 
 impl TenantDb {
     pub(crate) fn new(
         slug: TenantSlug,
-        pool: AnyPool,
+        lease: Arc<PoolLease>,
         kind: BackendKind,
         clock: SharedClock,
     ) -> Self {
         Self {
             slug,
-            pool,
+            pool: lease.pool.clone(),
             kind,
             clock,
+            _lease: lease,
         }
     }
 

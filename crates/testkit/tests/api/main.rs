@@ -11,6 +11,7 @@ mod records;
 mod rights;
 mod session;
 mod sessions;
+mod tenancy;
 mod tls;
 mod tokens;
 mod ui;
