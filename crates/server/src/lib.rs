@@ -16,6 +16,7 @@ pub mod signin;
 mod startup;
 mod state;
 pub mod tls;
+pub mod totp;
 pub mod ui;
 
 pub use config::{Config, ConfigOverrides};

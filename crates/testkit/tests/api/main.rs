@@ -13,6 +13,7 @@ mod session;
 mod sessions;
 mod tls;
 mod tokens;
+mod totp;
 mod ui;
 mod users;
 mod validation;
