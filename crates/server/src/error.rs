@@ -39,6 +39,8 @@ pub enum ApiError {
     Unauthenticated,
     #[error("sign-in failed")]
     SignInFailed,
+    #[error("second factor required")]
+    SecondFactorRequired,
     #[error("password refused: {0}")]
     PasswordRefused(skjold_domain::PolicyViolation),
     #[error("too many attempts")]
@@ -106,6 +108,11 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-attempts",
                 "too many attempts; try again later".into(),
+            ),
+            SecondFactorRequired => (
+                StatusCode::UNAUTHORIZED,
+                "second-factor-required",
+                "a second factor is required: send the code from your authenticator app (or a recovery code) as 'totp'".into(),
             ),
             Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),

@@ -17,6 +17,7 @@ pub mod signin;
 mod startup;
 mod state;
 pub mod tls;
+pub mod totp;
 pub mod ui;
 
 pub use config::{Config, ConfigOverrides};

@@ -31,6 +31,8 @@ pub enum Outcome {
     },
     /// Right credentials, but the tenant is suspended.
     Suspended,
+    /// The password was right; the user has a second factor and sent no code.
+    SecondFactorRequired,
 }
 
 /// The key a sign-in attempt is counted under: the username as typed, normalised the way
@@ -45,16 +47,30 @@ fn retry_after(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chron
     ((ms + 999) / 1000) as u64
 }
 
-/// Checks a username and password for the tenant, recording what happened.
+/// What a client sent to sign in with a password.
+pub struct Credentials<'a> {
+    /// The username as typed.
+    pub username: &'a str,
+    pub password: String,
+    /// A TOTP or recovery code, for users with a second factor.
+    pub second_factor: Option<&'a str>,
+}
+
+/// Checks a username and password (and second factor) for the tenant, recording what
+/// happened.
 pub async fn check_password(
     state: &AppState,
     record: &TenantRecord,
     db: &TenantDb,
-    typed_username: &str,
-    password: String,
+    creds: Credentials<'_>,
     ip: IpAddr,
     via: &'static str,
 ) -> Result<Outcome, ApiError> {
+    let Credentials {
+        username: typed_username,
+        password,
+        second_factor,
+    } = creds;
     let chain = record.slug.as_str();
     let now = state.clock.now();
     let key = attempt_key(typed_username);
@@ -129,6 +145,35 @@ pub async fn check_password(
         .record(state, chain)
         .await?;
         return Ok(Outcome::Suspended);
+    }
+    // 4. The second factor, for a user who has one: a missing code is not a failure (the
+    //    password was right), a wrong or replayed one is.
+    if let Some(factor) = db.totp_factor(&user.id).await?.filter(|f| f.confirmed) {
+        let code = second_factor.map(str::trim).filter(|c| !c.is_empty());
+        let Some(code) = code else {
+            return Ok(Outcome::SecondFactorRequired);
+        };
+        let now_secs = now.timestamp().max(0) as u64;
+        match crate::totp::verify(db, &user.id, &user.username, &factor, code, now_secs).await? {
+            Some("recovery_code") => {
+                Event::new(
+                    state,
+                    "auth.recovery_code_used",
+                    Some(ip),
+                    serde_json::json!({ "via": via }),
+                )
+                .by(&user.id, &user.username)
+                .record(state, chain)
+                .await?;
+            }
+            Some(_) => {}
+            None => {
+                failed_event("wrong_second_factor", serde_json::Value::Null)
+                    .record(state, chain)
+                    .await?;
+                return failure(state, record, db, &key, true, ip, via).await;
+            }
+        }
     }
     db.clear_sign_in_failures(&key).await?;
     let policy = crate::password::policy(db).await?;

@@ -18,6 +18,7 @@ mod router;
 mod search;
 mod sessions;
 mod tenant;
+mod totp;
 mod users;
 
 pub use api_tokens::{ApiToken, NewApiToken};
@@ -32,6 +33,7 @@ pub use records::{ListQuery, ListSort, Page};
 pub use router::TenantRouter;
 pub use sessions::{Session, SessionInfo, SessionTimeouts};
 pub use tenant::TenantDb;
+pub use totp::TotpFactor;
 pub use users::{NewUser, User, UserPatch, UserStatus};
 
 /// Register the SQLite and PostgreSQL drivers behind sqlx's `Any` pool. Idempotent.

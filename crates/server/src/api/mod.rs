@@ -11,6 +11,7 @@ mod session;
 pub mod sessions;
 mod settings;
 pub mod tokens;
+mod totp;
 mod users;
 
 use crate::AppState;
@@ -68,6 +69,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(locks::router())
         .merge(sessions::router())
         .merge(tokens::router())
+        .merge(totp::router())
         .merge(records::router())
         .merge(audit::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -18,6 +18,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub struct SignIn {
     username: String,
     password: String,
+    /// The current code of the user's authenticator app, or one of their recovery codes;
+    /// needed once the user has turned on a second factor.
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -42,7 +46,7 @@ pub struct NewSession {
     responses(
         (status = 201, description = "Signed in", body = NewSession),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
-        (status = 401, description = "Sign-in failed", body = crate::error::Problem),
+        (status = 401, description = "Sign-in failed (`type` …:sign-in-failed), or the password was right and a second factor is required (`type` …:second-factor-required): send `totp`", body = crate::error::Problem),
         (status = 403, description = "The tenant is suspended", body = crate::error::Problem),
         (status = 429, description = "Too many attempts: try again after `Retry-After` seconds", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem),
@@ -61,8 +65,11 @@ async fn sign_in(
         &state,
         &tenant.record,
         &tenant.db,
-        &body.username,
-        body.password,
+        crate::signin::Credentials {
+            username: &body.username,
+            password: body.password,
+            second_factor: body.totp.as_deref(),
+        },
         ip,
         "api",
     )
@@ -77,6 +84,7 @@ async fn sign_in(
             return Err(ApiError::TooManyAttempts { retry_after_secs })
         }
         Outcome::Suspended => return Err(ApiError::Forbidden("this tenant is suspended".into())),
+        Outcome::SecondFactorRequired => return Err(ApiError::SecondFactorRequired),
     };
     let token = skjold_auth::new_token();
     let user_agent = headers

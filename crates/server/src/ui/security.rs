@@ -170,7 +170,50 @@ fn parse_policy(form: &FormData, errs: &mut FieldErrors) -> PasswordPolicy {
     }
 }
 
+/// The session settings' fields: empty means the server's default.
+fn session_fields(
+    current: &crate::state::SessionSettings,
+    typed: Option<&FormData>,
+    errs: &FieldErrors,
+) -> Vec<FormField> {
+    let val = |name: &str, v: Option<i64>| {
+        typed
+            .map(|f| f.text(name))
+            .unwrap_or_else(|| v.map(|n| n.to_string()).unwrap_or_default())
+    };
+    vec![
+        FormField::simple(
+            "idle_minutes",
+            "Idle timeout, minutes",
+            "text",
+            val("idle_minutes", current.idle_minutes),
+            false,
+            "1 to 1440. A session unused this long ends.",
+            errs,
+        ),
+        FormField::simple(
+            "absolute_hours",
+            "Absolute timeout, hours",
+            "text",
+            val("absolute_hours", current.absolute_hours),
+            false,
+            "1 to 720. A session ends this long after sign-in, however busy.",
+            errs,
+        ),
+        FormField::simple(
+            "token_max_days",
+            "Longest API token lifetime, days",
+            "text",
+            val("token_max_days", current.token_max_days),
+            false,
+            "1 to 3650.",
+            errs,
+        ),
+    ]
+}
+
 async fn page<R: Requirement>(
+    state: &AppState,
     auth: &UiAuth<R>,
     typed: Option<&FormData>,
     errs: &FieldErrors,
@@ -196,9 +239,12 @@ async fn page<R: Requirement>(
             lock_count: lock.lock_count,
         });
     }
+    let session_settings = state.session_settings(auth.db()).await?;
+    let session_fields = session_fields(&session_settings, typed, errs);
     let known: Vec<&str> = fields
         .iter()
         .chain(lockout_fields.iter())
+        .chain(session_fields.iter())
         .map(|f| f.name)
         .collect();
     let errors = errs
@@ -216,16 +262,21 @@ async fn page<R: Requirement>(
             errors,
             locks,
             common_count: skjold_auth::common_password_count(),
+            session_fields,
+            default_idle: state.config.session_idle_minutes,
+            default_absolute: state.config.session_absolute_hours,
         },
     )
 }
 
 async fn show(
+    State(state): State<AppState>,
     auth: UiAuth<SettingsManage>,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, UiError> {
     let params = FormData::parse(raw.unwrap_or_default().as_bytes());
     page(
+        &state,
         &auth,
         None,
         &FieldErrors::new(),
@@ -249,6 +300,7 @@ async fn save_policy(
     }
     if !errs.is_empty() {
         return page(
+            &state,
             &auth,
             Some(&form),
             &errs,
@@ -263,6 +315,60 @@ async fn save_policy(
         &state,
         "settings.password_policy_changed",
         serde_json::json!({ "before": before, "after": policy, "via": "web" }),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/{}/admin/security?msg=saved", auth.slug())).into_response())
+}
+
+async fn save_sessions(
+    State(state): State<AppState>,
+    post: Post<SettingsManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let mut errs = FieldErrors::new();
+    let mut num = |name: &str| -> Option<i64> {
+        let t = form.text(name);
+        if t.is_empty() {
+            return None;
+        }
+        match t.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errs.add(name, "must be a whole number, or empty");
+                None
+            }
+        }
+    };
+    let settings = crate::state::SessionSettings {
+        idle_minutes: num("idle_minutes"),
+        absolute_hours: num("absolute_hours"),
+        token_max_days: num("token_max_days"),
+    };
+    if errs.is_empty() {
+        if let Err(e) = settings.validate() {
+            errs = e;
+        }
+    }
+    if !errs.is_empty() {
+        return page(
+            &state,
+            &auth,
+            Some(&form),
+            &errs,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let before = state.session_settings(auth.db()).await?;
+    let value = serde_json::to_value(&settings).map_err(|e| UiError::Internal(e.to_string()))?;
+    auth.db()
+        .put_setting(&auth.actor(), crate::state::SessionSettings::NAME, &value)
+        .await?;
+    auth.audit_event(
+        &state,
+        "settings.sessions_changed",
+        serde_json::json!({ "before": before, "after": settings, "via": "web" }),
     )
     .await?;
     Ok(Redirect::to(&format!("/{}/admin/security?msg=saved", auth.slug())).into_response())
@@ -291,6 +397,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{tenant}/admin/security/password-policy",
             get(|| async { Redirect::to("../security") }).merge(post(save_policy)),
+        )
+        .route(
+            "/{tenant}/admin/security/sessions",
+            get(|| async { Redirect::to("../security") }).merge(post(save_sessions)),
         )
         .route(
             "/{tenant}/admin/security/unlock",

@@ -21,6 +21,8 @@ use skjold_domain::TenantSlug;
 
 const FAILED: &str = "Sign-in failed. Check your username and password and try again.";
 const TRY_LATER: &str = "Too many failed sign-ins. Please wait a while and try again later.";
+const CODE_NEEDED: &str =
+    "Enter the code from your authenticator app (or a recovery code) as well.";
 const SUSPENDED: &str =
     "This organisation's account is suspended, so nobody can sign in. Contact your administrator.";
 const STALE_FORM: &str =
@@ -143,8 +145,11 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         &state,
         &tenant.record,
         &tenant.db,
-        &username,
-        password,
+        crate::signin::Credentials {
+            username: &username,
+            password,
+            second_factor: form.get("totp"),
+        },
         ip,
         "web",
     )
@@ -157,6 +162,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         Outcome::Failed => return retry(FAILED, StatusCode::OK),
         Outcome::TryLater { .. } => return retry(TRY_LATER, StatusCode::TOO_MANY_REQUESTS),
         Outcome::Suspended => return retry(SUSPENDED, StatusCode::FORBIDDEN),
+        Outcome::SecondFactorRequired => return retry(CODE_NEEDED, StatusCode::OK),
     };
 
     // A session this browser had before ends: a sign-in always starts a fresh one.

@@ -387,4 +387,7 @@ pub struct AdminSecurityPage {
     pub errors: Vec<String>,
     pub locks: Vec<LockRow>,
     pub common_count: usize,
+    pub session_fields: Vec<FormField>,
+    pub default_idle: i64,
+    pub default_absolute: i64,
 }

@@ -14,6 +14,7 @@ mod sessions;
 mod tenancy;
 mod tls;
 mod tokens;
+mod totp;
 mod ui;
 mod users;
 mod validation;

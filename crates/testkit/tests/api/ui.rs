@@ -547,3 +547,58 @@ async fn ui_profile_makes_shows_once_and_revokes_api_tokens() {
         401
     );
 }
+
+#[tokio::test]
+async fn ui_security_page_sets_the_session_timeouts() {
+    let app = spawn_app().await;
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let body = page(&app, "/demo/admin/security", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&body, "csrf_token");
+    let res = form(
+        &app,
+        "/demo/admin/security/sessions",
+        &admin,
+        &[
+            ("csrf_token", &csrf),
+            ("idle_minutes", "0"),
+            ("absolute_hours", ""),
+            ("token_max_days", ""),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("between 1 and 1440"));
+    let res = form(
+        &app,
+        "/demo/admin/security/sessions",
+        &admin,
+        &[
+            ("csrf_token", &csrf),
+            ("idle_minutes", "5"),
+            ("absolute_hours", ""),
+            ("token_max_days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    // The browser's own session now ends after 5 idle minutes.
+    app.clock.advance(chrono::Duration::minutes(6));
+    assert_eq!(
+        page(&app, "/demo/admin/security", &admin).await.status(),
+        303
+    );
+    let token = app.admin_token().await;
+    let s: serde_json::Value = app
+        .get("/demo/api/v1/settings/sessions", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["idle_minutes"], 5);
+    assert_eq!(s["absolute_hours"], serde_json::Value::Null);
+    assert_eq!(s["effective_token_max_days"], 30);
+}
