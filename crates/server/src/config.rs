@@ -176,6 +176,16 @@ impl Config {
         Self::check(raw)
     }
 
+    /// The built-in defaults overlaid by the TOML `text` alone (no environment, no flags):
+    /// what [`Config::load`] makes of a configuration file with this content.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = Figment::from(Serialized::defaults(RawConfig::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        Self::check(raw)
+    }
+
     fn check(raw: RawConfig) -> Result<Self, ConfigError> {
         let listen: SocketAddr = raw.listen.trim().parse().map_err(|_| {
             invalid(

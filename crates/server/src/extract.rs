@@ -66,23 +66,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let message = e.into_inner().to_string();
-                let field = if path == "." {
-                    "query".to_string()
-                } else {
-                    path
-                };
-                let mut errs = FieldErrors::new();
-                errs.add(field, message);
-                ApiError::Invalid(errs)
-            })
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+/// Parses a query string (without the `?`) into `T`, naming the parameter at fault.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field = if path == "." {
+            "query".to_string()
+        } else {
+            path
+        };
+        let mut errs = FieldErrors::new();
+        errs.add(field, message);
+        ApiError::Invalid(errs)
+    })
 }
 
 fn form_urlencoded_parse(q: &str) -> url::form_urlencoded::Parse<'_> {

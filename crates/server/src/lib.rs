@@ -20,6 +20,15 @@ pub mod tls;
 pub mod totp;
 pub mod ui;
 
+/// The parsers of untrusted input that live in this crate, in one place for the fuzz targets
+/// in `fuzz/` (see docs/security-testing.md). Each is the function the request path calls.
+pub mod parsers {
+    pub use crate::api::audit::AuditParams;
+    pub use crate::api::{DeleteParams, ListParams};
+    pub use crate::extract::parse_query;
+    pub use crate::ui::auth::{cookie, safe_next, session_token, FormData};
+}
+
 pub use config::{Config, ConfigOverrides};
 pub use error::ApiError;
 pub use startup::{app_router, shutdown_signal, Application, DemoCredentials};

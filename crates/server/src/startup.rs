@@ -38,7 +38,7 @@ impl Application {
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
         let (cert, key) = match (&config.tls_cert, &config.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
-            _ => tls::ensure_self_signed(&config.data_dir)?,
+            _ => tls::ensure_self_signed(&config.data_dir, clock.now())?,
         };
         let tls = tls::server_config(&cert, &key)?;
 
@@ -182,7 +182,7 @@ impl Application {
 /// The whole HTTPS application: API, OpenAPI document, fallbacks and the layers every
 /// response passes through.
 pub fn app_router(state: AppState) -> Router {
-    let (api, openapi) = api::router().split_for_parts();
+    let (api, openapi) = api::split();
     let openapi_json: Arc<Vec<u8>> = Arc::new(serde_json::to_vec(&openapi).unwrap_or_default());
     let limit = state.config.max_body_bytes;
     Router::new()

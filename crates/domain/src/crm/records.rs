@@ -37,6 +37,7 @@ pub struct Company {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompanyInput {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub org_number: Option<String>,
@@ -158,6 +159,7 @@ pub struct Person {
 pub struct PersonInput {
     #[serde(default)]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub last_name: String,
     #[serde(default)]
     pub title: Option<String>,
@@ -297,6 +299,7 @@ pub struct Activity {
 #[serde(deny_unknown_fields)]
 pub struct ActivityInput {
     pub kind: ActivityKind,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub subject: String,
     #[serde(default)]
     #[schema(format = DateTime)]
@@ -458,6 +461,7 @@ fn default_currency() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaleInput {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
     #[serde(default)]
     #[schema(format = Uuid)]
@@ -472,6 +476,7 @@ pub struct SaleInput {
     #[serde(default)]
     pub stage: SaleStage,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
     pub probability: i64,
     #[serde(default)]
     #[schema(format = Date)]

@@ -20,8 +20,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Records at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// Records before this time (RFC 3339).
+    #[param(format = DateTime)]
     to: Option<String>,
     /// Only this username (for failed sign-ins: the name that was tried).
     user: Option<String>,
@@ -30,6 +32,7 @@ pub struct AuditParams {
     /// Only this kind, e.g. `http.access` or `auth.sign_in.failed`.
     event: Option<String>,
     /// Page size, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

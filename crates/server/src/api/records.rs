@@ -21,16 +21,21 @@ pub struct ListParams {
     /// Search: records with a word starting with each word of `q` (name, e-mail, phone …).
     q: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Only records linked to this company (persons, activities, sales).
+    #[param(format = Uuid)]
     company_id: Option<String>,
     /// Only records linked to this person (activities, sales).
+    #[param(format = Uuid)]
     person_id: Option<String>,
     /// Only activities of this sale.
+    #[param(format = Uuid)]
     sale_id: Option<String>,
     /// Only records owned by this user.
+    #[param(format = Uuid)]
     owner_id: Option<String>,
     /// Order of a list without `q`: `name` (default), `-name`, `updated`, `-updated`
     /// (most recently changed first), `created`, `-created`.
@@ -66,6 +71,43 @@ impl ListParams {
         })
     }
 }
+
+/// Documents one list's parameters: the filters a list takes differ by record type (a
+/// company has no `person_id` to filter by), and the document must not offer one that the
+/// list refuses. Requests are parsed by [`ListParams`]; the store names a wrong filter.
+macro_rules! list_params_doc {
+    ($name:ident, $($filter:ident: $doc:literal),*) => {
+        #[derive(IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[allow(dead_code)]
+        pub struct $name {
+            /// Search: records with a word starting with each word of `q` (name, e-mail, phone …).
+            q: Option<String>,
+            /// Page size, 1–200 (default 50).
+            #[param(minimum = 1, maximum = 200)]
+            limit: Option<usize>,
+            /// `next_cursor` of the previous page.
+            cursor: Option<String>,
+            $(
+                #[doc = $doc]
+                #[param(format = Uuid)]
+                $filter: Option<String>,
+            )*
+            /// Only records owned by this user.
+            #[param(format = Uuid)]
+            owner_id: Option<String>,
+        }
+    };
+}
+list_params_doc!(CompanyListParams,);
+list_params_doc!(PersonListParams, company_id: "Only persons of this company.");
+list_params_doc!(ActivityListParams,
+    company_id: "Only activities of this company.",
+    person_id: "Only activities with this person.",
+    sale_id: "Only activities of this sale.");
+list_params_doc!(SaleListParams,
+    company_id: "Only sales of this company.",
+    person_id: "Only sales with this person.");
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -194,7 +236,7 @@ async fn history<E: Entity>(
 /// Stamps out the six documented handlers of one record type.
 macro_rules! record_resource {
     (
-        mod $module:ident, $entity:ty, $input:ty, tag = $tag:literal,
+        mod $module:ident, $entity:ty, $input:ty, $list_params:ty, tag = $tag:literal,
         collection = $collection:literal, item = $item:literal, history = $history:literal,
         one = $one:literal
     ) => {
@@ -205,7 +247,7 @@ macro_rules! record_resource {
             use utoipa_axum::routes;
 
             #[doc = concat!("List ", $tag, ", or search them with `q`.")]
-            #[utoipa::path(get, summary = concat!("List ", $tag, ", or search them with `q`."), path = $collection, tag = $tag, params(TenantPath, ListParams),
+            #[utoipa::path(get, summary = concat!("List ", $tag, ", or search them with `q`."), path = $collection, tag = $tag, params(TenantPath, $list_params),
                 security(("bearer" = [])),
                 responses(
                     (status = 200, description = "A page of records", body = RecordPage<$entity>),
@@ -321,16 +363,16 @@ macro_rules! record_resource {
     };
 }
 
-record_resource!(mod companies, Company, skjold_domain::crm::CompanyInput,
+record_resource!(mod companies, Company, skjold_domain::crm::CompanyInput, CompanyListParams,
     tag = "companies", collection = "/companies", item = "/companies/{id}",
     history = "/companies/{id}/history", one = "a company");
-record_resource!(mod persons, Person, skjold_domain::crm::PersonInput,
+record_resource!(mod persons, Person, skjold_domain::crm::PersonInput, PersonListParams,
     tag = "persons", collection = "/persons", item = "/persons/{id}",
     history = "/persons/{id}/history", one = "a person");
-record_resource!(mod activities, Activity, skjold_domain::crm::ActivityInput,
+record_resource!(mod activities, Activity, skjold_domain::crm::ActivityInput, ActivityListParams,
     tag = "activities", collection = "/activities", item = "/activities/{id}",
     history = "/activities/{id}/history", one = "an activity");
-record_resource!(mod sales, Sale, skjold_domain::crm::SaleInput,
+record_resource!(mod sales, Sale, skjold_domain::crm::SaleInput, SaleListParams,
     tag = "sales", collection = "/sales", item = "/sales/{id}",
     history = "/sales/{id}/history", one = "a sale");
 

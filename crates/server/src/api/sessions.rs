@@ -105,7 +105,8 @@ async fn my_sessions(
 #[allow(dead_code)]
 pub struct SessionPath {
     tenant: String,
-    /// A session id from `GET /me/sessions`.
+    /// A session id from `GET /me/sessions` (32 hexadecimal digits; not a UUID).
+    #[param(pattern = "^[0-9a-f]{32}$")]
     id: String,
 }
 
@@ -114,13 +115,17 @@ pub struct SessionPath {
     responses(
         (status = 204, description = "Ended"),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 404, description = "No such session of mine", body = crate::error::Problem)))]
+        (status = 404, description = "No such session of mine", body = crate::error::Problem),
+        (status = 422, description = "Not a session id", body = crate::error::Problem)))]
 async fn revoke_my_session(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     auth: Authorized<SignedIn>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(skjold_domain::FieldErrors::single("id", "is not a session id").into());
+    }
     if !revoke_by_id(auth.db(), &auth.user().id, &id).await? {
         return Err(ApiError::NotFound("no such session"));
     }

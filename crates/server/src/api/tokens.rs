@@ -217,6 +217,7 @@ async fn create_token(
 pub struct TokenPath {
     tenant: String,
     /// A token id from `GET /me/tokens`.
+    #[param(format = Uuid)]
     id: String,
 }
 
@@ -226,13 +227,15 @@ pub struct TokenPath {
         (status = 204, description = "Revoked"),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Called with an API token", body = crate::error::Problem),
-        (status = 404, description = "No such token of mine", body = crate::error::Problem)))]
+        (status = 404, description = "No such token of mine", body = crate::error::Problem),
+        (status = 422, description = "Not a token id", body = crate::error::Problem)))]
 async fn revoke_token(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     auth: Authorized<SignedIn>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let id = super::parse_id(&id)?;
     if !auth.db().delete_api_token(&auth.user().id, &id).await? {
         return Err(ApiError::NotFound("no such token"));
     }

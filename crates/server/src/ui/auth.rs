@@ -126,10 +126,20 @@ pub fn safe_next(slug: &str, next: Option<&str>) -> Option<String> {
         && !next.contains('\\')
         && !next.contains("//")
         && !next.chars().any(|c| c.is_control() || c.is_whitespace())
-        && !next.split(['?', '#']).next().unwrap_or("").contains("/../")
+        && !has_dot_segment(next.split(['?', '#']).next().unwrap_or(""))
         && !next.starts_with(&format!("{prefix}login"))
         && !next.starts_with(&format!("{prefix}logout"));
     ok.then(|| next.to_string())
+}
+
+/// Whether a path has a `.` or `..` segment, also percent-encoded (`%2e`), which a browser
+/// resolves: `/demo/..` is `/`, outside the tenant. (Found by the `session_cookie` fuzz
+/// target: `/demo/..?;` passed when only `/../` was refused.)
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
 }
 
 /// The sign-in page for `slug`, coming back to `back` afterwards; `expired` says why.
@@ -387,6 +397,14 @@ mod tests {
             "/other/companies",
             "/demo",
             "/demo/../other/",
+            // Dot segments at the end, before a query, or percent-encoded: all resolve
+            // outside the tenant (regression: the session_cookie fuzz target).
+            "/demo/..?;",
+            "/demo/..",
+            "/demo/.",
+            "/demo/%2e%2e/other/",
+            "/demo/%2E./other/",
+            "/demo/.%2e#x",
             "/demo/login",
             "/demo/logout",
             "/demo/x y",

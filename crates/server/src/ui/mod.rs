@@ -10,7 +10,7 @@
 mod admin;
 mod assets;
 mod audit;
-mod auth;
+pub(crate) mod auth;
 mod dashboard;
 mod error;
 mod fields;

@@ -60,7 +60,7 @@ async fn handshake(
 ) -> Result<(), String> {
     let cert = std::fs::read(skjold_server::tls::self_signed_paths(app.data_dir.path()).0).unwrap();
     let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pemfile_certs(&cert) {
+    for c in pem_certs(&cert) {
         roots.add(c).unwrap();
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -80,8 +80,9 @@ async fn handshake(
         .map_err(|e| e.to_string())
 }
 
-fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    rustls_pemfile::certs(&mut &pem[..])
+fn pem_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
         .map(|c| c.unwrap())
         .collect()
 }
