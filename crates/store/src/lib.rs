@@ -8,6 +8,7 @@
 mod audit;
 mod backend;
 mod catalog;
+pub mod dump;
 mod error;
 mod journal;
 mod recent;
@@ -21,6 +22,7 @@ mod users;
 pub use audit::{AuditQuery, AuditTable};
 pub use backend::{create_private_dir, Backend, BackendKind};
 pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};
+pub use dump::{DumpItem, DumpSink, ExportSummary, JournalRecord, MemorySink};
 pub use error::StoreError;
 pub use journal::{Actor, HistoryEntry, JournalOp};
 pub use recent::RecentChange;
