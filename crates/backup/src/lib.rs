@@ -837,15 +837,15 @@ impl Backups {
         Ok(size)
     }
 
-    /// Per destination: what it holds and how far it lags the other; per tenant: how far
-    /// shipping lags the journal.
-    pub async fn status(&self) -> Result<Status, BackupError> {
+    /// Per destination: what it holds and how far it lags the other.
+    pub async fn destination_status(&self) -> Vec<DestinationStatus> {
         let mut listings = Vec::new();
         let mut destinations = Vec::new();
         for d in &self.dests {
-            match d.list("").await {
-                Ok(l) => {
-                    destinations.push(DestinationStatus {
+            let (listing, st) = match d.list("").await {
+                Ok(l) => (
+                    Some(l.iter().cloned().collect::<BTreeMap<_, _>>()),
+                    DestinationStatus {
                         name: d.name.clone(),
                         location: d.describe.clone(),
                         reachable: true,
@@ -854,11 +854,11 @@ impl Backups {
                         bytes: l.iter().map(|(_, n)| n).sum(),
                         missing_objects: 0,
                         missing_bytes: 0,
-                    });
-                    listings.push(Some(l.into_iter().collect::<BTreeMap<_, _>>()));
-                }
-                Err(e) => {
-                    destinations.push(DestinationStatus {
+                    },
+                ),
+                Err(e) => (
+                    None,
+                    DestinationStatus {
                         name: d.name.clone(),
                         location: d.describe.clone(),
                         reachable: false,
@@ -867,10 +867,11 @@ impl Backups {
                         bytes: 0,
                         missing_objects: 0,
                         missing_bytes: 0,
-                    });
-                    listings.push(None);
-                }
-            }
+                    },
+                ),
+            };
+            listings.push(listing);
+            destinations.push(st);
         }
         let union: BTreeMap<String, u64> = listings
             .iter()
@@ -886,35 +887,47 @@ impl Backups {
             destinations[i].missing_objects = missing.len() as u64;
             destinations[i].missing_bytes = missing.iter().sum();
         }
+        destinations
+    }
+
+    /// How far the tenant's shipping lags its journal.
+    pub async fn tenant_status(
+        &self,
+        slug: &TenantSlug,
+    ) -> Result<TenantBackupStatus, BackupError> {
+        let snapshots = self.list_snapshots(slug.as_str()).await?;
+        let segments = self.list_segments(slug.as_str()).await?;
+        let shipped = segments
+            .iter()
+            .map(|(_, l)| *l)
+            .chain(snapshots.iter().map(|s| s.position))
+            .max()
+            .unwrap_or(0);
+        let db = self.open_tenant(slug).await?;
+        let position = db.journal_position().await?;
+        let oldest = db.journal_since(shipped, 1).await?;
+        let lag = oldest
+            .first()
+            .and_then(|e| parse_timestamp(&e.at))
+            .map(|at| (self.now() - at).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        Ok(TenantBackupStatus {
+            tenant: slug.as_str().to_string(),
+            snapshots: snapshots.len() as u64,
+            last_snapshot_at: snapshots.last().map(|s| s.at.clone()),
+            journal_position: position,
+            shipped_position: shipped,
+            unshipped: (position - shipped).max(0),
+            lag_seconds: lag,
+        })
+    }
+
+    /// Every destination's state and every tenant's shipping lag.
+    pub async fn status(&self) -> Result<Status, BackupError> {
+        let destinations = self.destination_status().await;
         let mut tenants = Vec::new();
-        let now = self.now();
         for t in self.router.catalog().list().await? {
-            let slug = t.slug.as_str().to_string();
-            let snapshots = self.list_snapshots(&slug).await?;
-            let segments = self.list_segments(&slug).await?;
-            let shipped = segments
-                .iter()
-                .map(|(_, l)| *l)
-                .chain(snapshots.iter().map(|s| s.position))
-                .max()
-                .unwrap_or(0);
-            let db = self.open_tenant(&t.slug).await?;
-            let position = db.journal_position().await?;
-            let oldest = db.journal_since(shipped, 1).await?;
-            let lag = oldest
-                .first()
-                .and_then(|e| parse_timestamp(&e.at))
-                .map(|at| (now - at).num_milliseconds().max(0) as f64 / 1000.0)
-                .unwrap_or(0.0);
-            tenants.push(TenantBackupStatus {
-                tenant: slug,
-                snapshots: snapshots.len() as u64,
-                last_snapshot_at: snapshots.last().map(|s| s.at.clone()),
-                journal_position: position,
-                shipped_position: shipped,
-                unshipped: (position - shipped).max(0),
-                lag_seconds: lag,
-            });
+            tenants.push(self.tenant_status(&t.slug).await?);
         }
         Ok(Status {
             destinations,

@@ -822,3 +822,75 @@ async fn shipping_lag_under_write_load() {
     assert!(max < 3000, "max lag {max} ms");
     router.close_all().await;
 }
+
+/// One destination on a real Azure Blob Storage server (Azurite, started by
+/// `scripts/azurite`, which prints the two variables this test reads), the other a local
+/// directory: backups reach both, a restore from the blob store alone works, and the blob
+/// server's own files hold no plaintext.
+#[tokio::test]
+async fn azure_blob_destination_on_a_real_server() {
+    let (Ok(endpoint), Ok(data)) = (
+        std::env::var("SKJOLD_TEST_AZURITE"),
+        std::env::var("SKJOLD_TEST_AZURITE_DATA"),
+    ) else {
+        eprintln!("SKJOLD_TEST_AZURITE is not set: run scripts/azurite (CI does)");
+        return;
+    };
+    let prefix = format!("/run-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let env = Env::with(|s| {
+        let mut blob = DestinationSettings::fs("blob", Path::new("/unused"));
+        blob.kind = "azblob".into();
+        blob.root = Some(prefix.clone());
+        blob.container = Some("skjold-test".into());
+        blob.endpoint = Some(endpoint.clone());
+        blob.account_name = Some("devstoreaccount1".into());
+        blob.account_key = Some(
+            "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+                .into(),
+        );
+        s.destinations = vec![blob, DestinationSettings::fs("local", &local)];
+    })
+    .await;
+    let (db, user) = env.tenant("acme").await;
+    let actor = Actor::User { id: user };
+    let marker = "Blauwal-Marker-4242";
+    db.create::<Company>(&actor, company(marker)).await.unwrap();
+    env.backups.snapshot(db.slug(), "manual").await.unwrap();
+    env.tick(5);
+    db.create::<Company>(&actor, company("Zweite"))
+        .await
+        .unwrap();
+    env.backups.ship(db.slug()).await.unwrap();
+    let status = env.backups.status().await.unwrap();
+    assert!(
+        status
+            .destinations
+            .iter()
+            .all(|d| d.reachable && d.objects == 4 && d.missing_objects == 0),
+        "{status:?}"
+    );
+    assert!(env.backups.verify(&env.key).await.unwrap().ok());
+    // Only the blob store is left.
+    std::fs::remove_dir_all(&local).unwrap();
+    env.tick(5);
+    let t = env.clock.now();
+    env.restore("acme", t, Some("acme-blob")).await.unwrap();
+    assert_eq!(
+        export(&env.db("acme-blob").await).await["companies"].len(),
+        2
+    );
+    let mut blobs = 0;
+    for f in walk(Path::new(&data)) {
+        blobs += 1;
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "plaintext in {}",
+            f.display()
+        );
+    }
+    assert!(blobs >= 4, "{blobs} files in the blob server's store");
+    env.cleanup().await;
+}

@@ -45,6 +45,8 @@ struct RawConfig {
     max_open_tenants: usize,
     trusted_proxies: Vec<String>,
     audit_retention_days: i64,
+    /// The `[backup]` table (see skjold_backup::BackupSettings).
+    backup: skjold_backup::BackupSettings,
 }
 
 impl Default for RawConfig {
@@ -64,6 +66,7 @@ impl Default for RawConfig {
             max_open_tenants: 256,
             trusted_proxies: Vec::new(),
             audit_retention_days: 400,
+            backup: skjold_backup::BackupSettings::default(),
         }
     }
 }
@@ -98,6 +101,9 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Closed days of audit records older than this leave the trail (behind an anchor).
     pub audit_retention_days: i64,
+    /// Backups: destinations, the operator's public keys, schedule. Off (with a loud
+    /// warning) while no public key is configured.
+    pub backup: skjold_backup::BackupConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -112,6 +118,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("backup", &self.backup)
             .finish_non_exhaustive()
     }
 }
@@ -285,7 +292,12 @@ impl Config {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let backup = raw
+            .backup
+            .check(&raw.data_dir)
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
         Ok(Config {
+            backup,
             data_dir: raw.data_dir,
             listen,
             redirect_listen,

@@ -161,6 +161,7 @@ requirement! {
     UsersRead => Some(Right::UsersRead),
     UsersManage => Some(Right::UsersManage),
     AuditRead => Some(Right::AuditRead),
+    BackupRestore => Some(Right::BackupRestore),
 }
 
 /// A signed-in, active user of an active tenant who holds the right `R`. A handler that

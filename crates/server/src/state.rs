@@ -14,6 +14,8 @@ pub struct AppState {
     pub audit: AuditTrail,
     /// Peers whose `X-Forwarded-For` is believed (from `trusted_proxies`).
     pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// The backup machinery; `None` while no backup key is configured.
+    pub backups: Option<Arc<skjold_backup::Backups>>,
 }
 
 impl AppState {

@@ -538,6 +538,16 @@ impl TenantDb {
         actor: &Actor,
     ) -> Result<ApplyReport, StoreError> {
         let mut tx = self.write_tx().await?;
+        if self.kind == BackendKind::Postgres {
+            // Writers wait until the restore is done, readers go on. (SQLite's write
+            // transaction already excludes other writers.)
+            sqlx::query(
+                "LOCK TABLE users, companies, persons, sales, activities, search_tokens \
+                 IN SHARE ROW EXCLUSIVE MODE",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         let now = self.now();
         let mut report = ApplyReport::default();
         let mut deletes: Vec<(&str, &str, Vec<String>)> = Vec::new();

@@ -3,6 +3,7 @@
 //! exist without its documentation.
 
 pub mod audit;
+mod backup;
 mod health;
 mod me;
 mod records;
@@ -38,6 +39,7 @@ pub use users::check_password;
         (name = "activities", description = "Appointments, tasks, calls and notes"),
         (name = "sales", description = "Sales opportunities"),
         (name = "audit", description = "The tenant's audit trail (needs audit.read)"),
+        (name = "backup", description = "The tenant's backups (needs backup.restore)"),
     )
 )]
 struct ApiDoc;
@@ -61,7 +63,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(me::router())
         .merge(users::router())
         .merge(records::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(backup::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/{tenant}/api/v1", tenant_api)
