@@ -138,7 +138,9 @@ impl BackupSettings {
             ));
         }
         let destinations = if self.destinations.is_empty() {
-            let root = data_dir.join("backups");
+            // The data dir may be given relative to the working directory.
+            let root = std::path::absolute(data_dir.join("backups"))
+                .map_err(|e| invalid("data_dir", format!("{}: {e}", data_dir.display())))?;
             vec![
                 DestinationSettings::fs("a", &root.join("a")),
                 DestinationSettings::fs("b", &root.join("b")),

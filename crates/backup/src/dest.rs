@@ -226,11 +226,23 @@ impl Destination {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.err("listing", prefix, e)),
         };
-        let mut out: Vec<(String, u64)> = entries
-            .into_iter()
-            .filter(|e| e.metadata().is_file() && !e.path().contains(".incoming/"))
-            .map(|e| (e.path().to_string(), e.metadata().content_length()))
-            .collect();
+        let mut out: Vec<(String, u64)> = Vec::new();
+        for e in entries {
+            if !e.metadata().is_file() || e.path().contains(".incoming/") {
+                continue;
+            }
+            let mut size = e.metadata().content_length();
+            if size == 0 {
+                // A local directory's listing carries no sizes; ask for each file.
+                size = self
+                    .op
+                    .stat(e.path())
+                    .await
+                    .map_err(|err| self.err("listing", e.path(), err))?
+                    .content_length();
+            }
+            out.push((e.path().to_string(), size));
+        }
         out.sort();
         Ok(out)
     }
