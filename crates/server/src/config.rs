@@ -51,6 +51,8 @@ struct RawConfig {
     signin_ip_throttle_after: u32,
     signin_ip_ban_after: u32,
     signin_ip_ban_minutes: u32,
+    /// The `[backup]` table (see skjold_backup::BackupSettings).
+    backup: skjold_backup::BackupSettings,
 }
 
 impl Default for RawConfig {
@@ -73,6 +75,7 @@ impl Default for RawConfig {
             signin_ip_throttle_after: 10,
             signin_ip_ban_after: 50,
             signin_ip_ban_minutes: 15,
+            backup: skjold_backup::BackupSettings::default(),
         }
     }
 }
@@ -114,6 +117,9 @@ pub struct Config {
     pub signin_ip_ban_after: u32,
     /// The first ban's length; each further ban doubles it, up to a day.
     pub signin_ip_ban_minutes: u32,
+    /// Backups: destinations, the operator's public keys, schedule. Off (with a loud
+    /// warning) while no public key is configured.
+    pub backup: skjold_backup::BackupConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -128,6 +134,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("backup", &self.backup)
             .finish_non_exhaustive()
     }
 }
@@ -331,7 +338,12 @@ impl Config {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let backup = raw
+            .backup
+            .check(&raw.data_dir)
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
         Ok(Config {
+            backup,
             data_dir: raw.data_dir,
             listen,
             redirect_listen,

@@ -164,6 +164,7 @@ requirement! {
     UsersManage => Some(Right::UsersManage),
     SettingsManage => Some(Right::SettingsManage),
     AuditRead => Some(Right::AuditRead),
+    BackupRestore => Some(Right::BackupRestore),
 }
 
 /// A signed-in, active user of an active tenant who holds the right `R`. A handler that

@@ -1,6 +1,11 @@
 //! The scheduler: named background jobs that run when due by the injected clock, so tests
 //! move time and call [`Scheduler::run_due`] instead of waiting.
 //!
+//! Backup jobs: `backup.snapshot` (checks every minute whether the nightly snapshot of
+//! `backup.snapshot_time` is due), `backup.audit_files` (closed audit days, hourly),
+//! `backup.sync` (catches a destination up, every 15 minutes) and `backup.prune` (daily
+//! retention). Journal shipping runs in its own loop every `backup.ship_interval_seconds`.
+//!
 //! Jobs today: `audit.verify` (daily: every chain checked; damage raises a security event in
 //! the installation's chain and the tenant's) and `audit.retention` (daily: closed days past
 //! `audit_retention_days` leave the chain behind an anchor).
@@ -53,6 +58,40 @@ impl Scheduler {
                 },
             ],
         }
+    }
+
+    /// The standard jobs and, when backups are configured, the backup jobs.
+    pub fn for_state(state: &AppState) -> Self {
+        let mut s = Self::standard();
+        if state.backups.is_some() {
+            s.jobs.extend([
+                Job {
+                    name: "backup.snapshot",
+                    every: Duration::minutes(1),
+                    next_due: None,
+                    run: |s| Box::pin(backup_snapshot(s)),
+                },
+                Job {
+                    name: "backup.audit_files",
+                    every: Duration::hours(1),
+                    next_due: None,
+                    run: |s| Box::pin(backup_audit_files(s)),
+                },
+                Job {
+                    name: "backup.sync",
+                    every: Duration::minutes(15),
+                    next_due: None,
+                    run: |s| Box::pin(backup_sync(s)),
+                },
+                Job {
+                    name: "backup.prune",
+                    every: Duration::days(1),
+                    next_due: None,
+                    run: |s| Box::pin(backup_prune(s)),
+                },
+            ]);
+        }
+        s
     }
 
     /// Runs every job that is due now by the state's clock; returns the names run.
@@ -175,4 +214,59 @@ pub async fn audit_retention(state: AppState) -> Result<serde_json::Value, Strin
         }
     }
     Ok(serde_json::json!({ "before_day": before_day, "purged": purged }))
+}
+
+fn backups(state: &AppState) -> Option<&std::sync::Arc<skjold_backup::Backups>> {
+    state.backups.as_ref()
+}
+
+fn off() -> serde_json::Value {
+    serde_json::json!({ "skipped": "backups are off (no backup.recipients)" })
+}
+
+/// The nightly snapshot of every tenant, once the day's `backup.snapshot_time` has passed.
+/// A failure is a security event in the installation's chain.
+pub async fn backup_snapshot(state: AppState) -> Result<serde_json::Value, String> {
+    let Some(b) = backups(&state) else {
+        return Ok(off());
+    };
+    if !b.nightly_due() {
+        return Ok(serde_json::json!({ "due": false }));
+    }
+    let (done, failed) = b.snapshot_all("nightly").await.map_err(|e| e.to_string())?;
+    if !failed.is_empty() {
+        system_event(
+            &state,
+            SYSTEM_CHAIN,
+            "backup.snapshot.failed",
+            serde_json::json!({ "failed": failed }),
+        )
+        .await?;
+    }
+    b.mark_nightly_done();
+    Ok(serde_json::json!({ "snapshots": done.len(), "failed": failed }))
+}
+
+pub async fn backup_audit_files(state: AppState) -> Result<serde_json::Value, String> {
+    let Some(b) = backups(&state) else {
+        return Ok(off());
+    };
+    let n = b.backup_audit_days().await.map_err(|e| e.to_string())?;
+    Ok(serde_json::json!({ "days_backed_up": n }))
+}
+
+pub async fn backup_sync(state: AppState) -> Result<serde_json::Value, String> {
+    let Some(b) = backups(&state) else {
+        return Ok(off());
+    };
+    let r = b.sync().await.map_err(|e| e.to_string())?;
+    serde_json::to_value(r).map_err(|e| e.to_string())
+}
+
+pub async fn backup_prune(state: AppState) -> Result<serde_json::Value, String> {
+    let Some(b) = backups(&state) else {
+        return Ok(off());
+    };
+    let r = b.prune().await.map_err(|e| e.to_string())?;
+    serde_json::to_value(r).map_err(|e| e.to_string())
 }

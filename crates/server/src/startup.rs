@@ -82,8 +82,23 @@ impl Application {
             None
         };
 
+        let backups = if config.backup.recipients.is_empty() {
+            tracing::warn!(
+                "BACKUPS ARE OFF: backup.recipients names no age public key, so nothing is backed up (docs/backup.md)"
+            );
+            None
+        } else {
+            Some(Arc::new(skjold_backup::Backups::new(
+                config.backup.clone(),
+                tenants.clone(),
+                clock.clone(),
+                &config.data_dir,
+            )?))
+        };
+
         Ok(Self {
             state: AppState {
+                backups,
                 tenants,
                 clock,
                 audit,
@@ -158,7 +173,8 @@ impl Application {
             tokio::spawn(server)
         });
 
-        let jobs = crate::jobs::Scheduler::standard().spawn(self.state.clone());
+        let jobs = crate::jobs::Scheduler::for_state(&self.state).spawn(self.state.clone());
+        let shipping = self.state.backups.clone().map(|b| b.spawn_shipping());
         let stopper = handle.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -168,6 +184,9 @@ impl Application {
 
         https.await.context("serving HTTPS")?;
         jobs.abort();
+        if let Some(s) = shipping {
+            s.abort();
+        }
         // Let the audit trail finish its database copies before the pools close.
         let _ = self.state.audit.flush().await;
         if let Some(task) = redirect_task {

@@ -16,6 +16,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Per-address sign-in throttling and bans.
     pub ip_guard: Arc<crate::ipguard::IpGuard>,
+    /// The backup machinery; `None` while no backup key is configured.
+    pub backups: Option<Arc<skjold_backup::Backups>>,
 }
 
 /// A tenant's own session timeouts (the setting `sessions`); absent fields fall back to the

@@ -158,6 +158,30 @@ impl Backend {
         }
     }
 
+    /// Removes a tenant database that is not (or no longer) listed in the catalog; the
+    /// catalog checks that before calling.
+    pub(crate) async fn drop_tenant_database(&self, slug: &TenantSlug) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite { data_dir } => {
+                let dir = data_dir.join("tenants").join(slug.as_str());
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Backend::Postgres { server, catalog } => {
+                let name = tenant_database(catalog, slug);
+                let admin = connect_pg(&Self::pg_url(server, "postgres"), 1).await?;
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&admin)
+                    .await?;
+                admin.close().await;
+                Ok(())
+            }
+        }
+    }
+
     pub(crate) async fn connect_tenant(&self, slug: &TenantSlug) -> Result<AnyPool, StoreError> {
         match self {
             Backend::Sqlite { data_dir } => {
@@ -169,6 +193,78 @@ impl Backend {
             }
         }
     }
+}
+
+impl Backend {
+    /// A scratch database for building a restore before anything is replaced: a file under
+    /// `data_dir/backups/scratch/<id>/` or a database `<catalog>_scratch_<id>`, neither of
+    /// which any tenant slug can name.
+    pub(crate) async fn create_scratch(&self, id: &str) -> Result<AnyPool, StoreError> {
+        check_scratch_id(id)?;
+        match self {
+            Backend::Sqlite { data_dir } => {
+                let dir = scratch_dir(data_dir, id);
+                if dir.exists() {
+                    return Err(StoreError::Conflict(format!(
+                        "scratch directory {} already exists",
+                        dir.display()
+                    )));
+                }
+                create_private_dir(&dir)?;
+                connect_sqlite(&dir.join("crm.db"), 2).await
+            }
+            Backend::Postgres { server, catalog } => {
+                let name = format!("{catalog}_scratch_{id}");
+                let admin = connect_pg(&Self::pg_url(server, "postgres"), 1).await?;
+                sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&admin)
+                    .await?;
+                admin.close().await;
+                connect_pg(&Self::pg_url(server, &name), 2).await
+            }
+        }
+    }
+
+    /// Removes a scratch database made by [`Self::create_scratch`].
+    pub(crate) async fn drop_scratch(&self, id: &str) -> Result<(), StoreError> {
+        check_scratch_id(id)?;
+        match self {
+            Backend::Sqlite { data_dir } => {
+                let dir = scratch_dir(data_dir, id);
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Backend::Postgres { server, catalog } => {
+                let name = format!("{catalog}_scratch_{id}");
+                let admin = connect_pg(&Self::pg_url(server, "postgres"), 1).await?;
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&admin)
+                    .await?;
+                admin.close().await;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn scratch_dir(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("backups").join("scratch").join(id)
+}
+
+/// Scratch ids go into paths and database names: lowercase hex only.
+fn check_scratch_id(id: &str) -> Result<(), StoreError> {
+    if id.is_empty()
+        || id.len() > 32
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
+        return Err(StoreError::Config(format!("bad scratch id '{id}'")));
+    }
+    Ok(())
 }
 
 /// Creates a directory readable only by the service's own account: tenant databases are

@@ -1,6 +1,6 @@
 //! The catalog: the list of tenants and where each one's data lives.
 
-use crate::{Backend, StoreError};
+use crate::{Backend, StoreError, TenantDb};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::{SharedClock, TenantSlug};
 use sqlx::migrate::Migrator;
@@ -146,7 +146,85 @@ impl Catalog {
         let pool = self.backend.connect_tenant(&new.slug).await?;
         crate::tenant::migrate(&pool, self.backend.kind()).await?;
         pool.close().await;
+        self.register(new, name).await
+    }
 
+    /// Creates a new tenant's database and brings its schema up to date, without listing
+    /// the tenant yet: a restore into a new tenant fills it first and then calls
+    /// [`Self::register_prepared`], so no half-filled tenant is ever listed.
+    pub async fn prepare_tenant(&self, slug: &TenantSlug) -> Result<TenantDb, StoreError> {
+        if self.get(slug).await?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "tenant '{slug}' already exists"
+            )));
+        }
+        self.backend.create_tenant_database(slug).await?;
+        let pool = self.backend.connect_tenant(slug).await?;
+        crate::tenant::migrate(&pool, self.backend.kind()).await?;
+        Ok(TenantDb::new(
+            slug.clone(),
+            crate::tenant::PoolLease::new(pool),
+            self.backend.kind(),
+            self.clock.clone(),
+        ))
+    }
+
+    /// Lists a tenant prepared by [`Self::prepare_tenant`].
+    pub async fn register_prepared(
+        &self,
+        db: TenantDb,
+        display_name: &str,
+    ) -> Result<TenantRecord, StoreError> {
+        let slug = db.slug().clone();
+        db.pool.close().await;
+        let name = display_name.trim().to_string();
+        self.register(
+            NewTenant {
+                slug,
+                display_name: name.clone(),
+            },
+            name,
+        )
+        .await
+    }
+
+    /// Removes a database made by [`Self::prepare_tenant`] that was never registered (a
+    /// restore into a new tenant that failed its checks). Refuses for a listed tenant.
+    pub async fn discard_prepared(&self, db: TenantDb) -> Result<(), StoreError> {
+        let slug = db.slug().clone();
+        if self.get(&slug).await?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "tenant '{slug}' is listed; refusing to remove its database"
+            )));
+        }
+        db.pool.close().await;
+        self.backend.drop_tenant_database(&slug).await
+    }
+
+    /// A scratch database with the tenant schema, for building and checking a restore. The
+    /// handle carries `slug` only as a label; no router ever hands it out.
+    pub async fn open_scratch(&self, slug: &TenantSlug) -> Result<(String, TenantDb), StoreError> {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
+        let pool = self.backend.create_scratch(&id).await?;
+        crate::tenant::migrate(&pool, self.backend.kind()).await?;
+        Ok((
+            id,
+            TenantDb::new(
+                slug.clone(),
+                crate::tenant::PoolLease::new(pool),
+                self.backend.kind(),
+                self.clock.clone(),
+            ),
+        ))
+    }
+
+    /// Closes and removes a scratch database.
+    pub async fn drop_scratch(&self, id: &str, db: TenantDb) -> Result<(), StoreError> {
+        db.pool.close().await;
+        self.backend.drop_scratch(id).await
+    }
+
+    async fn register(&self, new: NewTenant, name: String) -> Result<TenantRecord, StoreError> {
         let now = format_timestamp(self.clock.now());
         let location = self.backend.tenant_location(&new.slug);
         let inserted = sqlx::query(

@@ -60,9 +60,22 @@ pub(crate) async fn append(
     actor: &Actor,
     change: Change<'_>,
 ) -> Result<(), StoreError> {
+    if tx.backend_name().eq_ignore_ascii_case("postgres")
+        || tx.backend_name().eq_ignore_ascii_case("postgresql")
+    {
+        // Journal positions must become visible in their order: a backup that has seen
+        // entry n must have seen every entry before it. PostgreSQL hands out sequence
+        // numbers before commit, so writers take this lock from their first journal entry
+        // to their commit. (SQLite's write transactions are serialised already.)
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(JOURNAL_ORDER_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let image = after_image(tx, &change).await?;
     sqlx::query(
-        "INSERT INTO journal (at, actor, entity, record_id, op, changed, data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO journal (at, actor, entity, record_id, op, changed, data, image) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(at)
     .bind(actor.label())
@@ -71,9 +84,55 @@ pub(crate) async fn append(
     .bind(change.op.as_str())
     .bind(serde_json::to_string(&change.changed).unwrap_or_else(|_| "[]".into()))
     .bind(change.data.map(|d| d.to_string()))
+    .bind(image.to_string())
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The advisory lock key that orders journal writers on PostgreSQL ("skjold journal").
+const JOURNAL_ORDER_LOCK: i64 = 0x736b_6a6f_6c64_6a6c;
+
+/// The table that holds an entity's rows.
+pub(crate) fn table_of(entity: &str) -> Option<&'static str> {
+    if entity == "user" {
+        return Some("users");
+    }
+    skjold_domain::crm::EntityKind::from_name(entity).map(|k| k.table())
+}
+
+/// The change's after-image, read back inside the writing transaction so that it is exactly
+/// what was stored: the whole row and the record's search words, or for a delete only the
+/// table.
+async fn after_image(
+    tx: &mut Transaction<'_, Any>,
+    change: &Change<'_>,
+) -> Result<Value, StoreError> {
+    let table = table_of(change.entity).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "the journal knows no table for entity '{}'",
+            change.entity
+        ))
+    })?;
+    if change.op == JournalOp::Delete {
+        return Ok(serde_json::json!({ "table": table }));
+    }
+    let row = sqlx::query(&format!("SELECT * FROM {table} WHERE id = $1"))
+        .bind(change.record_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let search: Vec<String> = sqlx::query_scalar(
+        "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 ORDER BY token",
+    )
+    .bind(change.entity)
+    .bind(change.record_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(serde_json::json!({
+        "table": table,
+        "row": crate::dump::row_to_json(&row)?,
+        "search": search,
+    }))
 }
 
 /// One change of a record as its history shows it.

@@ -3,6 +3,7 @@
 //! exist without its documentation.
 
 pub mod audit;
+mod backup;
 mod health;
 mod locks;
 mod me;
@@ -43,6 +44,7 @@ pub use records::{DeleteParams, ListParams};
         (name = "activities", description = "Appointments, tasks, calls and notes"),
         (name = "sales", description = "Sales opportunities"),
         (name = "audit", description = "The tenant's audit trail (needs audit.read)"),
+        (name = "backup", description = "The tenant's backups (needs backup.restore)"),
     )
 )]
 struct ApiDoc;
@@ -152,7 +154,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(totp::router())
         .merge(records::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(backup::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/{tenant}/api/v1", tenant_api)

@@ -1,0 +1,238 @@
+//! The `[backup]` section of `skjold.toml`, and its checks.
+
+use crate::BackupError;
+use chrono::NaiveTime;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The settings as written, before checking.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupSettings {
+    /// The operator's age X25519 public keys (`age1…`); every backup file is encrypted to
+    /// all of them. Without any, no backup is taken (and the server says so loudly).
+    pub recipients: Vec<String>,
+    /// When the nightly snapshot runs, `HH:MM` in UTC.
+    pub snapshot_time: String,
+    /// How often the journal is shipped, in seconds (1-300).
+    pub ship_interval_seconds: u64,
+    /// Exactly two destinations; empty means `<data_dir>/backups/a` and `<data_dir>/backups/b`.
+    pub destinations: Vec<DestinationSettings>,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        Self {
+            recipients: Vec::new(),
+            snapshot_time: "02:30".into(),
+            ship_interval_seconds: 5,
+            destinations: Vec::new(),
+        }
+    }
+}
+
+/// One destination: `kind` is `fs`, `s3` or `azblob`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationSettings {
+    pub name: String,
+    pub kind: String,
+    /// fs: the directory; s3/azblob: a prefix inside the bucket or container.
+    pub root: Option<String>,
+    pub bucket: Option<String>,
+    pub container: Option<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub secret_access_key: Option<SecretString>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub account_name: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub account_key: Option<SecretString>,
+    pub account_key_file: Option<PathBuf>,
+}
+
+impl DestinationSettings {
+    /// A local directory destination.
+    pub fn fs(name: &str, root: &Path) -> Self {
+        Self {
+            name: name.into(),
+            kind: "fs".into(),
+            root: Some(root.display().to_string()),
+            bucket: None,
+            container: None,
+            region: None,
+            endpoint: None,
+            access_key_id: None,
+            secret_access_key: None,
+            secret_access_key_file: None,
+            account_name: None,
+            account_key: None,
+            account_key_file: None,
+        }
+    }
+}
+
+/// The checked settings.
+#[derive(Clone)]
+pub struct BackupConfig {
+    pub recipients: Vec<age::x25519::Recipient>,
+    pub snapshot_time: NaiveTime,
+    pub ship_interval: std::time::Duration,
+    pub destinations: Vec<DestinationSettings>,
+    /// Scratch space for encrypted files on their way out (`<data_dir>/backups/tmp`).
+    pub work_dir: PathBuf,
+}
+
+impl std::fmt::Debug for BackupConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupConfig")
+            .field("recipients", &self.recipients.len())
+            .field("snapshot_time", &self.snapshot_time)
+            .field("ship_interval", &self.ship_interval)
+            .field(
+                "destinations",
+                &self
+                    .destinations
+                    .iter()
+                    .map(|d| format!("{}:{}", d.name, d.kind))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> BackupError {
+    BackupError::Config(format!("{key}: {}", message.into()))
+}
+
+impl BackupSettings {
+    /// Checks the settings; messages name the key (`backup.…`).
+    pub fn check(&self, data_dir: &Path) -> Result<BackupConfig, BackupError> {
+        let recipients = self
+            .recipients
+            .iter()
+            .map(|r| {
+                age::x25519::Recipient::from_str(r.trim()).map_err(|_| {
+                    invalid(
+                        "backup.recipients",
+                        format!("'{r}' is not an age X25519 public key (age1…)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let snapshot_time =
+            NaiveTime::parse_from_str(self.snapshot_time.trim(), "%H:%M").map_err(|_| {
+                invalid(
+                    "backup.snapshot_time",
+                    format!("'{}' is not a time like 02:30 (UTC)", self.snapshot_time),
+                )
+            })?;
+        if !(1..=300).contains(&self.ship_interval_seconds) {
+            return Err(invalid(
+                "backup.ship_interval_seconds",
+                "must be between 1 and 300",
+            ));
+        }
+        let destinations = if self.destinations.is_empty() {
+            // The data dir may be given relative to the working directory.
+            let root = std::path::absolute(data_dir.join("backups"))
+                .map_err(|e| invalid("data_dir", format!("{}: {e}", data_dir.display())))?;
+            vec![
+                DestinationSettings::fs("a", &root.join("a")),
+                DestinationSettings::fs("b", &root.join("b")),
+            ]
+        } else {
+            self.destinations.clone()
+        };
+        if destinations.len() != 2 {
+            return Err(invalid(
+                "backup.destinations",
+                format!(
+                    "exactly two destinations are needed, {} are configured",
+                    destinations.len()
+                ),
+            ));
+        }
+        for d in &destinations {
+            let ok = !d.name.is_empty()
+                && d.name.len() <= 32
+                && d.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return Err(invalid(
+                    "backup.destinations.name",
+                    format!("'{}' is not a name of a-z, 0-9 and '-'", d.name),
+                ));
+            }
+            crate::dest::Destination::open(d)?;
+        }
+        if destinations[0].name == destinations[1].name {
+            return Err(invalid(
+                "backup.destinations.name",
+                "the two destinations need different names",
+            ));
+        }
+        if destinations[0].kind == destinations[1].kind
+            && destinations[0].root == destinations[1].root
+            && destinations[0].bucket == destinations[1].bucket
+            && destinations[0].container == destinations[1].container
+            && destinations[0].endpoint == destinations[1].endpoint
+        {
+            return Err(invalid(
+                "backup.destinations",
+                "the two destinations are the same place; backups must be kept in two",
+            ));
+        }
+        Ok(BackupConfig {
+            recipients,
+            snapshot_time,
+            ship_interval: std::time::Duration::from_secs(self.ship_interval_seconds),
+            destinations,
+            work_dir: data_dir.join("backups").join("tmp"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_a_key_and_refuse_nonsense_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = age::x25519::Identity::generate().to_public().to_string();
+        let ok = BackupSettings {
+            recipients: vec![key.clone()],
+            ..Default::default()
+        };
+        let c = ok.check(dir.path()).unwrap();
+        assert_eq!(c.destinations.len(), 2);
+        assert_eq!(c.snapshot_time.to_string(), "02:30:00");
+
+        let bad = |f: &dyn Fn(&mut BackupSettings)| {
+            let mut s = ok.clone();
+            f(&mut s);
+            s.check(dir.path()).unwrap_err().to_string()
+        };
+        assert!(bad(&|s| s.recipients = vec!["age1nonsense".into()]).contains("backup.recipients"));
+        assert!(bad(&|s| s.snapshot_time = "25:00".into()).contains("backup.snapshot_time"));
+        assert!(bad(&|s| s.ship_interval_seconds = 0).contains("backup.ship_interval_seconds"));
+        let one = DestinationSettings::fs("a", &dir.path().join("x"));
+        assert!(bad(&|s| s.destinations = vec![one.clone()]).contains("exactly two"));
+        assert!(bad(&|s| s.destinations = vec![one.clone(), {
+            let mut o = one.clone();
+            o.name = "b".into();
+            o
+        }])
+        .contains("same place"));
+        let mut s3 = one.clone();
+        s3.kind = "s3".into();
+        s3.name = "b".into();
+        assert!(bad(&|s| s.destinations = vec![one.clone(), s3.clone()]).contains("bucket"));
+    }
+}

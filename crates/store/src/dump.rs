@@ -1,0 +1,849 @@
+//! Whole-tenant export and load, for backups and point-in-time restore.
+//!
+//! A snapshot is every row of every tenant table (except those in [`NOT_BACKED_UP`]) read in
+//! one consistent read transaction — SQLite's WAL snapshot or PostgreSQL's REPEATABLE READ —
+//! so writers go on while it runs. The rows travel as JSON values (the schema has only text
+//! and integer columns), which makes a snapshot the same on both databases: a SQLite tenant
+//! can be restored onto PostgreSQL and back. A restore loads a snapshot into an empty
+//! database, replays the journal's after-images on top, and checks the result before it
+//! commits.
+
+use crate::journal::{self, Actor, Change, JournalOp};
+use crate::{BackendKind, StoreError, TenantDb};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::any::{AnyRow, AnyTypeInfoKind};
+use sqlx::AnyConnection;
+use sqlx::{Any, Column, Executor, Row, Statement, Transaction, TypeInfo, ValueRef};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Tables a backup leaves out: the migrations' bookkeeping (a snapshot records the schema
+/// version instead), sessions (a restore never brings back a sign-in) and the audit trail's
+/// database copy (backed up as its sealed day files, and never rolled back).
+pub const NOT_BACKED_UP: &[&str] = &["_sqlx_migrations", "sessions", "audit_log"];
+
+/// Tables that reference each other, parents first; all others follow by name.
+const LOAD_ORDER: &[&str] = &["users", "companies", "persons", "sales", "activities"];
+
+/// The journaled record tables and their entity names, parents first.
+const ENTITY_TABLES: &[(&str, &str)] = &[
+    ("user", "users"),
+    ("company", "companies"),
+    ("person", "persons"),
+    ("sale", "sales"),
+    ("activity", "activities"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColKind {
+    Int,
+    Text,
+}
+
+/// One item of a snapshot stream: a table's header, then its rows in the header's column
+/// order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DumpItem {
+    Table { name: String, columns: Vec<String> },
+    Row(Vec<Value>),
+}
+
+/// Receives a snapshot as it is read.
+pub trait DumpSink: Send {
+    fn table(&mut self, name: &str, columns: &[String]) -> Result<(), StoreError>;
+    fn row(&mut self, values: &[Value]) -> Result<(), StoreError>;
+}
+
+/// Keeps a whole export in memory: for tests and small comparisons.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MemorySink {
+    /// Table → rows as column → value, sorted.
+    pub tables: BTreeMap<String, Vec<BTreeMap<String, Value>>>,
+    current: Option<(String, Vec<String>)>,
+}
+
+impl MemorySink {
+    /// The rows, each table's sorted by its JSON text, so two exports compare equal when
+    /// they hold the same rows.
+    pub fn into_sorted(mut self) -> BTreeMap<String, Vec<BTreeMap<String, Value>>> {
+        for rows in self.tables.values_mut() {
+            rows.sort_by_key(|r| serde_json::to_string(r).unwrap_or_default());
+        }
+        self.tables
+    }
+}
+
+impl DumpSink for MemorySink {
+    fn table(&mut self, name: &str, columns: &[String]) -> Result<(), StoreError> {
+        self.tables.entry(name.to_string()).or_default();
+        self.current = Some((name.to_string(), columns.to_vec()));
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[Value]) -> Result<(), StoreError> {
+        let (name, columns) = self
+            .current
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("a row before its table".into()))?;
+        let row = columns
+            .iter()
+            .cloned()
+            .zip(values.iter().cloned())
+            .collect();
+        self.tables.entry(name.clone()).or_default().push(row);
+        Ok(())
+    }
+}
+
+/// What a snapshot holds: the journal position it includes (every entry up to and
+/// including it), the schema version, and each table's row count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSummary {
+    pub position: i64,
+    pub schema_version: i64,
+    pub tables: BTreeMap<String, u64>,
+}
+
+/// One journal entry as it is shipped to the backups and replayed by a restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalRecord {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub entity: String,
+    pub record_id: String,
+    pub op: String,
+    pub changed: String,
+    pub data: Option<String>,
+    pub image: Option<String>,
+}
+
+/// What a restore into an empty database did.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    pub tables: BTreeMap<String, u64>,
+    pub replayed: u64,
+    pub last_seq: i64,
+}
+
+/// What an in-place restore changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+}
+
+fn check_ident(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "'{name}' is not a table or column name this schema uses"
+        )))
+    }
+}
+
+/// The row as column → JSON value (text as strings, integers as numbers).
+pub(crate) fn row_to_json(row: &AnyRow) -> Result<Value, StoreError> {
+    let mut map = Map::new();
+    for (i, col) in row.columns().iter().enumerate() {
+        map.insert(col.name().to_string(), value_at(row, i)?);
+    }
+    Ok(Value::Object(map))
+}
+
+fn value_at(row: &AnyRow, i: usize) -> Result<Value, StoreError> {
+    let kind = {
+        let raw = row.try_get_raw(i)?;
+        if raw.is_null() {
+            return Ok(Value::Null);
+        }
+        raw.type_info().kind()
+    };
+    Ok(match kind {
+        AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt => {
+            Value::from(row.try_get::<i64, _>(i)?)
+        }
+        AnyTypeInfoKind::Bool => Value::from(i64::from(row.try_get::<bool, _>(i)?)),
+        AnyTypeInfoKind::Text => Value::String(row.try_get::<String, _>(i)?),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "column {} holds a {other:?} value; tenant tables hold only text and integers",
+                row.columns()[i].name()
+            )))
+        }
+    })
+}
+
+async fn list_tables(
+    conn: &mut AnyConnection,
+    kind: BackendKind,
+) -> Result<Vec<String>, StoreError> {
+    let sql = match kind {
+        BackendKind::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+        }
+        BackendKind::Postgres => {
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()"
+        }
+    };
+    let mut names: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *conn).await?;
+    names.retain(|n| !NOT_BACKED_UP.contains(&n.as_str()));
+    for n in &names {
+        check_ident(n)?;
+    }
+    names.sort_by_key(|n| {
+        (
+            LOAD_ORDER
+                .iter()
+                .position(|o| o == n)
+                .unwrap_or(LOAD_ORDER.len()),
+            n.clone(),
+        )
+    });
+    Ok(names)
+}
+
+async fn table_columns(
+    conn: &mut AnyConnection,
+    table: &str,
+) -> Result<Vec<(String, ColKind)>, StoreError> {
+    check_ident(table)?;
+    let sql = format!("SELECT * FROM {table}");
+    let stmt = conn.prepare(&sql).await?;
+    stmt.columns()
+        .iter()
+        .map(|c| {
+            let kind = match c.type_info().kind() {
+                AnyTypeInfoKind::SmallInt
+                | AnyTypeInfoKind::Integer
+                | AnyTypeInfoKind::BigInt
+                | AnyTypeInfoKind::Bool => ColKind::Int,
+                AnyTypeInfoKind::Text | AnyTypeInfoKind::Null => ColKind::Text,
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                    "{table}.{} is a {} column ({other:?}); backups carry only text and integers",
+                    c.name(),
+                    c.type_info().name()
+                )))
+                }
+            };
+            Ok((c.name().to_string(), kind))
+        })
+        .collect()
+}
+
+fn bind_as<'q>(
+    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    kind: ColKind,
+    v: &Value,
+    what: &str,
+) -> Result<sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>, StoreError> {
+    Ok(match (kind, v) {
+        (ColKind::Int, Value::Null) => q.bind(None::<i64>),
+        (ColKind::Text, Value::Null) => q.bind(None::<String>),
+        (ColKind::Int, Value::Number(n)) => {
+            q.bind(Some(n.as_i64().ok_or_else(|| {
+                StoreError::Corrupt(format!("{what}: {n} is not a 64-bit integer"))
+            })?))
+        }
+        (ColKind::Text, Value::String(s)) => q.bind(Some(s.clone())),
+        (_, other) => {
+            return Err(StoreError::Corrupt(format!(
+                "{what}: {other} does not fit a {kind:?} column"
+            )))
+        }
+    })
+}
+
+/// Column kinds of the target tables, looked up once per table.
+#[derive(Default)]
+struct Schema(HashMap<String, Vec<(String, ColKind)>>);
+
+impl Schema {
+    async fn columns(
+        &mut self,
+        conn: &mut AnyConnection,
+        table: &str,
+    ) -> Result<&Vec<(String, ColKind)>, StoreError> {
+        if !self.0.contains_key(table) {
+            let cols = table_columns(conn, table).await?;
+            self.0.insert(table.to_string(), cols);
+        }
+        Ok(&self.0[table])
+    }
+
+    async fn kind_of(
+        &mut self,
+        conn: &mut AnyConnection,
+        table: &str,
+        column: &str,
+    ) -> Result<ColKind, StoreError> {
+        self.columns(conn, table)
+            .await?
+            .iter()
+            .find(|(n, _)| n == column)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the backup has a column {table}.{column} that this schema does not have"
+                ))
+            })
+    }
+}
+
+impl TenantDb {
+    /// Writes every backed-up table to `sink` from one consistent read, without blocking
+    /// writers.
+    pub async fn export(&self, sink: &mut dyn DumpSink) -> Result<ExportSummary, StoreError> {
+        let mut tx = match self.kind {
+            // A deferred transaction: in WAL mode its first read fixes the snapshot that
+            // every later read of it sees, while writers go on.
+            BackendKind::Sqlite => self.pool.begin().await?,
+            BackendKind::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
+        let position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal")
+            .fetch_one(&mut *tx)
+            .await?;
+        let schema_version: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut tables = BTreeMap::new();
+        for table in list_tables(&mut tx, self.kind).await? {
+            let columns = table_columns(&mut tx, &table).await?;
+            let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+            sink.table(&table, &names)?;
+            let sql = format!("SELECT {} FROM {table}", names.join(", "));
+            let mut rows = sqlx::query(&sql).fetch(&mut *tx);
+            let mut count = 0u64;
+            while let Some(row) = rows.try_next().await? {
+                let values = (0..names.len())
+                    .map(|i| value_at(&row, i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                sink.row(&values)?;
+                count += 1;
+            }
+            tables.insert(table, count);
+        }
+        tx.rollback().await?;
+        Ok(ExportSummary {
+            position,
+            schema_version,
+            tables,
+        })
+    }
+
+    /// The journal's newest position (0 when empty).
+    pub async fn journal_position(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Journal entries after `after`, oldest first, at most `limit`.
+    pub async fn journal_since(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<JournalRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT seq, at, actor, entity, record_id, op, changed, data, image FROM journal \
+             WHERE seq > $1 ORDER BY seq LIMIT {}",
+            limit.max(1)
+        ))
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(JournalRecord {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    entity: r.try_get("entity")?,
+                    record_id: r.try_get("record_id")?,
+                    op: r.try_get("op")?,
+                    changed: r.try_get("changed")?,
+                    data: r.try_get("data")?,
+                    image: r.try_get("image")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Row counts of the backed-up tables.
+    pub async fn table_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut out = BTreeMap::new();
+        for table in list_tables(&mut conn, self.kind).await? {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&mut *conn)
+                .await?;
+            out.insert(table, n as u64);
+        }
+        Ok(out)
+    }
+
+    /// Fills this (new, empty) database from a snapshot and replays `journal` on top, in one
+    /// transaction that commits only when the snapshot's row counts match `expected` and the
+    /// database checks out; otherwise nothing stays.
+    pub async fn load_backup(
+        &self,
+        items: &mut dyn Iterator<Item = Result<DumpItem, StoreError>>,
+        expected: &BTreeMap<String, u64>,
+        journal: &[JournalRecord],
+    ) -> Result<LoadReport, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut schema = Schema::default();
+        let mut loaded: BTreeMap<String, u64> = BTreeMap::new();
+        let mut current: Option<(String, String, Vec<ColKind>)> = None;
+        for item in items {
+            match item? {
+                DumpItem::Table { name, columns } => {
+                    check_ident(&name)?;
+                    if loaded.contains_key(&name) {
+                        return Err(StoreError::Corrupt(format!(
+                            "the snapshot holds table {name} twice"
+                        )));
+                    }
+                    let mut kinds = Vec::with_capacity(columns.len());
+                    for c in &columns {
+                        check_ident(c)?;
+                        kinds.push(schema.kind_of(&mut tx, &name, c).await?);
+                    }
+                    // A new database may come with rows of its own (defaults a migration
+                    // inserts); the snapshot's rows replace them.
+                    sqlx::query(&format!("DELETE FROM {name}"))
+                        .execute(&mut *tx)
+                        .await?;
+                    let placeholders: Vec<String> =
+                        (1..=columns.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "INSERT INTO {name} ({}) VALUES ({})",
+                        columns.join(", "),
+                        placeholders.join(", ")
+                    );
+                    loaded.insert(name.clone(), 0);
+                    current = Some((name, sql, kinds));
+                }
+                DumpItem::Row(values) => {
+                    let (name, sql, kinds) = current
+                        .as_ref()
+                        .ok_or_else(|| StoreError::Corrupt("a row before its table".into()))?;
+                    if values.len() != kinds.len() {
+                        return Err(StoreError::Corrupt(format!(
+                            "a row of {name} has {} values for {} columns",
+                            values.len(),
+                            kinds.len()
+                        )));
+                    }
+                    let mut q = sqlx::query(sql);
+                    for (v, k) in values.iter().zip(kinds) {
+                        q = bind_as(q, *k, v, name)?;
+                    }
+                    q.execute(&mut *tx).await?;
+                    *loaded.entry(name.clone()).or_default() += 1;
+                }
+            }
+        }
+        if &loaded != expected {
+            let mut diffs = Vec::new();
+            for name in loaded.keys().chain(expected.keys()).collect::<HashSet<_>>() {
+                let (got, want) = (loaded.get(name), expected.get(name));
+                if got != want {
+                    diffs.push(format!(
+                        "{name}: {} rows loaded, the manifest says {}",
+                        got.map_or("no".into(), |n| n.to_string()),
+                        want.map_or("none".into(), |n| n.to_string())
+                    ));
+                }
+            }
+            diffs.sort();
+            return Err(StoreError::Corrupt(format!(
+                "the snapshot does not match its manifest: {}",
+                diffs.join("; ")
+            )));
+        }
+        let mut last_seq = 0;
+        for entry in journal {
+            apply_entry(&mut tx, &mut schema, entry).await?;
+            last_seq = entry.seq;
+        }
+        match self.kind {
+            BackendKind::Sqlite => {
+                let problems: Vec<AnyRow> = sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if !problems.is_empty() {
+                    return Err(StoreError::Corrupt(format!(
+                        "the restored database has {} broken links",
+                        problems.len()
+                    )));
+                }
+                let check: String = sqlx::query_scalar("PRAGMA quick_check")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if check != "ok" {
+                    return Err(StoreError::Corrupt(format!(
+                        "the restored database fails its integrity check: {check}"
+                    )));
+                }
+            }
+            BackendKind::Postgres => {
+                // Links are checked as rows go in. The journal's sequence must continue
+                // after the restored entries.
+                sqlx::query(
+                    "SELECT setval(pg_get_serial_sequence('journal', 'seq'), \
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal), false)",
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        let mut tables = loaded;
+        if !journal.is_empty() {
+            tables = self.table_counts().await?;
+        }
+        Ok(LoadReport {
+            tables,
+            replayed: journal.len() as u64,
+            last_seq,
+        })
+    }
+
+    /// Makes this tenant's records (users, companies, persons, sales, activities and their
+    /// search words) equal to `source`'s, in one transaction, journaling every change as
+    /// made by `actor` — so the journal stays one line of history that backups go on
+    /// shipping. Sessions end (everyone signs in again); the audit trail is not touched.
+    pub async fn apply_state_from(
+        &self,
+        source: &TenantDb,
+        actor: &Actor,
+    ) -> Result<ApplyReport, StoreError> {
+        let mut tx = self.write_tx().await?;
+        if self.kind == BackendKind::Postgres {
+            // Writers wait until the restore is done, readers go on. (SQLite's write
+            // transaction already excludes other writers.)
+            sqlx::query(
+                "LOCK TABLE users, companies, persons, sales, activities, search_tokens \
+                 IN SHARE ROW EXCLUSIVE MODE",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        let now = self.now();
+        let mut report = ApplyReport::default();
+        let mut deletes: Vec<(&str, &str, Vec<String>)> = Vec::new();
+        let mut schema = Schema::default();
+        for (entity, table) in ENTITY_TABLES {
+            let mut live_ids: HashSet<String> =
+                sqlx::query_scalar::<_, String>(&format!("SELECT id FROM {table}"))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let mut last = String::new();
+            loop {
+                let rows = sqlx::query(&format!(
+                    "SELECT * FROM {table} WHERE id > $1 ORDER BY id LIMIT 500"
+                ))
+                .bind(&last)
+                .fetch_all(&source.pool)
+                .await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    let wanted = row_to_json(row)?;
+                    let id = wanted["id"]
+                        .as_str()
+                        .ok_or_else(|| StoreError::Corrupt(format!("{table} row without id")))?
+                        .to_string();
+                    last = id.clone();
+                    let existed = live_ids.remove(&id);
+                    let current = if existed {
+                        let r = sqlx::query(&format!("SELECT * FROM {table} WHERE id = $1"))
+                            .bind(&id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        Some(row_to_json(&r)?)
+                    } else {
+                        None
+                    };
+                    let wanted_tokens: Vec<String> = sqlx::query_scalar(
+                        "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 \
+                         ORDER BY token",
+                    )
+                    .bind(*entity)
+                    .bind(&id)
+                    .fetch_all(&source.pool)
+                    .await?;
+                    let current_tokens: Vec<String> = sqlx::query_scalar(
+                        "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 \
+                         ORDER BY token",
+                    )
+                    .bind(*entity)
+                    .bind(&id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    if current.as_ref() == Some(&wanted) && current_tokens == wanted_tokens {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    let changed: Vec<String> = wanted
+                        .as_object()
+                        .map(|w| {
+                            w.iter()
+                                .filter(|(k, v)| {
+                                    current.as_ref().and_then(|c| c.get(k.as_str())) != Some(v)
+                                })
+                                .map(|(k, _)| {
+                                    if k == "password_hash" {
+                                        "password".to_string()
+                                    } else {
+                                        k.clone()
+                                    }
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    upsert(&mut tx, &mut schema, table, &wanted).await?;
+                    set_tokens(&mut tx, entity, &id, &wanted_tokens).await?;
+                    // History shows the record as its last journal entry described it.
+                    let data: Option<String> = sqlx::query_scalar(
+                        "SELECT data FROM journal WHERE entity = $1 AND record_id = $2 \
+                         ORDER BY seq DESC LIMIT 1",
+                    )
+                    .bind(*entity)
+                    .bind(&id)
+                    .fetch_optional(&source.pool)
+                    .await?
+                    .flatten();
+                    let data = match data {
+                        Some(d) => serde_json::from_str(&d)
+                            .map_err(|e| StoreError::Corrupt(format!("journal data: {e}")))?,
+                        None => wanted.clone(),
+                    };
+                    journal::append(
+                        &mut tx,
+                        &now,
+                        actor,
+                        Change {
+                            entity,
+                            record_id: &id,
+                            op: if existed {
+                                JournalOp::Update
+                            } else {
+                                JournalOp::Create
+                            },
+                            changed,
+                            data: Some(data),
+                        },
+                    )
+                    .await?;
+                    if existed {
+                        report.updated += 1;
+                    } else {
+                        report.created += 1;
+                    }
+                }
+            }
+            let mut gone: Vec<String> = live_ids.into_iter().collect();
+            gone.sort();
+            deletes.push((entity, table, gone));
+        }
+        // Children before parents.
+        for (entity, table, ids) in deletes.iter().rev() {
+            for id in ids {
+                sqlx::query("DELETE FROM search_tokens WHERE entity = $1 AND record_id = $2")
+                    .bind(*entity)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                journal::append(
+                    &mut tx,
+                    &now,
+                    actor,
+                    Change {
+                        entity,
+                        record_id: id,
+                        op: JournalOp::Delete,
+                        changed: vec![],
+                        data: None,
+                    },
+                )
+                .await?;
+                report.deleted += 1;
+            }
+        }
+        sqlx::query("DELETE FROM sessions")
+            .execute(&mut *tx)
+            .await?;
+        for (_, table) in ENTITY_TABLES {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            let here: i64 = sqlx::query_scalar(&sql).fetch_one(&mut *tx).await?;
+            let there: i64 = sqlx::query_scalar(&sql).fetch_one(&source.pool).await?;
+            if here != there {
+                return Err(StoreError::Corrupt(format!(
+                    "{table}: {here} rows after the restore, {there} expected"
+                )));
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+async fn upsert(
+    tx: &mut Transaction<'static, Any>,
+    schema: &mut Schema,
+    table: &str,
+    row: &Value,
+) -> Result<(), StoreError> {
+    check_ident(table)?;
+    let row = row
+        .as_object()
+        .ok_or_else(|| StoreError::Corrupt(format!("an after-image of {table} is no object")))?;
+    let mut names = Vec::with_capacity(row.len());
+    let mut kinds = Vec::with_capacity(row.len());
+    for name in row.keys() {
+        check_ident(name)?;
+        kinds.push(schema.kind_of(tx, table, name).await?);
+        names.push(name.as_str());
+    }
+    if !names.contains(&"id") {
+        return Err(StoreError::Corrupt(format!(
+            "an after-image of {table} has no id"
+        )));
+    }
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    let sets: Vec<String> = names
+        .iter()
+        .filter(|n| **n != "id")
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}",
+        names.join(", "),
+        placeholders.join(", "),
+        sets.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for ((name, kind), v) in names.iter().zip(&kinds).zip(row.values()) {
+        q = bind_as(q, *kind, v, &format!("{table}.{name}"))?;
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn set_tokens(
+    tx: &mut Transaction<'static, Any>,
+    entity: &str,
+    id: &str,
+    tokens: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM search_tokens WHERE entity = $1 AND record_id = $2")
+        .bind(entity)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for t in tokens {
+        sqlx::query("INSERT INTO search_tokens (entity, token, record_id) VALUES ($1, $2, $3)")
+            .bind(entity)
+            .bind(t)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Replays one shipped journal entry: its after-image, then the entry itself.
+async fn apply_entry(
+    tx: &mut Transaction<'static, Any>,
+    schema: &mut Schema,
+    e: &JournalRecord,
+) -> Result<(), StoreError> {
+    let image: Value = match &e.image {
+        Some(text) => serde_json::from_str(text).map_err(|err| {
+            StoreError::Corrupt(format!("journal entry {}: after-image: {err}", e.seq))
+        })?,
+        None => {
+            return Err(StoreError::Corrupt(format!(
+                "journal entry {} has no after-image (written before backups were set up)",
+                e.seq
+            )))
+        }
+    };
+    let table = image["table"].as_str().ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "journal entry {}: after-image names no table",
+            e.seq
+        ))
+    })?;
+    check_ident(table)?;
+    match e.op.as_str() {
+        "delete" => {
+            sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+                .bind(&e.record_id)
+                .execute(&mut **tx)
+                .await?;
+            set_tokens(tx, &e.entity, &e.record_id, &[]).await?;
+        }
+        "create" | "update" => {
+            upsert(tx, schema, table, &image["row"]).await?;
+            let tokens: Vec<String> = image["search"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            set_tokens(tx, &e.entity, &e.record_id, &tokens).await?;
+        }
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "journal entry {}: unknown operation '{other}'",
+                e.seq
+            )))
+        }
+    }
+    sqlx::query(
+        "INSERT INTO journal (seq, at, actor, entity, record_id, op, changed, data, image) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(e.seq)
+    .bind(&e.at)
+    .bind(&e.actor)
+    .bind(&e.entity)
+    .bind(&e.record_id)
+    .bind(&e.op)
+    .bind(&e.changed)
+    .bind(&e.data)
+    .bind(&e.image)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
