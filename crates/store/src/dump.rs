@@ -732,19 +732,20 @@ async fn upsert(
         kinds.push(schema.kind_of(tx, table, name).await?);
         names.push(name.as_str());
     }
-    if !names.contains(&"id") {
+    let key = crate::journal::key_of(table);
+    if !names.contains(&key) {
         return Err(StoreError::Corrupt(format!(
-            "an after-image of {table} has no id"
+            "an after-image of {table} has no {key}"
         )));
     }
     let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
     let sets: Vec<String> = names
         .iter()
-        .filter(|n| **n != "id")
+        .filter(|n| **n != key)
         .map(|n| format!("{n} = excluded.{n}"))
         .collect();
     let sql = format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}",
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({key}) DO UPDATE SET {}",
         names.join(", "),
         placeholders.join(", "),
         sets.join(", ")
@@ -805,7 +806,8 @@ async fn apply_entry(
     check_ident(table)?;
     match e.op.as_str() {
         "delete" => {
-            sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+            let key = crate::journal::key_of(table);
+            sqlx::query(&format!("DELETE FROM {table} WHERE {key} = $1"))
                 .bind(&e.record_id)
                 .execute(&mut **tx)
                 .await?;

@@ -95,10 +95,20 @@ const JOURNAL_ORDER_LOCK: i64 = 0x736b_6a6f_6c64_6a6c;
 
 /// The table that holds an entity's rows.
 pub(crate) fn table_of(entity: &str) -> Option<&'static str> {
-    if entity == "user" {
-        return Some("users");
+    match entity {
+        "user" => Some("users"),
+        "setting" => Some("settings"),
+        _ => skjold_domain::crm::EntityKind::from_name(entity).map(|k| k.table()),
     }
-    skjold_domain::crm::EntityKind::from_name(entity).map(|k| k.table())
+}
+
+/// The column that identifies a row of a journaled table: `id`, but a setting is known by its
+/// `name`.
+pub(crate) fn key_of(table: &str) -> &'static str {
+    match table {
+        "settings" => "name",
+        _ => "id",
+    }
 }
 
 /// The change's after-image, read back inside the writing transaction so that it is exactly
@@ -117,10 +127,13 @@ async fn after_image(
     if change.op == JournalOp::Delete {
         return Ok(serde_json::json!({ "table": table }));
     }
-    let row = sqlx::query(&format!("SELECT * FROM {table} WHERE id = $1"))
-        .bind(change.record_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT * FROM {table} WHERE {} = $1",
+        key_of(table)
+    ))
+    .bind(change.record_id)
+    .fetch_one(&mut **tx)
+    .await?;
     let search: Vec<String> = sqlx::query_scalar(
         "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 ORDER BY token",
     )
