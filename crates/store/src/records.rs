@@ -94,14 +94,13 @@ pub struct Page<E> {
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
-fn select_list(table: &str, prefix: &str, columns: &[Column]) -> String {
+fn select_list(prefix: &str, columns: &[Column]) -> String {
     let mut s = format!("{prefix}id, {prefix}created_at, {prefix}updated_at, {prefix}sort_key");
     for c in columns {
         s.push_str(", ");
         s.push_str(prefix);
         s.push_str(c.name);
     }
-    let _ = table;
     s
 }
 
@@ -203,7 +202,7 @@ impl TenantDb {
     pub async fn get<E: Entity>(&self, id: &str) -> Result<E, StoreError> {
         let sql = format!(
             "SELECT {} FROM {} WHERE id = $1",
-            select_list(E::KIND.table(), "", E::COLUMNS),
+            select_list("", E::COLUMNS),
             E::KIND.table()
         );
         let row = sqlx::query(&sql)
@@ -267,7 +266,7 @@ impl TenantDb {
         let (sql, key_column) = if words.is_empty() {
             let mut sql = format!(
                 "SELECT {} FROM {table} r WHERE 1 = 1",
-                select_list(table, "r.", E::COLUMNS)
+                select_list("r.", E::COLUMNS)
             );
             for (field, value) in &query.filters {
                 sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
@@ -307,7 +306,7 @@ impl TenantDb {
                  WHERE t.entity = {entity} AND t.token >= {lo} AND t.token < {hi} \
                  AND NOT EXISTS (SELECT 1 FROM search_tokens d WHERE d.entity = {entity} \
                  AND d.record_id = t.record_id AND d.token >= {lo} AND d.token < t.token)",
-                select_list(table, "r.", E::COLUMNS)
+                select_list("r.", E::COLUMNS)
             );
             for word in &words[1..] {
                 let lo = arg(word.clone());
@@ -453,7 +452,7 @@ impl TenantDb {
         let mut tx = self.write_tx().await?;
         let sql = format!(
             "SELECT {} FROM {table} WHERE id = $1{}",
-            select_list(table, "", E::COLUMNS),
+            select_list("", E::COLUMNS),
             self.lock_clause()
         );
         let row = sqlx::query(&sql)

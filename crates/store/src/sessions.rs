@@ -99,7 +99,7 @@ impl TenantDb {
             .ok_or_else(|| StoreError::Corrupt("session last_seen_at".into()))?;
         let expires = parse_timestamp(&expires_at)
             .ok_or_else(|| StoreError::Corrupt("session expires_at".into()))?;
-        let user = crate::users::user_from_row_pub(&row)?;
+        let user = crate::users::user_from_row(&row)?;
         if now >= expires
             || now - last_seen >= timeouts.idle
             || user.status != crate::UserStatus::Active

@@ -46,11 +46,7 @@ pub struct UserPatch {
 const COLUMNS: &str =
     "id, username, display_name, email, phone, role, status, created_at, updated_at";
 
-pub(crate) fn user_from_row_pub(row: &AnyRow) -> Result<User, StoreError> {
-    user_from_row(row)
-}
-
-fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     user_from_parts(row, "id", "created_at")
 }
 
