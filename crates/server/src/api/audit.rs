@@ -203,18 +203,28 @@ async fn export_audit(
     let detail = export_detail(p.format, &q);
     auth.audit_event(&state, ip.0, audit_export::EXPORTED, detail)
         .await?;
+    exported(&state, auth.db(), q, p.format).await
+}
+
+/// The download of an export already recorded as an event: waits for the copier so the
+/// export includes every record written before it (its own event too), then streams.
+pub async fn exported(
+    state: &AppState,
+    db: &TenantDb,
+    q: AuditQuery,
+    format: ExportFormat,
+) -> Result<axum::response::Response, ApiError> {
     state
         .audit
         .flush()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let name = export_filename(auth.db().slug().as_str(), &state);
-    Ok(audit_export::response(
-        auth.db().clone(),
-        q,
-        p.format,
-        &name,
-    ))
+    let name = format!(
+        "audit-{}-{}",
+        db.slug(),
+        state.clock.now().format("%Y%m%dT%H%M%SZ")
+    );
+    Ok(audit_export::response(db.clone(), q, format, &name))
 }
 
 /// What an export event records: the format and the filters, so an auditor sees what left.
@@ -227,14 +237,6 @@ pub fn export_detail(format: ExportFormat, q: &AuditQuery) -> serde_json::Value 
         "ip": q.ip,
         "event": q.kind,
     })
-}
-
-/// `audit-acme-20261126T101500Z`: whose trail, exported when.
-pub fn export_filename(slug: &str, state: &AppState) -> String {
-    format!(
-        "audit-{slug}-{}",
-        state.clock.now().format("%Y%m%dT%H%M%SZ")
-    )
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -6,10 +6,8 @@ use super::fields::show_time;
 use super::records::with_query;
 use super::templates::{AuditPage, AuditRow, FormField};
 use super::{render, Chrome, UiError};
-use crate::api::audit::{
-    audit_query, encode_cursor, export_detail, export_filename, search_flushed,
-};
-use crate::audit_export::{self, ExportFormat, EXPORTED};
+use crate::api::audit::{audit_query, encode_cursor, export_detail, exported, search_flushed};
+use crate::audit_export::{ExportFormat, EXPORTED};
 use crate::extract::AuditRead;
 use crate::AppState;
 use axum::extract::{RawQuery, State};
@@ -202,13 +200,7 @@ async fn export(
     })?;
     auth.audit_event(&state, EXPORTED, export_detail(format, &q))
         .await?;
-    state
-        .audit
-        .flush()
-        .await
-        .map_err(|e| UiError::Internal(e.to_string()))?;
-    let name = export_filename(auth.slug(), &state);
-    Ok(audit_export::response(auth.db().clone(), q, format, &name))
+    Ok(exported(&state, auth.db(), q, format).await?)
 }
 
 pub fn router() -> Router<AppState> {
