@@ -45,6 +45,19 @@ pub struct AuditPage {
     next_cursor: Option<String>,
 }
 
+/// An API client that sends `from=` left a time out by mistake; it does not mean "no
+/// bound", and the document promises a date-time there. (The web form submits its empty
+/// fields and goes to `audit_query` directly, which treats them as absent.)
+fn no_empty_times(from: Option<&str>, to: Option<&str>) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::new();
+    for (field, value) in [("from", from), ("to", to)] {
+        if value == Some("") {
+            errs.add(field, "is empty; leave it out or give an RFC 3339 time");
+        }
+    }
+    errs.into_result()
+}
+
 /// Parses the filters shared by the API and the CLI into a store query.
 pub fn audit_query(
     from: Option<&str>,
@@ -122,6 +135,7 @@ async fn search_audit(
     auth: Authorized<AuditRead>,
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
+    no_empty_times(p.from.as_deref(), p.to.as_deref())?;
     let q = audit_query(
         p.from.as_deref(),
         p.to.as_deref(),
@@ -191,6 +205,7 @@ async fn export_audit(
     axum::Extension(ip): axum::Extension<crate::audit::ClientIp>,
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> Result<axum::response::Response, ApiError> {
+    no_empty_times(p.from.as_deref(), p.to.as_deref())?;
     let q = audit_query(
         p.from.as_deref(),
         p.to.as_deref(),

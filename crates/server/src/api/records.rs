@@ -341,10 +341,10 @@ macro_rules! record_resource {
             #[utoipa::path(get, summary = concat!("The change history of ", $one, ": who changed what, when."), path = $history, tag = $tag, params(RecordPath),
                 security(("bearer" = [])),
                 responses(
-                    (status = 200, description = "Changes, oldest first", body = History),
+                    (status = 200, description = "Changes, oldest first; a deleted record keeps its history, which ends with the deletion", body = History),
                     (status = 401, description = "Not signed in", body = crate::error::Problem),
                     (status = 403, description = "Lacks records.read", body = crate::error::Problem),
-                    (status = 404, description = "No such record", body = crate::error::Problem),
+                    (status = 404, description = "No record with this id ever existed", body = crate::error::Problem),
                     (status = 422, description = "Malformed id", body = crate::error::Problem)))]
             pub async fn record_history(
                 auth: Authorized<RecordsRead>,

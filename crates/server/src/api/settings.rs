@@ -60,14 +60,31 @@ async fn put_policy(
 /// `effective_*` shows.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct SessionSettingsView {
-    #[serde(flatten)]
-    settings: SessionSettings,
+    // Spelled out rather than `#[serde(flatten)]`: the flattened schema became an `allOf`
+    // with the closed `SessionSettings`, which no answer could match (schemathesis ST108).
+    /// The tenant's idle timeout in minutes; `null`: the server's default.
+    idle_minutes: Option<i64>,
+    /// The tenant's absolute timeout in hours; `null`: the server's default.
+    absolute_hours: Option<i64>,
+    /// The tenant's longest token life in days; `null`: 365.
+    token_max_days: Option<i64>,
     /// The idle timeout in force, in minutes.
     effective_idle_minutes: i64,
     /// The absolute timeout in force, in hours.
     effective_absolute_hours: i64,
     /// The longest an API token may live, in days.
     effective_token_max_days: i64,
+}
+
+impl SessionSettingsView {
+    /// The tenant's own settings, without what they resolve to.
+    fn own(&self) -> SessionSettings {
+        SessionSettings {
+            idle_minutes: self.idle_minutes,
+            absolute_hours: self.absolute_hours,
+            token_max_days: self.token_max_days,
+        }
+    }
 }
 
 async fn session_view(
@@ -82,7 +99,9 @@ async fn session_view(
     let t = state.tenant_session_timeouts(db).await?;
     let token_max_days = settings.token_max_days.unwrap_or(365);
     Ok(SessionSettingsView {
-        settings,
+        idle_minutes: settings.idle_minutes,
+        absolute_hours: settings.absolute_hours,
+        token_max_days: settings.token_max_days,
         effective_idle_minutes: t.idle.num_minutes(),
         effective_absolute_hours: t.absolute.num_hours(),
         effective_token_max_days: token_max_days,
@@ -115,6 +134,7 @@ async fn get_sessions(
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks settings.manage", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "A value out of range", body = crate::error::Problem)))]
 async fn put_sessions(
@@ -133,7 +153,7 @@ async fn put_sessions(
         &state,
         ip,
         "settings.sessions_changed",
-        serde_json::json!({ "before": before.settings, "after": body }),
+        serde_json::json!({ "before": before.own(), "after": body }),
     )
     .await?;
     Ok(Json(session_view(&state, auth.db()).await?))

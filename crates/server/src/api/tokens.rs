@@ -188,6 +188,7 @@ async fn list_tokens(
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Called with an API token", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "Invalid name, scope or expiry", body = crate::error::Problem)))]
 async fn create_token(

@@ -65,9 +65,12 @@ async fn start(auth: Authorized<SignedIn>) -> Result<(StatusCode, Json<TotpEnrol
     request_body = TotpConfirm,
     responses(
         (status = 200, description = "On; keep the recovery codes", body = RecoveryCodes),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Called with an API token", body = crate::error::Problem),
         (status = 409, description = "No enrolment started, or already confirmed", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "Wrong code", body = crate::error::Problem)))]
 async fn confirm(
     State(state): State<AppState>,
