@@ -230,7 +230,7 @@ pub async fn backup_snapshot(state: AppState) -> Result<serde_json::Value, Strin
     let Some(b) = backups(&state) else {
         return Ok(off());
     };
-    if !b.nightly_due() {
+    if !b.nightly_due().await.map_err(|e| e.to_string())? {
         return Ok(serde_json::json!({ "due": false }));
     }
     let (done, failed) = b.snapshot_all("nightly").await.map_err(|e| e.to_string())?;
@@ -243,7 +243,7 @@ pub async fn backup_snapshot(state: AppState) -> Result<serde_json::Value, Strin
         )
         .await?;
     }
-    b.mark_nightly_done();
+    b.mark_nightly_done().await.map_err(|e| e.to_string())?;
     Ok(serde_json::json!({ "snapshots": done.len(), "failed": failed }))
 }
 
