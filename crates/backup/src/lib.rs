@@ -65,6 +65,9 @@ pub enum BackupError {
     Io(#[from] std::io::Error),
     #[error("audit trail: {0}")]
     Audit(String),
+    /// The server holds no private key (`backup.identity_file`), so it cannot decrypt.
+    #[error("backup.identity_file is not set, so the server holds no key to decrypt the backups; set it to the age identity file (kept on the server, never beside the backups) or restore with `skjold backup restore --identity`")]
+    NoIdentity,
 }
 
 /// The backup machinery of one installation.
@@ -216,6 +219,17 @@ pub struct TenantBackupStatus {
     pub lag_seconds: f64,
 }
 
+/// What a tenant can be restored to.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreWindow {
+    /// The oldest restorable instant (the oldest snapshot), RFC 3339.
+    pub oldest: Option<String>,
+    /// The newest restorable instant (the last shipped change or snapshot).
+    pub newest: Option<String>,
+    /// Oldest first.
+    pub snapshots: Vec<SnapshotManifest>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub destinations: Vec<DestinationStatus>,
@@ -271,6 +285,38 @@ impl Backups {
 
     pub fn config(&self) -> &BackupConfig {
         &self.config
+    }
+
+    /// The server's own private keys, from `backup.identity_file`.
+    pub fn server_identities(&self) -> Result<Identities, BackupError> {
+        let path = self
+            .config
+            .identity_file
+            .as_deref()
+            .ok_or(BackupError::NoIdentity)?;
+        Identities::from_file(path)
+    }
+
+    /// The span of time a tenant can be restored to: from its oldest snapshot to the newest
+    /// shipped change (or snapshot), with the snapshots.
+    pub async fn window(&self, slug: &str) -> Result<RestoreWindow, BackupError> {
+        let snapshots = self.list_snapshots(slug).await?;
+        let mut newest = snapshots.iter().map(|s| s.at.clone()).max();
+        if let Some(&(after, last)) = self
+            .list_segments(slug)
+            .await?
+            .iter()
+            .max_by_key(|(_, l)| *l)
+        {
+            let (_, manifest_path) = segment_paths(slug, after, last);
+            let m: SegmentManifest = self.read_manifest(&manifest_path).await?;
+            newest = newest.max(Some(m.last_at));
+        }
+        Ok(RestoreWindow {
+            oldest: snapshots.first().map(|s| s.at.clone()),
+            newest,
+            snapshots,
+        })
     }
 
     pub fn destinations(&self) -> &[Destination] {
@@ -494,8 +540,39 @@ impl Backups {
         slug: &TenantSlug,
         reason: &str,
     ) -> Result<SnapshotManifest, BackupError> {
+        let started = format_timestamp(self.now());
         let db = self.open_tenant(slug).await?;
-        self.snapshot_db(&db, reason).await
+        let result = self.snapshot_db(&db, reason).await;
+        // The history of snapshots per tenant, with their sizes, for the operator.
+        let detail = serde_json::json!({ "reason": reason });
+        let end = match &result {
+            Ok(m) => skjold_store::RunEnd {
+                outcome: skjold_store::RunOutcome::Ok,
+                bytes: Some(m.ciphertext.size),
+                error: None,
+                detail: Some(&detail),
+            },
+            Err(_) => skjold_store::RunEnd {
+                outcome: skjold_store::RunOutcome::Failed,
+                bytes: None,
+                error: None,
+                detail: Some(&detail),
+            },
+        };
+        let message = result.as_ref().err().map(|e| e.to_string());
+        let end = skjold_store::RunEnd {
+            error: message.as_deref(),
+            ..end
+        };
+        if let Err(e) = self
+            .router
+            .catalog()
+            .record_run("backup.snapshot", Some(slug.as_str()), &started, end)
+            .await
+        {
+            tracing::warn!(tenant = %slug, error = %e, "recording the snapshot run failed");
+        }
+        result
     }
 
     async fn snapshot_db(

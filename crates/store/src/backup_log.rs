@@ -125,6 +125,33 @@ impl Catalog {
         Ok(id)
     }
 
+    /// Records a run that is already over.
+    pub async fn record_run(
+        &self,
+        kind: &str,
+        tenant: Option<&str>,
+        started_at: &str,
+        end: RunEnd<'_>,
+    ) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO backup_runs (id, kind, tenant, started_at, finished_at, outcome, bytes, \
+             error, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(kind)
+        .bind(tenant)
+        .bind(started_at)
+        .bind(format_timestamp(self.clock().now()))
+        .bind(end.outcome.as_str())
+        .bind(end.bytes.map(|b| b as i64))
+        .bind(end.error)
+        .bind(end.detail.map(|d| d.to_string()))
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+
     /// The step a running run is at, for whoever polls it.
     pub async fn run_progress(&self, id: &str, progress: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE backup_runs SET progress = $1 WHERE id = $2")

@@ -405,7 +405,7 @@ impl TenantDb {
     /// database checks out; otherwise nothing stays.
     pub async fn load_backup(
         &self,
-        items: &mut dyn Iterator<Item = Result<DumpItem, StoreError>>,
+        items: &mut (dyn Iterator<Item = Result<DumpItem, StoreError>> + Send),
         expected: &BTreeMap<String, u64>,
         journal: &[JournalRecord],
     ) -> Result<LoadReport, StoreError> {
