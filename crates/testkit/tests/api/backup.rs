@@ -1,7 +1,7 @@
 //! The tenant's backup status: only for holders of backup.restore; shows snapshots and the
 //! shipping lag once backups are configured.
 
-use skjold_domain::Role;
+use skjold_domain::{Clock, Role};
 use skjold_testkit::{spawn_app, spawn_app_with};
 
 #[tokio::test]

@@ -285,7 +285,8 @@ async fn no_route_lets_one_tenant_reach_another() {
     assert!(!searched.contains("demo-secret"));
 
     // 4. A's data is untouched by everything above.
-    for (resource, id) in &a.ids {
+    // (The restore job id is no record: there is nothing to read back.)
+    for (resource, id) in a.ids.iter().filter(|(r, _)| **r != "backup") {
         let path = format!("/demo/api/v1/{resource}/{id}");
         let res = app.get(&path, &a.token).await;
         assert_eq!(res.status(), 200, "{path} after the matrix");
