@@ -263,6 +263,7 @@ async fn start_restore(
 pub struct RestorePath {
     tenant: String,
     /// The job id `POST /backup/restore` answered with.
+    #[param(pattern = "^[0-9a-f]{32}$")]
     id: String,
 }
 
@@ -279,7 +280,11 @@ async fn restore_job(
     auth: Authorized<BackupRestore>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<RestoreJob>, ApiError> {
-    if id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+    if id.len() != 32
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
         return Err(ApiError::NotFound("no such restore"));
     }
     let run = state

@@ -376,7 +376,7 @@ async fn restore_routes_need_the_right() {
     let user = app.user_with_role("demo", "maria", Role::User).await;
     for path in [
         "/demo/api/v1/backup/points",
-        "/demo/api/v1/backup/restores/00ff",
+        "/demo/api/v1/backup/restores/00ff00ff00ff00ff00ff00ff00ff00ff",
     ] {
         assert_eq!(app.get(path, &user).await.status(), 403, "{path}");
     }
