@@ -101,7 +101,7 @@ async fn backup_jobs_run_only_when_backups_are_configured() {
 }
 
 /// An app with backups on and, unless `with_key` is false, the server's identity file.
-async fn app_with_backups(with_key: bool) -> skjold_testkit::TestApp {
+pub(crate) async fn app_with_backups(with_key: bool) -> skjold_testkit::TestApp {
     let id = age::x25519::Identity::generate();
     let public = id.to_public().to_string();
     spawn_app_with(move |c| {
