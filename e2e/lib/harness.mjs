@@ -60,13 +60,13 @@ export function cli(dataDir, args, stdin) {
  * Starts `skjold serve` and waits for the demo administrator's one-time password.
  * Returns { base, dataDir, adminPassword, cli(args, stdin), addUser(name, role, pw), stop() }.
  */
-export async function startServer() {
+export async function startServer({ env = {} } = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'skjold-e2e-'));
   const port = await freePort();
   const child = spawn(
     serverBinary(),
     ['serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--redirect-listen', 'off'],
-    { env: { ...process.env, SKJOLD_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, SKJOLD_LOG: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
   let stderr = '';

@@ -20,6 +20,10 @@ pub struct BackupSettings {
     pub ship_interval_seconds: u64,
     /// Exactly two destinations; empty means `<data_dir>/backups/a` and `<data_dir>/backups/b`.
     pub destinations: Vec<DestinationSettings>,
+    /// The server's age identity file (private key), for restore drills and restores asked
+    /// for through the API/UI. Keep it on the server only, never beside the backups: whoever
+    /// has both can read every backup. Unset: drills are skipped and the API cannot restore.
+    pub identity_file: Option<PathBuf>,
 }
 
 impl Default for BackupSettings {
@@ -29,6 +33,7 @@ impl Default for BackupSettings {
             snapshot_time: "02:30".into(),
             ship_interval_seconds: 5,
             destinations: Vec::new(),
+            identity_file: None,
         }
     }
 }
@@ -85,6 +90,9 @@ pub struct BackupConfig {
     pub destinations: Vec<DestinationSettings>,
     /// Scratch space for encrypted files on their way out (`<data_dir>/backups/tmp`).
     pub work_dir: PathBuf,
+    /// The checked `backup.identity_file`: exists, holds a key of one of the recipients,
+    /// and is not inside a local destination.
+    pub identity_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for BackupConfig {
@@ -93,6 +101,7 @@ impl std::fmt::Debug for BackupConfig {
             .field("recipients", &self.recipients.len())
             .field("snapshot_time", &self.snapshot_time)
             .field("ship_interval", &self.ship_interval)
+            .field("identity_file", &self.identity_file)
             .field(
                 "destinations",
                 &self
@@ -188,14 +197,62 @@ impl BackupSettings {
                 "the two destinations are the same place; backups must be kept in two",
             ));
         }
+        let identity_file = self
+            .identity_file
+            .as_deref()
+            .map(|p| check_identity_file(p, &recipients, &destinations))
+            .transpose()?;
         Ok(BackupConfig {
             recipients,
             snapshot_time,
             ship_interval: std::time::Duration::from_secs(self.ship_interval_seconds),
             destinations,
             work_dir: data_dir.join("backups").join("tmp"),
+            identity_file,
         })
     }
+}
+
+/// The identity file must exist, decrypt what the server writes (its key is one of the
+/// recipients), and not sit inside a local destination, where a thief of the backups would
+/// find the key with them.
+fn check_identity_file(
+    path: &Path,
+    recipients: &[age::x25519::Recipient],
+    destinations: &[DestinationSettings],
+) -> Result<PathBuf, BackupError> {
+    const KEY: &str = "backup.identity_file";
+    let path =
+        std::path::absolute(path).map_err(|e| invalid(KEY, format!("{}: {e}", path.display())))?;
+    let ids =
+        crate::crypt::Identities::from_file(&path).map_err(|e| invalid(KEY, e.to_string()))?;
+    let wanted: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
+    if !ids.public_keys().iter().any(|k| wanted.contains(k)) {
+        return Err(invalid(
+            KEY,
+            format!(
+                "{} holds no key of backup.recipients, so it cannot decrypt the backups",
+                path.display()
+            ),
+        ));
+    }
+    for d in destinations.iter().filter(|d| d.kind == "fs") {
+        let Some(root) = d.root.as_deref().map(Path::new) else {
+            continue;
+        };
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        if path.starts_with(&root) {
+            return Err(invalid(
+                KEY,
+                format!(
+                    "{} is inside the backup destination '{}'; the private key must never live beside the backups",
+                    path.display(),
+                    d.name
+                ),
+            ));
+        }
+    }
+    Ok(path)
 }
 
 #[cfg(test)]
@@ -234,5 +291,63 @@ mod tests {
         s3.kind = "s3".into();
         s3.name = "b".into();
         assert!(bad(&|s| s.destinations = vec![one.clone(), s3.clone()]).contains("bucket"));
+
+        // The identity file: must decrypt the backups and not live beside them.
+        let own = age::x25519::Identity::generate();
+        let ok = BackupSettings {
+            recipients: vec![own.to_public().to_string()],
+            ..Default::default()
+        };
+        let key_file = dir.path().join("key.txt");
+        std::fs::write(
+            &key_file,
+            format!(
+                "{}\n",
+                secrecy::ExposeSecret::expose_secret(&own.to_string())
+            ),
+        )
+        .unwrap();
+        let mut s = ok.clone();
+        s.identity_file = Some(key_file.clone());
+        assert_eq!(s.check(dir.path()).unwrap().identity_file, Some(key_file));
+        let stranger = dir.path().join("stranger.txt");
+        std::fs::write(
+            &stranger,
+            format!(
+                "{}\n",
+                secrecy::ExposeSecret::expose_secret(
+                    &age::x25519::Identity::generate().to_string()
+                )
+            ),
+        )
+        .unwrap();
+        s.identity_file = Some(stranger);
+        assert!(s
+            .check(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("holds no key"));
+        let beside = dir.path().join("backups").join("a");
+        std::fs::create_dir_all(&beside).unwrap();
+        std::fs::write(
+            beside.join("key.txt"),
+            format!(
+                "{}\n",
+                secrecy::ExposeSecret::expose_secret(&own.to_string())
+            ),
+        )
+        .unwrap();
+        s.identity_file = Some(beside.join("key.txt"));
+        assert!(s
+            .check(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("beside the backups"));
+        s.identity_file = Some(dir.path().join("missing.txt"));
+        assert!(s
+            .check(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("backup.identity_file"));
     }
 }

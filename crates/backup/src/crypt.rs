@@ -143,6 +143,11 @@ impl Identities {
         Ok(Self(ids))
     }
 
+    /// The public keys (`age1…`) of these identities.
+    pub fn public_keys(&self) -> Vec<String> {
+        self.0.iter().map(|i| i.to_public().to_string()).collect()
+    }
+
     /// For tests and tools that hold a key in memory.
     pub fn from_x25519(id: age::x25519::Identity) -> Self {
         Self(vec![id])

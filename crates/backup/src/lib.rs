@@ -17,12 +17,14 @@
 pub mod config;
 pub mod crypt;
 pub mod dest;
+pub mod drill;
 pub mod manifest;
 pub mod restore;
 pub mod retention;
 
 use crate::crypt::{Identities, Sealer};
 use crate::dest::Destination;
+pub use crate::manifest::SnapshotFormat;
 use crate::manifest::*;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -36,6 +38,9 @@ use std::sync::Arc;
 
 pub use config::{BackupConfig, BackupSettings, DestinationSettings};
 pub use restore::{RestoreOutcome, RestoreRequest};
+
+/// The catalog mark of the nightly snapshot: the slot it was last taken for.
+const NIGHTLY_MARK: &str = "backup.snapshot.nightly";
 
 /// At most this many journal entries go into one segment.
 const SEGMENT_MAX: u32 = 5000;
@@ -60,6 +65,9 @@ pub enum BackupError {
     Io(#[from] std::io::Error),
     #[error("audit trail: {0}")]
     Audit(String),
+    /// The server holds no private key (`backup.identity_file`), so it cannot decrypt.
+    #[error("backup.identity_file is not set, so the server holds no key to decrypt the backups; set it to the age identity file (kept on the server, never beside the backups) or restore with `skjold backup restore --identity`")]
+    NoIdentity,
 }
 
 /// The backup machinery of one installation.
@@ -71,8 +79,6 @@ pub struct Backups {
     data_dir: PathBuf,
     /// Per tenant: the journal position shipped so far.
     shipped: tokio::sync::Mutex<HashMap<String, i64>>,
-    /// When this process last took the nightly snapshots.
-    last_nightly: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -213,6 +219,17 @@ pub struct TenantBackupStatus {
     pub lag_seconds: f64,
 }
 
+/// What a tenant can be restored to.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreWindow {
+    /// The oldest restorable instant (the oldest snapshot), RFC 3339.
+    pub oldest: Option<String>,
+    /// The newest restorable instant (the last shipped change or snapshot).
+    pub newest: Option<String>,
+    /// Oldest first.
+    pub snapshots: Vec<SnapshotManifest>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub destinations: Vec<DestinationStatus>,
@@ -263,12 +280,43 @@ impl Backups {
             clock,
             data_dir: data_dir.to_path_buf(),
             shipped: tokio::sync::Mutex::new(HashMap::new()),
-            last_nightly: std::sync::Mutex::new(None),
         })
     }
 
     pub fn config(&self) -> &BackupConfig {
         &self.config
+    }
+
+    /// The server's own private keys, from `backup.identity_file`.
+    pub fn server_identities(&self) -> Result<Identities, BackupError> {
+        let path = self
+            .config
+            .identity_file
+            .as_deref()
+            .ok_or(BackupError::NoIdentity)?;
+        Identities::from_file(path)
+    }
+
+    /// The span of time a tenant can be restored to: from its oldest snapshot to the newest
+    /// shipped change (or snapshot), with the snapshots.
+    pub async fn window(&self, slug: &str) -> Result<RestoreWindow, BackupError> {
+        let snapshots = self.list_snapshots(slug).await?;
+        let mut newest = snapshots.iter().map(|s| s.at.clone()).max();
+        if let Some(&(after, last)) = self
+            .list_segments(slug)
+            .await?
+            .iter()
+            .max_by_key(|(_, l)| *l)
+        {
+            let (_, manifest_path) = segment_paths(slug, after, last);
+            let m: SegmentManifest = self.read_manifest(&manifest_path).await?;
+            newest = newest.max(Some(m.last_at));
+        }
+        Ok(RestoreWindow {
+            oldest: snapshots.first().map(|s| s.at.clone()),
+            newest,
+            snapshots,
+        })
     }
 
     pub fn destinations(&self) -> &[Destination] {
@@ -441,23 +489,47 @@ impl Backups {
         Ok(all)
     }
 
-    /// Whether today's nightly snapshot (at `backup.snapshot_time`, UTC) is due: the time
-    /// has passed and this process has not taken it since.
-    pub fn nightly_due(&self) -> bool {
-        let now = self.now();
+    /// The nightly slot the snapshot is due for: the latest `backup.snapshot_time` (UTC)
+    /// at or before now.
+    fn nightly_slot(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let today = now
             .date_naive()
             .and_time(self.config.snapshot_time)
             .and_utc();
-        if now < today {
-            return false;
+        if now >= today {
+            today
+        } else {
+            today - chrono::Duration::days(1)
         }
-        let last = *self.last_nightly.lock().unwrap_or_else(|p| p.into_inner());
-        last.is_none_or(|l| l < today)
     }
 
-    pub fn mark_nightly_done(&self) {
-        *self.last_nightly.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.now());
+    /// Whether a nightly snapshot is due: the latest slot has passed and no snapshot was
+    /// taken for it. The last one taken is kept in the catalog, so a restart neither
+    /// repeats a night nor skips one (a server that was down at the slot takes it when it
+    /// is back).
+    pub async fn nightly_due(&self) -> Result<bool, BackupError> {
+        let now = self.now();
+        let slot = self.nightly_slot(now);
+        let catalog = self.router.catalog();
+        match catalog.job_mark(NIGHTLY_MARK).await? {
+            Some(done) => Ok(parse_timestamp(&done).is_none_or(|d| d < slot)),
+            // Nothing recorded (a fresh installation): due once today's time has passed.
+            None => Ok(now
+                >= now
+                    .date_naive()
+                    .and_time(self.config.snapshot_time)
+                    .and_utc()),
+        }
+    }
+
+    /// Records that the nightly snapshot of the current slot is taken.
+    pub async fn mark_nightly_done(&self) -> Result<(), BackupError> {
+        let slot = self.nightly_slot(self.now());
+        self.router
+            .catalog()
+            .set_job_mark(NIGHTLY_MARK, &format_timestamp(slot))
+            .await?;
+        Ok(())
     }
 
     // ----- snapshots -------------------------------------------------------------------
@@ -468,8 +540,39 @@ impl Backups {
         slug: &TenantSlug,
         reason: &str,
     ) -> Result<SnapshotManifest, BackupError> {
+        let started = format_timestamp(self.now());
         let db = self.open_tenant(slug).await?;
-        self.snapshot_db(&db, reason).await
+        let result = self.snapshot_db(&db, reason).await;
+        // The history of snapshots per tenant, with their sizes, for the operator.
+        let detail = serde_json::json!({ "reason": reason });
+        let end = match &result {
+            Ok(m) => skjold_store::RunEnd {
+                outcome: skjold_store::RunOutcome::Ok,
+                bytes: Some(m.ciphertext.size),
+                error: None,
+                detail: Some(&detail),
+            },
+            Err(_) => skjold_store::RunEnd {
+                outcome: skjold_store::RunOutcome::Failed,
+                bytes: None,
+                error: None,
+                detail: Some(&detail),
+            },
+        };
+        let message = result.as_ref().err().map(|e| e.to_string());
+        let end = skjold_store::RunEnd {
+            error: message.as_deref(),
+            ..end
+        };
+        if let Err(e) = self
+            .router
+            .catalog()
+            .record_run("backup.snapshot", Some(slug.as_str()), &started, end)
+            .await
+        {
+            tracing::warn!(tenant = %slug, error = %e, "recording the snapshot run failed");
+        }
+        result
     }
 
     async fn snapshot_db(
@@ -480,26 +583,16 @@ impl Backups {
         let slug = db.slug().as_str().to_string();
         let at = self.now();
         let file = self.work_file()?;
-        let mut sealer = Sealer::new(
-            &self.config.recipients,
-            std::io::BufWriter::new(file.reopen()?),
-        )?;
-        writeln!(
-            sealer,
-            "{}",
-            serde_json::json!({ "skjold_snapshot": FORMAT_VERSION, "tenant": slug })
-        )?;
-        let mut sink = LineSink { out: sealer };
-        let summary = db.export(&mut sink).await?;
-        let mut sealer = sink.out;
-        writeln!(
-            sealer,
-            "{}",
-            serde_json::json!({ "end": { "position": summary.position, "tables": summary.tables } })
-        )?;
-        let (mut out, sealed) = sealer.finish()?;
-        out.flush()?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let (summary, sealed, format) = match db.backend_kind() {
+            skjold_store::BackendKind::Sqlite => {
+                let (summary, sealed) = self.seal_sqlite_copy(db, &file).await?;
+                (summary, sealed, SnapshotFormat::SqliteFile)
+            }
+            skjold_store::BackendKind::Postgres => {
+                let (summary, sealed) = self.seal_json_lines(db, &slug, &file).await?;
+                (summary, sealed, SnapshotFormat::JsonLines)
+            }
+        };
         let id = format!(
             "{}-{}",
             at.format("%Y%m%dT%H%M%S%6fZ"),
@@ -523,6 +616,7 @@ impl Backups {
                 size: sealed.size,
                 sha256: sealed.sha256,
             },
+            format,
         };
         let (data_path, manifest_path) = snapshot_paths(&slug, &id);
         let body = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
@@ -535,6 +629,91 @@ impl Backups {
         .await?;
         tracing::info!(tenant = %slug, id = %id, position = manifest.position, bytes = manifest.ciphertext.size, reason, "snapshot written");
         Ok(manifest)
+    }
+
+    /// A JSON-lines snapshot of `db`, sealed into `file`.
+    async fn seal_json_lines(
+        &self,
+        db: &TenantDb,
+        slug: &str,
+        file: &tempfile::NamedTempFile,
+    ) -> Result<(skjold_store::ExportSummary, crypt::Sealed), BackupError> {
+        let mut sealer = Sealer::new(
+            &self.config.recipients,
+            std::io::BufWriter::new(file.reopen()?),
+        )?;
+        writeln!(
+            sealer,
+            "{}",
+            serde_json::json!({ "skjold_snapshot": FORMAT_VERSION, "tenant": slug })
+        )?;
+        let mut sink = LineSink { out: sealer };
+        let summary = db.export(&mut sink).await?;
+        let mut sealer = sink.out;
+        writeln!(
+            sealer,
+            "{}",
+            serde_json::json!({ "end": { "position": summary.position, "tables": summary.tables } })
+        )?;
+        let (mut out, sealed) = sealer.finish()?;
+        out.flush()?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok((summary, sealed))
+    }
+
+    /// A copy of the SQLite database file of `db`, compressed and sealed into `file`. The
+    /// plain copy lives only in the private work directory, and only until it is sealed.
+    async fn seal_sqlite_copy(
+        &self,
+        db: &TenantDb,
+        file: &tempfile::NamedTempFile,
+    ) -> Result<(skjold_store::ExportSummary, crypt::Sealed), BackupError> {
+        let dir = self.work_dir()?;
+        let copy = dir.path().join("copy.db");
+        let summary = db.copy_sqlite_file(&copy).await?;
+        let recipients = self.config.recipients.clone();
+        let out = file.reopen()?;
+        let sealed = tokio::task::spawn_blocking(move || -> Result<crypt::Sealed, BackupError> {
+            let mut input = std::fs::File::open(&copy)?;
+            let mut sealer =
+                Sealer::new(&recipients, std::io::BufWriter::with_capacity(1 << 20, out))?;
+            std::io::copy(&mut input, &mut sealer)?;
+            let (out, sealed) = sealer.finish()?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok(sealed)
+        })
+        .await
+        .map_err(|e| BackupError::Io(std::io::Error::other(e)))??;
+        drop(dir);
+        Ok((summary, sealed))
+    }
+
+    /// A private scratch directory in the work directory, removed when dropped.
+    pub(crate) fn work_dir(&self) -> Result<tempfile::TempDir, BackupError> {
+        skjold_store::create_private_dir(&self.config.work_dir)?;
+        Ok(tempfile::TempDir::new_in(&self.config.work_dir)?)
+    }
+
+    /// Decrypts (and decompresses) a snapshot's ciphertext into `out`, off the async
+    /// threads. age authenticates every chunk, so a damaged file fails here.
+    pub(crate) async fn decrypt_to_file(
+        &self,
+        ids: &Identities,
+        cipher: &Path,
+        out: &Path,
+    ) -> Result<(), BackupError> {
+        let plain = ids.open(std::fs::File::open(cipher)?)?;
+        let out = out.to_path_buf();
+        tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
+            let mut plain = plain;
+            let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out)?);
+            std::io::copy(&mut plain, &mut f)
+                .map_err(|e| BackupError::Damaged(format!("decrypting the snapshot: {e}")))?;
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| BackupError::Io(std::io::Error::other(e)))?
     }
 
     /// Snapshots every tenant (or one); returns the manifests and the failures.
@@ -1000,6 +1179,15 @@ impl Backups {
         if manifest_path.contains("/snapshots/") {
             let m: SnapshotManifest = serde_json::from_value(m)
                 .map_err(|e| BackupError::Damaged(format!("manifest unreadable: {e}")))?;
+            if m.format == SnapshotFormat::SqliteFile {
+                drop(reader);
+                let dir = self.work_dir()?;
+                let plain = dir.path().join("verify.db");
+                self.decrypt_to_file(ids, file.path(), &plain).await?;
+                return skjold_store::check_sqlite_file(&plain, &m.tables)
+                    .await
+                    .map_err(|e| BackupError::Damaged(e.to_string()));
+            }
             let mut counts: BTreeMap<String, u64> = BTreeMap::new();
             let mut table = String::new();
             for item in SnapshotReader::new(reader) {

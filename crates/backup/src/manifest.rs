@@ -31,6 +31,22 @@ pub struct SnapshotManifest {
     pub tables: BTreeMap<String, u64>,
     pub plaintext_bytes: u64,
     pub ciphertext: Ciphertext,
+    /// What the plaintext is. Manifests written before there was a choice lack it and
+    /// mean JSON lines.
+    #[serde(default)]
+    pub format: SnapshotFormat,
+}
+
+/// The plaintext of a snapshot file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnapshotFormat {
+    /// A header line, then per table a header line and one JSON array per row, then an end
+    /// line: portable between SQLite and PostgreSQL (PostgreSQL tenants are taken so).
+    #[default]
+    JsonLines,
+    /// The SQLite database file itself (`VACUUM INTO`), restored by putting it in place.
+    SqliteFile,
 }
 
 /// A segment of shipped journal entries: those after `after`, up to and including `last`.

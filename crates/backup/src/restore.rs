@@ -2,7 +2,7 @@
 //! that time, built and checked in a scratch database before anything is replaced.
 
 use crate::crypt::Identities;
-use crate::manifest::{snapshot_paths, SnapshotManifest};
+use crate::manifest::{snapshot_paths, SnapshotFormat, SnapshotManifest};
 use crate::{BackupError, Backups, SnapshotReader};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,7 +11,7 @@ use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::TenantSlug;
 use skjold_store::dump::ApplyReport;
-use skjold_store::Actor;
+use skjold_store::{Actor, JournalRecord, TenantDb};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -130,9 +130,6 @@ impl Backups {
             .await?;
         let (entries, reached) = self.journal_for(slug, ids, snap.position, &at).await?;
         let last_entry_at = entries.last().map(|e| e.at.clone());
-        let plain = ids.open(std::fs::File::open(file.path())?)?;
-        let mut items = SnapshotReader::new(std::io::BufReader::new(plain));
-
         let mut outcome = RestoreOutcome {
             tenant: slug.to_string(),
             into: req.into.as_ref().map(|s| s.to_string()),
@@ -148,14 +145,13 @@ impl Backups {
         };
 
         if let Some(into) = &req.into {
-            let db = catalog.prepare_tenant(into).await?;
-            match db.load_backup(&mut items, &snap.tables, &entries).await {
-                Ok(report) => outcome.tables = report.tables,
-                Err(e) => {
-                    catalog.discard_prepared(db).await?;
-                    return Err(refused_after_check(e));
-                }
-            }
+            let (built, tables) = self
+                .build(ids, &snap, &file, &entries, Target::NewTenant(into))
+                .await?;
+            let Built::Tenant(db) = built else {
+                unreachable!("a new-tenant target builds a tenant database")
+            };
+            outcome.tables = tables;
             let name = match &original {
                 Some(t) => format!("{} (restored to {at})", t.display_name),
                 None => format!("{slug} (restored to {at})"),
@@ -196,18 +192,13 @@ impl Backups {
         }
 
         let live = self.open_tenant(&req.tenant).await?;
-        let (scratch_id, scratch) = catalog.open_scratch(&req.tenant).await?;
-        let loaded = scratch
-            .load_backup(&mut items, &snap.tables, &entries)
-            .await;
-        let report = match loaded {
-            Ok(r) => r,
-            Err(e) => {
-                catalog.drop_scratch(&scratch_id, scratch).await?;
-                return Err(refused_after_check(e));
-            }
+        let (scratch, tables) = self
+            .build(ids, &snap, &file, &entries, Target::Scratch(&req.tenant))
+            .await?;
+        let Built::Scratch(scratch_id, scratch) = scratch else {
+            unreachable!("a scratch target builds a scratch database")
         };
-        outcome.tables = report.tables;
+        outcome.tables = tables;
         let safety = match self.snapshot_db(&live, "safety").await {
             Ok(m) => m,
             Err(e) => {
@@ -247,6 +238,95 @@ impl Backups {
             tracing::warn!(tenant = slug, error = %e, "shipping after the restore failed; the next run retries");
         }
         Ok(outcome)
+    }
+}
+
+/// Where a restore is built.
+pub(crate) enum Target<'a> {
+    /// A new tenant's database, not listed until it checks out.
+    NewTenant(&'a TenantSlug),
+    /// A scratch database labelled with the tenant (an in-place restore or a drill).
+    Scratch(&'a TenantSlug),
+}
+
+pub(crate) enum Built {
+    Tenant(TenantDb),
+    Scratch(String, TenantDb),
+}
+
+impl Backups {
+    /// Builds the state of `snap` + `entries` in `target` and checks it (integrity, links,
+    /// row counts against the manifest). On any failure nothing is left behind. Returns
+    /// the database and its row counts.
+    pub(crate) async fn build(
+        &self,
+        ids: &Identities,
+        snap: &SnapshotManifest,
+        cipher: &tempfile::NamedTempFile,
+        entries: &[JournalRecord],
+        target: Target<'_>,
+    ) -> Result<(Built, BTreeMap<String, u64>), BackupError> {
+        let catalog = self.router.catalog();
+        match snap.format {
+            SnapshotFormat::SqliteFile => {
+                let dir = self.work_dir()?;
+                let plain = dir.path().join("restore.db");
+                self.decrypt_to_file(ids, cipher.path(), &plain).await?;
+                let built = match target {
+                    Target::NewTenant(slug) => catalog
+                        .prepare_tenant_from_file(slug, &plain, &snap.tables)
+                        .await
+                        .map(Built::Tenant),
+                    Target::Scratch(slug) => catalog
+                        .open_scratch_from_file(slug, &plain, &snap.tables)
+                        .await
+                        .map(|(id, db)| Built::Scratch(id, db)),
+                }
+                .map_err(refused_after_check)?;
+                let db = match &built {
+                    Built::Tenant(db) | Built::Scratch(_, db) => db.clone(),
+                };
+                match db.replay_journal(entries).await {
+                    Ok(report) => Ok((built, report.tables)),
+                    Err(e) => {
+                        self.discard(built).await?;
+                        Err(refused_after_check(e))
+                    }
+                }
+            }
+            SnapshotFormat::JsonLines => {
+                let plain = ids.open(std::fs::File::open(cipher.path())?)?;
+                let mut items =
+                    SnapshotReader::new(std::io::BufReader::with_capacity(1 << 20, plain));
+                let built = match target {
+                    Target::NewTenant(slug) => Built::Tenant(catalog.prepare_tenant(slug).await?),
+                    Target::Scratch(slug) => {
+                        let (id, db) = catalog.open_scratch(slug).await?;
+                        Built::Scratch(id, db)
+                    }
+                };
+                let db = match &built {
+                    Built::Tenant(db) | Built::Scratch(_, db) => db.clone(),
+                };
+                match db.load_backup(&mut items, &snap.tables, entries).await {
+                    Ok(report) => Ok((built, report.tables)),
+                    Err(e) => {
+                        self.discard(built).await?;
+                        Err(refused_after_check(e))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes a database [`Self::build`] made.
+    pub(crate) async fn discard(&self, built: Built) -> Result<(), BackupError> {
+        let catalog = self.router.catalog();
+        match built {
+            Built::Tenant(db) => catalog.discard_prepared(db).await?,
+            Built::Scratch(id, db) => catalog.drop_scratch(&id, db).await?,
+        }
+        Ok(())
     }
 }
 

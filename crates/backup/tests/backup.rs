@@ -894,3 +894,115 @@ async fn azure_blob_destination_on_a_real_server() {
     assert!(blobs >= 4, "{blobs} files in the blob server's store");
     env.cleanup().await;
 }
+
+/// Every text line of a chain's audit-log files.
+fn audit_lines(env: &Env, chain: &str) -> String {
+    let dir = skjold_audit::logs_root(env.dir.path()).join(chain);
+    walk(&dir)
+        .into_iter()
+        .map(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn drills_leave_evidence_and_a_failed_one_raises_a_security_event() {
+    let env = Env::new().await;
+    let (db, user) = env.tenant("acme").await;
+    let actor = Actor::User { id: user };
+    db.create::<Company>(&actor, company("Drill AS"))
+        .await
+        .unwrap();
+    env.backups.snapshot(db.slug(), "manual").await.unwrap();
+    env.tick(30);
+    db.create::<Company>(&actor, company("Drill Zwei AS"))
+        .await
+        .unwrap();
+    env.tick(30);
+    let before = export(&db).await;
+
+    let passed = env
+        .backups
+        .drill(db.slug(), &env.key, &env.audit)
+        .await
+        .unwrap();
+    assert_eq!(passed.outcome, "passed", "{passed:?}");
+    // Quiet since the last write: the whole export was compared too.
+    assert_eq!(passed.compared, "manifest+export");
+    assert!(passed.replayed >= 1, "{passed:?}");
+    // The live tenant is untouched, and no scratch database is left behind.
+    assert_eq!(export(&db).await, before);
+    assert_eq!(
+        walk(&env.dir.path().join("backups").join("scratch")).len(),
+        0,
+        "scratch files left"
+    );
+
+    // Both copies of the snapshot damaged: the drill fails, says why, and raises the event.
+    for d in ["a", "b"] {
+        for f in find_files(&env.dest_dir(d).join("tenants/acme/snapshots"), ".age") {
+            flip_byte(&f);
+        }
+    }
+    env.tick(30);
+    let failed = env
+        .backups
+        .drill(db.slug(), &env.key, &env.audit)
+        .await
+        .unwrap();
+    assert_eq!(failed.outcome, "failed");
+    assert!(
+        failed.error.as_deref().unwrap().contains("no good copy"),
+        "{failed:?}"
+    );
+    assert_eq!(export(&db).await, before);
+
+    let evidence = env.router.catalog().drills(Some("acme"), 10).await.unwrap();
+    assert_eq!(evidence.len(), 2);
+    assert_eq!(evidence[0].outcome, "failed");
+    assert_eq!(evidence[1].outcome, "passed");
+    assert!(evidence
+        .iter()
+        .all(|d| d.duration_ms >= 0 && d.finished_at >= d.started_at));
+    env.audit.flush().await.unwrap();
+    for chain in [skjold_domain::audit::SYSTEM_CHAIN, "acme"] {
+        assert!(
+            audit_lines(&env, chain).contains(skjold_backup::drill::DRILL_FAILED),
+            "no drill failure in {chain}"
+        );
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_nightly_snapshot_is_neither_repeated_nor_skipped_across_restarts() {
+    let env = Env::new().await; // 2026-03-01T00:00Z; the nightly time is 02:30
+    let _ = env.tenant("acme").await;
+    let b = &env.backups;
+    assert!(!b.nightly_due().await.unwrap(), "before the first slot");
+    env.tick(2 * 3600 + 31 * 60);
+    assert!(b.nightly_due().await.unwrap());
+    b.mark_nightly_done().await.unwrap();
+    assert!(!b.nightly_due().await.unwrap());
+    // A restart: a new Backups over the same catalog knows the night is done.
+    let again = Backups::new(
+        b.config().clone(),
+        env.router.clone(),
+        Arc::new(env.clock.clone()),
+        env.dir.path(),
+    )
+    .unwrap();
+    assert!(
+        !again.nightly_due().await.unwrap(),
+        "repeated after a restart"
+    );
+    // Down over the next night's slot and back late that day: the missed
+    // night is taken at once.
+    env.tick(86400 + 86400 - 3 * 3600);
+    assert!(
+        again.nightly_due().await.unwrap(),
+        "a missed night was skipped"
+    );
+    again.mark_nightly_done().await.unwrap();
+    assert!(!again.nightly_due().await.unwrap());
+    env.cleanup().await;
+}

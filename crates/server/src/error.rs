@@ -59,6 +59,13 @@ pub enum ApiError {
     Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
+    /// A refusal with its own problem type, e.g. `backup-identity-missing`.
+    #[error("{kind}: {detail}")]
+    Named {
+        status: StatusCode,
+        kind: &'static str,
+        detail: String,
+    },
 }
 
 impl From<StoreError> for ApiError {
@@ -136,6 +143,11 @@ impl ApiError {
                 "unavailable",
                 "the service is not ready".into(),
             ),
+            Named {
+                status,
+                kind,
+                detail,
+            } => (*status, kind, detail.clone()),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

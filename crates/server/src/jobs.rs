@@ -89,6 +89,12 @@ impl Scheduler {
                     next_due: None,
                     run: |s| Box::pin(backup_prune(s)),
                 },
+                Job {
+                    name: "backup.drill",
+                    every: Duration::days(1),
+                    next_due: None,
+                    run: |s| Box::pin(backup_drill(s)),
+                },
             ]);
         }
         s
@@ -103,10 +109,14 @@ impl Scheduler {
                 continue;
             }
             job.next_due = Some(now + job.every);
+            let started = format_timestamp(now);
             let outcome = (job.run)(state.clone()).await;
             match &outcome {
                 Ok(summary) => tracing::info!(job = job.name, %summary, "job done"),
                 Err(e) => tracing::error!(job = job.name, error = %e, "job failed"),
+            }
+            if job.name.starts_with("backup.") {
+                record_run(state, job.name, &started, &outcome).await;
             }
             ran.push(job.name);
         }
@@ -124,6 +134,42 @@ impl Scheduler {
                 self.run_due(&state).await;
             }
         })
+    }
+}
+
+/// Keeps a backup job's run in the catalog's history; a check that found nothing due (the
+/// nightly snapshot's minutely look) leaves no row.
+async fn record_run(
+    state: &AppState,
+    name: &str,
+    started: &str,
+    outcome: &Result<serde_json::Value, String>,
+) {
+    if matches!(outcome, Ok(v) if v.get("due") == Some(&serde_json::Value::Bool(false))) {
+        return;
+    }
+    let skipped = matches!(outcome, Ok(v) if v.get("skipped").is_some());
+    let end = skjold_store::RunEnd {
+        outcome: match outcome {
+            Ok(_) if skipped => skjold_store::RunOutcome::Skipped,
+            Ok(_) => skjold_store::RunOutcome::Ok,
+            Err(_) => skjold_store::RunOutcome::Failed,
+        },
+        bytes: outcome
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("bytes"))
+            .and_then(|b| b.as_u64()),
+        error: outcome.as_ref().err().map(String::as_str),
+        detail: outcome.as_ref().ok(),
+    };
+    if let Err(e) = state
+        .tenants
+        .catalog()
+        .record_run(name, None, started, end)
+        .await
+    {
+        tracing::error!(job = name, error = %e, "recording the job run failed");
     }
 }
 
@@ -230,10 +276,11 @@ pub async fn backup_snapshot(state: AppState) -> Result<serde_json::Value, Strin
     let Some(b) = backups(&state) else {
         return Ok(off());
     };
-    if !b.nightly_due() {
+    if !b.nightly_due().await.map_err(|e| e.to_string())? {
         return Ok(serde_json::json!({ "due": false }));
     }
     let (done, failed) = b.snapshot_all("nightly").await.map_err(|e| e.to_string())?;
+    let bytes: u64 = done.iter().map(|m| m.ciphertext.size).sum();
     if !failed.is_empty() {
         system_event(
             &state,
@@ -243,8 +290,8 @@ pub async fn backup_snapshot(state: AppState) -> Result<serde_json::Value, Strin
         )
         .await?;
     }
-    b.mark_nightly_done();
-    Ok(serde_json::json!({ "snapshots": done.len(), "failed": failed }))
+    b.mark_nightly_done().await.map_err(|e| e.to_string())?;
+    Ok(serde_json::json!({ "snapshots": done.len(), "bytes": bytes, "failed": failed }))
 }
 
 pub async fn backup_audit_files(state: AppState) -> Result<serde_json::Value, String> {
@@ -269,4 +316,30 @@ pub async fn backup_prune(state: AppState) -> Result<serde_json::Value, String> 
     };
     let r = b.prune().await.map_err(|e| e.to_string())?;
     serde_json::to_value(r).map_err(|e| e.to_string())
+}
+
+/// The daily restore drill of every tenant (see `skjold_backup::drill`). Without the
+/// server's key there is nothing to decrypt with: skipped, and said so.
+pub async fn backup_drill(state: AppState) -> Result<serde_json::Value, String> {
+    let Some(b) = backups(&state) else {
+        return Ok(off());
+    };
+    let ids = match b.server_identities() {
+        Ok(ids) => ids,
+        Err(skjold_backup::BackupError::NoIdentity) => {
+            tracing::warn!("restore drills skipped: backup.identity_file is not set, so the server cannot decrypt a backup");
+            return Ok(serde_json::json!({ "skipped": "backup.identity_file is not set" }));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let drills = b
+        .drill_all(&ids, &state.audit)
+        .await
+        .map_err(|e| e.to_string())?;
+    let failed: Vec<&str> = drills
+        .iter()
+        .filter(|d| d.outcome != "passed")
+        .map(|d| d.tenant.as_str())
+        .collect();
+    Ok(serde_json::json!({ "drilled": drills.len(), "failed": failed }))
 }

@@ -12,6 +12,7 @@ mod middleware;
 pub mod password;
 pub mod provision;
 mod redirect;
+pub mod restore_jobs;
 pub mod scopes;
 pub mod signin;
 mod startup;

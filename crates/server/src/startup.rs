@@ -88,6 +88,19 @@ impl Application {
             );
             None
         } else {
+            if config.backup.identity_file.is_none() {
+                tracing::warn!(
+                    "backup.identity_file is not set: restore drills are skipped and restores cannot be started from the API or web UI (docs/backup.md)"
+                );
+            }
+            // A restore or job that was running when the last process ended never finishes.
+            let interrupted = tenants.catalog().fail_interrupted_runs().await?;
+            if interrupted > 0 {
+                tracing::warn!(
+                    interrupted,
+                    "backup runs interrupted by the last shutdown are marked failed"
+                );
+            }
             Some(Arc::new(skjold_backup::Backups::new(
                 config.backup.clone(),
                 tenants.clone(),

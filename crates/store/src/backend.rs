@@ -250,7 +250,7 @@ impl Backend {
     }
 }
 
-fn scratch_dir(data_dir: &Path, id: &str) -> PathBuf {
+pub(crate) fn scratch_dir(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join("backups").join("scratch").join(id)
 }
 
@@ -283,7 +283,7 @@ pub(crate) fn tenant_database(catalog: &str, slug: &TenantSlug) -> String {
     format!("{catalog}_t_{}", slug.db_ident())
 }
 
-async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, StoreError> {
+pub(crate) async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, StoreError> {
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let pool = AnyPoolOptions::new()
         .max_connections(max)

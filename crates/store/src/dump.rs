@@ -184,7 +184,7 @@ fn value_at(row: &AnyRow, i: usize) -> Result<Value, StoreError> {
     })
 }
 
-async fn list_tables(
+pub(crate) async fn list_tables(
     conn: &mut AnyConnection,
     kind: BackendKind,
 ) -> Result<Vec<String>, StoreError> {
@@ -267,7 +267,7 @@ fn bind_as<'q>(
 
 /// Column kinds of the target tables, looked up once per table.
 #[derive(Default)]
-struct Schema(HashMap<String, Vec<(String, ColKind)>>);
+pub(crate) struct Schema(HashMap<String, Vec<(String, ColKind)>>);
 
 impl Schema {
     async fn columns(
@@ -405,17 +405,22 @@ impl TenantDb {
     /// database checks out; otherwise nothing stays.
     pub async fn load_backup(
         &self,
-        items: &mut dyn Iterator<Item = Result<DumpItem, StoreError>>,
+        items: &mut (dyn Iterator<Item = Result<DumpItem, StoreError>> + Send),
         expected: &BTreeMap<String, u64>,
         journal: &[JournalRecord],
     ) -> Result<LoadReport, StoreError> {
         let mut tx = self.write_tx().await?;
         let mut schema = Schema::default();
         let mut loaded: BTreeMap<String, u64> = BTreeMap::new();
-        let mut current: Option<(String, String, Vec<ColKind>)> = None;
+        // Rows go in as multi-row INSERTs of up to `Batch::rows` rows: one statement per
+        // row made a restore pay a round trip per row.
+        let mut batch: Option<Batch> = None;
         for item in items {
             match item? {
                 DumpItem::Table { name, columns } => {
+                    if let Some(b) = batch.take() {
+                        b.flush(&mut tx).await?;
+                    }
                     check_ident(&name)?;
                     if loaded.contains_key(&name) {
                         return Err(StoreError::Corrupt(format!(
@@ -432,35 +437,31 @@ impl TenantDb {
                     sqlx::query(&format!("DELETE FROM {name}"))
                         .execute(&mut *tx)
                         .await?;
-                    let placeholders: Vec<String> =
-                        (1..=columns.len()).map(|i| format!("${i}")).collect();
-                    let sql = format!(
-                        "INSERT INTO {name} ({}) VALUES ({})",
-                        columns.join(", "),
-                        placeholders.join(", ")
-                    );
                     loaded.insert(name.clone(), 0);
-                    current = Some((name, sql, kinds));
+                    batch = Some(Batch::new(name, columns, kinds));
                 }
                 DumpItem::Row(values) => {
-                    let (name, sql, kinds) = current
-                        .as_ref()
+                    let b = batch
+                        .as_mut()
                         .ok_or_else(|| StoreError::Corrupt("a row before its table".into()))?;
-                    if values.len() != kinds.len() {
+                    if values.len() != b.kinds.len() {
                         return Err(StoreError::Corrupt(format!(
-                            "a row of {name} has {} values for {} columns",
+                            "a row of {} has {} values for {} columns",
+                            b.table,
                             values.len(),
-                            kinds.len()
+                            b.kinds.len()
                         )));
                     }
-                    let mut q = sqlx::query(sql);
-                    for (v, k) in values.iter().zip(kinds) {
-                        q = bind_as(q, *k, v, name)?;
+                    b.rows.push(values);
+                    *loaded.entry(b.table.clone()).or_default() += 1;
+                    if b.rows.len() >= b.max_rows {
+                        b.flush_rows(&mut tx).await?;
                     }
-                    q.execute(&mut *tx).await?;
-                    *loaded.entry(name.clone()).or_default() += 1;
                 }
             }
+        }
+        if let Some(b) = batch.take() {
+            b.flush(&mut tx).await?;
         }
         if &loaded != expected {
             let mut diffs = Vec::new();
@@ -485,37 +486,7 @@ impl TenantDb {
             apply_entry(&mut tx, &mut schema, entry).await?;
             last_seq = entry.seq;
         }
-        match self.kind {
-            BackendKind::Sqlite => {
-                let problems: Vec<AnyRow> = sqlx::query("PRAGMA foreign_key_check")
-                    .fetch_all(&mut *tx)
-                    .await?;
-                if !problems.is_empty() {
-                    return Err(StoreError::Corrupt(format!(
-                        "the restored database has {} broken links",
-                        problems.len()
-                    )));
-                }
-                let check: String = sqlx::query_scalar("PRAGMA quick_check")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if check != "ok" {
-                    return Err(StoreError::Corrupt(format!(
-                        "the restored database fails its integrity check: {check}"
-                    )));
-                }
-            }
-            BackendKind::Postgres => {
-                // Links are checked as rows go in. The journal's sequence must continue
-                // after the restored entries.
-                sqlx::query(
-                    "SELECT setval(pg_get_serial_sequence('journal', 'seq'), \
-                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal), false)",
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        check_links(&mut tx, self.kind).await?;
         tx.commit().await?;
         let mut tables = loaded;
         if !journal.is_empty() {
@@ -715,6 +686,113 @@ impl TenantDb {
     }
 }
 
+/// Rows of one table waiting to go in with one multi-row INSERT.
+struct Batch {
+    table: String,
+    columns: Vec<String>,
+    kinds: Vec<ColKind>,
+    rows: Vec<Vec<Value>>,
+    max_rows: usize,
+}
+
+impl Batch {
+    /// Both databases take at least 32,766 parameters in one statement; 500 rows keep each
+    /// statement a modest size.
+    const MAX_PARAMS: usize = 30_000;
+
+    fn new(table: String, columns: Vec<String>, kinds: Vec<ColKind>) -> Self {
+        let max_rows = (Self::MAX_PARAMS / kinds.len().max(1)).clamp(1, 500);
+        Self {
+            table,
+            columns,
+            kinds,
+            rows: Vec::with_capacity(max_rows),
+            max_rows,
+        }
+    }
+
+    async fn flush_rows(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let width = self.kinds.len();
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ",
+            self.table,
+            self.columns.join(", ")
+        );
+        for r in 0..self.rows.len() {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..width {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", r * width + c + 1));
+            }
+            sql.push(')');
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let mut q = sqlx::query(&sql);
+        for values in &rows {
+            for (v, k) in values.iter().zip(&self.kinds) {
+                q = bind_as(q, *k, v, &self.table)?;
+            }
+        }
+        q.execute(&mut **tx).await?;
+        self.rows = rows;
+        self.rows.clear();
+        Ok(())
+    }
+
+    async fn flush(mut self, tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+        self.flush_rows(tx).await
+    }
+}
+
+/// The last checks of a restored database before it commits: on SQLite no broken links and
+/// a sound file; on PostgreSQL (which checks links as rows go in) the journal's sequence
+/// continues after the restored entries.
+pub(crate) async fn check_links(
+    tx: &mut Transaction<'static, Any>,
+    kind: BackendKind,
+) -> Result<(), StoreError> {
+    match kind {
+        BackendKind::Sqlite => {
+            let problems: Vec<AnyRow> = sqlx::query("PRAGMA foreign_key_check")
+                .fetch_all(&mut **tx)
+                .await?;
+            if !problems.is_empty() {
+                return Err(StoreError::Corrupt(format!(
+                    "the restored database has {} broken links",
+                    problems.len()
+                )));
+            }
+            let check: String = sqlx::query_scalar("PRAGMA quick_check")
+                .fetch_one(&mut **tx)
+                .await?;
+            if check != "ok" {
+                return Err(StoreError::Corrupt(format!(
+                    "the restored database fails its integrity check: {check}"
+                )));
+            }
+        }
+        BackendKind::Postgres => {
+            // Links are checked as rows go in. The journal's sequence must continue
+            // after the restored entries.
+            sqlx::query(
+                "SELECT setval(pg_get_serial_sequence('journal', 'seq'), \
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal), false)",
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn upsert(
     tx: &mut Transaction<'static, Any>,
     schema: &mut Schema,
@@ -781,7 +859,7 @@ async fn set_tokens(
 }
 
 /// Replays one shipped journal entry: its after-image, then the entry itself.
-async fn apply_entry(
+pub(crate) async fn apply_entry(
     tx: &mut Transaction<'static, Any>,
     schema: &mut Schema,
     e: &JournalRecord,

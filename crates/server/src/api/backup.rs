@@ -1,12 +1,16 @@
 //! The tenant's backups as its administrators see them: snapshots, how far journal shipping
-//! lags, whether both destinations are in step. Only holders of `backup.restore`. A restore
-//! itself is done by the operator (`skjold backup restore`), who holds the private key.
+//! lags, whether both destinations are in step, the restorable window — and restores, run
+//! in the background with the server's key (`backup.identity_file`). Only holders of
+//! `backup.restore`; API tokens cannot reach these routes.
 
 use super::TenantPath;
-use crate::extract::{Authorized, BackupRestore};
+use crate::extract::{ApiJson, Authorized, BackupRestore};
 use crate::{ApiError, AppState};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use skjold_domain::{FieldErrors, TenantSlug};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -102,6 +106,201 @@ async fn backup_status(
     }))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct RestorePoints {
+    /// False while the installation has no backup key configured.
+    enabled: bool,
+    /// Whether the server holds the key to restore (`backup.identity_file`); without it a
+    /// restore request is refused with 409.
+    can_restore: bool,
+    /// The oldest restorable second (RFC 3339), the oldest snapshot's.
+    #[schema(format = DateTime)]
+    oldest: Option<String>,
+    /// The newest restorable second: the last change in the backups.
+    #[schema(format = DateTime)]
+    newest: Option<String>,
+    /// Oldest first.
+    snapshots: Vec<SnapshotInfo>,
+}
+
+/// The restorable window: any second from `oldest` to `newest`.
+#[utoipa::path(get, path = "/backup/points", tag = "backup", params(TenantPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The restorable window and snapshots", body = RestorePoints),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks backup.restore", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem)))]
+async fn restore_points(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    auth: Authorized<BackupRestore>,
+) -> Result<Json<RestorePoints>, ApiError> {
+    let Some(backups) = &state.backups else {
+        return Ok(Json(RestorePoints {
+            enabled: false,
+            can_restore: false,
+            oldest: None,
+            newest: None,
+            snapshots: Vec::new(),
+        }));
+    };
+    let w = backups
+        .window(auth.db().slug().as_str())
+        .await
+        .map_err(crate::restore_jobs::problem)?;
+    Ok(Json(RestorePoints {
+        enabled: true,
+        can_restore: backups.config().identity_file.is_some(),
+        oldest: w.oldest,
+        newest: w.newest,
+        snapshots: w
+            .snapshots
+            .into_iter()
+            .map(|s| SnapshotInfo {
+                id: s.id,
+                at: s.at,
+                reason: s.reason,
+                bytes: s.ciphertext.size,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBody {
+    /// The moment to restore to, RFC 3339 (e.g. `2026-11-26T10:13:00Z`).
+    #[schema(format = DateTime)]
+    at: String,
+    /// Restore side by side into this new tenant (a slug); leave out to restore in place
+    /// (a safety snapshot is taken first).
+    into: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RestoreJob {
+    id: String,
+    /// `running`, `ok` or `failed`.
+    state: String,
+    /// The step a running restore is at.
+    progress: Option<String>,
+    #[schema(format = DateTime)]
+    started_at: String,
+    #[schema(format = DateTime)]
+    finished_at: Option<String>,
+    /// What the restore did (snapshot, journal entries replayed, safety snapshot, rows).
+    #[schema(value_type = Option<Object>)]
+    result: Option<serde_json::Value>,
+    error: Option<String>,
+}
+
+impl From<skjold_store::BackupRun> for RestoreJob {
+    fn from(r: skjold_store::BackupRun) -> Self {
+        Self {
+            id: r.id,
+            state: r.outcome.as_str().to_string(),
+            progress: r.progress,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            result: r.detail.and_then(|d| serde_json::from_str(&d).ok()),
+            error: r.error,
+        }
+    }
+}
+
+/// Start a restore of the tenant to a moment: in place (after a safety snapshot) or into a
+/// new tenant. Runs in the background; poll the job.
+#[utoipa::path(post, path = "/backup/restore", tag = "backup", params(TenantPath),
+    security(("bearer" = [])),
+    request_body = RestoreBody,
+    responses(
+        (status = 202, description = "Started; poll `/backup/restores/{id}`", body = RestoreJob),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks backup.restore", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 409, description = "Cannot restore: backups off (`backups-off`), no key on the server (`backup-identity-missing`), the target tenant exists (`restore-target-exists`), nothing to restore (`restore-refused`)", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "Invalid fields, or a moment in the future or before the oldest snapshot", body = crate::error::Problem)))]
+async fn start_restore(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    auth: Authorized<BackupRestore>,
+    ApiJson(body): ApiJson<RestoreBody>,
+) -> Result<(StatusCode, Json<RestoreJob>), ApiError> {
+    let at = chrono::DateTime::parse_from_rfc3339(body.at.trim())
+        .map_err(|_| FieldErrors::single("at", "an RFC 3339 time such as 2026-11-26T10:13:00Z"))?
+        .with_timezone(&chrono::Utc);
+    let into = body
+        .into
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| TenantSlug::parse(s).map_err(|m| FieldErrors::single("into", m.to_string())))
+        .transpose()?;
+    let slug = auth.db().slug().clone();
+    if into.as_ref() == Some(&slug) {
+        return Err(FieldErrors::single(
+            "into",
+            "names this tenant; leave it out to restore in place",
+        )
+        .into());
+    }
+    let id = crate::restore_jobs::start(&state, &slug, at, into, &auth.user().username).await?;
+    let run = state
+        .tenants
+        .catalog()
+        .tenant_run(slug.as_str(), &id)
+        .await?
+        .ok_or(ApiError::Internal("the restore job vanished".into()))?;
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
+}
+
+/// `{tenant}` and a restore job `{id}`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct RestorePath {
+    tenant: String,
+    /// The job id `POST /backup/restore` answered with.
+    #[param(pattern = "^[0-9a-f]{32}$")]
+    id: String,
+}
+
+/// A restore job: its state, step and result.
+#[utoipa::path(get, path = "/backup/restores/{id}", tag = "backup", params(RestorePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The job", body = RestoreJob),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks backup.restore", body = crate::error::Problem),
+        (status = 404, description = "No such tenant, or no such restore of this tenant", body = crate::error::Problem)))]
+async fn restore_job(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    auth: Authorized<BackupRestore>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<RestoreJob>, ApiError> {
+    if id.len() != 32
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
+        return Err(ApiError::NotFound("no such restore"));
+    }
+    let run = state
+        .tenants
+        .catalog()
+        .tenant_run(auth.db().slug().as_str(), &id)
+        .await?
+        .filter(|r| r.kind == crate::restore_jobs::RESTORE_RUN)
+        .ok_or(ApiError::NotFound("no such restore"))?;
+    Ok(Json(run.into()))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(backup_status))
+    OpenApiRouter::new()
+        .routes(routes!(backup_status))
+        .routes(routes!(restore_points))
+        .routes(routes!(start_restore))
+        .routes(routes!(restore_job))
 }

@@ -11,6 +11,7 @@ mod admin;
 mod assets;
 mod audit;
 pub(crate) mod auth;
+mod backups;
 mod dashboard;
 mod error;
 mod fields;
@@ -45,6 +46,8 @@ pub struct Chrome {
     pub show_audit: bool,
     /// The security settings' page (password policy, sign-in locks).
     pub show_security: bool,
+    /// The backups page (status, drills, restore).
+    pub show_backups: bool,
     pub title: String,
     /// A short confirmation ("Company saved."), shown once after a redirect.
     pub flash: Option<&'static str>,
@@ -70,6 +73,7 @@ impl Chrome {
             show_admin: auth.can(Right::UsersRead),
             show_audit: auth.can(Right::AuditRead),
             show_security: auth.can(Right::SettingsManage),
+            show_backups: auth.can(Right::BackupRestore),
             title: title.into(),
             flash: None,
             asset_v: assets::version(),
@@ -96,6 +100,7 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "profile" => "Your details are saved.",
         "password" => "Your password is changed.",
         "unlocked" => "The lock is lifted.",
+        "restore-started" => "The restore is started; this page shows how it went.",
         "session-ended" => "The session is signed out.",
         "token-revoked" => "The API token is revoked.",
         "password-expired" => {
@@ -168,4 +173,5 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(profile::router())
         .merge(security::router())
+        .merge(backups::router())
 }

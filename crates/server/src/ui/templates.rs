@@ -391,3 +391,37 @@ pub struct AdminSecurityPage {
     pub default_idle: i64,
     pub default_absolute: i64,
 }
+
+/// One destination on the backups page.
+pub struct BackupDestRow {
+    pub name: String,
+    pub reachable: bool,
+    pub missing_objects: u64,
+}
+
+/// One snapshot, drill or restore on the backups page.
+pub struct BackupLine {
+    pub at: String,
+    pub what: String,
+    pub outcome: String,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_backups.html")]
+pub struct AdminBackupsPage {
+    pub chrome: Chrome,
+    pub enabled: bool,
+    pub can_restore: bool,
+    pub oldest: String,
+    pub newest: String,
+    pub lag_seconds: String,
+    pub destinations: Vec<BackupDestRow>,
+    pub snapshots: Vec<BackupLine>,
+    pub drills: Vec<BackupLine>,
+    pub restores: Vec<BackupLine>,
+    /// Set on the confirmation step: the restore about to start.
+    pub confirm_at: Option<String>,
+    pub confirm_into: String,
+    pub errors: Vec<String>,
+}

@@ -1,7 +1,7 @@
 //! The tenant's backup status: only for holders of backup.restore; shows snapshots and the
 //! shipping lag once backups are configured.
 
-use skjold_domain::Role;
+use skjold_domain::{Clock, Role};
 use skjold_testkit::{spawn_app, spawn_app_with};
 
 #[tokio::test]
@@ -98,4 +98,294 @@ async fn backup_jobs_run_only_when_backups_are_configured() {
     ] {
         assert!(ran.contains(&job), "{ran:?}");
     }
+}
+
+/// An app with backups on and, unless `with_key` is false, the server's identity file.
+pub(crate) async fn app_with_backups(with_key: bool) -> skjold_testkit::TestApp {
+    let id = age::x25519::Identity::generate();
+    let public = id.to_public().to_string();
+    spawn_app_with(move |c| {
+        let identity_file = with_key.then(|| {
+            let path = c.data_dir.join("server-key.txt");
+            std::fs::create_dir_all(&c.data_dir).unwrap();
+            std::fs::write(
+                &path,
+                format!(
+                    "{}\n",
+                    secrecy::ExposeSecret::expose_secret(&id.to_string())
+                ),
+            )
+            .unwrap();
+            path
+        });
+        c.backup = skjold_backup::BackupSettings {
+            recipients: vec![public],
+            ship_interval_seconds: 300,
+            identity_file,
+            ..Default::default()
+        }
+        .check(&c.data_dir)
+        .unwrap();
+    })
+    .await
+}
+
+/// Polls a restore job until it is over. The job runs on the server's runtime; the test
+/// waits for it in real time (bounded).
+async fn finished_job(app: &skjold_testkit::TestApp, token: &str, id: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let job: serde_json::Value = app
+            .get(&format!("/demo/api/v1/backup/restores/{id}"), token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if job["state"] != "running" {
+            return job;
+        }
+        #[allow(clippy::disallowed_methods)] // waiting for a background job, bounded
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the restore job did not finish in a minute");
+}
+
+#[tokio::test]
+async fn restore_through_the_api_side_by_side_and_in_place() {
+    let app = app_with_backups(true).await;
+    let admin = app.admin_token().await;
+    let backups = app.state.backups.clone().unwrap();
+    let slug = skjold_domain::TenantSlug::parse("demo").unwrap();
+    let post = |name: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let r = app
+                .post(
+                    "/demo/api/v1/companies",
+                    &admin,
+                    &serde_json::json!({ "name": name }),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+        }
+    };
+    post("Before AS").await;
+    backups.snapshot(&slug, "manual").await.unwrap();
+    app.clock.advance(chrono::Duration::seconds(10));
+    let t1 = skjold_domain::clock::format_timestamp(app.clock.now());
+    app.clock.advance(chrono::Duration::seconds(10));
+    post("After AS").await;
+    backups.ship(&slug).await.unwrap();
+
+    let points: serde_json::Value = app
+        .get("/demo/api/v1/backup/points", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(points["enabled"], true);
+    assert_eq!(points["can_restore"], true);
+    assert!(
+        points["oldest"].as_str().unwrap() <= t1.as_str(),
+        "{points}"
+    );
+    assert!(points["newest"].as_str().unwrap() > t1.as_str(), "{points}");
+
+    // Refusals that need no work come back at once, each naming its problem.
+    for (body, status, kind) in [
+        (serde_json::json!({ "at": "yesterday" }), 422, "validation"),
+        (
+            serde_json::json!({ "at": "2000-01-01T00:00:00Z" }),
+            422,
+            "restore-time-out-of-window",
+        ),
+        (
+            serde_json::json!({ "at": "2999-01-01T00:00:00Z" }),
+            422,
+            "restore-time-in-future",
+        ),
+        (
+            serde_json::json!({ "at": t1, "into": "demo" }),
+            422,
+            "validation",
+        ),
+        (
+            serde_json::json!({ "at": t1, "into": "Not A Slug" }),
+            422,
+            "validation",
+        ),
+        (
+            serde_json::json!({ "at": t1, "extra": 1 }),
+            422,
+            "validation",
+        ),
+    ] {
+        let r = app.post("/demo/api/v1/backup/restore", &admin, &body).await;
+        let code = r.status().as_u16();
+        let problem: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            code == status || (code == 400 && kind == "validation"),
+            "{body}: {code} {problem}"
+        );
+        if code == status {
+            assert!(
+                problem["type"].as_str().unwrap().ends_with(kind),
+                "{problem}"
+            );
+        }
+    }
+
+    // Side by side: a new tenant as of t1; the original keeps both companies.
+    let r = app
+        .post(
+            "/demo/api/v1/backup/restore",
+            &admin,
+            &serde_json::json!({ "at": t1, "into": "demo-then" }),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let job: serde_json::Value = r.json().await.unwrap();
+    let job = finished_job(&app, &admin, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["state"], "ok", "{job}");
+    assert_eq!(job["result"]["into"], "demo-then");
+    let (_, copy) = app
+        .state
+        .tenants
+        .open(&skjold_domain::TenantSlug::parse("demo-then").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(copy.table_counts().await.unwrap()["companies"], 1);
+    let again = app
+        .post(
+            "/demo/api/v1/backup/restore",
+            &admin,
+            &serde_json::json!({ "at": t1, "into": "demo-then" }),
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+
+    // Another tenant cannot see this tenant's restore job.
+    let other = app.create_tenant("other").await;
+    let peek = app
+        .get(
+            &format!(
+                "/other/api/v1/backup/restores/{}",
+                job["id"].as_str().unwrap()
+            ),
+            &other,
+        )
+        .await;
+    assert_eq!(peek.status(), 404);
+
+    // In place: a safety snapshot first, then the tenant as of t1.
+    let r = app
+        .post(
+            "/demo/api/v1/backup/restore",
+            &admin,
+            &serde_json::json!({ "at": t1 }),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The in-place restore ends every session (the poller's too): its row in the catalog
+    // tells how it went.
+    let mut run = None;
+    for _ in 0..600 {
+        let r = app
+            .state
+            .tenants
+            .catalog()
+            .tenant_run("demo", &id)
+            .await
+            .unwrap()
+            .unwrap();
+        if r.outcome != skjold_store::RunOutcome::Running {
+            run = Some(r);
+            break;
+        }
+        #[allow(clippy::disallowed_methods)] // waiting for a background job, bounded
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let run = run.expect("the in-place restore finished");
+    assert_eq!(run.outcome, skjold_store::RunOutcome::Ok, "{run:?}");
+    let result: serde_json::Value = serde_json::from_str(run.detail.as_deref().unwrap()).unwrap();
+    assert!(result["safety_snapshot"].is_string(), "{result}");
+    let (_, live) = app.state.tenants.open(&slug).await.unwrap().unwrap();
+    assert_eq!(live.table_counts().await.unwrap()["companies"], 1);
+}
+
+#[tokio::test]
+async fn restore_without_the_server_key_is_refused_with_409() {
+    let app = app_with_backups(false).await;
+    let admin = app.admin_token().await;
+    let slug = skjold_domain::TenantSlug::parse("demo").unwrap();
+    app.state
+        .backups
+        .clone()
+        .unwrap()
+        .snapshot(&slug, "manual")
+        .await
+        .unwrap();
+    let points: serde_json::Value = app
+        .get("/demo/api/v1/backup/points", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(points["can_restore"], false);
+    let r = app
+        .post(
+            "/demo/api/v1/backup/restore",
+            &admin,
+            &serde_json::json!({ "at": skjold_domain::clock::format_timestamp(app.clock.now()) }),
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("backup-identity-missing"),
+        "{problem}"
+    );
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("backup.identity_file"));
+    // The drill job says why it does nothing.
+    let summary = skjold_server::jobs::backup_drill(app.state.clone())
+        .await
+        .unwrap();
+    assert!(
+        summary["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("identity_file"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn restore_routes_need_the_right() {
+    let app = app_with_backups(true).await;
+    let user = app.user_with_role("demo", "maria", Role::User).await;
+    for path in [
+        "/demo/api/v1/backup/points",
+        "/demo/api/v1/backup/restores/00ff00ff00ff00ff00ff00ff00ff00ff",
+    ] {
+        assert_eq!(app.get(path, &user).await.status(), 403, "{path}");
+    }
+    let r = app
+        .post(
+            "/demo/api/v1/backup/restore",
+            &user,
+            &serde_json::json!({ "at": "2026-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
 }

@@ -602,3 +602,99 @@ async fn ui_security_page_sets_the_session_timeouts() {
     assert_eq!(s["absolute_hours"], serde_json::Value::Null);
     assert_eq!(s["effective_token_max_days"], 30);
 }
+
+#[tokio::test]
+async fn ui_backups_page_restores_after_a_confirmation() {
+    let app = crate::backup::app_with_backups(true).await;
+    let slug = skjold_domain::TenantSlug::parse("demo").unwrap();
+    let backups = app.state.backups.clone().unwrap();
+    backups.snapshot(&slug, "manual").await.unwrap();
+    app.clock.advance(chrono::Duration::seconds(5));
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let res = page(&app, "/demo/admin/backups", &admin).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Destinations") && body.contains("snapshot (manual)"),
+        "{body}"
+    );
+    let csrf = hidden(&body, "csrf_token");
+    let at = skjold_domain::clock::format_timestamp(
+        skjold_domain::Clock::now(&app.clock) - chrono::Duration::seconds(1),
+    );
+    // The first post only asks for confirmation.
+    let res = form(
+        &app,
+        "/demo/admin/backups/restore",
+        &admin,
+        &[("csrf_token", &csrf), ("at", &at), ("into", "demo-ui")],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Yes, restore") && body.contains("demo-ui"),
+        "{body}"
+    );
+    assert!(app
+        .state
+        .tenants
+        .catalog()
+        .runs(Some("restore"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A bad moment is refused with the form again.
+    let res = form(
+        &app,
+        "/demo/admin/backups/restore",
+        &admin,
+        &[("csrf_token", &csrf), ("at", "soon"), ("into", "")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let res = form(
+        &app,
+        "/demo/admin/backups/restore",
+        &admin,
+        &[
+            ("csrf_token", &csrf),
+            ("at", &at),
+            ("into", "demo-ui"),
+            ("confirmed", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .ends_with("msg=restore-started"));
+    let mut done = false;
+    for _ in 0..600 {
+        let runs = app
+            .state
+            .tenants
+            .catalog()
+            .runs(Some("restore"), 10)
+            .await
+            .unwrap();
+        if runs[0].outcome != skjold_store::RunOutcome::Running {
+            assert_eq!(runs[0].outcome, skjold_store::RunOutcome::Ok, "{runs:?}");
+            done = true;
+            break;
+        }
+        #[allow(clippy::disallowed_methods)] // waiting for a background job, bounded
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(done);
+    let new = skjold_domain::TenantSlug::parse("demo-ui").unwrap();
+    assert!(app
+        .state
+        .tenants
+        .catalog()
+        .get(&new)
+        .await
+        .unwrap()
+        .is_some());
+}

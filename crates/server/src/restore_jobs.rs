@@ -1,0 +1,164 @@
+//! Restores asked for by a tenant's `backup.restore` holder (API or web UI). They run in the
+//! background: the request gets a job id at once, and the job's row in the catalog
+//! (`backup_runs`, kind `restore`) carries its state, step and result for polling — so a
+//! restore that outlives its request (or the process) still leaves its trace.
+
+use crate::{ApiError, AppState};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use skjold_backup::{BackupError, RestoreRequest};
+use skjold_domain::audit::Draft;
+use skjold_domain::clock::format_timestamp;
+use skjold_domain::TenantSlug;
+use skjold_store::{RunEnd, RunOutcome};
+
+/// The kind of a restore's row in `backup_runs`.
+pub const RESTORE_RUN: &str = "restore";
+
+/// Maps a backup refusal to the problem a client can act on.
+pub fn problem(e: BackupError) -> ApiError {
+    match e {
+        BackupError::NoIdentity => ApiError::Named {
+            status: StatusCode::CONFLICT,
+            kind: "backup-identity-missing",
+            detail: BackupError::NoIdentity.to_string(),
+        },
+        BackupError::Refused(m) => ApiError::Named {
+            status: StatusCode::CONFLICT,
+            kind: "restore-refused",
+            detail: m,
+        },
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+fn backups_off() -> ApiError {
+    ApiError::Named {
+        status: StatusCode::CONFLICT,
+        kind: "backups-off",
+        detail: "backups are off on this installation (no backup.recipients); there is nothing to restore from".into(),
+    }
+}
+
+/// Checks a restore request and starts it; returns the job id. Refusals that can be known
+/// before any work (no key on the server, a time in the future or before the oldest
+/// snapshot, a target tenant that exists) come back at once.
+pub async fn start(
+    state: &AppState,
+    tenant: &TenantSlug,
+    at: DateTime<Utc>,
+    into: Option<TenantSlug>,
+    by: &str,
+) -> Result<String, ApiError> {
+    let backups = state.backups.clone().ok_or_else(backups_off)?;
+    let ids = backups.server_identities().map_err(problem)?;
+    if at > state.clock.now() {
+        return Err(ApiError::Named {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "restore-time-in-future",
+            detail: format!("{} is in the future", format_timestamp(at)),
+        });
+    }
+    let window = backups.window(tenant.as_str()).await.map_err(problem)?;
+    let at_text = format_timestamp(at);
+    match &window.oldest {
+        Some(oldest) if oldest.as_str() <= at_text.as_str() => {}
+        Some(oldest) => {
+            return Err(ApiError::Named {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                kind: "restore-time-out-of-window",
+                detail: format!("{at_text} is before the oldest restorable point, {oldest}"),
+            })
+        }
+        None => {
+            return Err(problem(BackupError::Refused(
+                "there is no snapshot of this tenant in the backups yet".into(),
+            )))
+        }
+    }
+    let catalog = state.tenants.catalog();
+    if let Some(into) = &into {
+        if catalog.get(into).await?.is_some() {
+            return Err(ApiError::Named {
+                status: StatusCode::CONFLICT,
+                kind: "restore-target-exists",
+                detail: format!(
+                    "tenant '{into}' already exists; choose a new name to restore into"
+                ),
+            });
+        }
+    }
+    let id = catalog
+        .run_started(RESTORE_RUN, Some(tenant.as_str()))
+        .await?;
+    catalog
+        .run_progress(&id, "fetching and checking the backup")
+        .await?;
+    let req = RestoreRequest {
+        tenant: tenant.clone(),
+        at,
+        into,
+        by: by.to_string(),
+    };
+    let state = state.clone();
+    let job = id.clone();
+    tokio::spawn(async move {
+        let outcome = backups.restore(&req, &ids, &state.audit).await;
+        let catalog = state.tenants.catalog();
+        let recorded = match outcome {
+            Ok(o) => {
+                let detail = serde_json::to_value(&o).unwrap_or_default();
+                catalog
+                    .run_finished(
+                        &job,
+                        RunEnd {
+                            outcome: RunOutcome::Ok,
+                            bytes: None,
+                            error: None,
+                            detail: Some(&detail),
+                        },
+                    )
+                    .await
+            }
+            Err(e) => {
+                // Refusals are written for the reader; anything else stays in the log.
+                let message = match &e {
+                    BackupError::Refused(_) | BackupError::Damaged(_) | BackupError::Missing(_) => {
+                        e.to_string()
+                    }
+                    _ => format!("the restore failed on the server's side (job {job}); the operator finds the cause in the log"),
+                };
+                tracing::error!(tenant = %req.tenant, job = %job, error = %e, "restore failed");
+                let detail = serde_json::json!({
+                    "job": job, "at": format_timestamp(req.at),
+                    "into": req.into.as_ref().map(|s| s.to_string()), "error": message,
+                });
+                let draft = Draft {
+                    at: format_timestamp(state.clock.now()),
+                    kind: "backup.restore.failed".into(),
+                    username: Some(req.by.clone()),
+                    detail: Some(detail),
+                    ..Draft::default()
+                };
+                if let Err(e) = state.audit.record(req.tenant.as_str(), draft).await {
+                    tracing::error!(error = %e, "recording the failed restore in the audit trail failed");
+                }
+                catalog
+                    .run_finished(
+                        &job,
+                        RunEnd {
+                            outcome: RunOutcome::Failed,
+                            bytes: None,
+                            error: Some(&message),
+                            detail: None,
+                        },
+                    )
+                    .await
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(job = %job, error = %e, "recording the restore's end failed");
+        }
+    });
+    Ok(id)
+}
