@@ -442,10 +442,21 @@ impl Drop for Server {
 /// status and the body. The JSON body goes through stdin, so no password is in argv.
 fn https(sandbox: &Sandbox, method: &str, url: &str, body: Option<&Value>) -> (u16, String) {
     let mut cmd = Command::new("curl");
-    cmd.args(["--silent", "--show-error", "--max-time", "20", "-X", method])
-        .arg("--cacert")
-        .arg(sandbox.cert())
-        .args(["--write-out", "\n%{http_code}", url]);
+    // HTTP/1.1: this test's refused POSTs (answered before their body is read) sometimes
+    // end in curl's "(92) Stream error in the HTTP/2 framing layer" instead of the status
+    // (docs/api.md, "Known client issue"); what is tested here is the CLI, not HTTP/2.
+    cmd.args([
+        "--http1.1",
+        "--silent",
+        "--show-error",
+        "--max-time",
+        "20",
+        "-X",
+        method,
+    ])
+    .arg("--cacert")
+    .arg(sandbox.cert())
+    .args(["--write-out", "\n%{http_code}", url]);
     let stdin = body.map(|b| b.to_string());
     if stdin.is_some() {
         cmd.args([
