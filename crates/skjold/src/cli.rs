@@ -1,7 +1,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use skjold_audit::AuditTrail;
-use skjold_domain::{Role, SharedClock, SystemClock, TenantSlug, Username};
+use skjold_domain::{SharedClock, SystemClock, TenantSlug, Username};
 use skjold_server::provision::operator_event;
 use skjold_server::{Application, Config, ConfigOverrides};
 use skjold_store::{Catalog, TenantRouter, TenantStatus};
@@ -456,7 +456,6 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let slug = parse_slug(&tenant)?;
-            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e))?;
             let username =
                 Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
             let (password, one_time) = if password_stdin {
@@ -472,15 +471,14 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 &audit,
                 &slug,
                 username,
-                role,
+                &role,
                 password.clone(),
                 "cli",
             )
             .await?;
             println!(
-                "added user '{}' ({}) to tenant '{slug}'",
+                "added user '{}' ({role}) to tenant '{slug}'",
                 user.username,
-                user.role.as_str()
             );
             if one_time {
                 println!("one-time password: {password}");
