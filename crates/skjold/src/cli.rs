@@ -42,9 +42,15 @@ enum Command {
     /// Create, list, suspend and resume tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Add and list a tenant's users.
+    /// Add, change and list a tenant's users.
     #[command(subcommand)]
     User(UserCommand),
+    /// List, add, change and remove a tenant's roles.
+    #[command(subcommand)]
+    Role(crate::access_cli::RoleCommand),
+    /// List, add and remove a tenant's teams and their members.
+    #[command(subcommand)]
+    Team(crate::access_cli::TeamCommand),
     /// Search and verify the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -203,12 +209,26 @@ enum UserCommand {
         tenant: String,
         /// The new user's username.
         username: String,
-        /// administrator, manager, user or read-only.
+        /// administrator, manager, user, read-only, or the name of one of the tenant's
+        /// own roles (`skjold role list`).
         #[arg(long)]
         role: String,
         /// Read the password from standard input instead of generating a one-time password.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Change a user's role or status. The last active administrator stays one.
+    Set {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        username: String,
+        /// A role's name (built-in or the tenant's own).
+        #[arg(long)]
+        role: Option<String>,
+        /// active or disabled.
+        #[arg(long)]
+        status: Option<String>,
     },
     /// List a tenant's users.
     List {
@@ -246,6 +266,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             user(config, cmd).await
+        }
+        Command::Role(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = crate::access_cli::role(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
+        }
+        Command::Team(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = crate::access_cli::team(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
         }
         Command::Audit(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
@@ -446,9 +480,33 @@ fn not_found_as(e: skjold_store::StoreError, slug: &TenantSlug) -> anyhow::Error
     }
 }
 
+/// Lets the audit records land and closes the databases.
+async fn close(router: Arc<TenantRouter>, audit: AuditTrail) -> anyhow::Result<()> {
+    audit.flush().await?;
+    router.close_all().await;
+    router.catalog().close().await;
+    Ok(())
+}
+
 async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
     let (router, audit) = open_router(&config).await?;
     match cmd {
+        UserCommand::Set {
+            tenant,
+            username,
+            role,
+            status,
+        } => {
+            crate::access_cli::set_user(
+                &router,
+                &audit,
+                &tenant,
+                &username,
+                role.as_deref(),
+                status.as_deref(),
+            )
+            .await?;
+        }
         UserCommand::Add {
             tenant,
             username,

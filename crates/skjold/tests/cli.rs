@@ -1091,7 +1091,7 @@ fn user_add_refuses_unknown_role_unknown_tenant_and_duplicates() {
     let out = sandbox.run(&["user", "add", "--tenant", "acme", "bob", "--role", "root"]);
     assert_eq!(
         out.fails(),
-        "error: unknown role 'root'; roles are administrator, manager, user, read-only"
+        "error: there is no role 'root'; `skjold role list --tenant acme` lists the roles"
     );
 
     let out = sandbox.run(&["user", "add", "--tenant", "nope", "bob", "--role", "user"]);
@@ -1613,7 +1613,17 @@ fn cli_changes_reach_the_running_server() {
         .ok();
     let body = assert_signs_in(&sandbox, &server, "acme", "alice", GOOD_PASSWORD);
     assert_eq!(body["user"]["role"], "read-only");
-    assert_eq!(body["user"]["rights"], json!(["records.read"]));
+    assert_eq!(
+        body["user"]["rights"],
+        json!([
+            "companies.read",
+            "persons.read",
+            "activities.read",
+            "sales.read",
+            "documents.read"
+        ])
+    );
+    assert_eq!(body["user"]["visibility"], "all");
 
     let out = sandbox
         .run(&[
