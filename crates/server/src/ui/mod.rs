@@ -17,8 +17,10 @@ mod fields;
 mod pipeline;
 mod profile;
 mod records;
+mod roles;
 mod security;
 mod signin;
+mod teams;
 mod templates;
 
 use crate::extract::Requirement;
@@ -193,6 +195,8 @@ pub fn router() -> Router<AppState> {
         .merge(records::router())
         .merge(pipeline::router())
         .merge(admin::router())
+        .merge(roles::router())
+        .merge(teams::router())
         .merge(audit::router())
         .merge(profile::router())
         .merge(security::router())
