@@ -185,18 +185,24 @@ fn company(name: &str) -> CompanyInput {
 /// One random change; returns false when there was nothing to change.
 async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
     let companies = db
-        .list::<Company>(&Sight::everything(), &skjold_store::ListQuery {
-            limit: Some(200),
-            ..Default::default()
-        })
+        .list::<Company>(
+            &Sight::everything(),
+            &skjold_store::ListQuery {
+                limit: Some(200),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
         .items;
     let persons = db
-        .list::<Person>(&Sight::everything(), &skjold_store::ListQuery {
-            limit: Some(200),
-            ..Default::default()
-        })
+        .list::<Person>(
+            &Sight::everything(),
+            &skjold_store::ListQuery {
+                limit: Some(200),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
         .items;
@@ -204,9 +210,13 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
     let word = format!("w{}", rng.gen_range(0..1000));
     match n {
         0..=24 => {
-            db.create::<Company>(&Sight::everything(), actor, company(&format!("Firma {word}")))
-                .await
-                .unwrap();
+            db.create::<Company>(
+                &Sight::everything(),
+                actor,
+                company(&format!("Firma {word}")),
+            )
+            .await
+            .unwrap();
         }
         25..=44 if !companies.is_empty() => {
             let c = &companies[rng.gen_range(0..companies.len())];
@@ -216,7 +226,9 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
                 "emails": [format!("{word}@example.no")],
             }))
             .unwrap();
-            db.create::<Person>(&Sight::everything(), actor, input).await.unwrap();
+            db.create::<Person>(&Sight::everything(), actor, input)
+                .await
+                .unwrap();
         }
         45..=54 if !persons.is_empty() => {
             let p = &persons[rng.gen_range(0..persons.len())];
@@ -225,7 +237,9 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
                 "done": rng.gen_bool(0.5),
             }))
             .unwrap();
-            db.create::<Activity>(&Sight::everything(), actor, input).await.unwrap();
+            db.create::<Activity>(&Sight::everything(), actor, input)
+                .await
+                .unwrap();
         }
         55..=79 if !companies.is_empty() => {
             let c = &companies[rng.gen_range(0..companies.len())];
@@ -236,7 +250,9 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
             } else {
                 patch.insert("notes".into(), json!(word));
             }
-            db.update::<Company>(&Sight::everything(), actor, &c.id, patch).await.unwrap();
+            db.update::<Company>(&Sight::everything(), actor, &c.id, patch)
+                .await
+                .unwrap();
         }
         80..=89 if !persons.is_empty() => {
             let p = &persons[rng.gen_range(0..persons.len())];
@@ -245,13 +261,21 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
                 "phones".into(),
                 json!([format!("+47 {}", rng.gen_range(10000000..99999999))]),
             );
-            db.update::<Person>(&Sight::everything(), actor, &p.id, patch).await.unwrap();
+            db.update::<Person>(&Sight::everything(), actor, &p.id, patch)
+                .await
+                .unwrap();
         }
         90..=99 if !companies.is_empty() => {
             let c = &companies[rng.gen_range(0..companies.len())];
-            db.delete(&Sight::everything(), actor, EntityKind::Company, &c.id, true)
-                .await
-                .unwrap();
+            db.delete(
+                &Sight::everything(),
+                actor,
+                EntityKind::Company,
+                &c.id,
+                true,
+            )
+            .await
+            .unwrap();
         }
         _ => {
             db.create::<Company>(&Sight::everything(), actor, company(&format!("Ny {word}")))
@@ -510,12 +534,18 @@ async fn no_plaintext_tenant_data_reaches_a_destination() {
     let (db, user) = env.tenant("acme").await;
     let actor = Actor::User { id: user };
     let marker = "Zebrafink-Marker-7731";
-    db.create::<Company>(&Sight::everything(), &actor, company(marker)).await.unwrap();
-    env.backups.snapshot(db.slug(), "manual").await.unwrap();
-    env.tick(5);
-    db.create::<Company>(&Sight::everything(), &actor, company(&format!("{marker} zwei")))
+    db.create::<Company>(&Sight::everything(), &actor, company(marker))
         .await
         .unwrap();
+    env.backups.snapshot(db.slug(), "manual").await.unwrap();
+    env.tick(5);
+    db.create::<Company>(
+        &Sight::everything(),
+        &actor,
+        company(&format!("{marker} zwei")),
+    )
+    .await
+    .unwrap();
     env.backups.ship(db.slug()).await.unwrap();
     // An audit day with the marker in it, closed and backed up.
     env.audit
@@ -775,9 +805,13 @@ async fn shipping_lag_under_write_load() {
     let started = std::time::Instant::now();
     let mut writes = 0;
     while started.elapsed() < std::time::Duration::from_secs(6) {
-        db.create::<Company>(&Sight::everything(), &actor, company(&format!("Last {writes}")))
-            .await
-            .unwrap();
+        db.create::<Company>(
+            &Sight::everything(),
+            &actor,
+            company(&format!("Last {writes}")),
+        )
+        .await
+        .unwrap();
         writes += 1;
     }
     let position = db.journal_position().await.unwrap();
@@ -856,7 +890,9 @@ async fn azure_blob_destination_on_a_real_server() {
     let (db, user) = env.tenant("acme").await;
     let actor = Actor::User { id: user };
     let marker = "Blauwal-Marker-4242";
-    db.create::<Company>(&Sight::everything(), &actor, company(marker)).await.unwrap();
+    db.create::<Company>(&Sight::everything(), &actor, company(marker))
+        .await
+        .unwrap();
     env.backups.snapshot(db.slug(), "manual").await.unwrap();
     env.tick(5);
     db.create::<Company>(&Sight::everything(), &actor, company("Zweite"))

@@ -247,7 +247,13 @@ impl Role {
     /// roles table writes the same sets). The administrator always has all of them.
     pub fn default_rights(self) -> Vec<Right> {
         use Right::*;
-        let read = [CompaniesRead, PersonsRead, ActivitiesRead, SalesRead, DocumentsRead];
+        let read = [
+            CompaniesRead,
+            PersonsRead,
+            ActivitiesRead,
+            SalesRead,
+            DocumentsRead,
+        ];
         let write = [
             CompaniesWrite,
             PersonsWrite,
@@ -369,11 +375,11 @@ mod tests {
             assert!(r.default_rights().contains(&Right::CompaniesRead));
             assert!(r.id().builtin() == Some(*r));
         }
-        assert!(!Role::ReadOnly.default_rights().contains(&Right::CompaniesWrite));
-        assert!(!Role::User.default_rights().contains(&Right::SalesDelete));
-        assert!(!Role::Manager
+        assert!(!Role::ReadOnly
             .default_rights()
-            .contains(&Right::UsersManage));
+            .contains(&Right::CompaniesWrite));
+        assert!(!Role::User.default_rights().contains(&Right::SalesDelete));
+        assert!(!Role::Manager.default_rights().contains(&Right::UsersManage));
         assert_eq!(Role::Administrator.default_rights(), Right::ALL.to_vec());
         assert!(Role::parse("root").is_err());
     }
@@ -400,8 +406,12 @@ mod tests {
             rights: normalise(vec![Right::CompaniesRead, Right::UsersManage]),
             visibility: Visibility::Team,
         };
-        assert!(g.can_grant(&[Right::CompaniesRead], Visibility::Own).is_ok());
-        assert!(g.can_grant(&[Right::CompaniesRead], Visibility::Team).is_ok());
+        assert!(g
+            .can_grant(&[Right::CompaniesRead], Visibility::Own)
+            .is_ok());
+        assert!(g
+            .can_grant(&[Right::CompaniesRead], Visibility::Team)
+            .is_ok());
         let e = g
             .can_grant(&[Right::CompaniesWrite], Visibility::Own)
             .unwrap_err();

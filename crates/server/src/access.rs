@@ -159,9 +159,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("audit.read") && e.contains("role 'r'"), "{e}");
-        assert!(granter
-            .may_handle(&role(vec![], Visibility::All))
-            .is_err());
+        assert!(granter.may_handle(&role(vec![], Visibility::All)).is_err());
         assert!(Granter::Operator
             .may_handle(&role(Right::ALL.to_vec(), Visibility::All))
             .is_ok());

@@ -214,10 +214,6 @@ impl<R: Requirement> Authorized<R> {
         Sight::of(&self.session.user.id, self.grant.visibility)
     }
 
-    pub fn can(&self, right: Right) -> bool {
-        self.grant.has(right)
-    }
-
     pub fn user(&self) -> &User {
         &self.session.user
     }

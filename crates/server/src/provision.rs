@@ -116,14 +116,11 @@ pub async fn add_user(
         .open(slug)
         .await?
         .ok_or_else(|| ProvisionError::Invalid(format!("no tenant '{slug}'")))?;
-    let role = db
-        .find_role(role)
-        .await?
-        .ok_or_else(|| {
-            ProvisionError::Invalid(format!(
-                "there is no role '{role}'; `skjold role list --tenant {slug}` lists the roles"
-            ))
-        })?;
+    let role = db.find_role(role).await?.ok_or_else(|| {
+        ProvisionError::Invalid(format!(
+            "there is no role '{role}'; `skjold role list --tenant {slug}` lists the roles"
+        ))
+    })?;
     crate::password::check_new_password(&db, &record, username.as_str(), None, &password)
         .await
         .map_err(|e| match e {

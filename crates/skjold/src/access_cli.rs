@@ -8,7 +8,7 @@ use skjold_audit::AuditTrail;
 use skjold_domain::{Right, TenantSlug, Visibility};
 use skjold_server::access::{self, Granter};
 use skjold_server::provision::operator_event;
-use skjold_store::{Actor, NewRole, RolePatch, TeamPatch, TenantDb, TenantRouter, UserPatch, UserStatus};
+use skjold_store::{Actor, NewRole, RolePatch, TenantDb, TenantRouter, UserPatch, UserStatus};
 
 const ACTOR: Actor = Actor::System { what: "cli" };
 
@@ -146,7 +146,11 @@ async fn event(
     Ok(())
 }
 
-pub async fn role(router: &TenantRouter, audit: &AuditTrail, cmd: RoleCommand) -> anyhow::Result<()> {
+pub async fn role(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    cmd: RoleCommand,
+) -> anyhow::Result<()> {
     match cmd {
         RoleCommand::List { tenant, json } => {
             let (_, db) = open(router, &tenant).await?;
@@ -196,7 +200,10 @@ pub async fn role(router: &TenantRouter, audit: &AuditTrail, cmd: RoleCommand) -
                 serde_json::json!({ "before": null, "after": access::role_detail(&role) }),
             )
             .await?;
-            println!("added role '{}' ({}) to tenant '{slug}'", role.name, role.id);
+            println!(
+                "added role '{}' ({}) to tenant '{slug}'",
+                role.name, role.id
+            );
         }
         RoleCommand::Set {
             tenant,
@@ -236,7 +243,10 @@ pub async fn role(router: &TenantRouter, audit: &AuditTrail, cmd: RoleCommand) -
         RoleCommand::Remove { tenant, role } => {
             let (slug, db) = open(router, &tenant).await?;
             let current = access::find_role(&db, &role).await?;
-            let removed = db.delete_role(&ACTOR, &current.id).await.map_err(store_err)?;
+            let removed = db
+                .delete_role(&ACTOR, &current.id)
+                .await
+                .map_err(store_err)?;
             event(
                 router,
                 audit,
@@ -258,8 +268,8 @@ async fn find_team(db: &TenantDb, team: &str) -> anyhow::Result<skjold_store::Te
 }
 
 async fn find_user(db: &TenantDb, username: &str) -> anyhow::Result<skjold_store::User> {
-    let name = skjold_domain::Username::parse(username)
-        .map_err(|e| anyhow::anyhow!("username: {e}"))?;
+    let name =
+        skjold_domain::Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
     Ok(db
         .user_for_sign_in(&name)
         .await?
@@ -267,7 +277,11 @@ async fn find_user(db: &TenantDb, username: &str) -> anyhow::Result<skjold_store
         .0)
 }
 
-pub async fn team(router: &TenantRouter, audit: &AuditTrail, cmd: TeamCommand) -> anyhow::Result<()> {
+pub async fn team(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    cmd: TeamCommand,
+) -> anyhow::Result<()> {
     match cmd {
         TeamCommand::List { tenant, json } => {
             let (_, db) = open(router, &tenant).await?;

@@ -534,10 +534,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 "cli",
             )
             .await?;
-            println!(
-                "added user '{}' ({role}) to tenant '{slug}'",
-                user.username,
-            );
+            println!("added user '{}' ({role}) to tenant '{slug}'", user.username,);
             if one_time {
                 println!("one-time password: {password}");
             }

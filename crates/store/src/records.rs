@@ -724,7 +724,11 @@ async fn sees_in(
         "SELECT r.id FROM {table} r WHERE r.id = {p}{}",
         sight.condition("r.owner_id", &mut args)
     );
-    Ok(args.bind_all(&sql).fetch_optional(&mut **tx).await?.is_some())
+    Ok(args
+        .bind_all(&sql)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some())
 }
 
 async fn index(

@@ -149,11 +149,7 @@ impl TenantDb {
         )
     }
 
-    pub async fn create_role(
-        &self,
-        actor: &Actor,
-        new: NewRole,
-    ) -> Result<RoleRecord, StoreError> {
+    pub async fn create_role(&self, actor: &Actor, new: NewRole) -> Result<RoleRecord, StoreError> {
         let role = RoleRecord {
             id: RoleId::new(crate::users::new_id(&self.clock)),
             name: check_role_name(&new.name)?,
@@ -222,7 +218,9 @@ impl TenantDb {
             let name = check_role_name(&name)?;
             if name != role.name {
                 if role.builtin {
-                    return Err(FieldErrors::single("name", "a built-in role keeps its name").into());
+                    return Err(
+                        FieldErrors::single("name", "a built-in role keeps its name").into(),
+                    );
                 }
                 role.name = name;
                 changed.push("name".to_string());

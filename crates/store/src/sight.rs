@@ -72,7 +72,11 @@ impl Sight {
             "SELECT u.id FROM users u WHERE u.id = {id}{}",
             self.condition("u.id", &mut args)
         );
-        Ok(args.bind_all(&sql).fetch_optional(&mut **tx).await?.is_some())
+        Ok(args
+            .bind_all(&sql)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some())
     }
 }
 
@@ -115,6 +119,10 @@ impl TenantDb {
             "SELECT r.id FROM {table} r WHERE r.id = {p}{}",
             sight.condition("r.owner_id", &mut args)
         );
-        Ok(args.bind_all(&sql).fetch_optional(&self.pool).await?.is_some())
+        Ok(args
+            .bind_all(&sql)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
     }
 }

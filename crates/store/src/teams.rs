@@ -235,15 +235,14 @@ impl TenantDb {
         let team = self.team(id).await?;
         let now = self.now();
         let mut tx = self.write_tx().await?;
-        let members: Vec<(String, String)> = sqlx::query(
-            "SELECT id, user_id FROM team_members WHERE team_id = $1 ORDER BY user_id",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("user_id")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
+        let members: Vec<(String, String)> =
+            sqlx::query("SELECT id, user_id FROM team_members WHERE team_id = $1 ORDER BY user_id")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("user_id")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
         for (membership, _) in &members {
             sqlx::query("DELETE FROM team_members WHERE id = $1")
                 .bind(membership)

@@ -72,6 +72,9 @@ pub struct RolePath {
     tenant: String,
     /// The role's id: a UUID, or a built-in role's name (`administrator`, `manager`,
     /// `user`, `read-only`).
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|administrator|manager|user|read-only)$"
+    )]
     id: String,
 }
 
@@ -166,7 +169,11 @@ async fn create_role(
     {
         headers.insert(header::LOCATION, v);
     }
-    Ok((StatusCode::CREATED, headers, Json(view(auth.db(), role).await?)))
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(view(auth.db(), role).await?),
+    ))
 }
 
 /// One role.

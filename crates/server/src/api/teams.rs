@@ -118,9 +118,10 @@ fn not_found(e: StoreError) -> ApiError {
     }
 }
 
-/// A team id from the path; a malformed one is as unknown as a missing one.
+/// A team id from the path, checked before it reaches the database (422 when malformed,
+/// like a record's).
 fn team_id(raw: &str) -> Result<String, ApiError> {
-    parse_id(raw).map_err(|_| ApiError::NotFound("no such team"))
+    parse_id(raw)
 }
 
 fn detail(t: &Team) -> serde_json::Value {
@@ -185,7 +186,8 @@ async fn create_team(
         (status = 200, description = "The team", body = TeamView),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks users.read", body = crate::error::Problem),
-        (status = 404, description = "No such team", body = crate::error::Problem)))]
+        (status = 404, description = "No such team", body = crate::error::Problem),
+        (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn get_team(
     auth: Authorized<UsersRead>,
     Path((_, id)): Path<(String, String)>,
@@ -245,7 +247,8 @@ async fn update_team(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
-        (status = 404, description = "No such team", body = crate::error::Problem)))]
+        (status = 404, description = "No such team", body = crate::error::Problem),
+        (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn delete_team(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -276,7 +279,8 @@ async fn delete_team(
         (status = 200, description = "The members, by username", body = MemberList),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks users.read", body = crate::error::Problem),
-        (status = 404, description = "No such team", body = crate::error::Problem)))]
+        (status = 404, description = "No such team", body = crate::error::Problem),
+        (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn list_members(
     auth: Authorized<UsersRead>,
     Path((_, id)): Path<(String, String)>,
@@ -300,7 +304,7 @@ async fn list_members(
         (status = 404, description = "No such team", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
-        (status = 422, description = "`user_id` names no user", body = crate::error::Problem)))]
+        (status = 422, description = "Malformed id, or `user_id` names no user", body = crate::error::Problem)))]
 async fn add_member(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -344,7 +348,8 @@ async fn add_member(
         (status = 204, description = "Removed"),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
-        (status = 404, description = "No such team, or the user is not a member", body = crate::error::Problem)))]
+        (status = 404, description = "No such team, or the user is not a member", body = crate::error::Problem),
+        (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn remove_member(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -352,7 +357,7 @@ async fn remove_member(
     Path((_, id, user_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = team_id(&id)?;
-    let user_id = parse_id(&user_id).map_err(|_| ApiError::NotFound("no such member"))?;
+    let user_id = parse_id(&user_id)?;
     let team = auth.db().team(&id).await.map_err(not_found)?;
     auth.db()
         .remove_team_member(&auth.actor(), &id, &user_id)

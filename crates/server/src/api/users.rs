@@ -1,6 +1,7 @@
 //! The tenant's users, managed by its administrators (claim S29).
 
 use super::{parse_id, RecordPath, TenantPath};
+use crate::access::{self, Granter};
 use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, UsersManage, UsersRead};
 use crate::{ApiError, AppState};
@@ -9,7 +10,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use crate::access::{self, Granter};
 use skjold_domain::{double_option, FieldErrors, Username};
 use skjold_store::{NewUser, User, UserStatus};
 use utoipa::ToSchema;

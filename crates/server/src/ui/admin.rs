@@ -7,6 +7,7 @@ use super::auth::{FormData, Post, UiAuth};
 use super::fields::show_time;
 use super::templates::{AdminUserPage, AdminUsersPage, FormField, Opt, UserRow};
 use super::{render, Chrome, UiError};
+use crate::access::{self, AccessError, Granter};
 use crate::extract::{Requirement, UsersManage, UsersRead};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -14,7 +15,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use crate::access::{self, AccessError, Granter};
 use skjold_domain::{Email, FieldErrors, Right, Role, RoleId, Username, Visibility};
 use skjold_store::{NewUser, RoleRecord, StoreError, User, UserPatch, UserStatus};
 
@@ -135,7 +135,9 @@ async fn chosen_role<R: Requirement>(
         None => access::check_new_user_role(granter, &role),
         // The last-administrator rule is checked separately: it is a conflict, not a field.
         Some(user) if user.role != role.id => match auth.db().role(&user.role).await {
-            Ok(old) => granter.may_handle(&old).and_then(|_| granter.may_handle(&role)),
+            Ok(old) => granter
+                .may_handle(&old)
+                .and_then(|_| granter.may_handle(&role)),
             Err(e) => return Err(e.into()),
         },
         Some(_) => Ok(()),

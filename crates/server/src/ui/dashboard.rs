@@ -42,7 +42,15 @@ async fn dashboard(
     };
     let mut activities = Vec::new();
     let activity_scan = if can.read_activities { SCAN } else { 0 };
-    for a in list_all(auth.db(), &auth.sight(), EntityKind::Activity, mine.clone(), activity_scan).await? {
+    for a in list_all(
+        auth.db(),
+        &auth.sight(),
+        EntityKind::Activity,
+        mine.clone(),
+        activity_scan,
+    )
+    .await?
+    {
         // Open means something to do: not done, and not a note.
         if a.get("done") == Some(&Value::Bool(true))
             || a.get("kind").and_then(Value::as_str) == Some("note")

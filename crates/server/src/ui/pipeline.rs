@@ -19,7 +19,10 @@ use skjold_domain::Right;
 /// The most sales the board reads.
 const MAX_SALES: usize = 2000;
 
-async fn pipeline(auth: UiAuth<Read<skjold_domain::crm::Sale>>, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
+async fn pipeline(
+    auth: UiAuth<Read<skjold_domain::crm::Sale>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
     let slug = auth.slug().to_string();
     let params = FormData::parse(raw.unwrap_or_default().as_bytes());
     let mine = !params.text("mine").is_empty();
@@ -28,7 +31,14 @@ async fn pipeline(auth: UiAuth<Read<skjold_domain::crm::Sale>>, RawQuery(raw): R
     } else {
         Vec::new()
     };
-    let sales = list_all(auth.db(), &auth.sight(), EntityKind::Sale, filters, MAX_SALES).await?;
+    let sales = list_all(
+        auth.db(),
+        &auth.sight(),
+        EntityKind::Sale,
+        filters,
+        MAX_SALES,
+    )
+    .await?;
     let truncated = sales.len() == MAX_SALES;
     let can_move = auth.can(Right::SalesWrite);
     let here = if mine {

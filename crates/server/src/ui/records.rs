@@ -767,7 +767,15 @@ async fn update(
     let here = record_href(&slug, kind, &id);
     let (map, errs) = form_to_map(spec, &form);
     let outcome = if errs.is_empty() {
-        update_map(auth.db(), &auth.sight(), &auth.actor(), kind, &id, map.clone()).await
+        update_map(
+            auth.db(),
+            &auth.sight(),
+            &auth.actor(),
+            kind,
+            &id,
+            map.clone(),
+        )
+        .await
     } else {
         Err(StoreError::Invalid(errs))
     };
@@ -826,7 +834,11 @@ async fn delete(
     let slug = auth.slug().to_string();
     let map = get_map(auth.db(), &auth.sight(), kind, &id).await?;
     let cascade = !form.text("cascade").is_empty();
-    match auth.db().delete(&auth.sight(), &auth.actor(), kind, &id, cascade).await {
+    match auth
+        .db()
+        .delete(&auth.sight(), &auth.actor(), kind, &id, cascade)
+        .await
+    {
         Ok(()) => Ok(Redirect::to(&format!("/{slug}/{}?msg=deleted", spec.path)).into_response()),
         Err(StoreError::Conflict(m)) => {
             let here = record_href(&slug, kind, &id);
@@ -859,7 +871,15 @@ async fn mark_done(id: String, post: Post<Write<Activity>>) -> Result<Response, 
     if !is_id(&id) {
         return Err(UiError::NotFound);
     }
-    update_map(auth.db(), &auth.sight(), &auth.actor(), EntityKind::Activity, &id, patch).await?;
+    update_map(
+        auth.db(),
+        &auth.sight(),
+        &auth.actor(),
+        EntityKind::Activity,
+        &id,
+        patch,
+    )
+    .await?;
     let to = safe_next(&slug, form.get("return_to"))
         .unwrap_or_else(|| record_href(&slug, EntityKind::Activity, &id));
     Ok(Redirect::to(&with_query(&to, &[("msg", "done")])).into_response())
@@ -888,7 +908,15 @@ async fn move_sale(id: String, post: Post<Write<Sale>>) -> Result<Response, UiEr
             ))
         }
     }
-    update_map(auth.db(), &auth.sight(), &auth.actor(), EntityKind::Sale, &id, patch).await?;
+    update_map(
+        auth.db(),
+        &auth.sight(),
+        &auth.actor(),
+        EntityKind::Sale,
+        &id,
+        patch,
+    )
+    .await?;
     let back = safe_next(&slug, form.get("return_to"))
         .unwrap_or_else(|| record_href(&slug, EntityKind::Sale, &id));
     Ok(Redirect::to(&with_query(&back, &[("msg", "moved")])).into_response())
@@ -918,9 +946,7 @@ fn routes<E: Entity + 'static>() -> Router<AppState> {
         )
         .route(
             &format!("/{{tenant}}/{p}/new"),
-            get(move |auth: UiAuth<Write<E>>, RawQuery(raw): RawQuery| {
-                new_form(kind, auth, raw)
-            }),
+            get(move |auth: UiAuth<Write<E>>, RawQuery(raw): RawQuery| new_form(kind, auth, raw)),
         )
         .route(
             &format!("/{{tenant}}/{p}/{{id}}"),
@@ -975,11 +1001,10 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/{tenant}/sales/{id}/move",
-            get(|Path((t, id)): Path<(String, String)>| show_record(EntityKind::Sale, t, id))
-                .post(
-                    |Path((_, id)): Path<(String, String)>, post: Post<Write<Sale>>| {
-                        move_sale(id, post)
-                    },
-                ),
+            get(|Path((t, id)): Path<(String, String)>| show_record(EntityKind::Sale, t, id)).post(
+                |Path((_, id)): Path<(String, String)>, post: Post<Write<Sale>>| {
+                    move_sale(id, post)
+                },
+            ),
         )
 }

@@ -22,11 +22,19 @@ use skjold_store::{NewRole, RolePatch, RoleRecord, StoreError};
 const GRID: &[(&str, [Right; 3])] = &[
     (
         "Companies",
-        [Right::CompaniesRead, Right::CompaniesWrite, Right::CompaniesDelete],
+        [
+            Right::CompaniesRead,
+            Right::CompaniesWrite,
+            Right::CompaniesDelete,
+        ],
     ),
     (
         "Persons",
-        [Right::PersonsRead, Right::PersonsWrite, Right::PersonsDelete],
+        [
+            Right::PersonsRead,
+            Right::PersonsWrite,
+            Right::PersonsDelete,
+        ],
     ),
     (
         "Activities",
@@ -310,7 +318,10 @@ fn refusal_store(e: StoreError) -> Result<(String, StatusCode), UiError> {
     }
 }
 
-async fn create(State(state): State<AppState>, post: Post<RolesManage>) -> Result<Response, UiError> {
+async fn create(
+    State(state): State<AppState>,
+    post: Post<RolesManage>,
+) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let mut errors = Vec::new();
     let s = submitted(&form, &mut errors);
@@ -319,7 +330,7 @@ async fn create(State(state): State<AppState>, post: Post<RolesManage>) -> Resul
         return list_page(&auth, f, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let outcome = match Granter::User(&auth.grant).may_grant(&s.rights, visibility) {
-        Err(e) => Err(refusal(e)?),
+        Err(e) => Err(refusal(e)),
         Ok(()) => auth
             .db()
             .create_role(
@@ -342,8 +353,12 @@ async fn create(State(state): State<AppState>, post: Post<RolesManage>) -> Resul
                 serde_json::json!({ "before": null, "after": access::role_detail(&role), "via": "web" }),
             )
             .await?;
-            Ok(Redirect::to(&format!("/{}/admin/roles/{}?msg=created", auth.slug(), role.id))
-                .into_response())
+            Ok(Redirect::to(&format!(
+                "/{}/admin/roles/{}?msg=created",
+                auth.slug(),
+                role.id
+            ))
+            .into_response())
         }
         Err(e) => {
             let (message, status) = e?;
@@ -392,8 +407,18 @@ async fn show(
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, UiError> {
     let role = auth.db().role(&role_id(&id)?).await?;
-    let saved = FormData::parse(raw.unwrap_or_default().as_bytes()).get("msg").is_some();
-    role_page(&auth, &role, stored_form(&role), Vec::new(), saved, StatusCode::OK).await
+    let saved = FormData::parse(raw.unwrap_or_default().as_bytes())
+        .get("msg")
+        .is_some();
+    role_page(
+        &auth,
+        &role,
+        stored_form(&role),
+        Vec::new(),
+        saved,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn update(
@@ -408,8 +433,15 @@ async fn update(
     let fixed = current.id.is_administrator();
     let Some(visibility) = s.visibility.filter(|_| errors.is_empty()) else {
         let f = s.form(current.builtin, fixed);
-        return role_page(&auth, &current, f, errors, false, StatusCode::UNPROCESSABLE_ENTITY)
-            .await;
+        return role_page(
+            &auth,
+            &current,
+            f,
+            errors,
+            false,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     // The administrator's grid is shown disabled (and so not sent): only its description
     // can change.
@@ -434,7 +466,7 @@ async fn update(
         )
     });
     let outcome = match allowed {
-        Err(e) => Err(refusal(e)?),
+        Err(e) => Err(refusal(e)),
         Ok(()) => auth
             .db()
             .update_role(&auth.actor(), &current.id, patch)
@@ -455,8 +487,12 @@ async fn update(
                 )
                 .await?;
             }
-            Ok(Redirect::to(&format!("/{}/admin/roles/{}?msg=saved", auth.slug(), after.id))
-                .into_response())
+            Ok(Redirect::to(&format!(
+                "/{}/admin/roles/{}?msg=saved",
+                auth.slug(),
+                after.id
+            ))
+            .into_response())
         }
         Err(e) => {
             let (message, status) = e?;
@@ -491,7 +527,7 @@ async fn delete(
     let Post { auth, .. } = post;
     let role = auth.db().role(&role_id(&id)?).await?;
     let outcome = match Granter::User(&auth.grant).may_handle(&role) {
-        Err(e) => Err(refusal(e)?),
+        Err(e) => Err(refusal(e)),
         Ok(()) => auth
             .db()
             .delete_role(&auth.actor(), &role.id)

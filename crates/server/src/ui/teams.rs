@@ -112,11 +112,18 @@ async fn list(auth: UiAuth<UsersRead>) -> Result<Response, UiError> {
     list_page(&auth, String::new(), Vec::new(), StatusCode::OK).await
 }
 
-async fn create(State(state): State<AppState>, post: Post<UsersManage>) -> Result<Response, UiError> {
+async fn create(
+    State(state): State<AppState>,
+    post: Post<UsersManage>,
+) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let name = form.text("name");
     let description = Some(form.text("description"));
-    match auth.db().create_team(&auth.actor(), &name, description).await {
+    match auth
+        .db()
+        .create_team(&auth.actor(), &name, description)
+        .await
+    {
         Ok(team) => {
             auth.audit_event(
                 &state,
@@ -224,7 +231,11 @@ async fn add_member(
         )
         .await;
     }
-    match auth.db().add_team_member(&auth.actor(), &team.id, &user_id).await {
+    match auth
+        .db()
+        .add_team_member(&auth.actor(), &team.id, &user_id)
+        .await
+    {
         Ok(added) => {
             if added {
                 auth.audit_event(
@@ -302,13 +313,21 @@ async fn delete(
 }
 
 /// A GET of an action's address (after signing in again): show the team.
-async fn back_to_team(Path(p): Path<Vec<String>>) -> Response {
-    match (p.first().map(|t| skjold_domain::TenantSlug::parse(t)), p.get(1)) {
-        (Some(Ok(slug)), Some(id)) if uuid::Uuid::try_parse(id).is_ok() => {
+fn to_team(tenant: &str, id: &str) -> Response {
+    match skjold_domain::TenantSlug::parse(tenant) {
+        Ok(slug) if uuid::Uuid::try_parse(id).is_ok() => {
             Redirect::to(&format!("/{slug}/admin/teams/{id}")).into_response()
         }
         _ => UiError::NotFound.into_response(),
     }
+}
+
+async fn back_to_team(Path((tenant, id)): Path<(String, String)>) -> Response {
+    to_team(&tenant, &id)
+}
+
+async fn back_from_member(Path((tenant, id, _)): Path<(String, String, String)>) -> Response {
+    to_team(&tenant, &id)
 }
 
 pub fn router() -> Router<AppState> {
@@ -325,6 +344,6 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/{tenant}/admin/teams/{id}/members/{user_id}/remove",
-            get(back_to_team).merge(post(remove_member)),
+            get(back_from_member).merge(post(remove_member)),
         )
 }
