@@ -557,12 +557,21 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
+                // Roles by name: a tenant's own roles have UUIDs for ids.
+                let roles = db.list_roles().await?;
+                let role_name = |u: &skjold_store::User| {
+                    roles
+                        .iter()
+                        .find(|r| r.id == u.role)
+                        .map(|r| r.name.clone())
+                        .unwrap_or_else(|| u.role.to_string())
+                };
                 println!("{:<24} {:<14} {:<9} ID", "USERNAME", "ROLE", "STATUS");
                 for u in users {
                     println!(
                         "{:<24} {:<14} {:<9} {}",
                         u.username,
-                        u.role.as_str(),
+                        role_name(&u),
                         u.status.as_str(),
                         u.id
                     );

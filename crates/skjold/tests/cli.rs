@@ -559,7 +559,9 @@ fn help_of_every_command_explains_it() {
                 "demo",
                 "Run the server",
                 "Create, list, suspend and resume tenants",
-                "Add and list a tenant's users",
+                "Add, change and list a tenant's users",
+                "List, add, change and remove a tenant's roles",
+                "List, add and remove a tenant's teams and their members",
                 "--config",
                 "--data-dir",
                 "SKJOLD_CONFIG",
@@ -620,7 +622,7 @@ fn help_of_every_command_explains_it() {
         ),
         (
             &["user", "--help"],
-            &["Add and list a tenant's users", "add", "list"],
+            &["Add, change and list a tenant's users", "add", "set", "list"],
         ),
         (
             &["user", "add", "--help"],
@@ -630,10 +632,22 @@ fn help_of_every_command_explains_it() {
                 "The tenant's slug",
                 "The new user's username",
                 "--role",
-                "administrator, manager, user or read-only",
+                "administrator, manager, user, read-only, or the name of one of the tenant's own roles",
                 "--password-stdin",
                 "one-time password",
             ],
+        ),
+        (
+            &["user", "set", "--help"],
+            &["Change a user's role or status", "--role", "--status", "active or disabled"],
+        ),
+        (
+            &["role", "add", "--help"],
+            &["Add a role", "--rights", "--visibility", "own, team or all"],
+        ),
+        (
+            &["team", "add-member", "--help"],
+            &["Add a user to a team", "<TEAM>", "<USERNAME>"],
         ),
         (
             &["user", "list", "--help"],
