@@ -114,10 +114,12 @@ impl TenantDb {
         role_from_row(&row)
     }
 
-    /// A role by its id or its name (the CLI and forms name roles; the API uses ids).
+    /// A role by its id or its name (the CLI and forms name roles; the API uses ids). An id
+    /// wins over a name, so a role named like another role's id cannot stand in for it.
     pub async fn find_role(&self, id_or_name: &str) -> Result<Option<RoleRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM roles WHERE id = $1 OR name = $1 ORDER BY builtin DESC"
+            "SELECT {COLUMNS} FROM roles WHERE id = $1 OR name = $1 \
+             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END"
         ))
         .bind(id_or_name)
         .fetch_optional(&self.pool)

@@ -81,7 +81,8 @@ impl TenantDb {
     /// A team by its id or its name (the CLI names teams).
     pub async fn find_team(&self, id_or_name: &str) -> Result<Option<Team>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM teams WHERE id = $1 OR name = $1"
+            "SELECT {COLUMNS} FROM teams WHERE id = $1 OR name = $1 \
+             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END"
         ))
         .bind(id_or_name)
         .fetch_optional(&self.pool)

@@ -499,16 +499,24 @@ async fn form_fields(
                 "select"
             }
             Input::Link(target) => {
-                let page = list_maps(
-                    look.db(),
-                    look.sight(),
-                    target,
-                    &ListQuery {
-                        limit: Some(MAX_OPTIONS),
-                        ..ListQuery::default()
-                    },
-                )
-                .await?;
+                // Only records of a kind the user may read are offered.
+                let page = if look.reads(target) {
+                    list_maps(
+                        look.db(),
+                        look.sight(),
+                        target,
+                        &ListQuery {
+                            limit: Some(MAX_OPTIONS),
+                            ..ListQuery::default()
+                        },
+                    )
+                    .await?
+                } else {
+                    skjold_store::Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    }
+                };
                 if page.next_cursor.is_some() {
                     more_note = Some(format!(
                         "Shows the first {MAX_OPTIONS} {}; to link another, open it and start from there.",
