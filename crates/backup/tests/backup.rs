@@ -15,7 +15,7 @@ use skjold_domain::crm::{
 };
 use skjold_domain::{Clock, Role, SharedClock, TenantSlug, TestClock, Username};
 use skjold_store::{
-    Actor, Backend, Catalog, MemorySink, NewTenant, NewUser, TenantDb, TenantRouter,
+    Actor, Backend, Catalog, MemorySink, NewTenant, NewUser, Sight, TenantDb, TenantRouter,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -99,7 +99,7 @@ impl Env {
                     display_name: None,
                     email: None,
                     phone: None,
-                    role: Role::Administrator,
+                    role: Role::Administrator.id(),
                     password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
                 },
             )
@@ -185,18 +185,24 @@ fn company(name: &str) -> CompanyInput {
 /// One random change; returns false when there was nothing to change.
 async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
     let companies = db
-        .list::<Company>(&skjold_store::ListQuery {
-            limit: Some(200),
-            ..Default::default()
-        })
+        .list::<Company>(
+            &Sight::everything(),
+            &skjold_store::ListQuery {
+                limit: Some(200),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
         .items;
     let persons = db
-        .list::<Person>(&skjold_store::ListQuery {
-            limit: Some(200),
-            ..Default::default()
-        })
+        .list::<Person>(
+            &Sight::everything(),
+            &skjold_store::ListQuery {
+                limit: Some(200),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
         .items;
@@ -204,9 +210,13 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
     let word = format!("w{}", rng.gen_range(0..1000));
     match n {
         0..=24 => {
-            db.create::<Company>(actor, company(&format!("Firma {word}")))
-                .await
-                .unwrap();
+            db.create::<Company>(
+                &Sight::everything(),
+                actor,
+                company(&format!("Firma {word}")),
+            )
+            .await
+            .unwrap();
         }
         25..=44 if !companies.is_empty() => {
             let c = &companies[rng.gen_range(0..companies.len())];
@@ -216,7 +226,9 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
                 "emails": [format!("{word}@example.no")],
             }))
             .unwrap();
-            db.create::<Person>(actor, input).await.unwrap();
+            db.create::<Person>(&Sight::everything(), actor, input)
+                .await
+                .unwrap();
         }
         45..=54 if !persons.is_empty() => {
             let p = &persons[rng.gen_range(0..persons.len())];
@@ -225,7 +237,9 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
                 "done": rng.gen_bool(0.5),
             }))
             .unwrap();
-            db.create::<Activity>(actor, input).await.unwrap();
+            db.create::<Activity>(&Sight::everything(), actor, input)
+                .await
+                .unwrap();
         }
         55..=79 if !companies.is_empty() => {
             let c = &companies[rng.gen_range(0..companies.len())];
@@ -236,7 +250,9 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
             } else {
                 patch.insert("notes".into(), json!(word));
             }
-            db.update::<Company>(actor, &c.id, patch).await.unwrap();
+            db.update::<Company>(&Sight::everything(), actor, &c.id, patch)
+                .await
+                .unwrap();
         }
         80..=89 if !persons.is_empty() => {
             let p = &persons[rng.gen_range(0..persons.len())];
@@ -245,16 +261,24 @@ async fn random_write(db: &TenantDb, rng: &mut ChaCha8Rng, actor: &Actor) {
                 "phones".into(),
                 json!([format!("+47 {}", rng.gen_range(10000000..99999999))]),
             );
-            db.update::<Person>(actor, &p.id, patch).await.unwrap();
-        }
-        90..=99 if !companies.is_empty() => {
-            let c = &companies[rng.gen_range(0..companies.len())];
-            db.delete(actor, EntityKind::Company, &c.id, true)
+            db.update::<Person>(&Sight::everything(), actor, &p.id, patch)
                 .await
                 .unwrap();
         }
+        90..=99 if !companies.is_empty() => {
+            let c = &companies[rng.gen_range(0..companies.len())];
+            db.delete(
+                &Sight::everything(),
+                actor,
+                EntityKind::Company,
+                &c.id,
+                true,
+            )
+            .await
+            .unwrap();
+        }
         _ => {
-            db.create::<Company>(actor, company(&format!("Ny {word}")))
+            db.create::<Company>(&Sight::everything(), actor, company(&format!("Ny {word}")))
                 .await
                 .unwrap();
         }
@@ -401,7 +425,7 @@ async fn damage_in_one_destination_is_found_and_the_other_is_used() {
     env.backups.snapshot(db.slug(), "manual").await.unwrap();
     for i in 0..3 {
         env.tick(10);
-        db.create::<Company>(&actor, company(&format!("Firma {i}")))
+        db.create::<Company>(&Sight::everything(), &actor, company(&format!("Firma {i}")))
             .await
             .unwrap();
         env.backups.ship(db.slug()).await.unwrap();
@@ -445,7 +469,7 @@ async fn damage_in_one_destination_is_found_and_the_other_is_used() {
     // Both copies of one segment damaged: a clear refusal, nothing replaced or created.
     truncate(&find_files(&b.join("tenants/acme/journal"), ".age")[0]);
     env.tick(10);
-    db.create::<Company>(&actor, company("Etter skaden"))
+    db.create::<Company>(&Sight::everything(), &actor, company("Etter skaden"))
         .await
         .unwrap();
     let live = export(&db).await;
@@ -483,7 +507,7 @@ async fn damage_in_one_destination_is_found_and_the_other_is_used() {
     env2.backups.snapshot(db2.slug(), "manual").await.unwrap();
     for i in 0..3 {
         env2.tick(10);
-        db2.create::<Company>(&actor2, company(&format!("F {i}")))
+        db2.create::<Company>(&Sight::everything(), &actor2, company(&format!("F {i}")))
             .await
             .unwrap();
         env2.backups.ship(db2.slug()).await.unwrap();
@@ -510,12 +534,18 @@ async fn no_plaintext_tenant_data_reaches_a_destination() {
     let (db, user) = env.tenant("acme").await;
     let actor = Actor::User { id: user };
     let marker = "Zebrafink-Marker-7731";
-    db.create::<Company>(&actor, company(marker)).await.unwrap();
-    env.backups.snapshot(db.slug(), "manual").await.unwrap();
-    env.tick(5);
-    db.create::<Company>(&actor, company(&format!("{marker} zwei")))
+    db.create::<Company>(&Sight::everything(), &actor, company(marker))
         .await
         .unwrap();
+    env.backups.snapshot(db.slug(), "manual").await.unwrap();
+    env.tick(5);
+    db.create::<Company>(
+        &Sight::everything(),
+        &actor,
+        company(&format!("{marker} zwei")),
+    )
+    .await
+    .unwrap();
     env.backups.ship(db.slug()).await.unwrap();
     // An audit day with the marker in it, closed and backed up.
     env.audit
@@ -588,7 +618,7 @@ async fn a_destination_that_was_down_catches_up() {
     std::fs::write(&b, b"not a directory").unwrap();
     for i in 0..3 {
         env.tick(10);
-        db.create::<Company>(&actor, company(&format!("Firma {i}")))
+        db.create::<Company>(&Sight::everything(), &actor, company(&format!("Firma {i}")))
             .await
             .unwrap();
         env.backups.ship(db.slug()).await.unwrap();
@@ -775,9 +805,13 @@ async fn shipping_lag_under_write_load() {
     let started = std::time::Instant::now();
     let mut writes = 0;
     while started.elapsed() < std::time::Duration::from_secs(6) {
-        db.create::<Company>(&actor, company(&format!("Last {writes}")))
-            .await
-            .unwrap();
+        db.create::<Company>(
+            &Sight::everything(),
+            &actor,
+            company(&format!("Last {writes}")),
+        )
+        .await
+        .unwrap();
         writes += 1;
     }
     let position = db.journal_position().await.unwrap();
@@ -856,10 +890,12 @@ async fn azure_blob_destination_on_a_real_server() {
     let (db, user) = env.tenant("acme").await;
     let actor = Actor::User { id: user };
     let marker = "Blauwal-Marker-4242";
-    db.create::<Company>(&actor, company(marker)).await.unwrap();
+    db.create::<Company>(&Sight::everything(), &actor, company(marker))
+        .await
+        .unwrap();
     env.backups.snapshot(db.slug(), "manual").await.unwrap();
     env.tick(5);
-    db.create::<Company>(&actor, company("Zweite"))
+    db.create::<Company>(&Sight::everything(), &actor, company("Zweite"))
         .await
         .unwrap();
     env.backups.ship(db.slug()).await.unwrap();
@@ -909,12 +945,12 @@ async fn drills_leave_evidence_and_a_failed_one_raises_a_security_event() {
     let env = Env::new().await;
     let (db, user) = env.tenant("acme").await;
     let actor = Actor::User { id: user };
-    db.create::<Company>(&actor, company("Drill AS"))
+    db.create::<Company>(&Sight::everything(), &actor, company("Drill AS"))
         .await
         .unwrap();
     env.backups.snapshot(db.slug(), "manual").await.unwrap();
     env.tick(30);
-    db.create::<Company>(&actor, company("Drill Zwei AS"))
+    db.create::<Company>(&Sight::everything(), &actor, company("Drill Zwei AS"))
         .await
         .unwrap();
     env.tick(30);

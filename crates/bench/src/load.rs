@@ -8,7 +8,7 @@ use serde::Serialize;
 use skjold_audit::AuditTrail;
 use skjold_domain::crm::{Activity, Company, Entity, Person, Sale};
 use skjold_domain::{SharedClock, SystemClock, TenantSlug};
-use skjold_store::{Actor, Backend, Catalog, ListQuery, StoreError, TenantDb, TenantRouter};
+use skjold_store::{Actor, Backend, Catalog, ListQuery, Sight, StoreError, TenantDb, TenantRouter};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -221,11 +221,14 @@ async fn list_all<E: Entity>(db: &TenantDb, max: usize) -> Result<Vec<E>, StoreE
     let mut cursor = None;
     loop {
         let page = db
-            .list::<E>(&ListQuery {
-                limit: Some(200),
-                cursor: cursor.take(),
-                ..Default::default()
-            })
+            .list::<E>(
+                &Sight::everything(),
+                &ListQuery {
+                    limit: Some(200),
+                    cursor: cursor.take(),
+                    ..Default::default()
+                },
+            )
             .await?;
         out.extend(page.items);
         match page.next_cursor {
@@ -287,7 +290,9 @@ where
             let inputs: Vec<E::Input> = (next..end).map(&make).collect();
             let (db, actor, first) = (db.clone(), actor.clone(), next);
             set.spawn(async move {
-                let records = db.create_many::<E>(&actor, inputs).await?;
+                let records = db
+                    .create_many::<E>(&Sight::everything(), &actor, inputs)
+                    .await?;
                 let kept = records
                     .iter()
                     .enumerate()

@@ -16,6 +16,6 @@ pub mod user;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use field::{double_option, parse_json, parse_json_bytes, FieldError, FieldErrors};
 pub use password_policy::{LockoutPolicy, PasswordPolicy, PasswordRule, PolicyViolation};
-pub use rights::{Right, Role};
+pub use rights::{Access, Grant, Right, Role, RoleId, Visibility};
 pub use slug::TenantSlug;
 pub use user::{Email, UserStatus, Username};

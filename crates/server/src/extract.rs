@@ -7,8 +7,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::{header, request::Parts};
 use serde::de::DeserializeOwned;
-use skjold_domain::{parse_json, parse_json_bytes, FieldErrors, Right, TenantSlug};
-use skjold_store::{Session, TenantDb, TenantRecord, TenantStatus, User};
+use skjold_domain::crm::Entity;
+use skjold_domain::{parse_json, parse_json_bytes, Access, FieldErrors, Grant, Right, TenantSlug};
+use skjold_store::{Session, Sight, TenantDb, TenantRecord, TenantStatus, User};
 use std::marker::PhantomData;
 
 /// A JSON request body, parsed with errors that name the field at fault.
@@ -157,27 +158,62 @@ macro_rules! requirement {
 
 requirement! {
     SignedIn => None,
-    RecordsRead => Some(Right::RecordsRead),
-    RecordsWrite => Some(Right::RecordsWrite),
-    RecordsDelete => Some(Right::RecordsDelete),
     UsersRead => Some(Right::UsersRead),
+    RolesManage => Some(Right::RolesManage),
     UsersManage => Some(Right::UsersManage),
     SettingsManage => Some(Right::SettingsManage),
     AuditRead => Some(Right::AuditRead),
     BackupRestore => Some(Right::BackupRestore),
 }
 
+/// Requires the right to read records of type `E` (`companies.read`, …): the right follows
+/// from the record type, so a handler for persons cannot ask for the companies' right.
+pub struct Read<E>(PhantomData<fn() -> E>);
+/// Requires the right to create and change records of type `E`.
+pub struct Write<E>(PhantomData<fn() -> E>);
+/// Requires the right to delete records of type `E`.
+pub struct Delete<E>(PhantomData<fn() -> E>);
+
+impl<E: Entity + 'static> Requirement for Read<E> {
+    const RIGHT: Option<Right> = Some(Right::on(E::KIND, Access::Read));
+}
+impl<E: Entity + 'static> Requirement for Write<E> {
+    const RIGHT: Option<Right> = Some(Right::on(E::KIND, Access::Write));
+}
+impl<E: Entity + 'static> Requirement for Delete<E> {
+    const RIGHT: Option<Right> = Some(Right::on(E::KIND, Access::Delete));
+}
+
+/// Refuses a user whose grant lacks the requirement's right.
+pub(crate) fn check_right<R: Requirement>(grant: &Grant) -> Result<(), String> {
+    match R::RIGHT {
+        Some(right) if !grant.has(right) => Err(format!(
+            "your role ({}) does not include the right '{}'",
+            grant.role_name,
+            right.as_str()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A signed-in, active user of an active tenant who holds the right `R`. A handler that
-/// takes `Authorized<RecordsWrite>` cannot run for anyone else.
+/// takes `Authorized<Write<Company>>` cannot run for anyone else.
 pub struct Authorized<R: Requirement> {
     pub tenant: Tenant,
     /// The session, or — for a request with an API token — the token in a session's shape
     /// (`token_hash` is then the token's hash).
     pub session: Session,
+    /// The user's role's rights and visibility, read for this request.
+    pub grant: Grant,
     _right: PhantomData<R>,
 }
 
 impl<R: Requirement> Authorized<R> {
+    /// Which records this user sees; every record read and write takes it.
+    pub fn sight(&self) -> Sight {
+        Sight::of(&self.session.user.id, self.grant.visibility)
+    }
+
     pub fn user(&self) -> &User {
         &self.session.user
     }
@@ -256,17 +292,12 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
         if tenant.record.status != TenantStatus::Active {
             return Err(ApiError::Forbidden("this tenant is suspended".into()));
         }
-        if let Some(right) = R::RIGHT {
-            if !session.user.role.has(right) {
-                return Err(ApiError::Forbidden(format!(
-                    "your role does not include the right '{}'",
-                    right.as_str()
-                )));
-            }
-        }
+        let grant = tenant.db.grant_of(&session.user).await?;
+        check_right::<R>(&grant).map_err(ApiError::Forbidden)?;
         Ok(Authorized {
             tenant,
             session,
+            grant,
             _right: PhantomData,
         })
     }

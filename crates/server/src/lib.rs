@@ -1,5 +1,6 @@
 //! The Skjold HTTP server: TLS, security headers, the tenant router, the REST API.
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod audit_export;

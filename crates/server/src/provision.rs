@@ -93,7 +93,7 @@ pub async fn create_tenant_with_admin(
         audit,
         &slug,
         username,
-        Role::Administrator,
+        Role::Administrator.as_str(),
         password,
         "provision",
     )
@@ -101,13 +101,14 @@ pub async fn create_tenant_with_admin(
     Ok((tenant, user, one_time))
 }
 
-/// Adds a user to an existing tenant on behalf of an operator.
+/// Adds a user to an existing tenant on behalf of an operator. `role` is a role's id or
+/// name, built in or the tenant's own.
 pub async fn add_user(
     router: &TenantRouter,
     audit: &AuditTrail,
     slug: &TenantSlug,
     username: Username,
-    role: Role,
+    role: &str,
     password: String,
     what: &'static str,
 ) -> Result<User, ProvisionError> {
@@ -115,6 +116,11 @@ pub async fn add_user(
         .open(slug)
         .await?
         .ok_or_else(|| ProvisionError::Invalid(format!("no tenant '{slug}'")))?;
+    let role = db.find_role(role).await?.ok_or_else(|| {
+        ProvisionError::Invalid(format!(
+            "there is no role '{role}'; `skjold role list --tenant {slug}` lists the roles"
+        ))
+    })?;
     crate::password::check_new_password(&db, &record, username.as_str(), None, &password)
         .await
         .map_err(|e| match e {
@@ -132,7 +138,7 @@ pub async fn add_user(
                 display_name: None,
                 email: None,
                 phone: None,
-                role,
+                role: role.id.clone(),
                 password_hash,
             },
         )

@@ -13,6 +13,8 @@ pub const RESOURCES: &[&str] = &[
     "activities",
     "sales",
     "users",
+    "roles",
+    "teams",
     "audit",
     "settings",
 ];

@@ -1,7 +1,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use skjold_audit::AuditTrail;
-use skjold_domain::{Role, SharedClock, SystemClock, TenantSlug, Username};
+use skjold_domain::{SharedClock, SystemClock, TenantSlug, Username};
 use skjold_server::provision::operator_event;
 use skjold_server::{Application, Config, ConfigOverrides};
 use skjold_store::{Catalog, TenantRouter, TenantStatus};
@@ -42,9 +42,15 @@ enum Command {
     /// Create, list, suspend and resume tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Add and list a tenant's users.
+    /// Add, change and list a tenant's users.
     #[command(subcommand)]
     User(UserCommand),
+    /// List, add, change and remove a tenant's roles.
+    #[command(subcommand)]
+    Role(crate::access_cli::RoleCommand),
+    /// List, add and remove a tenant's teams and their members.
+    #[command(subcommand)]
+    Team(crate::access_cli::TeamCommand),
     /// Search and verify the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -223,12 +229,26 @@ enum UserCommand {
         tenant: String,
         /// The new user's username.
         username: String,
-        /// administrator, manager, user or read-only.
+        /// administrator, manager, user, read-only, or the name of one of the tenant's
+        /// own roles (`skjold role list`).
         #[arg(long)]
         role: String,
         /// Read the password from standard input instead of generating a one-time password.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Change a user's role or status. The last active administrator stays one.
+    Set {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        username: String,
+        /// A role's name (built-in or the tenant's own).
+        #[arg(long)]
+        role: Option<String>,
+        /// active or disabled.
+        #[arg(long)]
+        status: Option<String>,
     },
     /// List a tenant's users.
     List {
@@ -266,6 +286,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             user(config, cmd).await
+        }
+        Command::Role(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = crate::access_cli::role(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
+        }
+        Command::Team(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = crate::access_cli::team(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
         }
         Command::Audit(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
@@ -466,9 +500,33 @@ fn not_found_as(e: skjold_store::StoreError, slug: &TenantSlug) -> anyhow::Error
     }
 }
 
+/// Lets the audit records land and closes the databases.
+async fn close(router: Arc<TenantRouter>, audit: AuditTrail) -> anyhow::Result<()> {
+    audit.flush().await?;
+    router.close_all().await;
+    router.catalog().close().await;
+    Ok(())
+}
+
 async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
     let (router, audit) = open_router(&config).await?;
     match cmd {
+        UserCommand::Set {
+            tenant,
+            username,
+            role,
+            status,
+        } => {
+            crate::access_cli::set_user(
+                &router,
+                &audit,
+                &tenant,
+                &username,
+                role.as_deref(),
+                status.as_deref(),
+            )
+            .await?;
+        }
         UserCommand::Add {
             tenant,
             username,
@@ -476,7 +534,6 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let slug = parse_slug(&tenant)?;
-            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e))?;
             let username =
                 Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
             let (password, one_time) = if password_stdin {
@@ -492,16 +549,12 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 &audit,
                 &slug,
                 username,
-                role,
+                &role,
                 password.clone(),
                 "cli",
             )
             .await?;
-            println!(
-                "added user '{}' ({}) to tenant '{slug}'",
-                user.username,
-                user.role.as_str()
-            );
+            println!("added user '{}' ({role}) to tenant '{slug}'", user.username,);
             if one_time {
                 println!("one-time password: {password}");
             }
@@ -524,12 +577,21 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
+                // Roles by name: a tenant's own roles have UUIDs for ids.
+                let roles = db.list_roles().await?;
+                let role_name = |u: &skjold_store::User| {
+                    roles
+                        .iter()
+                        .find(|r| r.id == u.role)
+                        .map(|r| r.name.clone())
+                        .unwrap_or_else(|| u.role.to_string())
+                };
                 println!("{:<24} {:<14} {:<9} ID", "USERNAME", "ROLE", "STATUS");
                 for u in users {
                     println!(
                         "{:<24} {:<14} {:<9} {}",
                         u.username,
-                        u.role.as_str(),
+                        role_name(&u),
                         u.status.as_str(),
                         u.id
                     );

@@ -1,5 +1,6 @@
 //! `skjold`: the server and its operator commands.
 
+mod access_cli;
 mod cli;
 
 use clap::Parser;

@@ -570,7 +570,9 @@ fn help_of_every_command_explains_it() {
                 "demo",
                 "Run the server",
                 "Create, list, suspend and resume tenants",
-                "Add and list a tenant's users",
+                "Add, change and list a tenant's users",
+                "List, add, change and remove a tenant's roles",
+                "List, add and remove a tenant's teams and their members",
                 "--config",
                 "--data-dir",
                 "SKJOLD_CONFIG",
@@ -631,7 +633,7 @@ fn help_of_every_command_explains_it() {
         ),
         (
             &["user", "--help"],
-            &["Add and list a tenant's users", "add", "list"],
+            &["Add, change and list a tenant's users", "add", "set", "list"],
         ),
         (
             &["user", "add", "--help"],
@@ -641,10 +643,22 @@ fn help_of_every_command_explains_it() {
                 "The tenant's slug",
                 "The new user's username",
                 "--role",
-                "administrator, manager, user or read-only",
+                "administrator, manager, user, read-only, or the name of one of the tenant's own roles",
                 "--password-stdin",
                 "one-time password",
             ],
+        ),
+        (
+            &["user", "set", "--help"],
+            &["Change a user's role or status", "--role", "--status", "active or disabled"],
+        ),
+        (
+            &["role", "add", "--help"],
+            &["Add a role", "--rights", "--visibility", "own, team or all"],
+        ),
+        (
+            &["team", "add-member", "--help"],
+            &["Add a user to a team", "<TEAM>", "<USERNAME>"],
         ),
         (
             &["user", "list", "--help"],
@@ -1092,6 +1106,108 @@ fn every_role_can_be_given() {
 }
 
 #[test]
+fn custom_roles_and_teams_are_managed_from_the_cli() {
+    let sandbox = Sandbox::new();
+    sandbox.create_tenant("acme");
+    let out = sandbox
+        .run(&[
+            "role",
+            "add",
+            "--tenant",
+            "acme",
+            "Viewer",
+            "--rights",
+            "companies.read,persons.read",
+            "--visibility",
+            "own",
+        ])
+        .ok();
+    assert!(out.stdout.starts_with("added role 'Viewer'"), "{out:#?}");
+    // A custom role is given by name, on adding and on changing a user.
+    sandbox
+        .run(&[
+            "user", "add", "--tenant", "acme", "vera", "--role", "Viewer",
+        ])
+        .ok();
+    sandbox
+        .run(&["user", "add", "--tenant", "acme", "ola", "--role", "user"])
+        .ok();
+    let out = sandbox
+        .run(&["user", "set", "--tenant", "acme", "ola", "--role", "Viewer"])
+        .ok();
+    assert_eq!(out.stdout.trim(), "user 'ola': role Viewer, active");
+    let out = sandbox.run(&["role", "list", "--tenant", "acme"]).ok();
+    let row = out
+        .stdout_lines()
+        .into_iter()
+        .find(|l| l.starts_with("Viewer"))
+        .expect("listed")
+        .to_string();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["Viewer", "own", "2", "companies.read,persons.read"]
+    );
+    // In use: refused with the count; unknown rights are named.
+    let out = sandbox.run(&["role", "remove", "--tenant", "acme", "Viewer"]);
+    assert!(out.fails().contains("held by 2 users"), "{out:#?}");
+    let out = sandbox.run(&[
+        "role",
+        "add",
+        "--tenant",
+        "acme",
+        "X",
+        "--rights",
+        "records.read",
+        "--visibility",
+        "all",
+    ]);
+    assert_eq!(out.fails(), "error: 'records.read' is not a right");
+    sandbox
+        .run(&[
+            "role",
+            "set",
+            "--tenant",
+            "acme",
+            "Viewer",
+            "--visibility",
+            "team",
+        ])
+        .ok();
+
+    // Teams and their members.
+    sandbox
+        .run(&["team", "add", "--tenant", "acme", "North"])
+        .ok();
+    for name in ["vera", "ola"] {
+        sandbox
+            .run(&["team", "add-member", "--tenant", "acme", "North", name])
+            .ok();
+    }
+    let out = sandbox.run(&["team", "list", "--tenant", "acme"]).ok();
+    assert!(
+        out.stdout.contains("North") && out.stdout.contains("ola,vera"),
+        "{out:#?}"
+    );
+    sandbox
+        .run(&["team", "remove-member", "--tenant", "acme", "North", "ola"])
+        .ok();
+    let out = sandbox.run(&["team", "remove-member", "--tenant", "acme", "North", "ola"]);
+    assert_eq!(out.fails(), "error: 'ola' is not a member of team 'North'");
+    sandbox
+        .run(&["team", "remove", "--tenant", "acme", "North"])
+        .ok();
+
+    // The last administrator stays one.
+    let out = sandbox.run(&[
+        "user", "set", "--tenant", "acme", "boss", "--role", "Viewer",
+    ]);
+    assert!(
+        out.fails().contains("last active administrator"),
+        "{out:#?}"
+    );
+}
+
+#[test]
 fn user_add_refuses_unknown_role_unknown_tenant_and_duplicates() {
     let sandbox = Sandbox::new();
     sandbox.create_tenant("acme");
@@ -1102,7 +1218,7 @@ fn user_add_refuses_unknown_role_unknown_tenant_and_duplicates() {
     let out = sandbox.run(&["user", "add", "--tenant", "acme", "bob", "--role", "root"]);
     assert_eq!(
         out.fails(),
-        "error: unknown role 'root'; roles are administrator, manager, user, read-only"
+        "error: there is no role 'root'; `skjold role list --tenant acme` lists the roles"
     );
 
     let out = sandbox.run(&["user", "add", "--tenant", "nope", "bob", "--role", "user"]);
@@ -1624,7 +1740,17 @@ fn cli_changes_reach_the_running_server() {
         .ok();
     let body = assert_signs_in(&sandbox, &server, "acme", "alice", GOOD_PASSWORD);
     assert_eq!(body["user"]["role"], "read-only");
-    assert_eq!(body["user"]["rights"], json!(["records.read"]));
+    assert_eq!(
+        body["user"]["rights"],
+        json!([
+            "companies.read",
+            "persons.read",
+            "activities.read",
+            "sales.read",
+            "documents.read"
+        ])
+    );
+    assert_eq!(body["user"]["visibility"], "all");
 
     let out = sandbox
         .run(&[

@@ -24,11 +24,23 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub const NOT_BACKED_UP: &[&str] = &["_sqlx_migrations", "sessions", "audit_log"];
 
 /// Tables that reference each other, parents first; all others follow by name.
-const LOAD_ORDER: &[&str] = &["users", "companies", "persons", "sales", "activities"];
+const LOAD_ORDER: &[&str] = &[
+    "roles",
+    "users",
+    "teams",
+    "team_members",
+    "companies",
+    "persons",
+    "sales",
+    "activities",
+];
 
 /// The journaled record tables and their entity names, parents first.
 const ENTITY_TABLES: &[(&str, &str)] = &[
+    ("role", "roles"),
     ("user", "users"),
+    ("team", "teams"),
+    ("team_member", "team_members"),
     ("company", "companies"),
     ("person", "persons"),
     ("sale", "sales"),
@@ -513,7 +525,7 @@ impl TenantDb {
             // Writers wait until the restore is done, readers go on. (SQLite's write
             // transaction already excludes other writers.)
             sqlx::query(
-                "LOCK TABLE users, companies, persons, sales, activities, search_tokens \
+                "LOCK TABLE roles, users, teams, team_members, companies, persons, sales, activities, search_tokens \
                  IN SHARE ROW EXCLUSIVE MODE",
             )
             .execute(&mut *tx)

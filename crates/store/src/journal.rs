@@ -98,6 +98,9 @@ pub(crate) fn table_of(entity: &str) -> Option<&'static str> {
     match entity {
         "user" => Some("users"),
         "setting" => Some("settings"),
+        "role" => Some("roles"),
+        "team" => Some("teams"),
+        "team_member" => Some("team_members"),
         _ => skjold_domain::crm::EntityKind::from_name(entity).map(|k| k.table()),
     }
 }

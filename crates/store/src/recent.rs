@@ -2,7 +2,7 @@
 //! sees every write.
 
 use crate::journal::JournalOp;
-use crate::{StoreError, TenantDb};
+use crate::{Sight, StoreError, TenantDb};
 use sqlx::Row;
 
 #[derive(Debug, Clone)]
@@ -18,15 +18,23 @@ pub struct RecentChange {
 }
 
 impl TenantDb {
-    /// The latest change of each of the most recently changed CRM records, newest first.
-    pub async fn recent_changes(&self, limit: usize) -> Result<Vec<RecentChange>, StoreError> {
+    /// The latest change of each of the most recently changed CRM records within `sight`,
+    /// newest first. A reader who does not see everything is shown only records that exist
+    /// and that they see (a deleted record's owner is no longer known).
+    pub async fn recent_changes(
+        &self,
+        sight: &Sight,
+        limit: usize,
+    ) -> Result<Vec<RecentChange>, StoreError> {
         let limit = limit.clamp(1, 100);
-        // Read a few more entries than asked for: a record changed twice counts once.
+        // Read more entries than asked for: a record changed twice counts once, and a
+        // narrow sight skips others' records.
+        let factor = if sight.sees_everything() { 5 } else { 50 };
         let rows = sqlx::query(&format!(
             "SELECT seq, at, actor, entity, record_id, op FROM journal \
              WHERE entity IN ('company', 'person', 'activity', 'sale') \
              ORDER BY seq DESC LIMIT {}",
-            limit * 5
+            limit * factor
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -41,6 +49,14 @@ impl TenantDb {
                 continue;
             }
             let op: String = row.try_get("op")?;
+            if !sight.sees_everything() {
+                let table = skjold_domain::crm::EntityKind::from_name(&entity)
+                    .map(|k| k.table())
+                    .ok_or_else(|| StoreError::Corrupt(format!("journal entity '{entity}'")))?;
+                if !self.sees(sight, table, &record_id).await? {
+                    continue;
+                }
+            }
             out.push(RecentChange {
                 seq: row.try_get("seq")?,
                 at: row.try_get("at")?,

@@ -3,8 +3,12 @@
 //! Generic over [`Entity`]: each record type declares its columns and links once (in the
 //! domain crate) and this module builds the SQL. Every create, update and delete writes the
 //! row, its search words and a journal entry in one transaction.
+//!
+//! Every method takes the reader's [`Sight`] and puts its condition into the SQL: a record
+//! outside it is not found, cannot be linked to, and cannot be handed to an owner outside it.
 
 use crate::journal::{self, Actor, Change, JournalOp};
+use crate::sight::{Args, Sight};
 use crate::{search, StoreError, TenantDb};
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -199,14 +203,17 @@ fn decode_cursor(cursor: &str, order: &str) -> Result<(String, String), StoreErr
 }
 
 impl TenantDb {
-    pub async fn get<E: Entity>(&self, id: &str) -> Result<E, StoreError> {
+    pub async fn get<E: Entity>(&self, sight: &Sight, id: &str) -> Result<E, StoreError> {
+        let mut args = Args::default();
+        let p = args.push(id.to_string());
         let sql = format!(
-            "SELECT {} FROM {} WHERE id = $1",
-            select_list("", E::COLUMNS),
-            E::KIND.table()
+            "SELECT {} FROM {} r WHERE r.id = {p}{}",
+            select_list("r.", E::COLUMNS),
+            E::KIND.table(),
+            sight.condition("r.owner_id", &mut args)
         );
-        let row = sqlx::query(&sql)
-            .bind(id)
+        let row = args
+            .bind_all(&sql)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -215,7 +222,11 @@ impl TenantDb {
 
     /// A page of records in name order, or — with `q` — the records matching the search, in
     /// the order of the word that matched.
-    pub async fn list<E: Entity>(&self, query: &ListQuery) -> Result<Page<E>, StoreError> {
+    pub async fn list<E: Entity>(
+        &self,
+        sight: &Sight,
+        query: &ListQuery,
+    ) -> Result<Page<E>, StoreError> {
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
             return Err(
@@ -258,16 +269,15 @@ impl TenantDb {
         let table = E::KIND.table();
 
         // Arguments are numbered in the order they are pushed here.
-        let mut args: Vec<String> = Vec::new();
-        let mut arg = |v: String| {
-            args.push(v);
-            format!("${}", args.len())
-        };
+        let mut args = Args::default();
+        let mut arg = |v: String| args.push(v);
         let (sql, key_column) = if words.is_empty() {
             let mut sql = format!(
                 "SELECT {} FROM {table} r WHERE 1 = 1",
                 select_list("r.", E::COLUMNS)
             );
+            sql.push_str(&sight.condition("r.owner_id", &mut args));
+            let mut arg = |v: String| args.push(v);
             for (field, value) in &query.filters {
                 sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
             }
@@ -316,6 +326,8 @@ impl TenantDb {
                      AND w.record_id = t.record_id AND w.token >= {lo} AND w.token < {hi})"
                 ));
             }
+            sql.push_str(&sight.condition("r.owner_id", &mut args));
+            let mut arg = |v: String| args.push(v);
             for (field, value) in &query.filters {
                 sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
             }
@@ -332,11 +344,7 @@ impl TenantDb {
             ));
             (sql, "match_token")
         };
-        let mut q = sqlx::query(&sql);
-        for a in &args {
-            q = q.bind(a.clone());
-        }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = args.bind_all(&sql).fetch_all(&self.pool).await?;
         let mut items = Vec::with_capacity(rows.len().min(limit));
         let mut next_cursor = None;
         for (i, row) in rows.iter().enumerate() {
@@ -353,9 +361,14 @@ impl TenantDb {
     }
 
     /// Creates a record. An unset `owner_id` becomes the acting user.
-    pub async fn create<E: Entity>(&self, actor: &Actor, input: E::Input) -> Result<E, StoreError> {
+    pub async fn create<E: Entity>(
+        &self,
+        sight: &Sight,
+        actor: &Actor,
+        input: E::Input,
+    ) -> Result<E, StoreError> {
         let mut tx = self.write_tx().await?;
-        let record = self.insert_in::<E>(&mut tx, actor, input).await?;
+        let record = self.insert_in::<E>(&mut tx, sight, actor, input).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -364,13 +377,14 @@ impl TenantDb {
     /// (validation, links, search words, journal): all or none. For imports and loaders.
     pub async fn create_many<E: Entity>(
         &self,
+        sight: &Sight,
         actor: &Actor,
         inputs: Vec<E::Input>,
     ) -> Result<Vec<E>, StoreError> {
         let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(inputs.len());
         for input in inputs {
-            out.push(self.insert_in::<E>(&mut tx, actor, input).await?);
+            out.push(self.insert_in::<E>(&mut tx, sight, actor, input).await?);
         }
         tx.commit().await?;
         Ok(out)
@@ -379,6 +393,7 @@ impl TenantDb {
     async fn insert_in<E: Entity>(
         &self,
         tx: &mut Transaction<'static, Any>,
+        sight: &Sight,
         actor: &Actor,
         mut input: E::Input,
     ) -> Result<E, StoreError> {
@@ -396,7 +411,7 @@ impl TenantDb {
         map.insert("created_at".into(), Value::String(now.clone()));
         map.insert("updated_at".into(), Value::String(now.clone()));
 
-        check_links::<E>(tx, &map).await?;
+        check_links::<E>(tx, sight, &map, None).await?;
         let record: E = serde_json::from_value(Value::Object(map.clone()))
             .map_err(|e| StoreError::Corrupt(format!("new {}: {e}", E::KIND.name())))?;
 
@@ -443,6 +458,7 @@ impl TenantDb {
     /// clears an optional field, and the result is checked like a new record.
     pub async fn update<E: Entity>(
         &self,
+        sight: &Sight,
         actor: &Actor,
         id: &str,
         patch: Map<String, Value>,
@@ -450,13 +466,16 @@ impl TenantDb {
         use skjold_domain::crm::Validate;
         let table = E::KIND.table();
         let mut tx = self.write_tx().await?;
+        let mut args = Args::default();
+        let p = args.push(id.to_string());
         let sql = format!(
-            "SELECT {} FROM {table} WHERE id = $1{}",
-            select_list("", E::COLUMNS),
+            "SELECT {} FROM {table} r WHERE r.id = {p}{}{}",
+            select_list("r.", E::COLUMNS),
+            sight.condition("r.owner_id", &mut args),
             self.lock_clause()
         );
-        let row = sqlx::query(&sql)
-            .bind(id)
+        let row = args
+            .bind_all(&sql)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -478,7 +497,7 @@ impl TenantDb {
         let mut input: E::Input = parse_json(Value::Object(merged))?;
         input.validate()?;
         let input_map = to_map(&input)?;
-        check_links::<E>(&mut tx, &input_map).await?;
+        check_links::<E>(&mut tx, sight, &input_map, Some(&current_map)).await?;
 
         let mut new_map = current_map.clone();
         for (k, v) in input_map {
@@ -538,20 +557,22 @@ impl TenantDb {
     /// in which case they are deleted too (each one journaled).
     pub async fn delete(
         &self,
+        sight: &Sight,
         actor: &Actor,
         kind: EntityKind,
         id: &str,
         cascade: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let exists: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM {} WHERE id = $1{}",
+        let mut args = Args::default();
+        let p = args.push(id.to_string());
+        let sql = format!(
+            "SELECT r.id FROM {} r WHERE r.id = {p}{}{}",
             kind.table(),
+            sight.condition("r.owner_id", &mut args),
             self.lock_clause()
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        );
+        let exists = args.bind_all(&sql).fetch_optional(&mut *tx).await?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
@@ -581,15 +602,19 @@ impl TenantDb {
             }
         }
         let now = self.now();
-        delete_cascading(&mut tx, &now, actor, kind, id.to_string()).await?;
+        delete_cascading(&mut tx, sight, &now, actor, kind, id.to_string()).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
 /// Deletes the record after everything that links to it, depth first.
+///
+/// A reader who does not see every linked record cannot cascade: the delete would remove
+/// records they cannot see.
 fn delete_cascading<'a>(
     tx: &'a mut Transaction<'static, Any>,
+    sight: &'a Sight,
     now: &'a str,
     actor: &'a Actor,
     kind: EntityKind,
@@ -605,7 +630,14 @@ fn delete_cascading<'a>(
             .fetch_all(&mut **tx)
             .await?;
             for dep_id in ids {
-                delete_cascading(tx, now, actor, dep, dep_id).await?;
+                if !sight.sees_everything() && !sees_in(tx, sight, dep.table(), &dep_id).await? {
+                    return Err(StoreError::Conflict(format!(
+                        "this {} has linked {} you cannot see; ask someone who sees them to delete it",
+                        kind.name(),
+                        dep.table()
+                    )));
+                }
+                delete_cascading(tx, sight, now, actor, dep, dep_id).await?;
             }
         }
         let done = sqlx::query(&format!("DELETE FROM {} WHERE id = $1", kind.table()))
@@ -633,23 +665,25 @@ fn delete_cascading<'a>(
     })
 }
 
-/// Every link in `map` must name an existing record of this tenant, and the owner an
-/// existing user: a clear error beats a foreign-key failure.
+/// Every link in `map` must name an existing record of this tenant that the writer sees,
+/// and the owner a user within the writer's sight: a clear error beats a foreign-key
+/// failure, and a record one cannot see answers like one that does not exist. On an update
+/// (`current` given) only the links that change are checked, so that someone may edit a
+/// record that a colleague linked to something they cannot see.
 async fn check_links<E: Entity>(
     tx: &mut Transaction<'static, Any>,
+    sight: &Sight,
     map: &Map<String, Value>,
+    current: Option<&Map<String, Value>>,
 ) -> Result<(), StoreError> {
+    let unchanged = |field: &str| current.is_some_and(|c| c.get(field) == map.get(field));
     let mut errs = FieldErrors::new();
     for link in E::LINKS {
+        if unchanged(link.field) {
+            continue;
+        }
         if let Some(Value::String(target)) = map.get(link.field) {
-            let found: Option<String> = sqlx::query_scalar(&format!(
-                "SELECT id FROM {} WHERE id = $1",
-                link.target.table()
-            ))
-            .bind(target)
-            .fetch_optional(&mut **tx)
-            .await?;
-            if found.is_none() {
+            if !sees_in(tx, sight, link.target.table(), target).await? {
                 errs.add(
                     link.field,
                     format!("no {} with this id exists", link.target.name()),
@@ -657,16 +691,44 @@ async fn check_links<E: Entity>(
             }
         }
     }
-    if let Some(Value::String(owner)) = map.get("owner_id") {
-        let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-            .bind(owner)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if found.is_none() {
-            errs.add("owner_id", "no user with this id exists");
+    if !unchanged("owner_id") {
+        if let Some(Value::String(owner)) = map.get("owner_id") {
+            let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+                .bind(owner)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if found.is_none() {
+                errs.add("owner_id", "no user with this id exists");
+            } else if !sight.includes_owner(tx, owner).await? {
+                errs.add(
+                    "owner_id",
+                    "is outside what you may see: you can give records only to yourself or, \
+                     with team visibility, to members of your teams",
+                );
+            }
         }
     }
     Ok(errs.into_result()?)
+}
+
+/// Whether the record is within the sight, read inside the writing transaction.
+async fn sees_in(
+    tx: &mut Transaction<'static, Any>,
+    sight: &Sight,
+    table: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let mut args = Args::default();
+    let p = args.push(id.to_string());
+    let sql = format!(
+        "SELECT r.id FROM {table} r WHERE r.id = {p}{}",
+        sight.condition("r.owner_id", &mut args)
+    );
+    Ok(args
+        .bind_all(&sql)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some())
 }
 
 async fn index(

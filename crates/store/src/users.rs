@@ -4,7 +4,7 @@
 use crate::journal::{self, Actor, Change, JournalOp};
 use crate::{StoreError, TenantDb};
 use serde::Serialize;
-use skjold_domain::{Role, Username};
+use skjold_domain::{FieldErrors, Role, RoleId, Username};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -17,7 +17,8 @@ pub struct User {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
-    pub role: Role,
+    /// The id of the user's role (a built-in role's id is its name).
+    pub role: RoleId,
     pub status: UserStatus,
     pub created_at: String,
     pub updated_at: String,
@@ -28,7 +29,7 @@ pub struct NewUser {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
-    pub role: Role,
+    pub role: RoleId,
     /// An argon2id PHC string; never a password.
     pub password_hash: String,
 }
@@ -39,7 +40,7 @@ pub struct UserPatch {
     pub display_name: Option<Option<String>>,
     pub email: Option<Option<String>>,
     pub phone: Option<Option<String>>,
-    pub role: Option<Role>,
+    pub role: Option<RoleId>,
     pub status: Option<UserStatus>,
 }
 
@@ -64,7 +65,7 @@ pub(crate) fn user_from_parts(
         display_name: row.try_get("display_name")?,
         email: row.try_get("email")?,
         phone: row.try_get("phone")?,
-        role: Role::parse(&role).map_err(StoreError::Corrupt)?,
+        role: RoleId::new(role),
         status: match status.as_str() {
             "active" => UserStatus::Active,
             "disabled" => UserStatus::Disabled,
@@ -80,6 +81,7 @@ impl TenantDb {
         let now = self.now();
         let id = new_id(&self.clock);
         let mut tx = self.write_tx().await?;
+        role_exists(&mut tx, &new.role).await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, username, display_name, email, phone, role, status, \
              password_hash, password_changed_at, created_at, updated_at) \
@@ -221,6 +223,9 @@ impl TenantDb {
         let now = self.now();
         user.updated_at = now.clone();
         let mut tx = self.write_tx().await?;
+        if changed.iter().any(|c| c == "role") {
+            role_exists(&mut tx, &user.role).await?;
+        }
         sqlx::query(
             "UPDATE users SET display_name = $1, email = $2, phone = $3, role = $4, status = $5, \
              updated_at = $6 WHERE id = $7",
@@ -323,11 +328,28 @@ impl TenantDb {
     }
 
     pub async fn count_active_administrators(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE role = 'administrator' AND status = 'active'",
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1 AND status = 'active'")
+                .bind(Role::Administrator.as_str())
+                .fetch_one(&self.pool)
+                .await?,
         )
-        .fetch_one(&self.pool)
-        .await?)
+    }
+}
+
+/// A user's role must exist (the column has no foreign key: it predates the roles table).
+/// Checked inside the writing transaction, which a role's deletion also takes.
+async fn role_exists(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    role: &RoleId,
+) -> Result<(), StoreError> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM roles WHERE id = $1")
+        .bind(role.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(FieldErrors::single("role", format!("there is no role '{role}'")).into()),
     }
 }
 

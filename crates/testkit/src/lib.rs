@@ -187,8 +187,15 @@ impl TestApp {
         self.sign_in(slug, "admin", &password).await
     }
 
-    /// Adds a user with a role to a tenant; returns their token.
+    /// Adds a user with a built-in role to a tenant; returns their token.
     pub async fn user_with_role(&self, tenant: &str, username: &str, role: Role) -> String {
+        self.user_with_role_named(tenant, username, role.as_str())
+            .await
+    }
+
+    /// Adds a user with any role (its id or name, built-in or the tenant's own) to a tenant;
+    /// returns their token.
+    pub async fn user_with_role_named(&self, tenant: &str, username: &str, role: &str) -> String {
         let password = user_password(username);
         skjold_server::provision::add_user(
             &self.state.tenants,

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use skjold_domain::{double_option, Email, FieldErrors, Right, Role};
-use skjold_store::{User, UserPatch};
+use skjold_domain::{double_option, Email, FieldErrors, Grant, Right, Visibility};
+use skjold_store::{TenantDb, User, UserPatch};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -22,22 +22,33 @@ pub struct Me {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
-    pub role: Role,
+    /// The id of the user's role (a built-in role's id is its name).
+    pub role: String,
+    pub role_name: String,
     /// What the role allows.
     pub rights: Vec<Right>,
+    /// Which records the user sees: their own, their teams', or all.
+    pub visibility: Visibility,
 }
 
-impl From<&User> for Me {
-    fn from(u: &User) -> Self {
+impl Me {
+    pub fn new(u: &User, grant: &Grant) -> Self {
         Me {
             id: u.id.clone(),
             username: u.username.clone(),
             display_name: u.display_name.clone(),
             email: u.email.clone(),
             phone: u.phone.clone(),
-            role: u.role,
-            rights: u.role.rights().to_vec(),
+            role: u.role.as_str().to_string(),
+            role_name: grant.role_name.clone(),
+            rights: grant.rights.clone(),
+            visibility: grant.visibility,
         }
+    }
+
+    /// The user with their role's rights read from the store.
+    pub async fn load(db: &TenantDb, u: &User) -> Result<Self, ApiError> {
+        Ok(Me::new(u, &db.grant_of(u).await?))
     }
 }
 
@@ -105,7 +116,7 @@ impl PersonalDetails {
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem)))]
 async fn get_me(auth: Authorized<SignedIn>) -> Json<Me> {
-    Json(Me::from(auth.user()))
+    Json(Me::new(auth.user(), &auth.grant))
 }
 
 /// Update my own name, e-mail and phone.
@@ -132,7 +143,7 @@ async fn patch_me(
         .await?;
     auth.audit_event(&state, ip, "user.profile_updated", serde_json::Value::Null)
         .await?;
-    Ok(Json(Me::from(&user)))
+    Ok(Json(Me::new(&user, &auth.grant)))
 }
 
 #[derive(Deserialize, ToSchema)]

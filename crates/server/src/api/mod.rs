@@ -8,9 +8,11 @@ mod health;
 mod locks;
 mod me;
 mod records;
+mod roles;
 mod session;
 pub mod sessions;
 mod settings;
+mod teams;
 pub mod tokens;
 mod totp;
 mod users;
@@ -38,6 +40,8 @@ pub use records::{DeleteParams, ListParams};
         (name = "session", description = "Signing in and out"),
         (name = "me", description = "The signed-in user's own details"),
         (name = "users", description = "The tenant's users (administration)"),
+        (name = "roles", description = "Roles: sets of rights with a record visibility (own, team, all)"),
+        (name = "teams", description = "Teams: whose records a role with team visibility shows"),
         (name = "settings", description = "The tenant's settings (needs settings.manage)"),
         (name = "companies", description = "Companies"),
         (name = "persons", description = "Persons"),
@@ -148,6 +152,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(session::router())
         .merge(me::router())
         .merge(users::router())
+        .merge(roles::router())
+        .merge(teams::router())
         .merge(settings::router())
         .merge(locks::router())
         .merge(sessions::router())

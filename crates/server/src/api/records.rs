@@ -2,7 +2,7 @@
 //! documented, concretely typed handlers for each record type.
 
 use super::parse_id;
-use crate::extract::{ApiJson, ApiQuery, Authorized, RecordsDelete, RecordsRead, RecordsWrite};
+use crate::extract::{ApiJson, ApiQuery, Authorized, Delete, Read, Write};
 use crate::{ApiError, AppState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
@@ -163,10 +163,13 @@ impl From<HistoryEntry> for HistoryItem {
 }
 
 async fn list<E: Entity>(
-    auth: Authorized<RecordsRead>,
+    auth: Authorized<Read<E>>,
     params: ListParams,
 ) -> Result<Json<RecordPage<E>>, ApiError> {
-    let page = auth.db().list::<E>(&params.into_query()?).await?;
+    let page = auth
+        .db()
+        .list::<E>(&auth.sight(), &params.into_query()?)
+        .await?;
     Ok(Json(RecordPage {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -174,10 +177,13 @@ async fn list<E: Entity>(
 }
 
 async fn create<E: Entity>(
-    auth: Authorized<RecordsWrite>,
+    auth: Authorized<Write<E>>,
     input: E::Input,
 ) -> Result<(StatusCode, HeaderMap, Json<E>), ApiError> {
-    let record = auth.db().create::<E>(&auth.actor(), input).await?;
+    let record = auth
+        .db()
+        .create::<E>(&auth.sight(), &auth.actor(), input)
+        .await?;
     let mut headers = HeaderMap::new();
     let location = format!(
         "/{}/api/v1/{}/{}",
@@ -191,39 +197,46 @@ async fn create<E: Entity>(
     Ok((StatusCode::CREATED, headers, Json(record)))
 }
 
-async fn get<E: Entity>(auth: Authorized<RecordsRead>, id: &str) -> Result<Json<E>, ApiError> {
+async fn get<E: Entity>(auth: Authorized<Read<E>>, id: &str) -> Result<Json<E>, ApiError> {
     let id = parse_id(id)?;
-    Ok(Json(auth.db().get::<E>(&id).await?))
+    Ok(Json(auth.db().get::<E>(&auth.sight(), &id).await?))
 }
 
 async fn update<E: Entity>(
-    auth: Authorized<RecordsWrite>,
+    auth: Authorized<Write<E>>,
     id: &str,
     patch: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Json<E>, ApiError> {
     let id = parse_id(id)?;
     Ok(Json(
-        auth.db().update::<E>(&auth.actor(), &id, patch).await?,
+        auth.db()
+            .update::<E>(&auth.sight(), &auth.actor(), &id, patch)
+            .await?,
     ))
 }
 
 async fn delete<E: Entity>(
-    auth: Authorized<RecordsDelete>,
+    auth: Authorized<Delete<E>>,
     id: &str,
     params: DeleteParams,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(id)?;
     auth.db()
-        .delete(&auth.actor(), E::KIND, &id, params.cascade)
+        .delete(&auth.sight(), &auth.actor(), E::KIND, &id, params.cascade)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn history<E: Entity>(
-    auth: Authorized<RecordsRead>,
+    auth: Authorized<Read<E>>,
     id: &str,
 ) -> Result<Json<History>, ApiError> {
     let id = parse_id(id)?;
+    // The history of a record outside one's sight is as unknown as the record; a deleted
+    // record's history stays for those who see everything.
+    if !auth.sight().sees_everything() {
+        auth.db().get::<E>(&auth.sight(), &id).await?;
+    }
     let items = auth.db().history(E::KIND.name(), &id).await?;
     if items.is_empty() {
         return Err(ApiError::NotFound("no such record"));
@@ -252,11 +265,11 @@ macro_rules! record_resource {
                 responses(
                     (status = 200, description = "A page of records", body = RecordPage<$entity>),
                     (status = 401, description = "Not signed in", body = crate::error::Problem),
-                    (status = 403, description = "Lacks records.read", body = crate::error::Problem),
+                    (status = 403, description = concat!("Lacks ", $tag, ".read"), body = crate::error::Problem),
                     (status = 404, description = "No such tenant", body = crate::error::Problem),
                     (status = 422, description = "Invalid parameters", body = crate::error::Problem)))]
             pub async fn list_records(
-                auth: Authorized<RecordsRead>,
+                auth: Authorized<Read<$entity>>,
                 ApiQuery(params): ApiQuery<ListParams>,
             ) -> Result<Json<RecordPage<$entity>>, ApiError> {
                 super::list::<$entity>(auth, params).await
@@ -270,13 +283,13 @@ macro_rules! record_resource {
                     (status = 201, description = "Created; `Location` names it", body = $entity),
                     (status = 400, description = "Malformed JSON", body = crate::error::Problem),
                     (status = 401, description = "Not signed in", body = crate::error::Problem),
-                    (status = 403, description = "Lacks records.write", body = crate::error::Problem),
+                    (status = 403, description = concat!("Lacks ", $tag, ".write"), body = crate::error::Problem),
                     (status = 404, description = "No such tenant", body = crate::error::Problem),
                     (status = 413, description = "Body too large", body = crate::error::Problem),
                     (status = 415, description = "Body is not JSON", body = crate::error::Problem),
-                    (status = 422, description = "Invalid fields, each named", body = crate::error::Problem)))]
+                    (status = 422, description = "Invalid fields, each named (a link or owner outside your sight included)", body = crate::error::Problem)))]
             pub async fn create_record(
-                auth: Authorized<RecordsWrite>,
+                auth: Authorized<Write<$entity>>,
                 ApiJson(input): ApiJson<$input>,
             ) -> Result<(StatusCode, HeaderMap, Json<$entity>), ApiError> {
                 super::create::<$entity>(auth, input).await
@@ -288,11 +301,11 @@ macro_rules! record_resource {
                 responses(
                     (status = 200, description = "The record", body = $entity),
                     (status = 401, description = "Not signed in", body = crate::error::Problem),
-                    (status = 403, description = "Lacks records.read", body = crate::error::Problem),
-                    (status = 404, description = "No such record", body = crate::error::Problem),
+                    (status = 403, description = concat!("Lacks ", $tag, ".read"), body = crate::error::Problem),
+                    (status = 404, description = "No such record, or none you may see", body = crate::error::Problem),
                     (status = 422, description = "Malformed id", body = crate::error::Problem)))]
             pub async fn get_record(
-                auth: Authorized<RecordsRead>,
+                auth: Authorized<Read<$entity>>,
                 Path((_, id)): Path<(String, String)>,
             ) -> Result<Json<$entity>, ApiError> {
                 super::get::<$entity>(auth, &id).await
@@ -306,13 +319,13 @@ macro_rules! record_resource {
                     (status = 200, description = "The updated record", body = $entity),
                     (status = 400, description = "Malformed JSON", body = crate::error::Problem),
                     (status = 401, description = "Not signed in", body = crate::error::Problem),
-                    (status = 403, description = "Lacks records.write", body = crate::error::Problem),
-                    (status = 404, description = "No such record", body = crate::error::Problem),
+                    (status = 403, description = concat!("Lacks ", $tag, ".write"), body = crate::error::Problem),
+                    (status = 404, description = "No such record, or none you may see", body = crate::error::Problem),
                     (status = 413, description = "Body too large", body = crate::error::Problem),
                     (status = 415, description = "Body is not JSON", body = crate::error::Problem),
-                    (status = 422, description = "Invalid fields, each named", body = crate::error::Problem)))]
+                    (status = 422, description = "Invalid fields, each named (a link or owner outside your sight included)", body = crate::error::Problem)))]
             pub async fn update_record(
-                auth: Authorized<RecordsWrite>,
+                auth: Authorized<Write<$entity>>,
                 Path((_, id)): Path<(String, String)>,
                 ApiJson(patch): ApiJson<serde_json::Map<String, serde_json::Value>>,
             ) -> Result<Json<$entity>, ApiError> {
@@ -325,12 +338,12 @@ macro_rules! record_resource {
                 responses(
                     (status = 204, description = "Deleted"),
                     (status = 401, description = "Not signed in", body = crate::error::Problem),
-                    (status = 403, description = "Lacks records.delete", body = crate::error::Problem),
-                    (status = 404, description = "No such record", body = crate::error::Problem),
+                    (status = 403, description = concat!("Lacks ", $tag, ".delete"), body = crate::error::Problem),
+                    (status = 404, description = "No such record, or none you may see", body = crate::error::Problem),
                     (status = 409, description = "Linked records exist; see detail", body = crate::error::Problem),
                     (status = 422, description = "Malformed id or parameter", body = crate::error::Problem)))]
             pub async fn delete_record(
-                auth: Authorized<RecordsDelete>,
+                auth: Authorized<Delete<$entity>>,
                 Path((_, id)): Path<(String, String)>,
                 ApiQuery(params): ApiQuery<DeleteParams>,
             ) -> Result<StatusCode, ApiError> {
@@ -343,11 +356,11 @@ macro_rules! record_resource {
                 responses(
                     (status = 200, description = "Changes, oldest first; a deleted record keeps its history, which ends with the deletion", body = History),
                     (status = 401, description = "Not signed in", body = crate::error::Problem),
-                    (status = 403, description = "Lacks records.read", body = crate::error::Problem),
-                    (status = 404, description = "No record with this id ever existed", body = crate::error::Problem),
+                    (status = 403, description = concat!("Lacks ", $tag, ".read"), body = crate::error::Problem),
+                    (status = 404, description = "No record with this id ever existed, or none you may see", body = crate::error::Problem),
                     (status = 422, description = "Malformed id", body = crate::error::Problem)))]
             pub async fn record_history(
-                auth: Authorized<RecordsRead>,
+                auth: Authorized<Read<$entity>>,
                 Path((_, id)): Path<(String, String)>,
             ) -> Result<Json<History>, ApiError> {
                 super::history::<$entity>(auth, &id).await

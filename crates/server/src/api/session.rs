@@ -114,7 +114,7 @@ async fn sign_in(
         Json(NewSession {
             token,
             expires_at,
-            user: super::me::Me::from(&user),
+            user: super::me::Me::load(&tenant.db, &user).await?,
             password_expired,
         }),
     ))

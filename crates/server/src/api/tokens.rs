@@ -26,7 +26,8 @@ pub struct NewTokenBody {
     /// What the token is for, 1–100 characters.
     pub name: String,
     /// At least one of `<resource>:read` / `<resource>:write` with resource `all`,
-    /// `companies`, `persons`, `activities`, `sales`, `users`, `audit` or `settings`.
+    /// `companies`, `persons`, `activities`, `sales`, `users`, `roles`, `teams`, `audit` or
+    /// `settings`.
     pub scopes: Vec<String>,
     /// When it stops working (RFC 3339); default 90 days, at most the tenant's
     /// `token_max_days` (default 365).

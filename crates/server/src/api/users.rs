@@ -1,6 +1,7 @@
 //! The tenant's users, managed by its administrators (claim S29).
 
 use super::{parse_id, RecordPath, TenantPath};
+use crate::access::{self, Granter};
 use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, UsersManage, UsersRead};
 use crate::{ApiError, AppState};
@@ -9,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use skjold_domain::{double_option, FieldErrors, Role, Username};
+use skjold_domain::{double_option, FieldErrors, Username};
 use skjold_store::{NewUser, User, UserStatus};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -22,7 +23,8 @@ pub struct UserView {
     display_name: Option<String>,
     email: Option<String>,
     phone: Option<String>,
-    role: Role,
+    /// The id of the user's role (a built-in role's id is its name).
+    role: String,
     status: UserStatus,
     #[schema(format = DateTime)]
     created_at: String,
@@ -38,7 +40,7 @@ impl From<User> for UserView {
             display_name: u.display_name,
             email: u.email,
             phone: u.phone,
-            role: u.role,
+            role: u.role.as_str().to_string(),
             status: u.status,
             created_at: u.created_at,
             updated_at: u.updated_at,
@@ -55,7 +57,9 @@ pub struct UserList {
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
     username: String,
-    role: Role,
+    /// A role's id or name (`GET /roles`). You can give only a role whose rights and
+    /// visibility you hold yourself.
+    role: String,
     #[serde(default)]
     display_name: Option<String>,
     #[serde(default)]
@@ -84,8 +88,9 @@ pub struct UserChange {
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     phone: Option<Option<String>>,
+    /// A role's id or name; you must hold both the user's current role and the new one.
     #[serde(default)]
-    role: Option<Role>,
+    role: Option<String>,
     /// `disabled` ends the user's sessions and stops them signing in.
     #[serde(default)]
     status: Option<UserStatus>,
@@ -112,7 +117,7 @@ async fn list_users(auth: Authorized<UsersRead>) -> Result<Json<UserList>, ApiEr
         (status = 201, description = "Created", body = CreatedUser),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage, or the role has rights or visibility you do not hold", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem),
         (status = 409, description = "Username taken", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
@@ -126,6 +131,8 @@ async fn create_user(
 ) -> Result<(StatusCode, HeaderMap, Json<CreatedUser>), ApiError> {
     let username =
         Username::parse(&body.username).map_err(|m| FieldErrors::single("username", m))?;
+    let role = access::find_role(auth.db(), &body.role).await?;
+    access::check_new_user_role(Granter::User(&auth.grant), &role)?;
     let details = super::me::PersonalDetails {
         display_name: Some(body.display_name),
         email: Some(body.email),
@@ -158,7 +165,7 @@ async fn create_user(
                 display_name: details.display_name.flatten(),
                 email: details.email.flatten(),
                 phone: details.phone.flatten(),
-                role: body.role,
+                role: role.id.clone(),
                 password_hash,
             },
         )
@@ -167,7 +174,7 @@ async fn create_user(
         &state,
         ip,
         "user.created",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str() }),
+        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "role_name": role.name }),
     )
     .await?;
     let mut headers = HeaderMap::new();
@@ -209,9 +216,9 @@ async fn get_user(
         (status = 200, description = "Updated", body = UserView),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage, or the user's current or new role has rights or visibility you do not hold", body = crate::error::Problem),
         (status = 404, description = "No such user", body = crate::error::Problem),
-        (status = 409, description = "Would leave no administrator", body = crate::error::Problem),
+        (status = 409, description = "Would leave no active administrator", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "Invalid fields", body = crate::error::Problem)))]
@@ -230,18 +237,20 @@ async fn patch_user(
         phone: body.phone,
     }
     .into_patch()?;
-    patch.role = body.role;
+    let role = match &body.role {
+        Some(r) => Some(access::find_role(auth.db(), r).await?),
+        None => None,
+    };
+    access::check_user_change(
+        auth.db(),
+        Granter::User(&auth.grant),
+        &current,
+        role.as_ref(),
+        body.status,
+    )
+    .await?;
+    patch.role = role.map(|r| r.id);
     patch.status = body.status;
-    let loses_admin = current.role == Role::Administrator
-        && current.status == UserStatus::Active
-        && (patch.role.is_some_and(|r| r != Role::Administrator)
-            || patch.status == Some(UserStatus::Disabled));
-    if loses_admin && auth.db().count_active_administrators().await? <= 1 {
-        return Err(ApiError::Conflict(
-            "this is the tenant's last active administrator; make another administrator first"
-                .into(),
-        ));
-    }
     let updated = auth.db().update_user(&auth.actor(), &id, patch).await?;
     // A change of rights or of who may sign in is a use of system rights: its own event.
     let kind = if updated.status != current.status {
@@ -261,7 +270,11 @@ async fn patch_user(
         kind,
         serde_json::json!({
             "user_id": updated.id, "username": updated.username,
-            "role": { "from": current.role.as_str(), "to": updated.role.as_str() },
+            "role": {
+                "from": current.role.as_str(), "to": updated.role.as_str(),
+                "from_name": access::role_name(auth.db(), &current.role).await?,
+                "to_name": access::role_name(auth.db(), &updated.role).await?,
+            },
             "status": { "from": current.status.as_str(), "to": updated.status.as_str() },
         }),
     )

@@ -7,6 +7,7 @@ use super::auth::{FormData, Post, UiAuth};
 use super::fields::show_time;
 use super::templates::{AdminUserPage, AdminUsersPage, FormField, Opt, UserRow};
 use super::{render, Chrome, UiError};
+use crate::access::{self, AccessError, Granter};
 use crate::extract::{Requirement, UsersManage, UsersRead};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -14,15 +15,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use skjold_domain::{Email, FieldErrors, Right, Role, Username};
-use skjold_store::{NewUser, StoreError, User, UserPatch, UserStatus};
+use skjold_domain::{Email, FieldErrors, Right, Role, RoleId, Username, Visibility};
+use skjold_store::{NewUser, RoleRecord, StoreError, User, UserPatch, UserStatus};
 
-pub fn role_label(role: Role) -> &'static str {
-    match role {
-        Role::Administrator => "Administrator",
-        Role::Manager => "Manager",
-        Role::User => "User",
-        Role::ReadOnly => "Read-only",
+/// A role's name as pages show it: the built-in ones capitalised, the tenant's own as
+/// they were named.
+pub fn role_title(id: &RoleId, name: &str) -> String {
+    match id.builtin() {
+        Some(Role::Administrator) => "Administrator".into(),
+        Some(Role::Manager) => "Manager".into(),
+        Some(Role::User) => "User".into(),
+        Some(Role::ReadOnly) => "Read-only".into(),
+        None => name.to_string(),
     }
 }
 
@@ -30,52 +34,122 @@ pub fn role_label(role: Role) -> &'static str {
 pub fn right_label(r: skjold_domain::Right) -> &'static str {
     use skjold_domain::Right::*;
     match r {
-        RecordsRead => "read records",
-        RecordsWrite => "create and change records",
-        RecordsDelete => "delete records",
-        UsersRead => "see users",
-        UsersManage => "manage users",
+        CompaniesRead => "read companies",
+        CompaniesWrite => "create and change companies",
+        CompaniesDelete => "delete companies",
+        PersonsRead => "read persons",
+        PersonsWrite => "create and change persons",
+        PersonsDelete => "delete persons",
+        ActivitiesRead => "read activities",
+        ActivitiesWrite => "create and change activities",
+        ActivitiesDelete => "delete activities",
+        SalesRead => "read sales",
+        SalesWrite => "create and change sales",
+        SalesDelete => "delete sales",
+        DocumentsRead => "read documents",
+        DocumentsWrite => "add and change documents",
+        DocumentsDelete => "delete documents",
+        UsersRead => "see users and teams",
+        UsersManage => "manage users and teams",
+        RolesManage => "manage roles",
         SettingsManage => "change settings",
         AuditRead => "read the audit trail",
         BackupRestore => "restore backups",
+        Export => "export data",
     }
 }
 
-/// Each role with what it lets its holders do (roles are built in; see `domain::rights`).
-fn roles_overview() -> Vec<(&'static str, Vec<&'static str>)> {
-    Role::ALL
+/// Which records a visibility shows, in plain words.
+pub fn visibility_label(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Own => "own records",
+        Visibility::Team => "own and team members' records",
+        Visibility::All => "all records",
+    }
+}
+
+/// Each role with what it lets its holders do.
+fn roles_overview(roles: &[RoleRecord]) -> Vec<(String, Vec<&'static str>)> {
+    roles
         .iter()
         .map(|r| {
-            (
-                role_label(*r),
-                r.rights().iter().map(|x| right_label(*x)).collect(),
-            )
+            let mut what: Vec<&'static str> = r.rights.iter().map(|x| right_label(*x)).collect();
+            what.push(visibility_label(r.visibility));
+            (role_title(&r.id, &r.name), what)
         })
         .collect()
 }
 
-fn row(u: &User) -> UserRow {
+fn row(u: &User, roles: &[RoleRecord]) -> UserRow {
+    let role = roles
+        .iter()
+        .find(|r| r.id == u.role)
+        .map(|r| role_title(&r.id, &r.name))
+        .unwrap_or_else(|| u.role.to_string());
     UserRow {
         id: u.id.clone(),
         username: u.username.clone(),
         name: u.display_name.clone().unwrap_or_default(),
         email: u.email.clone().unwrap_or_default(),
         phone: u.phone.clone().unwrap_or_default(),
-        role: role_label(u.role),
+        role,
         active: u.status == UserStatus::Active,
         created: show_time(&u.created_at),
     }
 }
 
-fn role_options(selected: &str) -> Vec<Opt> {
-    Role::ALL
+/// Every role, built-in and the tenant's own; the value is the role's id.
+fn role_options(roles: &[RoleRecord], selected: &str) -> Vec<Opt> {
+    roles
         .iter()
         .map(|r| Opt {
-            value: r.as_str().to_string(),
-            label: role_label(*r).to_string(),
-            selected: r.as_str() == selected,
+            value: r.id.as_str().to_string(),
+            label: role_title(&r.id, &r.name),
+            selected: r.id.as_str() == selected,
         })
         .collect()
+}
+
+/// The role a form chose, checked against what the actor may hand out; a refusal is a
+/// message for the role field.
+async fn chosen_role<R: Requirement>(
+    auth: &UiAuth<R>,
+    form: &FormData,
+    current: Option<&User>,
+    errs: &mut FieldErrors,
+) -> Result<Option<RoleRecord>, UiError> {
+    let role = match access::find_role(auth.db(), form.get("role").unwrap_or("")).await {
+        Ok(r) => r,
+        Err(AccessError::UnknownRole(_)) => {
+            errs.add("role", "choose one of the roles");
+            return Ok(None);
+        }
+        Err(AccessError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            errs.add("role", e.to_string());
+            return Ok(None);
+        }
+    };
+    let granter = Granter::User(&auth.grant);
+    let checked = match current {
+        None => access::check_new_user_role(granter, &role),
+        // The last-administrator rule is checked separately: it is a conflict, not a field.
+        Some(user) if user.role != role.id => match auth.db().role(&user.role).await {
+            Ok(old) => granter
+                .may_handle(&old)
+                .and_then(|_| granter.may_handle(&role)),
+            Err(e) => return Err(e.into()),
+        },
+        Some(_) => Ok(()),
+    };
+    match checked {
+        Ok(()) => Ok(Some(role)),
+        Err(AccessError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            errs.add("role", e.to_string());
+            Ok(None)
+        }
+    }
 }
 
 /// Name, e-mail and phone as a user may set them: the API's rules
@@ -137,7 +211,7 @@ fn detail_fields(
     ]
 }
 
-fn new_user_fields(form: &FormData, errs: &FieldErrors) -> Vec<FormField> {
+fn new_user_fields(form: &FormData, errs: &FieldErrors, roles: &[RoleRecord]) -> Vec<FormField> {
     let role = form.get("role").unwrap_or("user");
     let mut fields = vec![FormField::simple(
         "username",
@@ -156,7 +230,7 @@ fn new_user_fields(form: &FormData, errs: &FieldErrors) -> Vec<FormField> {
     ));
     fields.push(
         FormField::simple("role", "Role", "select", role, true, "", errs)
-            .with_options(role_options(role)),
+            .with_options(role_options(roles, role)),
     );
     fields.push(FormField::simple(
         "password",
@@ -188,7 +262,8 @@ async fn users_page<R: Requirement>(
     status: StatusCode,
 ) -> Result<Response, UiError> {
     let users = auth.db().list_users().await?;
-    let fields = new_user_fields(form, errs);
+    let roles = auth.db().list_roles().await?;
+    let fields = new_user_fields(form, errs, &roles);
     let mut errors = other_errors(errs, &fields);
     errors.extend(conflict);
     render(
@@ -196,11 +271,11 @@ async fn users_page<R: Requirement>(
         &AdminUsersPage {
             chrome: Chrome::new(auth, "admin", "Users"),
             can_manage: auth.can(Right::UsersManage),
-            users: users.iter().map(row).collect(),
+            users: users.iter().map(|u| row(u, &roles)).collect(),
             fields,
             errors,
             created,
-            roles: roles_overview(),
+            roles: roles_overview(&roles),
         },
     )
 }
@@ -230,13 +305,7 @@ async fn create(
             None
         }
     };
-    let role = match Role::parse(form.get("role").unwrap_or("")) {
-        Ok(r) => Some(r),
-        Err(_) => {
-            errs.add("role", "choose one of the roles");
-            None
-        }
-    };
+    let role = chosen_role(&auth, &form, None, &mut errs).await?;
     let (display_name, email, phone) = personal_details(&form, &mut errs);
     let typed = form.get("password").unwrap_or("").to_string();
     if !typed.is_empty() {
@@ -289,7 +358,7 @@ async fn create(
                 display_name,
                 email,
                 phone,
-                role,
+                role: role.id.clone(),
                 password_hash,
             },
         )
@@ -344,10 +413,11 @@ async fn user_page<R: Requirement>(
             user.role.as_str().to_string(),
         ),
     };
+    let roles = auth.db().list_roles().await?;
     let mut fields = detail_fields(&name, &email, &phone, errs);
     fields.push(
         FormField::simple("role", "Role", "select", role.clone(), true, "", errs)
-            .with_options(role_options(&role)),
+            .with_options(role_options(&roles, &role)),
     );
     let mut errors = other_errors(errs, &fields);
     errors.extend(conflict);
@@ -356,7 +426,7 @@ async fn user_page<R: Requirement>(
         &AdminUserPage {
             chrome: Chrome::new(auth, "admin", user.username.clone()),
             can_manage: auth.can(Right::UsersManage),
-            user: row(user),
+            user: row(user, &roles),
             is_self: user.id == auth.user().id,
             fields,
             errors,
@@ -391,17 +461,22 @@ async fn show(
 const LAST_ADMIN: &str =
     "This is the tenant's last active administrator; make another administrator first.";
 
-/// Would this change leave the tenant without an active administrator?
-async fn loses_last_admin<R: Requirement>(
+/// Checks a change of role or status by the rules the API applies: `Ok(Some(message))` is a
+/// refusal to show (the last administrator, or a role above the actor's).
+async fn refusal<R: Requirement>(
     auth: &UiAuth<R>,
     current: &User,
-    role: Option<Role>,
+    role: Option<&RoleRecord>,
     status: Option<UserStatus>,
-) -> Result<bool, UiError> {
-    let loses = current.role == Role::Administrator
-        && current.status == UserStatus::Active
-        && (role.is_some_and(|r| r != Role::Administrator) || status == Some(UserStatus::Disabled));
-    Ok(loses && auth.db().count_active_administrators().await? <= 1)
+) -> Result<Option<(String, StatusCode)>, UiError> {
+    match access::check_user_change(auth.db(), Granter::User(&auth.grant), current, role, status)
+        .await
+    {
+        Ok(()) => Ok(None),
+        Err(AccessError::LastAdministrator) => Ok(Some((LAST_ADMIN.into(), StatusCode::CONFLICT))),
+        Err(AccessError::Store(e)) => Err(e.into()),
+        Err(e) => Ok(Some((e.to_string(), StatusCode::FORBIDDEN))),
+    }
 }
 
 async fn record_change(
@@ -427,7 +502,11 @@ async fn record_change(
         kind,
         serde_json::json!({
             "user_id": updated.id, "username": updated.username,
-            "role": { "from": current.role.as_str(), "to": updated.role.as_str() },
+            "role": {
+                "from": current.role.as_str(), "to": updated.role.as_str(),
+                "from_name": access::role_name(auth.db(), &current.role).await?,
+                "to_name": access::role_name(auth.db(), &updated.role).await?,
+            },
             "status": { "from": current.status.as_str(), "to": updated.status.as_str() },
             "via": "web",
         }),
@@ -445,13 +524,7 @@ async fn update(
     let current = auth.db().user(&id).await?;
     let mut errs = FieldErrors::new();
     let (display_name, email, phone) = personal_details(&form, &mut errs);
-    let role = match Role::parse(form.get("role").unwrap_or("")) {
-        Ok(r) => Some(r),
-        Err(_) => {
-            errs.add("role", "choose one of the roles");
-            None
-        }
-    };
+    let role = chosen_role(&auth, &form, Some(&current), &mut errs).await?;
     if !errs.is_empty() {
         return user_page(
             &auth,
@@ -464,15 +537,15 @@ async fn update(
         )
         .await;
     }
-    if loses_last_admin(&auth, &current, role, None).await? {
+    if let Some((message, status)) = refusal(&auth, &current, role.as_ref(), None).await? {
         return user_page(
             &auth,
             &current,
             Some(&form),
             &errs,
-            Some(LAST_ADMIN.into()),
+            Some(message),
             None,
-            StatusCode::CONFLICT,
+            status,
         )
         .await;
     }
@@ -485,7 +558,7 @@ async fn update(
                 display_name: Some(display_name),
                 email: Some(email),
                 phone: Some(phone),
-                role,
+                role: role.map(|r| r.id),
                 status: None,
             },
         )
@@ -511,15 +584,15 @@ async fn set_status(
             ))
         }
     };
-    if loses_last_admin(&auth, &current, None, Some(to)).await? {
+    if let Some((message, status)) = refusal(&auth, &current, None, Some(to)).await? {
         return user_page(
             &auth,
             &current,
             None,
             &FieldErrors::new(),
-            Some(LAST_ADMIN.into()),
+            Some(message),
             None,
-            StatusCode::CONFLICT,
+            status,
         )
         .await;
     }

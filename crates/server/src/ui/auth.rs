@@ -38,8 +38,8 @@ use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use skjold_domain::Right;
-use skjold_store::{Session, TenantDb, TenantStatus, User};
+use skjold_domain::{Grant, Right};
+use skjold_store::{Session, Sight, TenantDb, TenantStatus, User};
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 use subtle::ConstantTimeEq;
@@ -165,6 +165,8 @@ pub fn login_url(slug: &str, back: Option<&str>, expired: bool) -> String {
 pub struct UiAuth<R: Requirement> {
     pub tenant: Tenant,
     pub session: Session,
+    /// The user's role's rights and visibility, read for this request.
+    pub grant: Grant,
     /// The session token from the cookie; only for deriving the CSRF token.
     token: String,
     ip: IpAddr,
@@ -191,7 +193,17 @@ impl<R: Requirement> UiAuth<R> {
     }
 
     pub fn can(&self, right: Right) -> bool {
-        self.session.user.role.has(right)
+        self.grant.has(right)
+    }
+
+    /// Which records this user sees; every record read and write takes it.
+    pub fn sight(&self) -> Sight {
+        Sight::of(&self.session.user.id, self.grant.visibility)
+    }
+
+    /// Names for the ids a page shows, as far as this user may see them.
+    pub fn lookup(&self) -> super::fields::Lookup<'_> {
+        super::fields::Lookup::new(&self.tenant.db, self.sight(), self.grant.clone())
     }
 
     pub fn csrf(&self) -> String {
@@ -286,18 +298,12 @@ impl<R: Requirement> FromRequestParts<AppState> for UiAuth<R> {
                 "this organisation's account is suspended".into(),
             ));
         }
-        if let Some(right) = R::RIGHT {
-            if !session.user.role.has(right) {
-                return Err(UiError::Forbidden(format!(
-                    "your role ({}) does not include the right '{}'",
-                    session.user.role.as_str(),
-                    right.as_str()
-                )));
-            }
-        }
+        let grant = tenant.db.grant_of(&session.user).await?;
+        crate::extract::check_right::<R>(&grant).map_err(UiError::Forbidden)?;
         Ok(UiAuth {
             tenant,
             session,
+            grant,
             token,
             ip: client_ip(parts),
             _right: PhantomData,

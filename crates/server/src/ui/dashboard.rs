@@ -1,10 +1,10 @@
 //! The dashboard: my open activities, my open sales, and what changed lately.
 
 use super::auth::UiAuth;
-use super::fields::{self, list_all, show_time, spec, Cell, Lookup};
-use super::templates::{DashActivity, DashboardPage, RecentRow};
+use super::fields::{self, list_all, show_time, spec, Cell};
+use super::templates::{DashActivity, DashRights, DashboardPage, RecentRow};
 use super::{ok, Chrome, UiError};
-use crate::extract::RecordsRead;
+use crate::extract::SignedIn;
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 use skjold_domain::crm::EntityKind;
-use skjold_domain::Right;
+use skjold_domain::{Access, Right};
 use skjold_store::JournalOp;
 
 /// How many of my records the dashboard reads to find the open ones.
@@ -21,19 +21,36 @@ const SHOW: usize = 10;
 
 async fn dashboard(
     State(state): State<AppState>,
-    auth: UiAuth<RecordsRead>,
+    auth: UiAuth<SignedIn>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, UiError> {
     let slug = auth.slug().to_string();
     let me = auth.user().id.clone();
     let params = super::auth::FormData::parse(raw.unwrap_or_default().as_bytes());
-    let mut look = Lookup::new(auth.db());
+    let mut look = auth.lookup();
     let now = skjold_domain::clock::format_timestamp(state.clock.now());
 
     // Activities come in time order (undated last); the open ones first.
     let mine = vec![("owner_id".to_string(), me.clone())];
+    let can = DashRights {
+        new_company: auth.can(Right::CompaniesWrite),
+        new_person: auth.can(Right::PersonsWrite),
+        new_activity: auth.can(Right::ActivitiesWrite),
+        new_sale: auth.can(Right::SalesWrite),
+        read_activities: auth.can(Right::ActivitiesRead),
+        read_sales: auth.can(Right::SalesRead),
+    };
     let mut activities = Vec::new();
-    for a in list_all(auth.db(), EntityKind::Activity, mine.clone(), SCAN).await? {
+    let activity_scan = if can.read_activities { SCAN } else { 0 };
+    for a in list_all(
+        auth.db(),
+        &auth.sight(),
+        EntityKind::Activity,
+        mine.clone(),
+        activity_scan,
+    )
+    .await?
+    {
         // Open means something to do: not done, and not a note.
         if a.get("done") == Some(&Value::Bool(true))
             || a.get("kind").and_then(Value::as_str) == Some("note")
@@ -83,7 +100,8 @@ async fn dashboard(
     }
 
     let mut sales = Vec::new();
-    for s in list_all(auth.db(), EntityKind::Sale, mine, SCAN).await? {
+    let sale_scan = if can.read_sales { SCAN } else { 0 };
+    for s in list_all(auth.db(), &auth.sight(), EntityKind::Sale, mine, sale_scan).await? {
         if s.get("status").and_then(Value::as_str) != Some("open") {
             continue;
         }
@@ -114,10 +132,13 @@ async fn dashboard(
     }
 
     let mut recent = Vec::new();
-    for c in auth.db().recent_changes(SHOW).await? {
+    for c in auth.db().recent_changes(&auth.sight(), SHOW).await? {
         let Some(kind) = EntityKind::from_name(&c.entity) else {
             continue;
         };
+        if !auth.can(Right::on(kind, Access::Read)) {
+            continue;
+        }
         let s = spec(kind);
         let record = if c.op == JournalOp::Delete {
             Cell::text("(deleted)")
@@ -142,7 +163,7 @@ async fn dashboard(
 
     ok(&DashboardPage {
         chrome: Chrome::new(&auth, "dashboard", "Dashboard").with_flash(params.get("msg")),
-        can_write: auth.can(Right::RecordsWrite),
+        can,
         activities,
         sales_headers: vec!["Title", "Company", "Stage", "Amount"],
         sales,

@@ -9,8 +9,8 @@
 use super::auth::FormData;
 use serde_json::{Map, Value};
 use skjold_domain::crm::{Activity, Company, EntityKind, Person, Sale};
-use skjold_domain::{parse_json, FieldErrors};
-use skjold_store::{Actor, ListQuery, Page, StoreError, TenantDb};
+use skjold_domain::{parse_json, Access, FieldErrors, Grant, Right};
+use skjold_store::{Actor, ListQuery, Page, Sight, StoreError, TenantDb};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy)]
@@ -509,18 +509,23 @@ impl Cell {
     }
 }
 
-/// Resolves record and user ids to names, once per request.
+/// Resolves record and user ids to names, once per request, as far as the reader may see
+/// them: a record of a kind they may not read, or outside their sight, has no name.
 pub struct Lookup<'a> {
     db: &'a TenantDb,
+    sight: Sight,
+    grant: Grant,
     slug: String,
     titles: HashMap<(EntityKind, String), Option<String>>,
     users: Option<HashMap<String, String>>,
 }
 
 impl<'a> Lookup<'a> {
-    pub fn new(db: &'a TenantDb) -> Self {
+    pub fn new(db: &'a TenantDb, sight: Sight, grant: Grant) -> Self {
         Lookup {
             db,
+            sight,
+            grant,
             slug: db.slug().as_str().to_string(),
             titles: HashMap::new(),
             users: None,
@@ -529,6 +534,15 @@ impl<'a> Lookup<'a> {
 
     pub fn db(&self) -> &'a TenantDb {
         self.db
+    }
+
+    pub fn sight(&self) -> &Sight {
+        &self.sight
+    }
+
+    /// Whether the reader may read records of this kind.
+    pub fn reads(&self, kind: EntityKind) -> bool {
+        self.grant.has(Right::on(kind, Access::Read))
     }
 
     pub fn remember(&mut self, kind: EntityKind, id: &str, map: &Map<String, Value>) {
@@ -545,7 +559,10 @@ impl<'a> Lookup<'a> {
         if let Some(t) = self.titles.get(&(kind, id.to_string())) {
             return Ok(t.clone());
         }
-        let t = match get_map(self.db, kind, id).await {
+        if !self.reads(kind) {
+            return Ok(None);
+        }
+        let t = match get_map(self.db, &self.sight, kind, id).await {
             Ok(m) => Some(title(kind, &m)),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e),
@@ -680,22 +697,24 @@ macro_rules! with_entity {
 
 pub async fn get_map(
     db: &TenantDb,
+    sight: &Sight,
     kind: EntityKind,
     id: &str,
 ) -> Result<Map<String, Value>, StoreError> {
     if uuid::Uuid::try_parse(id).is_err() {
         return Err(StoreError::NotFound);
     }
-    with_entity!(kind, E => to_map(&db.get::<E>(id).await?))
+    with_entity!(kind, E => to_map(&db.get::<E>(sight, id).await?))
 }
 
 pub async fn list_maps(
     db: &TenantDb,
+    sight: &Sight,
     kind: EntityKind,
     query: &ListQuery,
 ) -> Result<Page<Map<String, Value>>, StoreError> {
     with_entity!(kind, E => {
-        let page = db.list::<E>(query).await?;
+        let page = db.list::<E>(sight, query).await?;
         Ok(Page {
             items: page.items.iter().map(to_map).collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor,
@@ -706,15 +725,20 @@ pub async fn list_maps(
 /// Every record of a list (up to `max`), following the cursor.
 pub async fn list_all(
     db: &TenantDb,
+    sight: &Sight,
     kind: EntityKind,
     filters: Vec<(String, String)>,
     max: usize,
 ) -> Result<Vec<Map<String, Value>>, StoreError> {
     let mut out = Vec::new();
+    if max == 0 {
+        return Ok(out);
+    }
     let mut cursor = None;
     loop {
         let page = list_maps(
             db,
+            sight,
             kind,
             &ListQuery {
                 q: None,
@@ -737,24 +761,26 @@ pub async fn list_all(
 
 pub async fn create_map(
     db: &TenantDb,
+    sight: &Sight,
     actor: &Actor,
     kind: EntityKind,
     map: Map<String, Value>,
 ) -> Result<Map<String, Value>, StoreError> {
     with_entity!(kind, E => {
         let input = parse_json::<<E as skjold_domain::crm::Entity>::Input>(Value::Object(map))?;
-        to_map(&db.create::<E>(actor, input).await?)
+        to_map(&db.create::<E>(sight, actor, input).await?)
     })
 }
 
 pub async fn update_map(
     db: &TenantDb,
+    sight: &Sight,
     actor: &Actor,
     kind: EntityKind,
     id: &str,
     patch: Map<String, Value>,
 ) -> Result<Map<String, Value>, StoreError> {
-    with_entity!(kind, E => to_map(&db.update::<E>(actor, id, patch).await?))
+    with_entity!(kind, E => to_map(&db.update::<E>(sight, actor, id, patch).await?))
 }
 
 #[cfg(test)]

@@ -18,8 +18,10 @@ mod fields;
 mod pipeline;
 mod profile;
 mod records;
+mod roles;
 mod security;
 mod signin;
+mod teams;
 mod templates;
 
 use crate::extract::Requirement;
@@ -48,6 +50,17 @@ pub struct Chrome {
     pub show_security: bool,
     /// The backups page (status, drills, restore).
     pub show_backups: bool,
+    /// Admin → Roles (holders of roles.manage) and Admin → Teams (users.read).
+    pub show_roles: bool,
+    pub show_teams: bool,
+    /// The record sections of the main navigation, each for holders of its read right.
+    pub show_companies: bool,
+    pub show_persons: bool,
+    pub show_activities: bool,
+    pub show_sales: bool,
+    /// Where the main navigation's Admin entry leads: the first admin page this user may
+    /// use, or none.
+    pub admin_href: Option<String>,
     pub title: String,
     /// A short confirmation ("Company saved."), shown once after a redirect.
     pub flash: Option<&'static str>,
@@ -61,6 +74,16 @@ impl Chrome {
         title: impl Into<String>,
     ) -> Self {
         let user = auth.user();
+        let slug = auth.slug();
+        let admin_href = [
+            (Right::UsersRead, "users"),
+            (Right::RolesManage, "roles"),
+            (Right::SettingsManage, "security"),
+            (Right::AuditRead, "audit"),
+        ]
+        .iter()
+        .find(|(right, _)| auth.can(*right))
+        .map(|(_, page)| format!("/{slug}/admin/{page}"));
         Chrome {
             slug: auth.slug().to_string(),
             tenant_name: auth.tenant.record.display_name.clone(),
@@ -74,6 +97,13 @@ impl Chrome {
             show_audit: auth.can(Right::AuditRead),
             show_security: auth.can(Right::SettingsManage),
             show_backups: auth.can(Right::BackupRestore),
+            show_roles: auth.can(Right::RolesManage),
+            show_teams: auth.can(Right::UsersRead),
+            show_companies: auth.can(Right::CompaniesRead),
+            show_persons: auth.can(Right::PersonsRead),
+            show_activities: auth.can(Right::ActivitiesRead),
+            show_sales: auth.can(Right::SalesRead),
+            admin_href,
             title: title.into(),
             flash: None,
             asset_v: assets::version(),
@@ -170,6 +200,8 @@ pub fn router() -> Router<AppState> {
         .merge(records::router())
         .merge(pipeline::router())
         .merge(admin::router())
+        .merge(roles::router())
+        .merge(teams::router())
         .merge(audit::router())
         .merge(profile::router())
         .merge(security::router())

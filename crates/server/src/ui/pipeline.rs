@@ -2,11 +2,11 @@
 //! (a plain form without JavaScript; with htmx only the board is redrawn).
 
 use super::auth::{FormData, UiAuth};
-use super::fields::{self, list_all, Cell, Lookup};
+use super::fields::{self, list_all, Cell};
 use super::records::move_options;
 use super::templates::{Card, Column, MoveForm, PipelinePage};
 use super::{ok, Chrome, UiError};
-use crate::extract::RecordsRead;
+use crate::extract::Read;
 use crate::AppState;
 use axum::extract::RawQuery;
 use axum::response::Response;
@@ -19,7 +19,10 @@ use skjold_domain::Right;
 /// The most sales the board reads.
 const MAX_SALES: usize = 2000;
 
-async fn pipeline(auth: UiAuth<RecordsRead>, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
+async fn pipeline(
+    auth: UiAuth<Read<skjold_domain::crm::Sale>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
     let slug = auth.slug().to_string();
     let params = FormData::parse(raw.unwrap_or_default().as_bytes());
     let mine = !params.text("mine").is_empty();
@@ -28,15 +31,22 @@ async fn pipeline(auth: UiAuth<RecordsRead>, RawQuery(raw): RawQuery) -> Result<
     } else {
         Vec::new()
     };
-    let sales = list_all(auth.db(), EntityKind::Sale, filters, MAX_SALES).await?;
+    let sales = list_all(
+        auth.db(),
+        &auth.sight(),
+        EntityKind::Sale,
+        filters,
+        MAX_SALES,
+    )
+    .await?;
     let truncated = sales.len() == MAX_SALES;
-    let can_move = auth.can(Right::RecordsWrite);
+    let can_move = auth.can(Right::SalesWrite);
     let here = if mine {
         format!("/{slug}/sales/pipeline?mine=1")
     } else {
         format!("/{slug}/sales/pipeline")
     };
-    let mut look = Lookup::new(auth.db());
+    let mut look = auth.lookup();
     let mut columns: Vec<Column> = fields::STAGES
         .iter()
         .map(|(stage, label)| Column {

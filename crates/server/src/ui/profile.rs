@@ -1,6 +1,6 @@
 //! My profile: my name, e-mail and phone (the API's `PATCH /me` rules), and my password.
 
-use super::admin::{personal_details, right_label, role_label};
+use super::admin::{personal_details, right_label, role_title, visibility_label};
 use super::auth::{FormData, Post, UiAuth};
 use super::fields::show_time;
 use super::templates::{FormField, ProfilePage, SessionRow, TokenRow};
@@ -149,8 +149,14 @@ async fn page_with_token(
         &ProfilePage {
             chrome: Chrome::new(auth, "me", "My profile").with_flash(msg),
             username: user.username.clone(),
-            role: role_label(user.role),
-            rights: user.role.rights().iter().map(|r| right_label(*r)).collect(),
+            role: role_title(&auth.grant.role, &auth.grant.role_name),
+            rights: auth
+                .grant
+                .rights
+                .iter()
+                .map(|r| right_label(*r))
+                .chain([visibility_label(auth.grant.visibility)])
+                .collect(),
             fields,
             password_fields,
             errors,

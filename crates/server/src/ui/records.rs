@@ -13,7 +13,7 @@ use super::templates::{
     Section,
 };
 use super::{ok, render, Chrome, UiError};
-use crate::extract::{RecordsDelete, RecordsRead, RecordsWrite, Requirement};
+use crate::extract::{Delete, Read, Requirement, Write};
 use crate::AppState;
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{Map, Value};
-use skjold_domain::crm::EntityKind;
-use skjold_domain::{FieldErrors, Right};
+use skjold_domain::crm::{Activity, Company, Entity, EntityKind, Person, Sale};
+use skjold_domain::{Access, FieldErrors, Right};
 use skjold_store::{JournalOp, ListQuery, ListSort, StoreError};
 
 const PAGE_SIZE: usize = 25;
@@ -123,7 +123,7 @@ const SORTS: [(ListSort, &str); 6] = [
 
 async fn list(
     kind: EntityKind,
-    auth: UiAuth<RecordsRead>,
+    auth: UiAuth<impl Requirement>,
     raw: Option<String>,
 ) -> Result<Response, UiError> {
     let spec = spec(kind);
@@ -146,6 +146,7 @@ async fn list(
     }
     let result = list_maps(
         auth.db(),
+        &auth.sight(),
         kind,
         &ListQuery {
             q: (!q.is_empty()).then(|| q.clone()),
@@ -168,7 +169,7 @@ async fn list(
         Err(e) => return Err(e.into()),
     };
 
-    let mut look = Lookup::new(auth.db());
+    let mut look = auth.lookup();
     let mut rows = Vec::with_capacity(page.items.len());
     for item in &page.items {
         rows.push(row(&mut look, spec, item, None).await?);
@@ -203,7 +204,7 @@ async fn list(
         }
         None => None,
     };
-    let new_href = auth.can(Right::RecordsWrite).then(|| {
+    let new_href = auth.can(Right::on(kind, Access::Write)).then(|| {
         let mut p: Vec<(&str, &str)> = Vec::new();
         for (k, v) in &keep {
             p.push((k, v));
@@ -312,17 +313,17 @@ async fn history_rows(
 
 async fn detail(
     kind: EntityKind,
-    auth: UiAuth<RecordsRead>,
+    auth: UiAuth<impl Requirement>,
     id: String,
     raw: Option<String>,
 ) -> Result<Response, UiError> {
     let spec = spec(kind);
     let slug = auth.slug().to_string();
     let params = query(raw);
-    let map = get_map(auth.db(), kind, &id).await?;
+    let map = get_map(auth.db(), &auth.sight(), kind, &id).await?;
     let title = fields::title(kind, &map);
     let here = record_href(&slug, kind, &id);
-    let mut look = Lookup::new(auth.db());
+    let mut look = auth.lookup();
     look.remember(kind, &id, &map);
 
     let mut facts = Vec::new();
@@ -351,13 +352,13 @@ async fn detail(
         .map(str::to_string);
 
     let mut actions = Vec::new();
-    if auth.can(Right::RecordsWrite) {
+    if auth.can(Right::on(kind, Access::Write)) {
         actions.push(Action {
             label: "Edit".into(),
             href: format!("{here}/edit"),
             primary: true,
         });
-        if kind != EntityKind::Activity {
+        if kind != EntityKind::Activity && auth.can(Right::ActivitiesWrite) {
             let link = match kind {
                 EntityKind::Company => "company_id",
                 EntityKind::Person => "person_id",
@@ -373,7 +374,7 @@ async fn detail(
             });
         }
     }
-    if auth.can(Right::RecordsDelete) {
+    if auth.can(Right::on(kind, Access::Delete)) {
         actions.push(Action {
             label: "Delete".into(),
             href: format!("{here}/delete"),
@@ -383,9 +384,14 @@ async fn detail(
 
     let mut sections = Vec::new();
     for (dep, field) in kind.dependents() {
+        // Only the kinds this user may read.
+        if !auth.can(Right::on(dep, Access::Read)) {
+            continue;
+        }
         let dep_spec = spec_of(dep);
         let page = list_maps(
             auth.db(),
+            &auth.sight(),
             dep,
             &ListQuery {
                 q: None,
@@ -409,7 +415,7 @@ async fn detail(
             } else {
                 dep_spec.new_label.to_string()
             },
-            new_href: auth.can(Right::RecordsWrite).then(|| {
+            new_href: auth.can(Right::on(dep, Access::Write)).then(|| {
                 with_query(
                     &format!("/{slug}/{}/new", dep_spec.path),
                     &[(field, &id), ("return_to", &here)],
@@ -421,7 +427,7 @@ async fn detail(
             empty: format!("No {}.", dep_spec.plural.to_lowercase()),
         });
     }
-    let move_form = (kind == EntityKind::Sale && auth.can(Right::RecordsWrite)).then(|| MoveForm {
+    let move_form = (kind == EntityKind::Sale && auth.can(Right::SalesWrite)).then(|| MoveForm {
         action: format!("{here}/move"),
         id: id.clone(),
         options: move_options(&map),
@@ -493,15 +499,24 @@ async fn form_fields(
                 "select"
             }
             Input::Link(target) => {
-                let page = list_maps(
-                    look.db(),
-                    target,
-                    &ListQuery {
-                        limit: Some(MAX_OPTIONS),
-                        ..ListQuery::default()
-                    },
-                )
-                .await?;
+                // Only records of a kind the user may read are offered.
+                let page = if look.reads(target) {
+                    list_maps(
+                        look.db(),
+                        look.sight(),
+                        target,
+                        &ListQuery {
+                            limit: Some(MAX_OPTIONS),
+                            ..ListQuery::default()
+                        },
+                    )
+                    .await?
+                } else {
+                    skjold_store::Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    }
+                };
                 if page.next_cursor.is_some() {
                     more_note = Some(format!(
                         "Shows the first {MAX_OPTIONS} {}; to link another, open it and start from there.",
@@ -601,7 +616,7 @@ async fn form_page<R: Requirement>(
     return_to: Option<String>,
     status: StatusCode,
 ) -> Result<Response, UiError> {
-    let mut look = Lookup::new(auth.db());
+    let mut look = auth.lookup();
     let fields = form_fields(&mut look, spec, values, errors).await?;
     let mut general = general_errors(spec, errors);
     general.extend(conflict);
@@ -620,7 +635,7 @@ async fn form_page<R: Requirement>(
 
 async fn new_form(
     kind: EntityKind,
-    auth: UiAuth<RecordsWrite>,
+    auth: UiAuth<impl Requirement>,
     raw: Option<String>,
 ) -> Result<Response, UiError> {
     let spec = spec(kind);
@@ -678,7 +693,7 @@ fn conflict_text(m: &str) -> String {
     s
 }
 
-async fn create(kind: EntityKind, post: Post<RecordsWrite>) -> Result<Response, UiError> {
+async fn create(kind: EntityKind, post: Post<impl Requirement>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let spec = spec(kind);
     let slug = auth.slug().to_string();
@@ -688,7 +703,7 @@ async fn create(kind: EntityKind, post: Post<RecordsWrite>) -> Result<Response, 
         .unwrap_or_else(|| format!("/{slug}/{}", spec.path));
     let (map, errs) = form_to_map(spec, &form);
     let outcome = if errs.is_empty() {
-        create_map(auth.db(), &auth.actor(), kind, map.clone()).await
+        create_map(auth.db(), &auth.sight(), &auth.actor(), kind, map.clone()).await
     } else {
         Err(StoreError::Invalid(errs))
     };
@@ -726,12 +741,12 @@ async fn create(kind: EntityKind, post: Post<RecordsWrite>) -> Result<Response, 
 
 async fn edit_form(
     kind: EntityKind,
-    auth: UiAuth<RecordsWrite>,
+    auth: UiAuth<impl Requirement>,
     id: String,
 ) -> Result<Response, UiError> {
     let spec = spec(kind);
     let slug = auth.slug().to_string();
-    let map = get_map(auth.db(), kind, &id).await?;
+    let map = get_map(auth.db(), &auth.sight(), kind, &id).await?;
     let here = record_href(&slug, kind, &id);
     form_page(
         &auth,
@@ -751,16 +766,24 @@ async fn edit_form(
 async fn update(
     kind: EntityKind,
     id: String,
-    post: Post<RecordsWrite>,
+    post: Post<impl Requirement>,
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let spec = spec(kind);
     let slug = auth.slug().to_string();
-    let current = get_map(auth.db(), kind, &id).await?;
+    let current = get_map(auth.db(), &auth.sight(), kind, &id).await?;
     let here = record_href(&slug, kind, &id);
     let (map, errs) = form_to_map(spec, &form);
     let outcome = if errs.is_empty() {
-        update_map(auth.db(), &auth.actor(), kind, &id, map.clone()).await
+        update_map(
+            auth.db(),
+            &auth.sight(),
+            &auth.actor(),
+            kind,
+            &id,
+            map.clone(),
+        )
+        .await
     } else {
         Err(StoreError::Invalid(errs))
     };
@@ -791,12 +814,12 @@ async fn update(
 
 async fn delete_form(
     kind: EntityKind,
-    auth: UiAuth<RecordsDelete>,
+    auth: UiAuth<impl Requirement>,
     id: String,
 ) -> Result<Response, UiError> {
     let spec = spec(kind);
     let slug = auth.slug().to_string();
-    let map = get_map(auth.db(), kind, &id).await?;
+    let map = get_map(auth.db(), &auth.sight(), kind, &id).await?;
     let here = record_href(&slug, kind, &id);
     let title = fields::title(kind, &map);
     ok(&DeletePage {
@@ -812,14 +835,18 @@ async fn delete_form(
 async fn delete(
     kind: EntityKind,
     id: String,
-    post: Post<RecordsDelete>,
+    post: Post<impl Requirement>,
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let spec = spec(kind);
     let slug = auth.slug().to_string();
-    let map = get_map(auth.db(), kind, &id).await?;
+    let map = get_map(auth.db(), &auth.sight(), kind, &id).await?;
     let cascade = !form.text("cascade").is_empty();
-    match auth.db().delete(&auth.actor(), kind, &id, cascade).await {
+    match auth
+        .db()
+        .delete(&auth.sight(), &auth.actor(), kind, &id, cascade)
+        .await
+    {
         Ok(()) => Ok(Redirect::to(&format!("/{slug}/{}?msg=deleted", spec.path)).into_response()),
         Err(StoreError::Conflict(m)) => {
             let here = record_href(&slug, kind, &id);
@@ -844,7 +871,7 @@ async fn delete(
 }
 
 /// Marks an activity done (the dashboard's "Done" button).
-async fn mark_done(id: String, post: Post<RecordsWrite>) -> Result<Response, UiError> {
+async fn mark_done(id: String, post: Post<Write<Activity>>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let slug = auth.slug().to_string();
     let mut patch = Map::new();
@@ -852,14 +879,22 @@ async fn mark_done(id: String, post: Post<RecordsWrite>) -> Result<Response, UiE
     if !is_id(&id) {
         return Err(UiError::NotFound);
     }
-    update_map(auth.db(), &auth.actor(), EntityKind::Activity, &id, patch).await?;
+    update_map(
+        auth.db(),
+        &auth.sight(),
+        &auth.actor(),
+        EntityKind::Activity,
+        &id,
+        patch,
+    )
+    .await?;
     let to = safe_next(&slug, form.get("return_to"))
         .unwrap_or_else(|| record_href(&slug, EntityKind::Activity, &id));
     Ok(Redirect::to(&with_query(&to, &[("msg", "done")])).into_response())
 }
 
 /// Moves a sale to a stage, or closes it as won or lost (pipeline board, sale page).
-async fn move_sale(id: String, post: Post<RecordsWrite>) -> Result<Response, UiError> {
+async fn move_sale(id: String, post: Post<Write<Sale>>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let slug = auth.slug().to_string();
     if !is_id(&id) {
@@ -881,7 +916,15 @@ async fn move_sale(id: String, post: Post<RecordsWrite>) -> Result<Response, UiE
             ))
         }
     }
-    update_map(auth.db(), &auth.actor(), EntityKind::Sale, &id, patch).await?;
+    update_map(
+        auth.db(),
+        &auth.sight(),
+        &auth.actor(),
+        EntityKind::Sale,
+        &id,
+        patch,
+    )
+    .await?;
     let back = safe_next(&slug, form.get("return_to"))
         .unwrap_or_else(|| record_href(&slug, EntityKind::Sale, &id));
     Ok(Redirect::to(&with_query(&back, &[("msg", "moved")])).into_response())
@@ -898,24 +941,25 @@ async fn show_record(kind: EntityKind, tenant: String, id: String) -> Response {
     }
 }
 
-fn routes(kind: EntityKind) -> Router<AppState> {
+/// The screens of one record type. Each handler's extractor names the right it needs, and
+/// the right follows from the type: `Read<Company>` is `companies.read`.
+fn routes<E: Entity + 'static>() -> Router<AppState> {
+    let kind = E::KIND;
     let p = spec(kind).path;
     Router::new()
         .route(
             &format!("/{{tenant}}/{p}"),
-            get(move |auth: UiAuth<RecordsRead>, RawQuery(raw): RawQuery| list(kind, auth, raw))
-                .post(move |post: Post<RecordsWrite>| create(kind, post)),
+            get(move |auth: UiAuth<Read<E>>, RawQuery(raw): RawQuery| list(kind, auth, raw))
+                .post(move |post: Post<Write<E>>| create(kind, post)),
         )
         .route(
             &format!("/{{tenant}}/{p}/new"),
-            get(move |auth: UiAuth<RecordsWrite>, RawQuery(raw): RawQuery| {
-                new_form(kind, auth, raw)
-            }),
+            get(move |auth: UiAuth<Write<E>>, RawQuery(raw): RawQuery| new_form(kind, auth, raw)),
         )
         .route(
             &format!("/{{tenant}}/{p}/{{id}}"),
             get(
-                move |auth: UiAuth<RecordsRead>,
+                move |auth: UiAuth<Read<E>>,
                       Path((_, id)): Path<(String, String)>,
                       RawQuery(raw): RawQuery| detail(kind, auth, id, raw),
             ),
@@ -923,12 +967,12 @@ fn routes(kind: EntityKind) -> Router<AppState> {
         .route(
             &format!("/{{tenant}}/{p}/{{id}}/edit"),
             get(
-                move |auth: UiAuth<RecordsWrite>, Path((_, id)): Path<(String, String)>| {
+                move |auth: UiAuth<Write<E>>, Path((_, id)): Path<(String, String)>| {
                     edit_form(kind, auth, id)
                 },
             )
             .post(
-                move |Path((_, id)): Path<(String, String)>, post: Post<RecordsWrite>| {
+                move |Path((_, id)): Path<(String, String)>, post: Post<Write<E>>| {
                     update(kind, id, post)
                 },
             ),
@@ -936,12 +980,12 @@ fn routes(kind: EntityKind) -> Router<AppState> {
         .route(
             &format!("/{{tenant}}/{p}/{{id}}/delete"),
             get(
-                move |auth: UiAuth<RecordsDelete>, Path((_, id)): Path<(String, String)>| {
+                move |auth: UiAuth<Delete<E>>, Path((_, id)): Path<(String, String)>| {
                     delete_form(kind, auth, id)
                 },
             )
             .post(
-                move |Path((_, id)): Path<(String, String)>, post: Post<RecordsDelete>| {
+                move |Path((_, id)): Path<(String, String)>, post: Post<Delete<E>>| {
                     delete(kind, id, post)
                 },
             ),
@@ -949,20 +993,26 @@ fn routes(kind: EntityKind) -> Router<AppState> {
 }
 
 pub fn router() -> Router<AppState> {
-    let mut r = Router::new();
-    for kind in EntityKind::ALL {
-        r = r.merge(routes(*kind));
-    }
-    r.route(
-        "/{tenant}/activities/{id}/done",
-        get(|Path((t, id)): Path<(String, String)>| show_record(EntityKind::Activity, t, id)).post(
-            |Path((_, id)): Path<(String, String)>, post: Post<RecordsWrite>| mark_done(id, post),
-        ),
-    )
-    .route(
-        "/{tenant}/sales/{id}/move",
-        get(|Path((t, id)): Path<(String, String)>| show_record(EntityKind::Sale, t, id)).post(
-            |Path((_, id)): Path<(String, String)>, post: Post<RecordsWrite>| move_sale(id, post),
-        ),
-    )
+    Router::new()
+        .merge(routes::<Company>())
+        .merge(routes::<Person>())
+        .merge(routes::<Activity>())
+        .merge(routes::<Sale>())
+        .route(
+            "/{tenant}/activities/{id}/done",
+            get(|Path((t, id)): Path<(String, String)>| show_record(EntityKind::Activity, t, id))
+                .post(
+                    |Path((_, id)): Path<(String, String)>, post: Post<Write<Activity>>| {
+                        mark_done(id, post)
+                    },
+                ),
+        )
+        .route(
+            "/{tenant}/sales/{id}/move",
+            get(|Path((t, id)): Path<(String, String)>| show_record(EntityKind::Sale, t, id)).post(
+                |Path((_, id)): Path<(String, String)>, post: Post<Write<Sale>>| {
+                    move_sale(id, post)
+                },
+            ),
+        )
 }

@@ -185,11 +185,28 @@ pub struct RecentRow {
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
     pub chrome: Chrome,
-    pub can_write: bool,
+    /// What the user may do and read, each by its own right.
+    pub can: DashRights,
     pub activities: Vec<DashActivity>,
     pub sales_headers: Vec<&'static str>,
     pub sales: Vec<Vec<Cell>>,
     pub recent: Vec<RecentRow>,
+}
+
+/// The dashboard's buttons and panels, each shown only to holders of its right.
+pub struct DashRights {
+    pub new_company: bool,
+    pub new_person: bool,
+    pub new_activity: bool,
+    pub new_sale: bool,
+    pub read_activities: bool,
+    pub read_sales: bool,
+}
+
+impl DashRights {
+    pub fn any_new(&self) -> bool {
+        self.new_company || self.new_person || self.new_activity || self.new_sale
+    }
 }
 
 pub struct Card {
@@ -273,7 +290,7 @@ pub struct UserRow {
     pub name: String,
     pub email: String,
     pub phone: String,
-    pub role: &'static str,
+    pub role: String,
     pub active: bool,
     pub created: String,
 }
@@ -290,7 +307,7 @@ pub struct AdminUsersPage {
     /// made it (shown this once).
     pub created: Option<(String, Option<String>)>,
     /// Each role and its rights, in plain words.
-    pub roles: Vec<(&'static str, Vec<&'static str>)>,
+    pub roles: Vec<(String, Vec<&'static str>)>,
 }
 
 #[derive(Template)]
@@ -311,7 +328,7 @@ pub struct AdminUserPage {
 pub struct ProfilePage {
     pub chrome: Chrome,
     pub username: String,
-    pub role: &'static str,
+    pub role: String,
     pub rights: Vec<&'static str>,
     pub fields: Vec<FormField>,
     pub password_fields: Vec<FormField>,

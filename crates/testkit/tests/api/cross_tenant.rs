@@ -62,7 +62,23 @@ async fn seed(app: &TestApp, slug: &'static str, token: String, password: String
         .as_str()
         .unwrap()
         .to_string();
+    let role = post(
+        "roles",
+        json!({"name": format!("{tag} role"), "rights": ["companies.read"], "visibility": "own"}),
+    )
+    .await;
+    let team = post("teams", json!({"name": format!("{tag} team")})).await;
+    let res = app
+        .post(
+            &format!("{base}/teams/{team}/members"),
+            &token,
+            &json!({"user_id": user}),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
     let mut ids = BTreeMap::new();
+    ids.insert("roles", role.clone());
+    ids.insert("teams", team.clone());
     ids.insert("companies", company.clone());
     ids.insert("persons", person.clone());
     ids.insert("sales", sale.clone());
@@ -85,7 +101,7 @@ async fn seed(app: &TestApp, slug: &'static str, token: String, password: String
         .await
         .unwrap();
     let session = sessions["items"][0]["id"].as_str().unwrap().to_string();
-    let secrets = vec![tag, company, person, sale, activity, user];
+    let secrets = vec![tag, company, person, sale, activity, user, role, team];
     Tenant {
         slug,
         token,
@@ -109,6 +125,13 @@ fn sample_body(template: &str, resource: &str, method: &Method, owner: &Tenant) 
         ("sales", _) => json!({"title": "Matrix"}),
         ("users", "POST") => json!({"username": "matrix-user", "role": "user"}),
         ("users", _) => json!({"display_name": "Matrix"}),
+        ("roles", "POST") => json!({"name": "Matrix", "rights": [], "visibility": "own"}),
+        ("roles", _) => json!({"name": "Matrix"}),
+        ("teams", "POST") if template.ends_with("/members") => {
+            json!({"user_id": owner.ids["users"]})
+        }
+        ("teams", "POST") => json!({"name": "Matrix"}),
+        ("teams", _) => json!({"name": "Matrix"}),
         ("me", _) => json!({"display_name": "Matrix"}),
         ("session", _) => json!({"username": "admin", "password": owner.password}),
         ("backup", "POST") => json!({"at": "2026-01-01T00:00:00Z"}),
@@ -161,6 +184,9 @@ fn fill(template: &str, tenant: &str, id_source: &Tenant) -> (String, &'static s
             })
         };
         path = path.replace("{id}", id);
+    }
+    if path.contains("{user_id}") {
+        path = path.replace("{user_id}", &id_source.ids["users"]);
     }
     (path, resource)
 }

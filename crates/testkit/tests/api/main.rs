@@ -11,6 +11,7 @@ mod openapi;
 mod password_policy;
 mod records;
 mod rights;
+mod roles;
 mod session;
 mod sessions;
 mod tenancy;

@@ -217,7 +217,7 @@ async fn an_administrator_tightens_the_policy_and_every_path_applies_it() {
         &app.state.audit,
         &skjold_domain::TenantSlug::parse("demo").unwrap(),
         skjold_domain::Username::parse("kari").unwrap(),
-        Role::User,
+        Role::User.as_str(),
         "kari-is-my-name-1A!".into(),
         "test",
     )

@@ -270,6 +270,7 @@ async fn search_finds_records_by_word_prefixes_and_pages_without_duplicates() {
         })
         .collect();
     db.create_many::<skjold_domain::crm::Person>(
+        &skjold_store::Sight::everything(),
         &skjold_store::Actor::System { what: "test" },
         inputs,
     )
@@ -436,6 +437,7 @@ async fn a_common_word_with_a_rare_one_finds_the_rare_match() {
         serde_json::from_value(json!({"first_name": "Anna", "last_name": "Zylinski"})).unwrap(),
     );
     db.create_many::<skjold_domain::crm::Person>(
+        &skjold_store::Sight::everything(),
         &skjold_store::Actor::System { what: "test" },
         inputs,
     )

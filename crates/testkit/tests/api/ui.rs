@@ -603,6 +603,64 @@ async fn ui_security_page_sets_the_session_timeouts() {
     assert_eq!(s["effective_token_max_days"], 30);
 }
 
+/// The dashboard and the pipeline board show only the records the user's role lets them see.
+#[tokio::test]
+async fn ui_dashboard_and_pipeline_show_only_visible_records() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let res = app
+        .post(
+            "/demo/api/v1/roles",
+            &admin,
+            &serde_json::json!({
+                "name": "Own sales",
+                "rights": ["sales.read", "sales.write", "companies.read"],
+                "visibility": "own",
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let token = app.user_with_role_named("demo", "sune", "Own sales").await;
+    for (who, title) in [(&admin, "Hidden Deal"), (&token, "Own Deal")] {
+        let res = app
+            .post(
+                "/demo/api/v1/sales",
+                who,
+                &serde_json::json!({ "title": title }),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{title}");
+    }
+    let cookie = ui_sign_in(
+        &app,
+        "sune",
+        &skjold_testkit::user_password("sune"),
+        "/demo/",
+    )
+    .await;
+    for path in [
+        "/demo/",
+        "/demo/sales/pipeline",
+        "/demo/sales",
+        "/demo/sales?q=deal",
+    ] {
+        let res = page(&app, path, &cookie).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains("Own Deal"),
+            "{path} lacks the user's own sale"
+        );
+        assert!(!body.contains("Hidden Deal"), "{path} shows another's sale");
+    }
+    // No section the role does not read, and no Admin entry.
+    let body = page(&app, "/demo/", &cookie).await.text().await.unwrap();
+    assert!(!body.contains("My open activities"));
+    assert!(!body.contains("/demo/persons\""));
+    assert!(!body.contains("/demo/admin/"));
+    assert_eq!(page(&app, "/demo/persons", &cookie).await.status(), 403);
+}
+
 #[tokio::test]
 async fn ui_backups_page_restores_after_a_confirmation() {
     let app = crate::backup::app_with_backups(true).await;

@@ -1,0 +1,472 @@
+//! `skjold role …`, `skjold team …` and `skjold user set`: the operator's side of access
+//! management. The operator acts for the system, so no escalation rule limits them, but
+//! the last active administrator is protected as everywhere, and every change is an audit
+//! event in the tenant's chain with the state before and after.
+
+use clap::Subcommand;
+use skjold_audit::AuditTrail;
+use skjold_domain::{Right, TenantSlug, Visibility};
+use skjold_server::access::{self, Granter};
+use skjold_server::provision::operator_event;
+use skjold_store::{Actor, NewRole, RolePatch, TenantDb, TenantRouter, UserPatch, UserStatus};
+
+const ACTOR: Actor = Actor::System { what: "cli" };
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// List the tenant's roles with their rights and visibility.
+    List {
+        #[arg(long)]
+        tenant: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a role.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        /// Comma-separated rights, e.g. companies.read,persons.read.
+        #[arg(long, value_delimiter = ',')]
+        rights: Vec<String>,
+        /// own, team or all.
+        #[arg(long)]
+        visibility: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Change a role (by name or id).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The complete new set of rights, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        rights: Option<Vec<String>>,
+        #[arg(long)]
+        visibility: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Remove a role nobody holds.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// List the tenant's teams and their members.
+    List {
+        #[arg(long)]
+        tenant: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a team.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Remove a team (its members leave it).
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        team: String,
+    },
+    /// Add a user to a team.
+    AddMember {
+        #[arg(long)]
+        tenant: String,
+        team: String,
+        username: String,
+    },
+    /// Remove a user from a team.
+    RemoveMember {
+        #[arg(long)]
+        tenant: String,
+        team: String,
+        username: String,
+    },
+}
+
+async fn open(router: &TenantRouter, tenant: &str) -> anyhow::Result<(TenantSlug, TenantDb)> {
+    let slug = TenantSlug::parse(tenant).map_err(|e| anyhow::anyhow!("tenant '{tenant}': {e}"))?;
+    let (_, db) = router
+        .open(&slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+    Ok((slug, db))
+}
+
+fn rights(names: &[String]) -> anyhow::Result<Vec<Right>> {
+    names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .map(|n| Right::parse(n).map_err(|e| anyhow::anyhow!("{e}")))
+        .collect()
+}
+
+fn visibility(v: &str) -> anyhow::Result<Visibility> {
+    Visibility::parse(v).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn store_err(e: skjold_store::StoreError) -> anyhow::Error {
+    match e {
+        skjold_store::StoreError::Invalid(f) => anyhow::anyhow!(
+            "{}",
+            f.0.iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => other.into(),
+    }
+}
+
+async fn event(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    slug: &TenantSlug,
+    kind: &str,
+    mut detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    detail["via"] = "cli".into();
+    operator_event(router, audit, slug.as_str(), kind, detail).await?;
+    Ok(())
+}
+
+pub async fn role(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    cmd: RoleCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        RoleCommand::List { tenant, json } => {
+            let (_, db) = open(router, &tenant).await?;
+            let roles = db.list_roles().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&roles)?);
+            } else {
+                println!("{:<24} {:<10} {:<6} RIGHTS", "NAME", "VISIBILITY", "USERS");
+                for r in roles {
+                    let holders = db.users_with_role(&r.id).await?;
+                    let rights: Vec<&str> = r.rights.iter().map(|x| x.as_str()).collect();
+                    println!(
+                        "{:<24} {:<10} {:<6} {}",
+                        r.name,
+                        r.visibility.as_str(),
+                        holders,
+                        rights.join(",")
+                    );
+                }
+            }
+        }
+        RoleCommand::Add {
+            tenant,
+            name,
+            rights: names,
+            visibility: v,
+            description,
+        } => {
+            let (slug, db) = open(router, &tenant).await?;
+            let role = db
+                .create_role(
+                    &ACTOR,
+                    NewRole {
+                        name,
+                        description,
+                        rights: rights(&names)?,
+                        visibility: visibility(&v)?,
+                    },
+                )
+                .await
+                .map_err(store_err)?;
+            event(
+                router,
+                audit,
+                &slug,
+                "role.created",
+                serde_json::json!({ "before": null, "after": access::role_detail(&role) }),
+            )
+            .await?;
+            println!(
+                "added role '{}' ({}) to tenant '{slug}'",
+                role.name, role.id
+            );
+        }
+        RoleCommand::Set {
+            tenant,
+            role,
+            name,
+            rights: names,
+            visibility: v,
+            description,
+        } => {
+            let (slug, db) = open(router, &tenant).await?;
+            let current = access::find_role(&db, &role).await?;
+            let patch = RolePatch {
+                name,
+                description: description.map(Some),
+                rights: names.as_deref().map(rights).transpose()?,
+                visibility: v.as_deref().map(visibility).transpose()?,
+            };
+            let (before, after) = db
+                .update_role(&ACTOR, &current.id, patch)
+                .await
+                .map_err(store_err)?;
+            if before != after {
+                event(
+                    router,
+                    audit,
+                    &slug,
+                    "role.changed",
+                    serde_json::json!({
+                        "before": access::role_detail(&before),
+                        "after": access::role_detail(&after),
+                    }),
+                )
+                .await?;
+            }
+            println!("changed role '{}'", after.name);
+        }
+        RoleCommand::Remove { tenant, role } => {
+            let (slug, db) = open(router, &tenant).await?;
+            let current = access::find_role(&db, &role).await?;
+            let removed = db
+                .delete_role(&ACTOR, &current.id)
+                .await
+                .map_err(store_err)?;
+            event(
+                router,
+                audit,
+                &slug,
+                "role.deleted",
+                serde_json::json!({ "before": access::role_detail(&removed), "after": null }),
+            )
+            .await?;
+            println!("removed role '{}'", removed.name);
+        }
+    }
+    Ok(())
+}
+
+async fn find_team(db: &TenantDb, team: &str) -> anyhow::Result<skjold_store::Team> {
+    db.find_team(team)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no team '{team}'"))
+}
+
+async fn find_user(db: &TenantDb, username: &str) -> anyhow::Result<skjold_store::User> {
+    let name =
+        skjold_domain::Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+    Ok(db
+        .user_for_sign_in(&name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no user '{name}'"))?
+        .0)
+}
+
+pub async fn team(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    cmd: TeamCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        TeamCommand::List { tenant, json } => {
+            let (_, db) = open(router, &tenant).await?;
+            let mut out = Vec::new();
+            for t in db.list_teams().await? {
+                let members = db.team_members(&t.id).await?;
+                out.push((t, members));
+            }
+            if json {
+                let v: Vec<_> = out
+                    .iter()
+                    .map(|(t, m)| serde_json::json!({ "team": t, "members": m }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{:<24} MEMBERS", "TEAM");
+                for (t, m) in out {
+                    let names: Vec<&str> = m.iter().map(|m| m.username.as_str()).collect();
+                    println!("{:<24} {}", t.name, names.join(","));
+                }
+            }
+        }
+        TeamCommand::Add {
+            tenant,
+            name,
+            description,
+        } => {
+            let (slug, db) = open(router, &tenant).await?;
+            let t = db
+                .create_team(&ACTOR, &name, description)
+                .await
+                .map_err(store_err)?;
+            event(
+                router,
+                audit,
+                &slug,
+                "team.created",
+                serde_json::json!({ "before": null, "after": { "id": t.id, "name": t.name } }),
+            )
+            .await?;
+            println!("added team '{}' ({}) to tenant '{slug}'", t.name, t.id);
+        }
+        TeamCommand::Remove { tenant, team } => {
+            let (slug, db) = open(router, &tenant).await?;
+            let t = find_team(&db, &team).await?;
+            let (t, members) = db.delete_team(&ACTOR, &t.id).await.map_err(store_err)?;
+            event(
+                router,
+                audit,
+                &slug,
+                "team.deleted",
+                serde_json::json!({
+                    "before": { "id": t.id, "name": t.name, "members": members },
+                    "after": null,
+                }),
+            )
+            .await?;
+            println!("removed team '{}'", t.name);
+        }
+        TeamCommand::AddMember {
+            tenant,
+            team,
+            username,
+        } => {
+            let (slug, db) = open(router, &tenant).await?;
+            let t = find_team(&db, &team).await?;
+            let u = find_user(&db, &username).await?;
+            if db
+                .add_team_member(&ACTOR, &t.id, &u.id)
+                .await
+                .map_err(store_err)?
+            {
+                event(
+                    router,
+                    audit,
+                    &slug,
+                    "team.member_added",
+                    serde_json::json!({
+                        "team_id": t.id, "team": t.name, "user_id": u.id,
+                        "before": { "member": false }, "after": { "member": true },
+                    }),
+                )
+                .await?;
+            }
+            println!("'{}' is a member of team '{}'", u.username, t.name);
+        }
+        TeamCommand::RemoveMember {
+            tenant,
+            team,
+            username,
+        } => {
+            let (slug, db) = open(router, &tenant).await?;
+            let t = find_team(&db, &team).await?;
+            let u = find_user(&db, &username).await?;
+            db.remove_team_member(&ACTOR, &t.id, &u.id)
+                .await
+                .map_err(|e| match e {
+                    skjold_store::StoreError::NotFound => {
+                        anyhow::anyhow!("'{}' is not a member of team '{}'", u.username, t.name)
+                    }
+                    other => other.into(),
+                })?;
+            event(
+                router,
+                audit,
+                &slug,
+                "team.member_removed",
+                serde_json::json!({
+                    "team_id": t.id, "team": t.name, "user_id": u.id,
+                    "before": { "member": true }, "after": { "member": false },
+                }),
+            )
+            .await?;
+            println!("removed '{}' from team '{}'", u.username, t.name);
+        }
+    }
+    Ok(())
+}
+
+/// `skjold user set`: a user's role (built-in or custom, by name) and/or status.
+pub async fn set_user(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    tenant: &str,
+    username: &str,
+    role: Option<&str>,
+    status: Option<&str>,
+) -> anyhow::Result<()> {
+    let (slug, db) = open(router, tenant).await?;
+    let user = find_user(&db, username).await?;
+    let role = match role {
+        Some(r) => Some(access::find_role(&db, r).await?),
+        None => None,
+    };
+    let status = match status {
+        None => None,
+        Some("active") => Some(UserStatus::Active),
+        Some("disabled") => Some(UserStatus::Disabled),
+        Some(other) => anyhow::bail!("status '{other}': use active or disabled"),
+    };
+    access::check_user_change(&db, Granter::Operator, &user, role.as_ref(), status).await?;
+    let updated = db
+        .update_user(
+            &ACTOR,
+            &user.id,
+            UserPatch {
+                role: role.as_ref().map(|r| r.id.clone()),
+                status,
+                ..UserPatch::default()
+            },
+        )
+        .await
+        .map_err(store_err)?;
+    let kind = if updated.status != user.status {
+        if updated.status == UserStatus::Disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        }
+    } else {
+        "user.role_changed"
+    };
+    if updated.status != user.status || updated.role != user.role {
+        event(
+            router,
+            audit,
+            &slug,
+            kind,
+            serde_json::json!({
+                "user_id": updated.id, "username": updated.username,
+                "role": {
+                    "from": user.role.as_str(), "to": updated.role.as_str(),
+                    "from_name": access::role_name(&db, &user.role).await?,
+                    "to_name": access::role_name(&db, &updated.role).await?,
+                },
+                "status": { "from": user.status.as_str(), "to": updated.status.as_str() },
+            }),
+        )
+        .await?;
+    }
+    println!(
+        "user '{}': role {}, {}",
+        updated.username,
+        access::role_name(&db, &updated.role).await?,
+        updated.status.as_str()
+    );
+    Ok(())
+}
