@@ -95,6 +95,12 @@ pub fn check_role_name(name: &str) -> Result<String, FieldErrors> {
     Ok(name.to_string())
 }
 
+/// A unique-name violation as the conflict a client can act on (teams do the same).
+fn taken(e: &sqlx::Error, name: &str) -> Option<StoreError> {
+    StoreError::is_unique_violation(e)
+        .then(|| StoreError::Conflict(format!("a role named '{name}' exists already")))
+}
+
 impl TenantDb {
     pub async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
         let rows = sqlx::query(&format!(
@@ -172,15 +178,8 @@ impl TenantDb {
         .bind(role.visibility.as_str())
         .execute(&mut *tx)
         .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if StoreError::is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "a role named '{}' exists already",
-                    role.name
-                )))
-            }
-            Err(e) => return Err(e.into()),
+        if let Err(e) = inserted {
+            return Err(taken(&e, &role.name).unwrap_or(e.into()));
         }
         let now = self.now();
         journal::append(
@@ -268,15 +267,8 @@ impl TenantDb {
         .bind(id.as_str())
         .execute(&mut *tx)
         .await;
-        match updated {
-            Ok(_) => {}
-            Err(e) if StoreError::is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "a role named '{}' exists already",
-                    role.name
-                )))
-            }
-            Err(e) => return Err(e.into()),
+        if let Err(e) = updated {
+            return Err(taken(&e, &role.name).unwrap_or(e.into()));
         }
         let now = self.now();
         journal::append(
