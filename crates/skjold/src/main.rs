@@ -1,6 +1,7 @@
 //! `skjold`: the server and its operator commands.
 
 mod cli;
+mod two_factor;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -20,6 +20,7 @@ mod search;
 mod sessions;
 mod tenant;
 mod totp;
+mod two_factor;
 mod users;
 
 pub use api_tokens::{ApiToken, NewApiToken};
@@ -36,6 +37,7 @@ pub use router::TenantRouter;
 pub use sessions::{Session, SessionInfo, SessionTimeouts};
 pub use tenant::TenantDb;
 pub use totp::TotpFactor;
+pub use two_factor::{Ceremony, PasskeyRecord};
 pub use users::{NewUser, User, UserPatch, UserStatus};
 
 /// Register the SQLite and PostgreSQL drivers behind sqlx's `Any` pool. Idempotent.

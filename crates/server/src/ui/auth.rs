@@ -286,6 +286,14 @@ impl<R: Requirement> FromRequestParts<AppState> for UiAuth<R> {
                 "this organisation's account is suspended".into(),
             ));
         }
+        // A session that may only enrol a second factor goes to the enrolment page (by the
+        // same redirect as a sign-in).
+        if session.restricted && !R::ENROLMENT {
+            return Err(UiError::SignIn {
+                login: format!("/{slug}/me/two-factor?msg=enrol"),
+                htmx: is_htmx(&parts.headers),
+            });
+        }
         if let Some(right) = R::RIGHT {
             if !session.user.role.has(right) {
                 return Err(UiError::Forbidden(format!(
