@@ -62,6 +62,14 @@ pub fn known_role(name: &str) -> bool {
     skjold_domain::Role::parse(name).is_ok()
 }
 
+/// Every role's name, for choosing the roles a policy names.
+pub fn role_names() -> Vec<String> {
+    skjold_domain::Role::ALL
+        .iter()
+        .map(|r| r.as_str().to_string())
+        .collect()
+}
+
 /// Must this user have a second factor? By the tenant's policy (comparing the user's role
 /// name) or because an administrator required it of them (`flagged`).
 pub fn two_factor_required_for(policy: &TwoFactorPolicy, user: &User, flagged: bool) -> bool {

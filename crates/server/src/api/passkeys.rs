@@ -114,7 +114,7 @@ fn options_json<T: Serialize>(options: &T) -> Result<serde_json::Value, ApiError
     serde_json::to_value(options).map_err(|e| ApiError::Internal(format!("passkey options: {e}")))
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+pub(crate) fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(FieldErrors::single("name", "must be 1–100 characters").into());
@@ -146,14 +146,16 @@ async fn register_options(
     State(state): State<AppState>,
     auth: Authorized<Enrolling>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
-    let user = auth.user();
-    let existing = auth
-        .db()
-        .passkeys_of(&user.id)
-        .await?
-        .iter()
-        .map(|p| pk::parse_passkey(&p.credential))
-        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(registration_start(&state, auth.db(), auth.user()).await?))
+}
+
+/// Registration options for the user (shared with the web UI).
+pub async fn registration_start(
+    state: &AppState,
+    db: &skjold_store::TenantDb,
+    user: &skjold_store::User,
+) -> Result<CeremonyOptions, ApiError> {
+    let existing = user_passkeys(db, &user.id).await?;
     let (options, reg) = pk::registration_options(
         &state.relying_party,
         &user.id,
@@ -161,19 +163,53 @@ async fn register_options(
         user.display_name.as_deref().unwrap_or(&user.username),
         &existing,
     )?;
-    let ceremony = pk::keep(
-        auth.db(),
-        state.clock.now(),
-        kind::REGISTER,
-        Some(&user.id),
-        None,
-        &reg,
-    )
-    .await?;
-    Ok(Json(CeremonyOptions {
+    let ceremony = pk::keep(db, state.clock.now(), kind::REGISTER, Some(&user.id), None, &reg).await?;
+    Ok(CeremonyOptions {
         ceremony,
         options: options_json(&options)?,
-    }))
+    })
+}
+
+/// Checks the authenticator's answer to a registration and stores the passkey (shared with
+/// the web UI). Lifts an enrolment restriction of `session`.
+pub async fn registration_finish(
+    state: &AppState,
+    db: &skjold_store::TenantDb,
+    user: &skjold_store::User,
+    session: &skjold_store::Session,
+    ceremony: &str,
+    credential: serde_json::Value,
+    name: &str,
+) -> Result<PasskeyRecord, ApiError> {
+    let name = check_name(name)?;
+    let credential: RegisterPublicKeyCredential = serde_json::from_value(credential)
+        .map_err(|_| FieldErrors::single("credential", "is not a WebAuthn registration"))?;
+    let ceremony = pk::take(db, ceremony)
+        .await?
+        .filter(|c| c.kind == kind::REGISTER && c.user_id.as_deref() == Some(&user.id))
+        .ok_or_else(|| FieldErrors::single("ceremony", "is unknown or expired; start again"))?;
+    let reg: PasskeyRegistration = pk::parse_state(&ceremony)?;
+    let passkey = state
+        .relying_party
+        .webauthn()?
+        .finish_passkey_registration(&credential, &reg)
+        .map_err(|e| {
+            tracing::info!(error = %e, "passkey registration refused");
+            FieldErrors::single("credential", "does not verify")
+        })?;
+    let record = db
+        .add_passkey(
+            &user.id,
+            &pk::cred_id_text(passkey.cred_id()),
+            &name,
+            &pk::passkey_json(&passkey)?,
+        )
+        .await?;
+    // A session restricted to enrolment has enrolled now: it becomes a full one.
+    if session.restricted {
+        db.unrestrict_session(&session.token_hash).await?;
+    }
+    Ok(record)
 }
 
 /// Finish registering a passkey with the authenticator's answer.
@@ -196,36 +232,16 @@ async fn register(
     auth: Authorized<Enrolling>,
     ApiJson(body): ApiJson<RegisterPasskey>,
 ) -> Result<(StatusCode, Json<PasskeyView>), ApiError> {
-    let user = auth.user();
-    let name = check_name(body.name.as_deref().unwrap_or("Passkey"))?;
-    let credential: RegisterPublicKeyCredential = serde_json::from_value(body.credential)
-        .map_err(|_| FieldErrors::single("credential", "is not a WebAuthn registration"))?;
-    let ceremony = pk::take(auth.db(), &body.ceremony)
-        .await?
-        .filter(|c| c.kind == kind::REGISTER && c.user_id.as_deref() == Some(&user.id))
-        .ok_or_else(|| FieldErrors::single("ceremony", "is unknown or expired; start again"))?;
-    let reg: PasskeyRegistration = pk::parse_state(&ceremony)?;
-    let passkey = state
-        .relying_party
-        .webauthn()?
-        .finish_passkey_registration(&credential, &reg)
-        .map_err(|e| {
-            tracing::info!(error = %e, "passkey registration refused");
-            FieldErrors::single("credential", "does not verify")
-        })?;
-    let record = auth
-        .db()
-        .add_passkey(
-            &user.id,
-            &pk::cred_id_text(passkey.cred_id()),
-            &name,
-            &pk::passkey_json(&passkey)?,
-        )
-        .await?;
-    // A session restricted to enrolment has enrolled now: it becomes a full one.
-    if auth.session.restricted {
-        auth.db().unrestrict_session(&auth.session.token_hash).await?;
-    }
+    let record = registration_finish(
+        &state,
+        auth.db(),
+        auth.user(),
+        &auth.session,
+        &body.ceremony,
+        body.credential,
+        body.name.as_deref().unwrap_or("Passkey"),
+    )
+    .await?;
     auth.audit_event(
         &state,
         ip,
@@ -292,15 +308,7 @@ async fn remove(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = super::parse_id(&id).map_err(|_| ApiError::NotFound("no such passkey"))?;
-    let user = auth.user();
-    let mine = auth.db().passkeys_of(&user.id).await?;
-    if !mine.iter().any(|p| p.id == id) {
-        return Err(ApiError::NotFound("no such passkey"));
-    }
-    let mut left = crate::two_factor::factors_of(auth.db(), &user.id).await?;
-    left.passkeys -= 1;
-    super::two_factor::keep_required_factor(auth.db(), user, left).await?;
-    let name = auth.db().delete_passkey(&user.id, &id).await?;
+    let name = remove_passkey(auth.db(), auth.user(), &id).await?;
     auth.audit_event(
         &state,
         ip,
@@ -309,6 +317,23 @@ async fn remove(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes one of the user's passkeys unless it is the last factor the tenant requires;
+/// answers its name (shared with the web UI).
+pub async fn remove_passkey(
+    db: &skjold_store::TenantDb,
+    user: &skjold_store::User,
+    id: &str,
+) -> Result<String, ApiError> {
+    let mine = db.passkeys_of(&user.id).await?;
+    if !mine.iter().any(|p| p.id == id) {
+        return Err(ApiError::NotFound("no such passkey"));
+    }
+    let mut left = crate::two_factor::factors_of(db, &user.id).await?;
+    left.passkeys = left.passkeys.saturating_sub(1);
+    super::two_factor::keep_required_factor(db, user, left).await?;
+    Ok(db.delete_passkey(&user.id, id).await?)
 }
 
 /// Start signing in with a passkey. With `username` and `password`: the second step after

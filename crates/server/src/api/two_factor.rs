@@ -151,20 +151,48 @@ async fn disable_totp(
     auth: Authorized<SignedIn>,
     ApiJson(body): ApiJson<DisableTotp>,
 ) -> Result<StatusCode, ApiError> {
-    let (db, user) = (auth.db(), auth.user());
+    let field = disable_totp_checked(
+        &state,
+        &auth.tenant.record,
+        auth.db(),
+        auth.user(),
+        body.password,
+        body.code.as_deref(),
+        ip,
+        "api",
+    )
+    .await?;
+    auth.audit_event(&state, ip, "auth.totp_disabled", serde_json::json!({ "proof": field }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns TOTP off after checking the password or a code (shared with the web UI): a wrong
+/// one counts toward the lockout. Answers which proof was given.
+#[allow(clippy::too_many_arguments)]
+pub async fn disable_totp_checked(
+    state: &AppState,
+    record: &skjold_store::TenantRecord,
+    db: &TenantDb,
+    user: &User,
+    password: Option<String>,
+    code: Option<&str>,
+    ip: std::net::IpAddr,
+    via: &'static str,
+) -> Result<&'static str, ApiError> {
+    let body_password = password;
     let Some(factor) = db.totp_factor(&user.id).await?.filter(|f| f.confirmed) else {
         return Err(ApiError::Conflict("TOTP is not on".into()));
     };
     let mut left = tf::factors_of(db, &user.id).await?;
     left.totp = false;
     keep_required_factor(db, user, left).await?;
-    let record = &auth.tenant.record;
     if let Some(Outcome::TryLater { retry_after_secs }) =
-        crate::signin::admission(&state, record, db, &user.username, ip, "api").await?
+        crate::signin::admission(state, record, db, &user.username, ip, via).await?
     {
         return Err(ApiError::TooManyAttempts { retry_after_secs });
     }
-    let (field, right) = match (body.password, body.code.as_deref().map(str::trim)) {
+    let (field, right) = match (body_password.filter(|p| !p.is_empty()), code.map(str::trim)) {
         (Some(password), _) => {
             let hash = match Username::parse(&user.username) {
                 Ok(u) => db.user_for_sign_in(&u).await?.and_then(|(_, h)| h),
@@ -185,13 +213,13 @@ async fn disable_totp(
     };
     if !right {
         let outcome = crate::signin::failed_factor(
-            &state,
+            state,
             record,
             db,
             &user.username,
             "totp_disable_refused",
             ip,
-            "api",
+            via,
         )
         .await?;
         if let Outcome::TryLater { retry_after_secs } = outcome {
@@ -200,9 +228,7 @@ async fn disable_totp(
         return Err(FieldErrors::single(field, "is not right").into());
     }
     db.disable_totp(&user.id).await?;
-    auth.audit_event(&state, ip, "auth.totp_disabled", serde_json::json!({ "proof": field }))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(field)
 }
 
 /// New recovery codes: ten fresh ones, and the earlier ones stop working.
@@ -218,18 +244,7 @@ async fn regenerate_recovery_codes(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     auth: Authorized<SignedIn>,
 ) -> Result<Json<NewRecoveryCodes>, ApiError> {
-    let user = auth.user();
-    if !auth
-        .db()
-        .totp_factor(&user.id)
-        .await?
-        .is_some_and(|f| f.confirmed)
-    {
-        return Err(ApiError::Conflict("TOTP is not on".into()));
-    }
-    let codes = crate::totp::new_recovery_codes();
-    let hashes: Vec<String> = codes.iter().map(|c| crate::totp::recovery_hash(c)).collect();
-    auth.db().replace_recovery_codes(&user.id, &hashes).await?;
+    let codes = regenerate_codes(auth.db(), auth.user()).await?;
     auth.audit_event(
         &state,
         ip,
@@ -240,6 +255,17 @@ async fn regenerate_recovery_codes(
     Ok(Json(NewRecoveryCodes {
         recovery_codes: codes,
     }))
+}
+
+/// Ten new recovery codes for a user with TOTP on (shared with the web UI).
+pub async fn regenerate_codes(db: &TenantDb, user: &User) -> Result<Vec<String>, ApiError> {
+    if !db.totp_factor(&user.id).await?.is_some_and(|f| f.confirmed) {
+        return Err(ApiError::Conflict("TOTP is not on".into()));
+    }
+    let codes = crate::totp::new_recovery_codes();
+    let hashes: Vec<String> = codes.iter().map(|c| crate::totp::recovery_hash(c)).collect();
+    db.replace_recovery_codes(&user.id, &hashes).await?;
+    Ok(codes)
 }
 
 /// The tenant's two-factor requirement.

@@ -20,6 +20,7 @@ mod records;
 mod security;
 mod signin;
 mod templates;
+mod two_factor;
 
 use crate::extract::Requirement;
 use crate::AppState;
@@ -168,4 +169,5 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(profile::router())
         .merge(security::router())
+        .merge(two_factor::router())
 }
