@@ -9,7 +9,7 @@ use super::auth::{
 use super::templates::{LoginPage, LogoutPage};
 use super::{assets, render, Chrome, UiError};
 use crate::audit::Event;
-use crate::extract::{SignedIn, Tenant};
+use crate::extract::{Enrolling, Tenant};
 use crate::signin::Outcome;
 use crate::{ApiError, AppState};
 use axum::extract::{FromRequestParts, RawQuery, Request, State};
@@ -345,7 +345,7 @@ async fn end_previous_session(state: &AppState, headers: &HeaderMap) {
     }
 }
 
-async fn logout_page(auth: Result<UiAuth<SignedIn>, UiError>) -> Result<Response, UiError> {
+async fn logout_page(auth: Result<UiAuth<Enrolling>, UiError>) -> Result<Response, UiError> {
     match auth {
         Ok(auth) => render(
             StatusCode::OK,
