@@ -178,7 +178,10 @@ pub fn registration_options(
     existing: &[Passkey],
 ) -> Result<(CreationChallengeResponse, PasskeyRegistration), PasskeyError> {
     let handle = user_handle(user_id)?;
-    let exclude = existing.iter().map(|p| p.cred_id().clone()).collect::<Vec<_>>();
+    let exclude = existing
+        .iter()
+        .map(|p| p.cred_id().clone())
+        .collect::<Vec<_>>();
     let (mut ccr, state) = rp
         .webauthn()?
         .start_passkey_registration(

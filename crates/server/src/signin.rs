@@ -28,7 +28,9 @@ pub enum Outcome {
     },
     /// The password was right and the user asked to go on with a passkey
     /// ([`Credentials::then_passkey`]): nothing is cleared or counted yet.
-    PasswordVerified { user: User },
+    PasswordVerified {
+        user: User,
+    },
     Failed,
     /// Locked account or throttled/banned address: try again after this many seconds.
     TryLater {

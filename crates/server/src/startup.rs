@@ -100,7 +100,10 @@ impl Application {
             state: AppState {
                 relying_party: Arc::new(crate::passkeys::RelyingParty::new(
                     config.public_url.as_ref(),
-                    https.local_addr().map(|a| a.port()).unwrap_or(config.listen.port()),
+                    https
+                        .local_addr()
+                        .map(|a| a.port())
+                        .unwrap_or(config.listen.port()),
                 )),
                 backups,
                 tenants,

@@ -5,10 +5,10 @@
 //! meets a user, by the user's role *name* (roles are becoming the tenant's own, named
 //! things; the name is what a policy can refer to either way).
 
+use crate::ApiError;
 use serde::{Deserialize, Serialize};
 use skjold_domain::FieldErrors;
 use skjold_store::{StoreError, TenantDb, User};
-use crate::ApiError;
 use utoipa::ToSchema;
 
 /// The setting's name in the tenant's `settings` table.
@@ -49,7 +49,10 @@ impl TwoFactorPolicy {
         }
         for r in &self.roles {
             if !known_role(r) {
-                errs.add("roles", format!("'{}' is not a role", r.chars().take(40).collect::<String>()));
+                errs.add(
+                    "roles",
+                    format!("'{}' is not a role", r.chars().take(40).collect::<String>()),
+                );
             }
         }
         errs.into_result()
@@ -122,10 +125,7 @@ impl Factors {
 
 pub async fn factors_of(db: &TenantDb, user_id: &str) -> Result<Factors, StoreError> {
     Ok(Factors {
-        totp: db
-            .totp_factor(user_id)
-            .await?
-            .is_some_and(|f| f.confirmed),
+        totp: db.totp_factor(user_id).await?.is_some_and(|f| f.confirmed),
         passkeys: db.passkeys_of(user_id).await?.len(),
     })
 }
@@ -173,8 +173,16 @@ mod tests {
         assert!(!two_factor_required_for(&none, &user(Role::User), false));
         assert!(two_factor_required_for(&none, &user(Role::User), true));
         assert!(two_factor_required_for(&all, &user(Role::ReadOnly), false));
-        assert!(two_factor_required_for(&admins, &user(Role::Administrator), false));
-        assert!(!two_factor_required_for(&admins, &user(Role::Manager), false));
+        assert!(two_factor_required_for(
+            &admins,
+            &user(Role::Administrator),
+            false
+        ));
+        assert!(!two_factor_required_for(
+            &admins,
+            &user(Role::Manager),
+            false
+        ));
         assert!(admins.validate().is_ok());
         let bad = TwoFactorPolicy {
             required: Required::Roles,

@@ -50,8 +50,16 @@ pub async fn require(
     println!(
         "user '{}': second factor {} (enrolled: {})",
         user.username,
-        if off { "no longer required of them in particular" } else { "required" },
-        if factors.any() { "yes" } else { "no; they enrol at their next sign-in" }
+        if off {
+            "no longer required of them in particular"
+        } else {
+            "required"
+        },
+        if factors.any() {
+            "yes"
+        } else {
+            "no; they enrol at their next sign-in"
+        }
     );
     Ok(())
 }
@@ -69,8 +77,9 @@ pub async fn settings(
     let policy = match required {
         None => tf::policy(&db).await?,
         Some(r) => {
-            let required: Required = serde_json::from_value(serde_json::Value::String(r.clone()))
-                .with_context(|| format!("--required '{r}': use none, all or roles"))?;
+            let required: Required =
+                serde_json::from_value(serde_json::Value::String(r.clone()))
+                    .with_context(|| format!("--required '{r}': use none, all or roles"))?;
             let wanted = TwoFactorPolicy { required, roles };
             if let Err(errs) = wanted.validate() {
                 let why: Vec<String> = errs
@@ -97,7 +106,9 @@ pub async fn settings(
         println!("{}", serde_json::to_string_pretty(&policy)?);
     } else {
         match policy.required {
-            Required::None => println!("two-factor: required of nobody (but users required one by one)"),
+            Required::None => {
+                println!("two-factor: required of nobody (but users required one by one)")
+            }
             Required::All => println!("two-factor: required of every user"),
             Required::Roles => println!(
                 "two-factor: required of the roles {}",

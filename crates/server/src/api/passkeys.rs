@@ -146,7 +146,9 @@ async fn register_options(
     State(state): State<AppState>,
     auth: Authorized<Enrolling>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
-    Ok(Json(registration_start(&state, auth.db(), auth.user()).await?))
+    Ok(Json(
+        registration_start(&state, auth.db(), auth.user()).await?,
+    ))
 }
 
 /// Registration options for the user (shared with the web UI).
@@ -163,7 +165,15 @@ pub async fn registration_start(
         user.display_name.as_deref().unwrap_or(&user.username),
         &existing,
     )?;
-    let ceremony = pk::keep(db, state.clock.now(), kind::REGISTER, Some(&user.id), None, &reg).await?;
+    let ceremony = pk::keep(
+        db,
+        state.clock.now(),
+        kind::REGISTER,
+        Some(&user.id),
+        None,
+        &reg,
+    )
+    .await?;
     Ok(CeremonyOptions {
         ceremony,
         options: options_json(&options)?,
@@ -381,6 +391,15 @@ pub async fn options_for(
     let now = state.clock.now();
     rp.webauthn()?;
     let typed = typed.trim();
+    // A banned address or a locked name gets no ceremony (each one is a stored row). With a
+    // password, the password check does this.
+    if password.is_none() {
+        if let Some(Outcome::TryLater { retry_after_secs }) =
+            crate::signin::admission(state, &tenant.record, &tenant.db, typed, ip, via).await?
+        {
+            return Err(ApiError::TooManyAttempts { retry_after_secs });
+        }
+    }
     let (ceremony, options) = match (typed.is_empty(), password) {
         (true, Some(_)) => {
             return Err(FieldErrors::single("username", "is needed with a password").into())
@@ -508,7 +527,8 @@ async fn sign_in(
     headers: HeaderMap,
     ApiJson(body): ApiJson<PasskeySignIn>,
 ) -> Result<(StatusCode, Json<NewSession>), ApiError> {
-    let outcome = passkey_outcome(&state, &tenant, body.ceremony, body.credential, ip, "api").await?;
+    let outcome =
+        passkey_outcome(&state, &tenant, body.ceremony, body.credential, ip, "api").await?;
     start_session(&state, &tenant, outcome, ip, &headers, "api_passkey").await
 }
 
@@ -532,9 +552,7 @@ pub async fn passkey_outcome(
     }
     let fail = |reason: &'static str| {
         let typed = typed.clone();
-        async move {
-            crate::signin::failed_factor(state, record, db, &typed, reason, ip, via).await
-        }
+        async move { crate::signin::failed_factor(state, record, db, &typed, reason, ip, via).await }
     };
     let Ok(credential) = serde_json::from_value::<PublicKeyCredential>(credential) else {
         return fail("passkey_malformed").await;

@@ -95,7 +95,9 @@ async fn confirm(
     auth.db().confirm_totp(&user.id, step, &hashes).await?;
     // A session restricted to enrolment has enrolled now: it becomes a full one.
     if auth.session.restricted {
-        auth.db().unrestrict_session(&auth.session.token_hash).await?;
+        auth.db()
+            .unrestrict_session(&auth.session.token_hash)
+            .await?;
     }
     auth.audit_event(&state, ip, "auth.totp_enabled", serde_json::Value::Null)
         .await?;

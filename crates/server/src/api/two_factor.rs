@@ -90,7 +90,11 @@ pub async fn user_two_factor(db: &TenantDb, user: &User) -> Result<UserTwoFactor
 }
 
 /// Refuses to take away a required user's last factor (`left` is what would remain).
-pub async fn keep_required_factor(db: &TenantDb, user: &User, left: Factors) -> Result<(), ApiError> {
+pub async fn keep_required_factor(
+    db: &TenantDb,
+    user: &User,
+    left: Factors,
+) -> Result<(), ApiError> {
     if left.any() {
         return Ok(());
     }
@@ -162,8 +166,13 @@ async fn disable_totp(
         "api",
     )
     .await?;
-    auth.audit_event(&state, ip, "auth.totp_disabled", serde_json::json!({ "proof": field }))
-        .await?;
+    auth.audit_event(
+        &state,
+        ip,
+        "auth.totp_disabled",
+        serde_json::json!({ "proof": field }),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -198,7 +207,10 @@ pub async fn disable_totp_checked(
                 Ok(u) => db.user_for_sign_in(&u).await?.and_then(|(_, h)| h),
                 Err(_) => None,
             };
-            ("password", skjold_auth::verify_password(password, hash).await)
+            (
+                "password",
+                skjold_auth::verify_password(password, hash).await,
+            )
         }
         (None, Some(code)) if !code.is_empty() => {
             let now = state.clock.now().timestamp().max(0) as u64;
@@ -208,7 +220,9 @@ pub async fn disable_totp_checked(
             ("code", ok)
         }
         _ => {
-            return Err(FieldErrors::single("password", "send the password or a current code").into())
+            return Err(
+                FieldErrors::single("password", "send the password or a current code").into(),
+            )
         }
     };
     if !right {
@@ -263,7 +277,10 @@ pub async fn regenerate_codes(db: &TenantDb, user: &User) -> Result<Vec<String>,
         return Err(ApiError::Conflict("TOTP is not on".into()));
     }
     let codes = crate::totp::new_recovery_codes();
-    let hashes: Vec<String> = codes.iter().map(|c| crate::totp::recovery_hash(c)).collect();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| crate::totp::recovery_hash(c))
+        .collect();
     db.replace_recovery_codes(&user.id, &hashes).await?;
     Ok(codes)
 }

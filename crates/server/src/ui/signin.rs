@@ -23,7 +23,8 @@ const FAILED: &str = "Sign-in failed. Check your username and password and try a
 const TRY_LATER: &str = "Too many failed sign-ins. Please wait a while and try again later.";
 const CODE_NEEDED: &str =
     "Enter your password again with the code from your authenticator app (or a recovery code), or use a passkey.";
-const PASSKEY_FAILED: &str = "Signing in with the passkey did not work. Try again, or use your password.";
+const PASSKEY_FAILED: &str =
+    "Signing in with the passkey did not work. Try again, or use your password.";
 const SUSPENDED: &str =
     "This organisation's account is suspended, so nobody can sign in. Contact your administrator.";
 const STALE_FORM: &str =
@@ -187,7 +188,9 @@ async fn start_session(
         must_enrol,
     } = outcome
     else {
-        return Err(UiError::Internal("start_session without a signed-in user".into()));
+        return Err(UiError::Internal(
+            "start_session without a signed-in user".into(),
+        ));
     };
     // A session this browser had before ends: a sign-in always starts a fresh one.
     end_previous_session(state, headers).await;
@@ -264,7 +267,10 @@ async fn passkey_options(State(state): State<AppState>, req: Request) -> Respons
         return json_error(StatusCode::FORBIDDEN, STALE_FORM);
     }
     let username = form.get("username").unwrap_or("").trim().to_string();
-    let password = form.get("password").filter(|p| !p.is_empty()).map(str::to_string);
+    let password = form
+        .get("password")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
     match crate::api::passkeys::options_for(&state, &tenant, &username, password, ip, "web").await {
         Ok(options) => axum::Json(options).into_response(),
         Err(ApiError::SignInFailed) => json_error(StatusCode::UNAUTHORIZED, FAILED),
@@ -301,7 +307,14 @@ async fn passkey_sign_in(State(state): State<AppState>, req: Request) -> Result<
         let token = signin_token(&headers);
         let res = render(
             status,
-            &page(&tenant, token.clone(), String::new(), next.clone(), Some(error), None),
+            &page(
+                &tenant,
+                token.clone(),
+                String::new(),
+                next.clone(),
+                Some(error),
+                None,
+            ),
         )?;
         Ok(with_signin_cookie(res, &token))
     };

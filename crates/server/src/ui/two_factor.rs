@@ -104,10 +104,7 @@ fn message(e: ApiError) -> Result<String, UiError> {
     }
 }
 
-async fn show(
-    auth: UiAuth<Enrolling>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, UiError> {
+async fn show(auth: UiAuth<Enrolling>, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
     let params = FormData::parse(raw.unwrap_or_default().as_bytes());
     page(&auth, params.get("msg"), Extra::default(), StatusCode::OK).await
 }
@@ -148,10 +145,18 @@ async fn totp_start(post: Post<Enrolling>) -> Result<Response, UiError> {
     page(&auth, None, extra, StatusCode::OK).await
 }
 
-async fn totp_confirm(State(state): State<AppState>, post: Post<Enrolling>) -> Result<Response, UiError> {
+async fn totp_confirm(
+    State(state): State<AppState>,
+    post: Post<Enrolling>,
+) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let user = auth.user();
-    let Some(factor) = auth.db().totp_factor(&user.id).await?.filter(|f| !f.confirmed) else {
+    let Some(factor) = auth
+        .db()
+        .totp_factor(&user.id)
+        .await?
+        .filter(|f| !f.confirmed)
+    else {
         return Ok(Redirect::to(&format!("/{}/me/two-factor", auth.slug())).into_response());
     };
     let totp = crate::totp::totp(&factor.secret, "Skjold", &user.username)
@@ -166,13 +171,22 @@ async fn totp_confirm(State(state): State<AppState>, post: Post<Enrolling>) -> R
         return page(&auth, None, extra, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let codes = crate::totp::new_recovery_codes();
-    let hashes: Vec<String> = codes.iter().map(|c| crate::totp::recovery_hash(c)).collect();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| crate::totp::recovery_hash(c))
+        .collect();
     auth.db().confirm_totp(&user.id, step, &hashes).await?;
     if auth.session.restricted {
-        auth.db().unrestrict_session(&auth.session.token_hash).await?;
+        auth.db()
+            .unrestrict_session(&auth.session.token_hash)
+            .await?;
     }
-    auth.audit_event(&state, "auth.totp_enabled", serde_json::json!({ "via": "web" }))
-        .await?;
+    auth.audit_event(
+        &state,
+        "auth.totp_enabled",
+        serde_json::json!({ "via": "web" }),
+    )
+    .await?;
     // Rendered, not redirected: the recovery codes are shown this once.
     let extra = Extra {
         recovery_codes: codes,
@@ -182,7 +196,10 @@ async fn totp_confirm(State(state): State<AppState>, post: Post<Enrolling>) -> R
     page(&auth, Some("totp-on"), extra, StatusCode::OK).await
 }
 
-async fn totp_disable(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Response, UiError> {
+async fn totp_disable(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let done = crate::api::two_factor::disable_totp_checked(
         &state,
@@ -203,7 +220,10 @@ async fn totp_disable(State(state): State<AppState>, post: Post<SignedIn>) -> Re
                 serde_json::json!({ "proof": proof, "via": "web" }),
             )
             .await?;
-            Ok(Redirect::to(&format!("/{}/me/two-factor?msg=totp-off", auth.slug())).into_response())
+            Ok(
+                Redirect::to(&format!("/{}/me/two-factor?msg=totp-off", auth.slug()))
+                    .into_response(),
+            )
         }
         Err(e) => {
             let status = match &e {
@@ -220,7 +240,10 @@ async fn totp_disable(State(state): State<AppState>, post: Post<SignedIn>) -> Re
     }
 }
 
-async fn recovery_codes(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Response, UiError> {
+async fn recovery_codes(
+    State(state): State<AppState>,
+    post: Post<SignedIn>,
+) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
     let codes = match crate::api::two_factor::regenerate_codes(auth.db(), auth.user()).await {
         Ok(c) => c,
@@ -254,7 +277,10 @@ async fn passkey_options(State(state): State<AppState>, post: Post<Enrolling>) -
     }
 }
 
-async fn passkey_add(State(state): State<AppState>, post: Post<Enrolling>) -> Result<Response, UiError> {
+async fn passkey_add(
+    State(state): State<AppState>,
+    post: Post<Enrolling>,
+) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let credential = serde_json::from_str(form.get("credential").unwrap_or(""))
         .unwrap_or(serde_json::Value::Null);
@@ -265,7 +291,9 @@ async fn passkey_add(State(state): State<AppState>, post: Post<Enrolling>) -> Re
         &auth.session,
         form.get("ceremony").unwrap_or(""),
         credential,
-        form.get("name").filter(|n| !n.trim().is_empty()).unwrap_or("Passkey"),
+        form.get("name")
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or("Passkey"),
     )
     .await;
     match added {
@@ -276,8 +304,10 @@ async fn passkey_add(State(state): State<AppState>, post: Post<Enrolling>) -> Re
                 serde_json::json!({ "passkey": record.id, "name": record.name, "via": "web" }),
             )
             .await?;
-            Ok(Redirect::to(&format!("/{}/me/two-factor?msg=passkey-added", auth.slug()))
-                .into_response())
+            Ok(
+                Redirect::to(&format!("/{}/me/two-factor?msg=passkey-added", auth.slug()))
+                    .into_response(),
+            )
         }
         Err(e) => {
             let extra = Extra {
@@ -289,7 +319,10 @@ async fn passkey_add(State(state): State<AppState>, post: Post<Enrolling>) -> Re
     }
 }
 
-async fn passkey_rename(State(state): State<AppState>, post: Post<Enrolling>) -> Result<Response, UiError> {
+async fn passkey_rename(
+    State(state): State<AppState>,
+    post: Post<Enrolling>,
+) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
     let name = match crate::api::passkeys::check_name(form.get("name").unwrap_or("")) {
@@ -302,17 +335,27 @@ async fn passkey_rename(State(state): State<AppState>, post: Post<Enrolling>) ->
             return page(&auth, None, extra, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let record = auth.db().rename_passkey(&auth.user().id, &id, &name).await?;
+    let record = auth
+        .db()
+        .rename_passkey(&auth.user().id, &id, &name)
+        .await?;
     auth.audit_event(
         &state,
         "auth.passkey_renamed",
         serde_json::json!({ "passkey": record.id, "name": record.name, "via": "web" }),
     )
     .await?;
-    Ok(Redirect::to(&format!("/{}/me/two-factor?msg=passkey-renamed", auth.slug())).into_response())
+    Ok(Redirect::to(&format!(
+        "/{}/me/two-factor?msg=passkey-renamed",
+        auth.slug()
+    ))
+    .into_response())
 }
 
-async fn passkey_remove(State(state): State<AppState>, post: Post<Enrolling>) -> Result<Response, UiError> {
+async fn passkey_remove(
+    State(state): State<AppState>,
+    post: Post<Enrolling>,
+) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
     match crate::api::passkeys::remove_passkey(auth.db(), auth.user(), &id).await {
@@ -323,8 +366,11 @@ async fn passkey_remove(State(state): State<AppState>, post: Post<Enrolling>) ->
                 serde_json::json!({ "passkey": id, "name": name, "via": "web" }),
             )
             .await?;
-            Ok(Redirect::to(&format!("/{}/me/two-factor?msg=passkey-removed", auth.slug()))
-                .into_response())
+            Ok(Redirect::to(&format!(
+                "/{}/me/two-factor?msg=passkey-removed",
+                auth.slug()
+            ))
+            .into_response())
         }
         Err(ApiError::NotFound(_)) => Err(UiError::NotFound),
         Err(e) => {
@@ -343,9 +389,21 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}/me/two-factor/totp", post(totp_start))
         .route("/{tenant}/me/two-factor/totp/confirm", post(totp_confirm))
         .route("/{tenant}/me/two-factor/totp/disable", post(totp_disable))
-        .route("/{tenant}/me/two-factor/totp/recovery-codes", post(recovery_codes))
-        .route("/{tenant}/me/two-factor/passkeys/options", post(passkey_options))
+        .route(
+            "/{tenant}/me/two-factor/totp/recovery-codes",
+            post(recovery_codes),
+        )
+        .route(
+            "/{tenant}/me/two-factor/passkeys/options",
+            post(passkey_options),
+        )
         .route("/{tenant}/me/two-factor/passkeys", post(passkey_add))
-        .route("/{tenant}/me/two-factor/passkeys/rename", post(passkey_rename))
-        .route("/{tenant}/me/two-factor/passkeys/remove", post(passkey_remove))
+        .route(
+            "/{tenant}/me/two-factor/passkeys/rename",
+            post(passkey_rename),
+        )
+        .route(
+            "/{tenant}/me/two-factor/passkeys/remove",
+            post(passkey_remove),
+        )
 }

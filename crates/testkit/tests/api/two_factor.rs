@@ -26,10 +26,18 @@ async fn sign_in(app: &TestApp, user: &str, pw: &str, totp: Option<&str>) -> req
 async fn enrol_totp(app: &TestApp, session: &str) -> (Vec<u8>, Vec<String>) {
     let res = app.post("/demo/api/v1/me/totp", session, &json!({})).await;
     assert_eq!(res.status(), 201);
-    let secret = base32_decode(res.json::<Value>().await.unwrap()["secret"].as_str().unwrap());
+    let secret = base32_decode(
+        res.json::<Value>().await.unwrap()["secret"]
+            .as_str()
+            .unwrap(),
+    );
     let code = code_at(&secret, app.clock.now().timestamp());
     let res = app
-        .post("/demo/api/v1/me/totp/confirm", session, &json!({"code": code}))
+        .post(
+            "/demo/api/v1/me/totp/confirm",
+            session,
+            &json!({"code": code}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let codes = res.json::<Value>().await.unwrap()["recovery_codes"]
@@ -53,16 +61,28 @@ async fn totp_status_new_recovery_codes_and_turning_it_off() {
     let app = spawn_app().await;
     let session = app.user_with_role("demo", "tia", Role::User).await;
     let pw = skjold_testkit::user_password("tia");
-    let status: Value = app.get("/demo/api/v1/me/two-factor", &session).await.json().await.unwrap();
+    let status: Value = app
+        .get("/demo/api/v1/me/two-factor", &session)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["totp"], false);
     assert_eq!(status["recovery_codes_left"], 0);
     assert_eq!(status["required"], false);
     assert_eq!(
-        app.post("/demo/api/v1/me/totp/recovery-codes", &session, &json!({})).await.status(),
+        app.post("/demo/api/v1/me/totp/recovery-codes", &session, &json!({}))
+            .await
+            .status(),
         409
     );
     let (_, old_codes) = enrol_totp(&app, &session).await;
-    let status: Value = app.get("/demo/api/v1/me/two-factor", &session).await.json().await.unwrap();
+    let status: Value = app
+        .get("/demo/api/v1/me/two-factor", &session)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["totp"], true);
     assert_eq!(status["recovery_codes_left"], 10);
 
@@ -77,38 +97,80 @@ async fn totp_status_new_recovery_codes_and_turning_it_off() {
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
     assert_eq!(new_codes.len(), 10);
-    assert_eq!(sign_in(&app, "tia", &pw, Some(&old_codes[0])).await.status(), 401);
-    assert_eq!(sign_in(&app, "tia", &pw, Some(&new_codes[0])).await.status(), 201);
-    let status: Value = app.get("/demo/api/v1/me/two-factor", &session).await.json().await.unwrap();
+    assert_eq!(
+        sign_in(&app, "tia", &pw, Some(&old_codes[0]))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        sign_in(&app, "tia", &pw, Some(&new_codes[0]))
+            .await
+            .status(),
+        201
+    );
+    let status: Value = app
+        .get("/demo/api/v1/me/two-factor", &session)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["recovery_codes_left"], 9);
 
     // Turning it off needs the password or a code; a wrong one is a 422 naming it, and
     // counts toward the lockout.
-    let res = app.post("/demo/api/v1/me/totp/disable", &session, &json!({})).await;
+    let res = app
+        .post("/demo/api/v1/me/totp/disable", &session, &json!({}))
+        .await;
     assert_eq!(res.status(), 422);
     let res = app
-        .post("/demo/api/v1/me/totp/disable", &session, &json!({"password": "not-it-at-all"}))
+        .post(
+            "/demo/api/v1/me/totp/disable",
+            &session,
+            &json!({"password": "not-it-at-all"}),
+        )
         .await;
     assert_eq!(res.status(), 422);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["errors"][0]["field"], "password");
     let admin = app.admin_token().await;
     let failed: Value = app
-        .get("/demo/api/v1/audit?event=auth.sign_in.failed&user=tia", &admin)
+        .get(
+            "/demo/api/v1/audit?event=auth.sign_in.failed&user=tia",
+            &admin,
+        )
         .await
         .json()
         .await
         .unwrap();
-    assert!(failed.to_string().contains("totp_disable_refused"), "{failed}");
+    assert!(
+        failed.to_string().contains("totp_disable_refused"),
+        "{failed}"
+    );
     let res = app
-        .post("/demo/api/v1/me/totp/disable", &session, &json!({"password": pw}))
+        .post(
+            "/demo/api/v1/me/totp/disable",
+            &session,
+            &json!({"password": pw}),
+        )
         .await;
     assert_eq!(res.status(), 204);
-    let status: Value = app.get("/demo/api/v1/me/two-factor", &session).await.json().await.unwrap();
+    let status: Value = app
+        .get("/demo/api/v1/me/two-factor", &session)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["totp"], false);
     assert_eq!(sign_in(&app, "tia", &pw, None).await.status(), 201);
     assert_eq!(
-        app.post("/demo/api/v1/me/totp/disable", &session, &json!({"password": pw})).await.status(),
+        app.post(
+            "/demo/api/v1/me/totp/disable",
+            &session,
+            &json!({"password": pw})
+        )
+        .await
+        .status(),
         409
     );
     let audit: Value = app
@@ -128,7 +190,11 @@ async fn repeated_wrong_proofs_lock_the_account() {
     let mut statuses = Vec::new();
     for _ in 0..6 {
         let res = app
-            .post("/demo/api/v1/me/totp/disable", &session, &json!({"code": "000000"}))
+            .post(
+                "/demo/api/v1/me/totp/disable",
+                &session,
+                &json!({"code": "000000"}),
+            )
             .await;
         statuses.push(res.status().as_u16());
     }
@@ -143,20 +209,33 @@ async fn required_for_all_restricts_a_session_to_enrolment_until_totp() {
     let pw = skjold_testkit::user_password("rea");
 
     let res = app
-        .request(Method::PUT, "/demo/api/v1/settings/two-factor", Some(&admin))
+        .request(
+            Method::PUT,
+            "/demo/api/v1/settings/two-factor",
+            Some(&admin),
+        )
         .json(&json!({"required": "roles", "roles": ["wizard"]}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
     let res = app
-        .request(Method::PUT, "/demo/api/v1/settings/two-factor", Some(&admin))
+        .request(
+            Method::PUT,
+            "/demo/api/v1/settings/two-factor",
+            Some(&admin),
+        )
         .json(&json!({"required": "all"}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let policy: Value = app.get("/demo/api/v1/settings/two-factor", &admin).await.json().await.unwrap();
+    let policy: Value = app
+        .get("/demo/api/v1/settings/two-factor", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(policy, json!({"required": "all", "roles": []}));
 
     let res = sign_in(&app, "rea", &pw, None).await;
@@ -166,31 +245,55 @@ async fn required_for_all_restricts_a_session_to_enrolment_until_totp() {
     let token = body["token"].as_str().unwrap().to_string();
     let res = app.get("/demo/api/v1/companies", &token).await;
     assert_eq!(res.status(), 403);
-    assert!(problem_type(res).await.ends_with(":two-factor-enrolment-required"));
+    assert!(problem_type(res)
+        .await
+        .ends_with(":two-factor-enrolment-required"));
     assert_eq!(app.get("/demo/api/v1/me", &token).await.status(), 200);
-    let status: Value = app.get("/demo/api/v1/me/two-factor", &token).await.json().await.unwrap();
+    let status: Value = app
+        .get("/demo/api/v1/me/two-factor", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["enrolment_required"], true);
     assert_eq!(status["required"], true);
     let res = app.get("/demo/api/v1/me/sessions", &token).await;
     assert_eq!(res.status(), 403);
 
     enrol_totp(&app, &token).await;
-    assert_eq!(app.get("/demo/api/v1/companies", &token).await.status(), 200);
+    assert_eq!(
+        app.get("/demo/api/v1/companies", &token).await.status(),
+        200
+    );
     // Turning off the only factor is refused while it is required.
     let res = app
-        .post("/demo/api/v1/me/totp/disable", &token, &json!({"password": pw}))
+        .post(
+            "/demo/api/v1/me/totp/disable",
+            &token,
+            &json!({"password": pw}),
+        )
         .await;
     assert_eq!(res.status(), 409);
     // The requirement is audited; users without the right cannot change it.
     let audit: Value = app
-        .get("/demo/api/v1/audit?event=settings.two_factor_changed", &admin)
+        .get(
+            "/demo/api/v1/audit?event=settings.two_factor_changed",
+            &admin,
+        )
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(audit["items"][0]["detail"]["after"]["required"], "all", "{audit}");
+    assert_eq!(
+        audit["items"][0]["detail"]["after"]["required"], "all",
+        "{audit}"
+    );
     let res = app
-        .request(Method::PUT, "/demo/api/v1/settings/two-factor", Some(&token))
+        .request(
+            Method::PUT,
+            "/demo/api/v1/settings/two-factor",
+            Some(&token),
+        )
         .json(&json!({"required": "none"}))
         .send()
         .await
@@ -204,7 +307,12 @@ async fn required_of_one_user_and_enrolled_with_a_passkey() {
     let admin = app.admin_token().await;
     app.user_with_role("demo", "una", Role::Manager).await;
     let pw = skjold_testkit::user_password("una");
-    let users: Value = app.get("/demo/api/v1/users", &admin).await.json().await.unwrap();
+    let users: Value = app
+        .get("/demo/api/v1/users", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = users["items"]
         .as_array()
         .unwrap()
@@ -222,29 +330,54 @@ async fn required_of_one_user_and_enrolled_with_a_passkey() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let user: Value = app.get(&format!("/demo/api/v1/users/{id}"), &admin).await.json().await.unwrap();
+    let user: Value = app
+        .get(&format!("/demo/api/v1/users/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(user["username"], "una");
     assert_eq!(user["two_factor_required"], true);
     assert_eq!(user["two_factor_enrolled"], false);
 
     // Another manager of the same tenant is not covered.
     let other = app.user_with_role("demo", "ola", Role::Manager).await;
-    assert_eq!(app.get("/demo/api/v1/companies", &other).await.status(), 200);
+    assert_eq!(
+        app.get("/demo/api/v1/companies", &other).await.status(),
+        200
+    );
 
     let body: Value = sign_in(&app, "una", &pw, None).await.json().await.unwrap();
     assert_eq!(body["two_factor_enrolment_required"], true);
     let token = body["token"].as_str().unwrap().to_string();
-    assert_eq!(app.get("/demo/api/v1/companies", &token).await.status(), 403);
+    assert_eq!(
+        app.get("/demo/api/v1/companies", &token).await.status(),
+        403
+    );
     let mut key = SoftPasskey::new(true);
     let res = register(&app, &token, &mut key, "Key").await;
     assert_eq!(res.status(), 201);
     let passkey: Value = res.json().await.unwrap();
-    assert_eq!(app.get("/demo/api/v1/companies", &token).await.status(), 200);
-    let user: Value = app.get(&format!("/demo/api/v1/users/{id}"), &admin).await.json().await.unwrap();
+    assert_eq!(
+        app.get("/demo/api/v1/companies", &token).await.status(),
+        200
+    );
+    let user: Value = app
+        .get(&format!("/demo/api/v1/users/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(user["two_factor_enrolled"], true);
     // The last factor of a required user stays.
     let res = app
-        .delete(&format!("/demo/api/v1/me/passkeys/{}", passkey["id"].as_str().unwrap()), &token)
+        .delete(
+            &format!(
+                "/demo/api/v1/me/passkeys/{}",
+                passkey["id"].as_str().unwrap()
+            ),
+            &token,
+        )
         .await;
     assert_eq!(res.status(), 409);
     // Lifting the demand lets it go.
@@ -255,7 +388,13 @@ async fn required_of_one_user_and_enrolled_with_a_passkey() {
     )
     .await;
     let res = app
-        .delete(&format!("/demo/api/v1/me/passkeys/{}", passkey["id"].as_str().unwrap()), &token)
+        .delete(
+            &format!(
+                "/demo/api/v1/me/passkeys/{}",
+                passkey["id"].as_str().unwrap()
+            ),
+            &token,
+        )
         .await;
     assert_eq!(res.status(), 204);
     // A manager cannot require it of anyone (users.manage).
