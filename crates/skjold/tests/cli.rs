@@ -1917,7 +1917,13 @@ fn two_factor_requirement_from_the_command_line() {
     );
     sandbox
         .run(&[
-            "settings", "two-factor", "--tenant", "acme", "--required", "roles", "--roles",
+            "settings",
+            "two-factor",
+            "--tenant",
+            "acme",
+            "--required",
+            "roles",
+            "--roles",
             "wizard",
         ])
         .fails_with(&["--roles", "wizard"]);
@@ -1935,7 +1941,10 @@ fn two_factor_requirement_from_the_command_line() {
     let out = sandbox
         .run(&["user", "require-2fa", "--tenant", "acme", "boss"])
         .ok();
-    assert!(out.stdout.contains("'boss': second factor required"), "{out:#?}");
+    assert!(
+        out.stdout.contains("'boss': second factor required"),
+        "{out:#?}"
+    );
     sandbox
         .run(&["user", "require-2fa", "--tenant", "acme", "nobody"])
         .fails_with(&["nobody"]);

@@ -168,11 +168,11 @@ async fn passkeys_register_and_sign_in_after_a_password_or_without_one() {
         assert!(rcr.mediation.is_none());
         rcr.public_key.allow_credentials = vec![AllowCredentials {
             type_: "public-key".into(),
-            id: cred_id.clone().into(),
+            id: cred_id.clone(),
             transports: None,
         }];
         let mut a = key.do_authentication(origin(&app), rcr).unwrap();
-        a.response.user_handle = Some(handle.as_bytes().to_vec().into());
+        a.response.user_handle = Some(handle.as_bytes().to_vec());
         a
     };
     let (_, start) = options(&app, json!({})).await;
