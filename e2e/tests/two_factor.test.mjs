@@ -54,7 +54,7 @@ async function signInAt(page, username, password, code) {
 
 async function signOut(page) {
   await page.goto(`${localBase()}/demo/logout`);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator('#main').getByRole('button', { name: 'Sign out' }).click();
   await page.waitForLoadState('load');
 }
 
@@ -114,7 +114,7 @@ describe('two-factor', () => {
     await page.getByLabel('Name of the new passkey').fill('Test laptop');
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await page.getByText('The passkey is added.').waitFor();
-    await page.getByRole('cell', { name: 'Test laptop' }).waitFor();
+    await page.getByRole('cell', { name: 'Test laptop', exact: true }).waitFor();
     await signOut(page);
 
     // No username, no password: the passkey names its user.
