@@ -41,6 +41,11 @@ pub enum ApiError {
     SignInFailed,
     #[error("second factor required")]
     SecondFactorRequired,
+    /// The session may only enrol a second factor until the user has one.
+    #[error("two-factor enrolment required")]
+    EnrolmentRequired,
+    #[error("passkeys unavailable: {0}")]
+    PasskeysUnavailable(String),
     #[error("password refused: {0}")]
     PasswordRefused(skjold_domain::PolicyViolation),
     #[error("too many attempts")]
@@ -75,6 +80,17 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(f) => ApiError::Invalid(f),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::passkeys::PasskeyError> for ApiError {
+    fn from(e: crate::passkeys::PasskeyError) -> Self {
+        use crate::passkeys::PasskeyError;
+        match e {
+            PasskeyError::Unavailable(m) => ApiError::PasskeysUnavailable(m),
+            PasskeyError::Store(s) => s.into(),
+            PasskeyError::State(m) => ApiError::Internal(format!("passkey state: {m}")),
         }
     }
 }
@@ -119,7 +135,17 @@ impl ApiError {
             SecondFactorRequired => (
                 StatusCode::UNAUTHORIZED,
                 "second-factor-required",
-                "a second factor is required: send the code from your authenticator app (or a recovery code) as 'totp'".into(),
+                "a second factor is required: send the code from your authenticator app (or a recovery code) as 'totp', or sign in with a passkey (POST /session/passkey/options with username and password)".into(),
+            ),
+            EnrolmentRequired => (
+                StatusCode::FORBIDDEN,
+                "two-factor-enrolment-required",
+                "your organisation requires a second factor: enrol one (POST /me/totp or POST /me/passkeys/options) before anything else".into(),
+            ),
+            PasskeysUnavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "passkeys-unavailable",
+                format!("passkeys are not available on this server: {m}"),
             ),
             Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),

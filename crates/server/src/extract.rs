@@ -142,6 +142,17 @@ struct ResolvedTenant(TenantRecord, TenantDb);
 pub trait Requirement: Send + Sync + 'static {
     /// `None`: any signed-in user.
     const RIGHT: Option<Right>;
+    /// Reachable with a session restricted to enrolling a second factor (see
+    /// `crate::two_factor`). Only the enrolment routes say yes.
+    const ENROLMENT: bool = false;
+}
+
+/// Any signed-in user, including one whose session is restricted to enrolling a second
+/// factor: the routes that enrol (or show) factors take this.
+pub struct Enrolling;
+impl Requirement for Enrolling {
+    const RIGHT: Option<Right> = None;
+    const ENROLMENT: bool = true;
 }
 
 macro_rules! requirement {
@@ -276,6 +287,7 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
                 user,
                 created_at: api_token.created_at.clone(),
                 expires_at: api_token.expires_at.clone(),
+                restricted: false,
             }
         } else {
             let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
@@ -291,6 +303,9 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
         }
         if tenant.record.status != TenantStatus::Active {
             return Err(ApiError::Forbidden("this tenant is suspended".into()));
+        }
+        if session.restricted && !R::ENROLMENT {
+            return Err(ApiError::EnrolmentRequired);
         }
         let grant = tenant.db.grant_of(&session.user).await?;
         check_right::<R>(&grant).map_err(ApiError::Forbidden)?;

@@ -10,6 +10,7 @@ mod extract;
 pub mod ipguard;
 pub mod jobs;
 mod middleware;
+pub mod passkeys;
 pub mod password;
 pub mod provision;
 mod redirect;
@@ -20,6 +21,7 @@ mod startup;
 mod state;
 pub mod tls;
 pub mod totp;
+pub mod two_factor;
 pub mod ui;
 
 /// The parsers of untrusted input that live in this crate, in one place for the fuzz targets

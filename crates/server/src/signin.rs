@@ -23,6 +23,13 @@ pub enum Outcome {
         user: User,
         /// The tenant's maximum password age has passed: the user should change it now.
         password_expired: bool,
+        /// The user must have a second factor and has none: the session may only enrol one.
+        must_enrol: bool,
+    },
+    /// The password was right and the user asked to go on with a passkey
+    /// ([`Credentials::then_passkey`]): nothing is cleared or counted yet.
+    PasswordVerified {
+        user: User,
     },
     Failed,
     /// Locked account or throttled/banned address: try again after this many seconds.
@@ -54,6 +61,9 @@ pub struct Credentials<'a> {
     pub password: String,
     /// A TOTP or recovery code, for users with a second factor.
     pub second_factor: Option<&'a str>,
+    /// The client will prove a passkey next: a right password answers
+    /// [`Outcome::PasswordVerified`] for a user who has one.
+    pub then_passkey: bool,
 }
 
 /// Checks a username and password (and second factor) for the tenant, recording what
@@ -70,6 +80,7 @@ pub async fn check_password(
         username: typed_username,
         password,
         second_factor,
+        then_passkey,
     } = creds;
     let chain = record.slug.as_str();
     let now = state.clock.now();
@@ -82,30 +93,9 @@ pub async fn check_password(
         Event::new(state, "auth.sign_in.failed", Some(ip), detail).tried(typed_username)
     };
 
-    // 1. The address: throttled or banned addresses are refused before anything else.
-    match state.ip_guard.check(ip, now) {
-        Verdict::Allowed => {}
-        Verdict::Throttled(secs) | Verdict::Banned(secs) => {
-            return Ok(Outcome::TryLater {
-                retry_after_secs: secs,
-            });
-        }
-    }
-
-    // 2. The account (or the name, if there is no such account): locked means no password
-    //    is even checked, so the right one does not get in either.
-    if let Some(lock) = db.sign_in_lock(&key).await? {
-        if let Some(until) = lock.locked_at(now) {
-            failed_event(
-                "locked",
-                serde_json::json!({ "locked_until": format_timestamp(until) }),
-            )
-            .record(state, chain)
-            .await?;
-            return Ok(Outcome::TryLater {
-                retry_after_secs: retry_after(until, now),
-            });
-        }
+    // 1 and 2. The address, then the account.
+    if let Some(refused) = admission(state, record, db, typed_username, ip, via).await? {
+        return Ok(refused);
     }
 
     // 3. The password, against a dummy hash when there is no such user (equal timing).
@@ -148,13 +138,24 @@ pub async fn check_password(
     }
     // 4. The second factor, for a user who has one: a missing code is not a failure (the
     //    password was right), a wrong or replayed one is.
-    if let Some(factor) = db.totp_factor(&user.id).await?.filter(|f| f.confirmed) {
+    let totp = db.totp_factor(&user.id).await?.filter(|f| f.confirmed);
+    let factors = crate::two_factor::factors_of(db, &user.id).await?;
+    if factors.any() {
         let code = second_factor.map(str::trim).filter(|c| !c.is_empty());
         let Some(code) = code else {
+            if then_passkey && factors.passkeys > 0 {
+                return Ok(Outcome::PasswordVerified { user });
+            }
             return Ok(Outcome::SecondFactorRequired);
         };
         let now_secs = now.timestamp().max(0) as u64;
-        match crate::totp::verify(db, &user.id, &user.username, &factor, code, now_secs).await? {
+        let verified = match &totp {
+            Some(factor) => {
+                crate::totp::verify(db, &user.id, &user.username, factor, code, now_secs).await?
+            }
+            None => None,
+        };
+        match verified {
             Some("recovery_code") => {
                 Event::new(
                     state,
@@ -176,6 +177,17 @@ pub async fn check_password(
         }
     }
     db.clear_sign_in_failures(&key).await?;
+    succeeded(db, user, factors, now).await
+}
+
+/// A sign-in that passed every check: whether the password has expired, and whether the
+/// user must enrol a second factor before anything else.
+pub async fn succeeded(
+    db: &TenantDb,
+    user: User,
+    factors: crate::two_factor::Factors,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Outcome, ApiError> {
     let policy = crate::password::policy(db).await?;
     let password_expired = match policy.max_age_days {
         Some(days) => db
@@ -186,10 +198,98 @@ pub async fn check_password(
             .is_none_or(|at| now - at >= chrono::Duration::days(i64::from(days))),
         None => false,
     };
+    let must_enrol = crate::two_factor::must_enrol(db, &user, factors).await?;
     Ok(Outcome::SignedIn {
         user,
         password_expired,
+        must_enrol,
     })
+}
+
+/// Before any credential is looked at: a throttled or banned address, or a locked account
+/// (or name, if there is no such account), is refused. Locked means that the right
+/// credentials do not get in either.
+pub async fn admission(
+    state: &AppState,
+    record: &TenantRecord,
+    db: &TenantDb,
+    typed_username: &str,
+    ip: IpAddr,
+    via: &'static str,
+) -> Result<Option<Outcome>, ApiError> {
+    let now = state.clock.now();
+    match state.ip_guard.check(ip, now) {
+        Verdict::Allowed => {}
+        Verdict::Throttled(secs) | Verdict::Banned(secs) => {
+            return Ok(Some(Outcome::TryLater {
+                retry_after_secs: secs,
+            }));
+        }
+    }
+    let key = attempt_key(typed_username);
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if let Some(lock) = db.sign_in_lock(&key).await? {
+        if let Some(until) = lock.locked_at(now) {
+            Event::new(
+                state,
+                "auth.sign_in.failed",
+                Some(ip),
+                serde_json::json!({
+                    "reason": "locked",
+                    "via": via,
+                    "locked_until": format_timestamp(until),
+                }),
+            )
+            .tried(typed_username)
+            .record(state, record.slug.as_str())
+            .await?;
+            return Ok(Some(Outcome::TryLater {
+                retry_after_secs: retry_after(until, now),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// A failed second step or passkey sign-in of `typed_username` ("" when the credential
+/// named nobody): recorded, and counted like a wrong password.
+pub async fn failed_factor(
+    state: &AppState,
+    record: &TenantRecord,
+    db: &TenantDb,
+    typed_username: &str,
+    reason: &str,
+    ip: IpAddr,
+    via: &'static str,
+) -> Result<Outcome, ApiError> {
+    Event::new(
+        state,
+        "auth.sign_in.failed",
+        Some(ip),
+        serde_json::json!({ "reason": reason, "via": via }),
+    )
+    .tried(typed_username)
+    .record(state, record.slug.as_str())
+    .await?;
+    failure(
+        state,
+        record,
+        db,
+        &attempt_key(typed_username),
+        !typed_username.is_empty(),
+        ip,
+        via,
+    )
+    .await
+}
+
+/// Clears a name's failures after a sign-in that did not go through [`check_password`].
+pub async fn clear_failures(db: &TenantDb, typed_username: &str) -> Result<(), ApiError> {
+    db.clear_sign_in_failures(&attempt_key(typed_username))
+        .await?;
+    Ok(())
 }
 
 /// Counts a failure against the name and the address; records the locks it starts.
@@ -206,11 +306,15 @@ async fn failure(
     let now = state.clock.now();
     let policy = crate::password::policy(db).await?;
     let lockout = policy.lockout.clone();
-    let counted = db
-        .record_sign_in_failure(key, lockout.max_failures, |nth| {
+    // A passkey that named nobody has no name to count against; the address still counts.
+    let counted = if key.is_empty() {
+        FailureOutcome::Counted { failures: 0 }
+    } else {
+        db.record_sign_in_failure(key, lockout.max_failures, |nth| {
             lockout.lock_duration_minutes(nth)
         })
-        .await?;
+        .await?
+    };
     if let AfterFailure::BanStarted(until) = state.ip_guard.record_failure(ip, now) {
         Event::new(
             state,

@@ -111,6 +111,13 @@ impl Application {
 
         Ok(Self {
             state: AppState {
+                relying_party: Arc::new(crate::passkeys::RelyingParty::new(
+                    config.public_url.as_ref(),
+                    https
+                        .local_addr()
+                        .map(|a| a.port())
+                        .unwrap_or(config.listen.port()),
+                )),
                 backups,
                 tenants,
                 clock,

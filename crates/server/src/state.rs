@@ -18,6 +18,8 @@ pub struct AppState {
     pub ip_guard: Arc<crate::ipguard::IpGuard>,
     /// The backup machinery; `None` while no backup key is configured.
     pub backups: Option<Arc<skjold_backup::Backups>>,
+    /// The server as a WebAuthn relying party (passkeys).
+    pub relying_party: Arc<crate::passkeys::RelyingParty>,
 }
 
 /// A tenant's own session timeouts (the setting `sessions`); absent fields fall back to the

@@ -57,6 +57,28 @@ enum Command {
     /// Encrypted backups in two destinations, and point-in-time restore.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// A tenant's settings.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Show the tenant's two-factor requirement, or set it with --required.
+    TwoFactor {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// none, all or roles (with --roles).
+        #[arg(long)]
+        required: Option<String>,
+        /// The roles that must use a second factor (with --required roles), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +272,18 @@ enum UserCommand {
         #[arg(long)]
         status: Option<String>,
     },
+    /// Require a second factor of one user (they enrol one at their next sign-in).
+    #[command(name = "require-2fa")]
+    Require2fa {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The user's username.
+        username: String,
+        /// Stop requiring it of this user in particular (the tenant's policy still applies).
+        #[arg(long)]
+        off: bool,
+    },
     /// List a tenant's users.
     List {
         /// The tenant's slug.
@@ -309,7 +343,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             backup(config, cmd).await
         }
+        Command::Settings(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            settings(config, cmd).await
+        }
     }
+}
+
+async fn settings(config: Config, cmd: SettingsCommand) -> anyhow::Result<()> {
+    let (router, audit) = open_router(&config).await?;
+    let result = match cmd {
+        SettingsCommand::TwoFactor {
+            tenant,
+            required,
+            roles,
+            json,
+        } => {
+            let slug = parse_slug(&tenant)?;
+            crate::two_factor::settings(&router, &audit, &slug, required, roles, json).await
+        }
+    };
+    audit.flush().await?;
+    router.close_all().await;
+    router.catalog().close().await;
+    result
 }
 
 fn init_logging() {
@@ -558,6 +615,14 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             if one_time {
                 println!("one-time password: {password}");
             }
+        }
+        UserCommand::Require2fa {
+            tenant,
+            username,
+            off,
+        } => {
+            let slug = parse_slug(&tenant)?;
+            crate::two_factor::require(&router, &audit, &slug, &username, off).await?;
         }
         UserCommand::List { tenant, json } => {
             let slug = parse_slug(&tenant)?;

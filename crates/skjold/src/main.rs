@@ -2,6 +2,7 @@
 
 mod access_cli;
 mod cli;
+mod two_factor;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -21,7 +21,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// Tables a backup leaves out: the migrations' bookkeeping (a snapshot records the schema
 /// version instead), sessions (a restore never brings back a sign-in) and the audit trail's
 /// database copy (backed up as its sealed day files, and never rolled back).
-pub const NOT_BACKED_UP: &[&str] = &["_sqlx_migrations", "sessions", "audit_log"];
+pub const NOT_BACKED_UP: &[&str] = &[
+    "_sqlx_migrations",
+    "sessions",
+    "audit_log",
+    // A WebAuthn ceremony lives for minutes; a restore never brings one back.
+    "webauthn_ceremonies",
+    // The server's own keys (decoy credential ids): a restored tenant makes new ones.
+    "server_keys",
+];
 
 /// Tables that reference each other, parents first; all others follow by name.
 const LOAD_ORDER: &[&str] = &[

@@ -25,6 +25,7 @@ mod sqlite_file;
 mod teams;
 mod tenant;
 mod totp;
+mod two_factor;
 mod users;
 
 pub use api_tokens::{ApiToken, NewApiToken};
@@ -46,6 +47,7 @@ pub use sqlite_file::check_sqlite_file;
 pub use teams::{Team, TeamMember, TeamPatch};
 pub use tenant::TenantDb;
 pub use totp::TotpFactor;
+pub use two_factor::{Ceremony, PasskeyRecord};
 pub use users::{NewUser, User, UserPatch, UserStatus};
 
 /// Register the SQLite and PostgreSQL drivers behind sqlx's `Any` pool. Idempotent.

@@ -30,6 +30,9 @@ pub struct Session {
     pub user: User,
     pub created_at: String,
     pub expires_at: String,
+    /// Signed in with a password only, by a user who must enrol a second factor first:
+    /// good for the enrolment routes only.
+    pub restricted: bool,
 }
 
 /// A session as its owner lists it.
@@ -57,12 +60,26 @@ impl TenantDb {
         ip: Option<&str>,
         user_agent: Option<&str>,
     ) -> Result<String, StoreError> {
+        self.create_session_restricted(user_id, token_hash, timeouts, ip, user_agent, false)
+            .await
+    }
+
+    /// Starts a session that may be restricted to enrolling a second factor.
+    pub async fn create_session_restricted(
+        &self,
+        user_id: &str,
+        token_hash: &str,
+        timeouts: SessionTimeouts,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+        restricted: bool,
+    ) -> Result<String, StoreError> {
         let now = self.clock.now();
         let expires = format_timestamp(now + timeouts.absolute);
         let now = format_timestamp(now);
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $3, $4, $5, $6)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, restricted) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -70,6 +87,7 @@ impl TenantDb {
         .bind(&expires)
         .bind(ip)
         .bind(user_agent.map(|u| u.chars().take(300).collect::<String>()))
+        .bind(i64::from(restricted))
         .execute(&self.pool)
         .await?;
         Ok(expires)
@@ -83,7 +101,7 @@ impl TenantDb {
         timeouts: SessionTimeouts,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.created_at AS s_created, s.last_seen_at, s.expires_at, \
+            "SELECT s.created_at AS s_created, s.last_seen_at, s.expires_at, s.restricted, \
              u.id, u.username, u.display_name, u.email, u.phone, u.role, u.status, \
              u.created_at, u.updated_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
@@ -119,6 +137,7 @@ impl TenantDb {
             user,
             created_at: row.try_get("s_created")?,
             expires_at,
+            restricted: row.try_get::<i64, _>("restricted")? != 0,
         }))
     }
 

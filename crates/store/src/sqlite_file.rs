@@ -16,9 +16,15 @@ use sqlx::AnyPool;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Tables whose rows a file snapshot drops (their schema stays, so migrations still see
-/// the database as it was).
-const SCRUBBED: &[&str] = &["sessions", "audit_log"];
+/// Tables whose rows a file snapshot drops: the row-wise snapshot's
+/// [`NOT_BACKED_UP`](crate::dump::NOT_BACKED_UP) but the migrations' own table (their
+/// schema stays, so migrations still see the database as it was).
+fn scrubbed() -> impl Iterator<Item = &'static str> {
+    crate::dump::NOT_BACKED_UP
+        .iter()
+        .copied()
+        .filter(|t| *t != "_sqlx_migrations")
+}
 
 impl TenantDb {
     /// Writes a consistent copy of this SQLite tenant database to `out` (which must not
@@ -56,7 +62,7 @@ async fn scrub_and_summarize(pool: &AnyPool) -> Result<ExportSummary, StoreError
     .fetch_all(pool)
     .await?;
     let mut script = String::from("PRAGMA secure_delete = ON;");
-    for t in SCRUBBED {
+    for t in scrubbed() {
         if present.iter().any(|p| p == t) {
             script.push_str(&format!(" DELETE FROM {t};"));
         }

@@ -312,7 +312,7 @@ impl TenantDb {
 
     /// A user as the journal keeps it: everything a restore needs to bring them back,
     /// including the password hash (which never leaves the tenant's own database).
-    async fn user_journal_data(
+    pub(crate) async fn user_journal_data(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user: &User,

@@ -115,7 +115,7 @@ impl PersonalDetails {
         (status = 200, description = "The signed-in user", body = Me),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem)))]
-async fn get_me(auth: Authorized<SignedIn>) -> Json<Me> {
+async fn get_me(auth: Authorized<crate::extract::Enrolling>) -> Json<Me> {
     Json(Me::new(auth.user(), &auth.grant))
 }
 

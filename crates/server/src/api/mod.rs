@@ -7,14 +7,16 @@ mod backup;
 mod health;
 mod locks;
 mod me;
+pub(crate) mod passkeys;
 mod records;
 mod roles;
-mod session;
+pub(crate) mod session;
 pub mod sessions;
 mod settings;
 mod teams;
 pub mod tokens;
 mod totp;
+pub(crate) mod two_factor;
 mod users;
 
 use crate::AppState;
@@ -105,6 +107,45 @@ impl Modify for ProblemContentType {
     }
 }
 
+/// Any route that takes a bearer token can answer 403 `two-factor-enrolment-required` to a
+/// session that may only enrol a second factor; routes that document no 403 of their own get
+/// it here, in one place.
+struct EnrolmentForbidden;
+
+impl Modify for EnrolmentForbidden {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                if op.security.as_ref().is_none_or(Vec::is_empty)
+                    || op.responses.responses.contains_key("403")
+                {
+                    continue;
+                }
+                let response = ResponseBuilder::new()
+                    .description(
+                        "The session may only enrol a second factor (`type` …:two-factor-enrolment-required)",
+                    )
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build();
+                op.responses.responses.insert("403".into(), response.into());
+            }
+        }
+    }
+}
+
 /// A `PATCH` takes any subset of a record's fields, but utoipa documents its body with the
 /// create input's schema, whose `required` list makes a partial update look invalid. Each
 /// such body gets a `<Name>Patch` copy of the schema without `required`. (Found by
@@ -159,6 +200,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(sessions::router())
         .merge(tokens::router())
         .merge(totp::router())
+        .merge(two_factor::router())
+        .merge(passkeys::router())
         .merge(records::router())
         .merge(audit::router())
         .merge(backup::router());
@@ -171,6 +214,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// path run after the routes are merged).
 pub fn split() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (routes, mut doc) = router().split_for_parts();
+    EnrolmentForbidden.modify(&mut doc);
     ProblemContentType.modify(&mut doc);
     PatchBodies.modify(&mut doc);
     (routes, doc)

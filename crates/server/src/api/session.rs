@@ -2,7 +2,7 @@
 
 use super::TenantPath;
 use crate::audit::{ClientIp, Event};
-use crate::extract::{ApiJson, Authorized, SignedIn, Tenant};
+use crate::extract::{ApiJson, Authorized, Enrolling, Tenant};
 use crate::signin::Outcome;
 use crate::{ApiError, AppState};
 use axum::extract::State;
@@ -34,6 +34,10 @@ pub struct NewSession {
     /// The tenant's maximum password age has passed: change the password
     /// (`PUT /me/password`).
     password_expired: bool,
+    /// The tenant requires a second factor of this user and they have none yet: this
+    /// session reaches only the enrolment routes (`/me/totp…`, `/me/passkeys…`,
+    /// `/me/two-factor`, `GET /me`, `DELETE /session`) until one is enrolled.
+    two_factor_enrolment_required: bool,
 }
 
 /// Sign in with username and password. A wrong password, an unknown user and a disabled
@@ -46,7 +50,7 @@ pub struct NewSession {
     responses(
         (status = 201, description = "Signed in", body = NewSession),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
-        (status = 401, description = "Sign-in failed (`type` …:sign-in-failed), or the password was right and a second factor is required (`type` …:second-factor-required): send `totp`", body = crate::error::Problem),
+        (status = 401, description = "Sign-in failed (`type` …:sign-in-failed), or the password was right and a second factor is required (`type` …:second-factor-required): send `totp`, or use a passkey (`POST /session/passkey/options` with the username and password)", body = crate::error::Problem),
         (status = 403, description = "The tenant is suspended", body = crate::error::Problem),
         (status = 429, description = "Too many attempts: try again after `Retry-After` seconds", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem),
@@ -60,7 +64,6 @@ async fn sign_in(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<(StatusCode, Json<NewSession>), ApiError> {
-    let chain = tenant.record.slug.as_str();
     let outcome = crate::signin::check_password(
         &state,
         &tenant.record,
@@ -69,22 +72,46 @@ async fn sign_in(
             username: &body.username,
             password: body.password,
             second_factor: body.totp.as_deref(),
+            then_passkey: false,
         },
         ip,
         "api",
     )
     .await?;
-    let (user, password_expired) = match outcome {
+    let outcome = match outcome {
+        Outcome::PasswordVerified { .. } => return Err(ApiError::SecondFactorRequired),
+        other => other,
+    };
+    let (status, session) = start_session(&state, &tenant, outcome, ip, &headers, "api").await?;
+    Ok((status, session))
+}
+
+/// Ends a sign-in, by password or passkey: a session for a signed-in user (restricted to
+/// enrolment if they must enrol a second factor first), or the problem for any other
+/// outcome.
+pub(super) async fn start_session(
+    state: &AppState,
+    tenant: &Tenant,
+    outcome: Outcome,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    via: &'static str,
+) -> Result<(StatusCode, Json<NewSession>), ApiError> {
+    let chain = tenant.record.slug.as_str();
+    let (user, password_expired, must_enrol) = match outcome {
         Outcome::SignedIn {
             user,
             password_expired,
-        } => (user, password_expired),
+            must_enrol,
+        } => (user, password_expired, must_enrol),
         Outcome::Failed => return Err(ApiError::SignInFailed),
         Outcome::TryLater { retry_after_secs } => {
             return Err(ApiError::TooManyAttempts { retry_after_secs })
         }
         Outcome::Suspended => return Err(ApiError::Forbidden("this tenant is suspended".into())),
-        Outcome::SecondFactorRequired => return Err(ApiError::SecondFactorRequired),
+        Outcome::SecondFactorRequired | Outcome::PasswordVerified { .. } => {
+            return Err(ApiError::SecondFactorRequired)
+        }
     };
     let token = skjold_auth::new_token();
     let user_agent = headers
@@ -92,22 +119,23 @@ async fn sign_in(
         .and_then(|v| v.to_str().ok());
     let expires_at = tenant
         .db
-        .create_session(
+        .create_session_restricted(
             &user.id,
             &skjold_auth::hash_token(&token),
             state.tenant_session_timeouts(&tenant.db).await?,
             Some(&ip.to_string()),
             user_agent,
+            must_enrol,
         )
         .await?;
     Event::new(
-        &state,
+        state,
         "auth.sign_in.succeeded",
         Some(ip),
-        serde_json::Value::Null,
+        serde_json::json!({ "via": via, "enrolment_required": must_enrol }),
     )
     .by(&user.id, &user.username)
-    .record(&state, chain)
+    .record(state, chain)
     .await?;
     Ok((
         StatusCode::CREATED,
@@ -116,6 +144,7 @@ async fn sign_in(
             expires_at,
             user: super::me::Me::load(&tenant.db, &user).await?,
             password_expired,
+            two_factor_enrolment_required: must_enrol,
         }),
     ))
 }
@@ -130,7 +159,7 @@ async fn sign_in(
 async fn sign_out(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
-    auth: Authorized<SignedIn>,
+    auth: Authorized<Enrolling>,
 ) -> Result<StatusCode, ApiError> {
     auth.db().delete_session(&auth.session.token_hash).await?;
     Event::new(&state, "auth.sign_out", Some(ip), serde_json::Value::Null)

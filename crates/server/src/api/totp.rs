@@ -2,7 +2,7 @@
 
 use super::TenantPath;
 use crate::audit::ClientIp;
-use crate::extract::{ApiJson, Authorized, SignedIn};
+use crate::extract::{ApiJson, Authorized, Enrolling};
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -43,7 +43,7 @@ pub struct RecoveryCodes {
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Called with an API token", body = crate::error::Problem),
         (status = 409, description = "A second factor is on already", body = crate::error::Problem)))]
-async fn start(auth: Authorized<SignedIn>) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
+async fn start(auth: Authorized<Enrolling>) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
     let secret = crate::totp::new_secret();
     let issuer = format!("Skjold {}", auth.tenant.record.display_name);
     let totp = crate::totp::totp(&secret, &issuer, &auth.user().username)
@@ -75,7 +75,7 @@ async fn start(auth: Authorized<SignedIn>) -> Result<(StatusCode, Json<TotpEnrol
 async fn confirm(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
-    auth: Authorized<SignedIn>,
+    auth: Authorized<Enrolling>,
     ApiJson(body): ApiJson<TotpConfirm>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let user = auth.user();
@@ -96,6 +96,12 @@ async fn confirm(
         .map(|c| crate::totp::recovery_hash(c))
         .collect();
     auth.db().confirm_totp(&user.id, step, &hashes).await?;
+    // A session restricted to enrolment has enrolled now: it becomes a full one.
+    if auth.session.restricted {
+        auth.db()
+            .unrestrict_session(&auth.session.token_hash)
+            .await?;
+    }
     auth.audit_event(&state, ip, "auth.totp_enabled", serde_json::Value::Null)
         .await?;
     Ok(Json(RecoveryCodes {

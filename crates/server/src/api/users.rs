@@ -195,7 +195,7 @@ async fn create_user(
 /// One user.
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(RecordPath), security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user", body = UserView),
+        (status = 200, description = "The user, with their two-factor facts", body = UserDetail),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks users.read", body = crate::error::Problem),
         (status = 404, description = "No such user", body = crate::error::Problem),
@@ -203,9 +203,30 @@ async fn create_user(
 async fn get_user(
     auth: Authorized<UsersRead>,
     Path((_, id)): Path<(String, String)>,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Json<UserDetail>, ApiError> {
     let id = parse_id(&id)?;
-    Ok(Json(auth.db().user(&id).await?.into()))
+    let user = auth.db().user(&id).await?;
+    let two_factor = super::two_factor::user_two_factor(auth.db(), &user).await?;
+    Ok(Json(UserDetail {
+        user: user.into(),
+        two_factor_required: two_factor.two_factor_required,
+        two_factor_required_in_effect: two_factor.two_factor_required_in_effect,
+        two_factor_enrolled: two_factor.two_factor_enrolled,
+    }))
+}
+
+/// A user and their two-factor facts (`GET /users/{id}`).
+#[derive(Serialize, ToSchema)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    user: UserView,
+    /// An administrator required a second factor of this user in particular
+    /// (`POST /users/{id}/require-two-factor`).
+    two_factor_required: bool,
+    /// A second factor is required of this user, by the tenant's policy or in particular.
+    two_factor_required_in_effect: bool,
+    /// The user has a second factor (TOTP or a passkey).
+    two_factor_enrolled: bool,
 }
 
 /// Change a user's details, role or status. The last active administrator cannot be

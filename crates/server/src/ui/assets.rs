@@ -1,5 +1,5 @@
 //! Static assets, embedded in the binary: the stylesheet, htmx (vendored from the npm
-//! package `htmx.org`, see `static/README.md`) and the icon. Pages link them with
+//! package `htmx.org`, see `static/README.md`), the passkey script and the icon. Pages link them with
 //! `?v=<content hash>`, so they can be cached for a year and still change with a release.
 
 use axum::extract::{Path, Query};
@@ -25,6 +25,11 @@ const ASSETS: &[Asset] = &[
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/htmx.min.js"),
+    },
+    Asset {
+        name: "passkeys.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/passkeys.js"),
     },
     Asset {
         name: "icon.svg",

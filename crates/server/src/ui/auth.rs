@@ -298,6 +298,14 @@ impl<R: Requirement> FromRequestParts<AppState> for UiAuth<R> {
                 "this organisation's account is suspended".into(),
             ));
         }
+        // A session that may only enrol a second factor goes to the enrolment page (by the
+        // same redirect as a sign-in).
+        if session.restricted && !R::ENROLMENT {
+            return Err(UiError::SignIn {
+                login: format!("/{slug}/me/two-factor?msg=enrol"),
+                htmx: is_htmx(&parts.headers),
+            });
+        }
         let grant = tenant.db.grant_of(&session.user).await?;
         crate::extract::check_right::<R>(&grant).map_err(UiError::Forbidden)?;
         Ok(UiAuth {

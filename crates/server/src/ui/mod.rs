@@ -23,6 +23,7 @@ mod security;
 mod signin;
 mod teams;
 mod templates;
+mod two_factor;
 
 use crate::extract::Requirement;
 use crate::AppState;
@@ -206,4 +207,5 @@ pub fn router() -> Router<AppState> {
         .merge(profile::router())
         .merge(security::router())
         .merge(backups::router())
+        .merge(two_factor::router())
 }

@@ -253,6 +253,13 @@ async fn page<R: Requirement>(
         .filter(|e| !known.contains(&e.field.as_str()))
         .map(|e| e.message.clone())
         .collect();
+    let two_factor = crate::two_factor::policy(auth.db()).await?;
+    let two_factor_required = match two_factor.required {
+        crate::two_factor::Required::None => "none",
+        crate::two_factor::Required::All => "all",
+        crate::two_factor::Required::Roles => "roles",
+    };
+    let two_factor_roles = crate::two_factor::role_choices(auth.db(), &two_factor).await?;
     render(
         status,
         &AdminSecurityPage {
@@ -265,6 +272,8 @@ async fn page<R: Requirement>(
             session_fields,
             default_idle: state.config.session_idle_minutes,
             default_absolute: state.config.session_absolute_hours,
+            two_factor_required,
+            two_factor_roles,
         },
     )
 }
@@ -391,6 +400,49 @@ async fn unlock(
     Ok(Redirect::to(&format!("/{}/admin/security?msg=unlocked", auth.slug())).into_response())
 }
 
+/// The two-factor requirement (the API's `/settings/two-factor`).
+async fn save_two_factor(
+    State(state): State<AppState>,
+    post: Post<SettingsManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let required = match form.get("required") {
+        Some("all") => crate::two_factor::Required::All,
+        Some("roles") => crate::two_factor::Required::Roles,
+        _ => crate::two_factor::Required::None,
+    };
+    let roles = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "roles")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let before = crate::two_factor::policy(auth.db()).await?;
+    let wanted = crate::two_factor::TwoFactorPolicy { required, roles };
+    let wanted = match wanted.resolved(auth.db()).await? {
+        Ok(policy) => policy,
+        Err(errs) => {
+            return page(
+            &state,
+            &auth,
+            None,
+            &errs,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        }
+    };
+    let after = crate::two_factor::store_policy(auth.db(), &auth.actor(), wanted).await?;
+    auth.audit_event(
+        &state,
+        "settings.two_factor_changed",
+        serde_json::json!({ "before": before, "after": after, "via": "web" }),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/{}/admin/security?msg=saved", auth.slug())).into_response())
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/admin/security", get(show))
@@ -401,6 +453,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{tenant}/admin/security/sessions",
             get(|| async { Redirect::to("../security") }).merge(post(save_sessions)),
+        )
+        .route(
+            "/{tenant}/admin/security/two-factor",
+            get(|| async { Redirect::to("../security") }).merge(post(save_two_factor)),
         )
         .route(
             "/{tenant}/admin/security/unlock",

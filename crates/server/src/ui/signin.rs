@@ -9,20 +9,22 @@ use super::auth::{
 use super::templates::{LoginPage, LogoutPage};
 use super::{assets, render, Chrome, UiError};
 use crate::audit::Event;
-use crate::extract::{SignedIn, Tenant};
+use crate::extract::{Enrolling, Tenant};
 use crate::signin::Outcome;
 use crate::{ApiError, AppState};
 use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use skjold_domain::TenantSlug;
 
 const FAILED: &str = "Sign-in failed. Check your username and password and try again.";
 const TRY_LATER: &str = "Too many failed sign-ins. Please wait a while and try again later.";
 const CODE_NEEDED: &str =
-    "Enter the code from your authenticator app (or a recovery code) as well.";
+    "Enter your password again with the code from your authenticator app (or a recovery code), or use a passkey.";
+const PASSKEY_FAILED: &str =
+    "Signing in with the passkey did not work. Try again, or use your password.";
 const SUSPENDED: &str =
     "This organisation's account is suspended, so nobody can sign in. Contact your administrator.";
 const STALE_FORM: &str =
@@ -149,24 +151,49 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
             username: &username,
             password,
             second_factor: form.get("totp"),
+            then_passkey: false,
         },
         ip,
         "web",
     )
     .await?;
-    let (user, password_expired) = match outcome {
-        Outcome::SignedIn {
-            user,
-            password_expired,
-        } => (user, password_expired),
+    match outcome {
+        Outcome::SignedIn { .. } => {}
         Outcome::Failed => return retry(FAILED, StatusCode::OK),
         Outcome::TryLater { .. } => return retry(TRY_LATER, StatusCode::TOO_MANY_REQUESTS),
         Outcome::Suspended => return retry(SUSPENDED, StatusCode::FORBIDDEN),
-        Outcome::SecondFactorRequired => return retry(CODE_NEEDED, StatusCode::OK),
+        Outcome::SecondFactorRequired | Outcome::PasswordVerified { .. } => {
+            return retry(CODE_NEEDED, StatusCode::OK)
+        }
     };
+    start_session(&state, &tenant, &headers, ip, outcome, next, "web").await
+}
 
+/// A signed-in outcome becomes a session cookie and a redirect: to the enrolment page when
+/// the user must enrol a second factor first, to the profile when the password expired,
+/// else where they were going.
+async fn start_session(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    ip: std::net::IpAddr,
+    outcome: Outcome,
+    next: Option<String>,
+    via: &'static str,
+) -> Result<Response, UiError> {
+    let slug = tenant.record.slug.as_str().to_string();
+    let Outcome::SignedIn {
+        user,
+        password_expired,
+        must_enrol,
+    } = outcome
+    else {
+        return Err(UiError::Internal(
+            "start_session without a signed-in user".into(),
+        ));
+    };
     // A session this browser had before ends: a sign-in always starts a fresh one.
-    end_previous_session(&state, &headers).await;
+    end_previous_session(state, headers).await;
 
     let token = skjold_auth::new_token();
     let user_agent = headers
@@ -175,25 +202,32 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
     tenant
         .db
-        .create_session(
+        .create_session_restricted(
             &user.id,
             &skjold_auth::hash_token(&token),
             timeouts,
             Some(&ip.to_string()),
             user_agent,
+            must_enrol,
         )
         .await?;
     Event::new(
-        &state,
+        state,
         "auth.sign_in.succeeded",
         Some(ip),
-        serde_json::json!({ "via": "web" }),
+        if must_enrol {
+            serde_json::json!({ "via": via, "enrolment_required": true })
+        } else {
+            serde_json::json!({ "via": via })
+        },
     )
     .by(&user.id, &user.username)
-    .record(&state, &slug)
+    .record(state, &slug)
     .await?;
-    // An expired password: straight to the profile, where it is changed.
-    let target = if password_expired {
+    let target = if must_enrol {
+        format!("/{slug}/me/two-factor?msg=enrol")
+    } else if password_expired {
+        // An expired password: straight to the profile, where it is changed.
         format!("/{slug}/me?msg=password-expired")
     } else {
         next.unwrap_or_else(|| format!("/{slug}/"))
@@ -204,6 +238,107 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         session_cookie(&slug, &token, timeouts.absolute.num_seconds()),
     );
     Ok(res)
+}
+
+/// Checks the sign-in form's double-submit token (and that the request is same-site).
+fn signin_form_ok(headers: &HeaderMap, form: &auth::FormData) -> bool {
+    let expected = auth::cookie(headers, SIGNIN_COOKIE).unwrap_or("");
+    let sent = form.get("signin_token").unwrap_or("");
+    !cross_site(headers) && !expected.is_empty() && secrets_equal(sent, expected)
+}
+
+/// The options for "Use a passkey" (called by `static/passkeys.js`), as JSON: with the
+/// username and password typed in, the second step after them; with only a username, that
+/// user's passkeys; with neither, any passkey that names its user. The rules are the API's
+/// (`POST /session/passkey/options`).
+async fn passkey_options(State(state): State<AppState>, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let tenant = match Tenant::from_request_parts(&mut parts, &state).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let ip = auth::client_ip(&parts);
+    let headers = parts.headers.clone();
+    let form = match read_form(Request::from_parts(parts, body), &state).await {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    if !signin_form_ok(&headers, &form) {
+        return json_error(StatusCode::FORBIDDEN, STALE_FORM);
+    }
+    let username = form.get("username").unwrap_or("").trim().to_string();
+    let password = form
+        .get("password")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    match crate::api::passkeys::options_for(&state, &tenant, &username, password, ip, "web").await {
+        Ok(options) => axum::Json(options).into_response(),
+        Err(ApiError::SignInFailed) => json_error(StatusCode::UNAUTHORIZED, FAILED),
+        Err(ApiError::TooManyAttempts { .. }) => {
+            json_error(StatusCode::TOO_MANY_REQUESTS, TRY_LATER)
+        }
+        Err(ApiError::SecondFactorRequired) => json_error(
+            StatusCode::UNAUTHORIZED,
+            "This account has no passkey: enter the code from your authenticator app.",
+        ),
+        Err(ApiError::Conflict(_)) => json_error(
+            StatusCode::CONFLICT,
+            "This account has no passkey: sign in with your password.",
+        ),
+        Err(ApiError::Forbidden(_)) => json_error(StatusCode::FORBIDDEN, SUSPENDED),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// The passkey's answer, posted as a form by `static/passkeys.js`.
+async fn passkey_sign_in(State(state): State<AppState>, req: Request) -> Result<Response, UiError> {
+    let (mut parts, body) = req.into_parts();
+    let tenant = Tenant::from_request_parts(&mut parts, &state).await?;
+    let slug = tenant.record.slug.as_str().to_string();
+    let ip = auth::client_ip(&parts);
+    let headers = parts.headers.clone();
+    let form = read_form(Request::from_parts(parts, body), &state).await?;
+    let next = safe_next(&slug, form.get("next"));
+    let retry = |error: &'static str, status: StatusCode| -> Result<Response, UiError> {
+        let token = signin_token(&headers);
+        let res = render(
+            status,
+            &page(
+                &tenant,
+                token.clone(),
+                String::new(),
+                next.clone(),
+                Some(error),
+                None,
+            ),
+        )?;
+        Ok(with_signin_cookie(res, &token))
+    };
+    if !signin_form_ok(&headers, &form) {
+        return retry(STALE_FORM, StatusCode::FORBIDDEN);
+    }
+    let credential = serde_json::from_str(form.get("credential").unwrap_or(""))
+        .unwrap_or(serde_json::Value::Null);
+    let outcome = crate::api::passkeys::passkey_outcome(
+        &state,
+        &tenant,
+        form.get("ceremony").unwrap_or("").to_string(),
+        credential,
+        ip,
+        "web",
+    )
+    .await?;
+    match outcome {
+        Outcome::SignedIn { .. } => {}
+        Outcome::TryLater { .. } => return retry(TRY_LATER, StatusCode::TOO_MANY_REQUESTS),
+        Outcome::Suspended => return retry(SUSPENDED, StatusCode::FORBIDDEN),
+        _ => return retry(PASSKEY_FAILED, StatusCode::OK),
+    };
+    start_session(&state, &tenant, &headers, ip, outcome, next, "web_passkey").await
 }
 
 /// Deletes the server side of the session cookie the browser sends, whichever tenant it
@@ -223,7 +358,7 @@ async fn end_previous_session(state: &AppState, headers: &HeaderMap) {
     }
 }
 
-async fn logout_page(auth: Result<UiAuth<SignedIn>, UiError>) -> Result<Response, UiError> {
+async fn logout_page(auth: Result<UiAuth<Enrolling>, UiError>) -> Result<Response, UiError> {
     match auth {
         Ok(auth) => render(
             StatusCode::OK,
@@ -279,5 +414,7 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/login", get(login_form).post(login))
+        .route("/{tenant}/login/passkey/options", post(passkey_options))
+        .route("/{tenant}/login/passkey", post(passkey_sign_in))
         .route("/{tenant}/logout", get(logout_page).post(logout))
 }

@@ -407,6 +407,41 @@ pub struct AdminSecurityPage {
     pub session_fields: Vec<FormField>,
     pub default_idle: i64,
     pub default_absolute: i64,
+    /// The two-factor requirement: `none`, `all` or `roles`…
+    pub two_factor_required: &'static str,
+    /// … and each role's name with whether the policy names it.
+    /// (role id, role name, required by the policy).
+    pub two_factor_roles: Vec<(String, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "two_factor.html")]
+pub struct TwoFactorPage {
+    pub chrome: Chrome,
+    /// The session may only enrol a second factor.
+    pub enrolment_required: bool,
+    pub error: Option<String>,
+    pub totp_on: bool,
+    pub codes_left: i64,
+    /// A TOTP enrolment just started: its key, shown until confirmed.
+    pub enrolment: Option<TotpEnrolmentView>,
+    /// Recovery codes just made, shown this once.
+    pub recovery_codes: Vec<String>,
+    pub passkeys: Vec<PasskeyRow>,
+}
+
+pub struct TotpEnrolmentView {
+    pub secret: String,
+    pub uri: String,
+    /// The QR code, an SVG element made by the server from `uri`.
+    pub qr_svg: String,
+}
+
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
 }
 
 /// One destination on the backups page.

@@ -118,6 +118,16 @@ fn sample_body(template: &str, resource: &str, method: &Method, owner: &Tenant) 
         // A reset without a password: the server makes one.
         return json!({});
     }
+    if template.ends_with("/require-two-factor") {
+        return json!({"required": true});
+    }
+    if template.ends_with("/session/passkey") {
+        // A ceremony token nobody was given.
+        return json!({"ceremony": "skj_unknown", "credential": {}});
+    }
+    if template.contains("/me/passkeys/") {
+        return json!({"name": "Matrix"});
+    }
     match (resource, method.as_str()) {
         ("companies", _) => json!({"name": "Matrix Co"}),
         ("persons", _) => json!({"last_name": "Matrix"}),

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use skjold_domain::{Clock, Role};
 use skjold_testkit::{spawn_app, TestApp};
 
-fn base32_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(s: &str) -> Vec<u8> {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
     for c in s.trim_end_matches('=').bytes() {
@@ -24,7 +24,7 @@ fn base32_decode(s: &str) -> Vec<u8> {
 }
 
 /// RFC 6238 / RFC 4226: HMAC-SHA1 over the big-endian step, dynamic truncation, 6 digits.
-fn code_at(secret: &[u8], unix: i64) -> String {
+pub(crate) fn code_at(secret: &[u8], unix: i64) -> String {
     let step = (unix / 30) as u64;
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
     mac.update(&step.to_be_bytes());

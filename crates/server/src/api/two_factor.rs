@@ -1,0 +1,377 @@
+//! Two-factor management: the user's own status, turning TOTP off, new recovery codes;
+//! the tenant's requirement (`/settings/two-factor`) and an administrator's demand of one
+//! user (`/users/{id}/require-two-factor`).
+
+use super::passkeys::PasskeyView;
+use super::{RecordPath, TenantPath};
+use crate::audit::ClientIp;
+use crate::extract::{ApiJson, Authorized, Enrolling, SettingsManage, SignedIn, UsersManage};
+use crate::signin::Outcome;
+use crate::two_factor::{self as tf, Factors, TwoFactorPolicy};
+use crate::{ApiError, AppState};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Extension;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use skjold_domain::{FieldErrors, Username};
+use skjold_store::{TenantDb, User};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// The signed-in user's second factors.
+#[derive(Serialize, ToSchema)]
+pub struct TwoFactorStatus {
+    /// An authenticator app (TOTP) is on.
+    totp: bool,
+    /// Unused recovery codes left (0 without TOTP).
+    recovery_codes_left: i64,
+    passkeys: Vec<PasskeyView>,
+    /// The tenant (its policy, or an administrator) requires this user to have a second
+    /// factor.
+    required: bool,
+    /// This session may only enrol a factor until one is enrolled.
+    enrolment_required: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableTotp {
+    /// The account's password …
+    #[serde(default)]
+    password: Option<String>,
+    /// … or a current code of the app (or a recovery code).
+    #[serde(default)]
+    code: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewRecoveryCodes {
+    /// Ten new single-use codes; the earlier ones no longer work. Shown only now.
+    recovery_codes: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequireTwoFactor {
+    /// `true`: the user must have a second factor (they enrol one at their next sign-in);
+    /// `false`: only the tenant's policy applies.
+    required: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserTwoFactor {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub username: String,
+    /// Required of this user in particular (beyond the tenant's policy).
+    pub two_factor_required: bool,
+    /// Required of this user, by the policy or in particular.
+    pub two_factor_required_in_effect: bool,
+    /// The user has a second factor (TOTP or a passkey).
+    pub two_factor_enrolled: bool,
+}
+
+/// A user's two-factor facts as administrators see them.
+pub async fn user_two_factor(db: &TenantDb, user: &User) -> Result<UserTwoFactor, ApiError> {
+    let flagged = db.two_factor_required_flag(&user.id).await?;
+    let factors = tf::factors_of(db, &user.id).await?;
+    Ok(UserTwoFactor {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        two_factor_required: flagged,
+        two_factor_required_in_effect: tf::two_factor_required_for(
+            &tf::policy(db).await?,
+            user,
+            flagged,
+        ),
+        two_factor_enrolled: factors.any(),
+    })
+}
+
+/// Refuses to take away a required user's last factor (`left` is what would remain).
+pub async fn keep_required_factor(
+    db: &TenantDb,
+    user: &User,
+    left: Factors,
+) -> Result<(), ApiError> {
+    if left.any() {
+        return Ok(());
+    }
+    let flagged = db.two_factor_required_flag(&user.id).await?;
+    if tf::two_factor_required_for(&tf::policy(db).await?, user, flagged) {
+        return Err(ApiError::Conflict(
+            "your organisation requires a second factor: add another one before removing this one"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The signed-in user's second factors.
+#[utoipa::path(get, path = "/me/two-factor", tag = "me", params(TenantPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "TOTP, recovery codes and passkeys", body = TwoFactorStatus),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Called with an API token", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem)))]
+async fn status(auth: Authorized<Enrolling>) -> Result<Json<TwoFactorStatus>, ApiError> {
+    let (db, user) = (auth.db(), auth.user());
+    let factors = tf::factors_of(db, &user.id).await?;
+    let flagged = db.two_factor_required_flag(&user.id).await?;
+    let passkeys = db.passkeys_of(&user.id).await?;
+    Ok(Json(TwoFactorStatus {
+        totp: factors.totp,
+        recovery_codes_left: if factors.totp {
+            db.recovery_codes_left(&user.id).await?
+        } else {
+            0
+        },
+        passkeys: passkeys.iter().map(PasskeyView::from).collect(),
+        required: tf::two_factor_required_for(&tf::policy(db).await?, user, flagged),
+        enrolment_required: auth.session.restricted,
+    }))
+}
+
+/// Turn the authenticator app off (and its recovery codes). Needs the password or a
+/// current code; a wrong one counts toward the account's lockout like a failed sign-in.
+/// Refused when it is the last second factor of a user the tenant requires to have one.
+#[utoipa::path(post, path = "/me/totp/disable", tag = "me", params(TenantPath), security(("bearer" = [])),
+    request_body = DisableTotp,
+    responses(
+        (status = 204, description = "TOTP is off"),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Called with an API token", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 409, description = "TOTP is not on, or it is the last required second factor", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "Neither password nor code, or a wrong one; `errors` names it", body = crate::error::Problem),
+        (status = 429, description = "Too many wrong attempts: the account is locked for `Retry-After` seconds", body = crate::error::Problem)))]
+async fn disable_totp(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<SignedIn>,
+    ApiJson(body): ApiJson<DisableTotp>,
+) -> Result<StatusCode, ApiError> {
+    let field = disable_totp_checked(
+        &state,
+        &auth.tenant.record,
+        auth.db(),
+        auth.user(),
+        body.password,
+        body.code.as_deref(),
+        ip,
+        "api",
+    )
+    .await?;
+    auth.audit_event(
+        &state,
+        ip,
+        "auth.totp_disabled",
+        serde_json::json!({ "proof": field }),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns TOTP off after checking the password or a code (shared with the web UI): a wrong
+/// one counts toward the lockout. Answers which proof was given.
+#[allow(clippy::too_many_arguments)]
+pub async fn disable_totp_checked(
+    state: &AppState,
+    record: &skjold_store::TenantRecord,
+    db: &TenantDb,
+    user: &User,
+    password: Option<String>,
+    code: Option<&str>,
+    ip: std::net::IpAddr,
+    via: &'static str,
+) -> Result<&'static str, ApiError> {
+    let body_password = password;
+    let Some(factor) = db.totp_factor(&user.id).await?.filter(|f| f.confirmed) else {
+        return Err(ApiError::Conflict("TOTP is not on".into()));
+    };
+    let mut left = tf::factors_of(db, &user.id).await?;
+    left.totp = false;
+    keep_required_factor(db, user, left).await?;
+    if let Some(Outcome::TryLater { retry_after_secs }) =
+        crate::signin::admission(state, record, db, &user.username, ip, via).await?
+    {
+        return Err(ApiError::TooManyAttempts { retry_after_secs });
+    }
+    let (field, right) = match (body_password.filter(|p| !p.is_empty()), code.map(str::trim)) {
+        (Some(password), _) => {
+            let hash = match Username::parse(&user.username) {
+                Ok(u) => db.user_for_sign_in(&u).await?.and_then(|(_, h)| h),
+                Err(_) => None,
+            };
+            (
+                "password",
+                skjold_auth::verify_password(password, hash).await,
+            )
+        }
+        (None, Some(code)) if !code.is_empty() => {
+            let now = state.clock.now().timestamp().max(0) as u64;
+            let ok = crate::totp::verify(db, &user.id, &user.username, &factor, code, now)
+                .await?
+                .is_some();
+            ("code", ok)
+        }
+        _ => {
+            return Err(
+                FieldErrors::single("password", "send the password or a current code").into(),
+            )
+        }
+    };
+    if !right {
+        let outcome = crate::signin::failed_factor(
+            state,
+            record,
+            db,
+            &user.username,
+            "totp_disable_refused",
+            ip,
+            via,
+        )
+        .await?;
+        if let Outcome::TryLater { retry_after_secs } = outcome {
+            return Err(ApiError::TooManyAttempts { retry_after_secs });
+        }
+        return Err(FieldErrors::single(field, "is not right").into());
+    }
+    db.disable_totp(&user.id).await?;
+    Ok(field)
+}
+
+/// New recovery codes: ten fresh ones, and the earlier ones stop working.
+#[utoipa::path(post, path = "/me/totp/recovery-codes", tag = "me", params(TenantPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new codes; keep them", body = NewRecoveryCodes),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Called with an API token", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 409, description = "TOTP is not on", body = crate::error::Problem)))]
+async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<SignedIn>,
+) -> Result<Json<NewRecoveryCodes>, ApiError> {
+    let codes = regenerate_codes(auth.db(), auth.user()).await?;
+    auth.audit_event(
+        &state,
+        ip,
+        "auth.recovery_codes_regenerated",
+        serde_json::Value::Null,
+    )
+    .await?;
+    Ok(Json(NewRecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// Ten new recovery codes for a user with TOTP on (shared with the web UI).
+pub async fn regenerate_codes(db: &TenantDb, user: &User) -> Result<Vec<String>, ApiError> {
+    if !db.totp_factor(&user.id).await?.is_some_and(|f| f.confirmed) {
+        return Err(ApiError::Conflict("TOTP is not on".into()));
+    }
+    let codes = crate::totp::new_recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| crate::totp::recovery_hash(c))
+        .collect();
+    db.replace_recovery_codes(&user.id, &hashes).await?;
+    Ok(codes)
+}
+
+/// The tenant's two-factor requirement.
+#[utoipa::path(get, path = "/settings/two-factor", tag = "settings", params(TenantPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The requirement", body = TwoFactorPolicy),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks settings.manage", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem)))]
+async fn get_policy(auth: Authorized<SettingsManage>) -> Result<Json<TwoFactorPolicy>, ApiError> {
+    Ok(Json(tf::policy(auth.db()).await?))
+}
+
+/// Set the tenant's two-factor requirement. Users it newly covers who have no second
+/// factor get, at their next sign-in, a session that can only enrol one.
+#[utoipa::path(put, path = "/settings/two-factor", tag = "settings", params(TenantPath),
+    security(("bearer" = [])),
+    request_body = TwoFactorPolicy,
+    responses(
+        (status = 200, description = "The requirement now in force", body = TwoFactorPolicy),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks settings.manage", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "An unknown role, or `roles` without a role", body = crate::error::Problem)))]
+async fn put_policy(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<SettingsManage>,
+    ApiJson(body): ApiJson<TwoFactorPolicy>,
+) -> Result<Json<TwoFactorPolicy>, ApiError> {
+    let before = tf::policy(auth.db()).await?;
+    let after = tf::store_policy(auth.db(), &auth.actor(), body).await?;
+    auth.audit_event(
+        &state,
+        ip,
+        "settings.two_factor_changed",
+        serde_json::json!({ "before": before, "after": after }),
+    )
+    .await?;
+    Ok(Json(after))
+}
+
+/// Require (or stop requiring) a second factor of one user, beyond the tenant's policy.
+#[utoipa::path(post, path = "/users/{id}/require-two-factor", tag = "users", params(RecordPath),
+    security(("bearer" = [])),
+    request_body = RequireTwoFactor,
+    responses(
+        (status = 200, description = "The user's two-factor facts now", body = UserTwoFactor),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 404, description = "No such user", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "Malformed id or body", body = crate::error::Problem)))]
+async fn require_two_factor(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<UsersManage>,
+    Path((_, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RequireTwoFactor>,
+) -> Result<Json<UserTwoFactor>, ApiError> {
+    let id = super::parse_id(&id)?;
+    let user = auth.db().user(&id).await?;
+    if auth
+        .db()
+        .set_two_factor_required(&auth.actor(), &id, body.required)
+        .await?
+    {
+        auth.audit_event(
+            &state,
+            ip,
+            "users.two_factor_required",
+            serde_json::json!({ "user": user.id, "username": user.username, "required": body.required }),
+        )
+        .await?;
+    }
+    Ok(Json(user_two_factor(auth.db(), &user).await?))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(disable_totp))
+        .routes(routes!(regenerate_recovery_codes))
+        .routes(routes!(get_policy, put_policy))
+        .routes(routes!(require_two_factor))
+}
