@@ -100,7 +100,10 @@ impl Env {
                     email: None,
                     phone: None,
                     role: Role::Administrator.id(),
-                    password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+                    kind: skjold_store::UserKind::Person,
+                    password_hash: Some(
+                        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+                    ),
                 },
             )
             .await

@@ -18,4 +18,4 @@ pub use field::{double_option, parse_json, parse_json_bytes, FieldError, FieldEr
 pub use password_policy::{LockoutPolicy, PasswordPolicy, PasswordRule, PolicyViolation};
 pub use rights::{Access, Grant, Right, Role, RoleId, Visibility};
 pub use slug::TenantSlug;
-pub use user::{Email, UserStatus, Username};
+pub use user::{Email, UserKind, UserStatus, Username};

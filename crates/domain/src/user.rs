@@ -61,6 +61,34 @@ impl UserStatus {
     }
 }
 
+/// Who a user is: a person, who signs in with a password (and second factors), or a
+/// service user, an integration with no password that reaches the API only with tokens a
+/// holder of `users.manage` makes for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserKind {
+    #[default]
+    Person,
+    Service,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Person => "person",
+            UserKind::Service => "service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "person" => Ok(UserKind::Person),
+            "service" => Ok(UserKind::Service),
+            _ => Err("is 'person' or 'service'".into()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);

@@ -89,7 +89,7 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
     req.extensions_mut().insert(slot.clone());
     req.extensions_mut().insert(ClientIp(ip));
     let method = req.method().to_string();
-    let path: String = req.uri().path().chars().take(1000).collect();
+    let path = recorded_path(req.uri().path());
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -131,6 +131,18 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
             ApiError::Unavailable.into_response()
         }
     }
+}
+
+/// The path as the trail keeps it: at most 1000 characters, and never a secret. The only
+/// path that carries one is an invitation link's (`/{tenant}/invite/{token}`), whose
+/// token is replaced by `…`.
+pub(crate) fn recorded_path(path: &str) -> String {
+    let mut segments = path.splitn(4, '/');
+    let (_, tenant, what) = (segments.next(), segments.next(), segments.next());
+    if let (Some(tenant), Some("invite"), Some(_token)) = (tenant, what, segments.next()) {
+        return format!("/{}/invite/…", tenant.chars().take(100).collect::<String>());
+    }
+    path.chars().take(1000).collect()
 }
 
 /// The existing tenant a request's path names (`/{tenant}/…`), for requests that no handler
@@ -207,6 +219,21 @@ impl<R: crate::extract::Requirement> crate::extract::Authorized<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invitation_token_never_reaches_the_trail() {
+        assert_eq!(
+            recorded_path("/acme/invite/skj_SECRETtoken"),
+            "/acme/invite/…"
+        );
+        assert_eq!(recorded_path("/acme/invite/skj_x/y"), "/acme/invite/…");
+        assert_eq!(recorded_path("/acme/invite"), "/acme/invite");
+        assert_eq!(
+            recorded_path("/acme/api/v1/invites/accept"),
+            "/acme/api/v1/invites/accept"
+        );
+        assert_eq!(recorded_path(&"/a".repeat(900)).chars().count(), 1000);
+    }
     use axum::http::HeaderValue;
 
     fn headers(xff: &[&str]) -> HeaderMap {

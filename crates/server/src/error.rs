@@ -183,6 +183,24 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The refusal in one line, for the command line: the problem's detail, or each field's
+    /// problem.
+    pub fn explain(&self) -> String {
+        match self {
+            ApiError::Invalid(f) => {
+                f.0.iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+            ApiError::PasswordRefused(v) => format!("password: {}", v.message),
+            ApiError::Internal(cause) => cause.clone(),
+            other => other.parts().2,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = crate::middleware::current_request_id();

@@ -7,6 +7,7 @@ pub mod audit_export;
 pub mod config;
 mod error;
 mod extract;
+pub mod invites;
 pub mod ipguard;
 pub mod jobs;
 mod middleware;

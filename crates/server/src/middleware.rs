@@ -23,7 +23,7 @@ pub fn current_request_id() -> String {
 /// plant ids in our logs) and returns it in `x-request-id`.
 pub async fn request_id(req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %crate::audit::recorded_path(req.uri().path()));
     let mut res = REQUEST_ID
         .scope(id.clone(), next.run(req).instrument(span))
         .await;

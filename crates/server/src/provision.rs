@@ -4,7 +4,7 @@
 use skjold_audit::AuditTrail;
 use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
-use skjold_domain::{Role, TenantSlug, Username};
+use skjold_domain::{Role, TenantSlug, UserKind, Username};
 use skjold_store::{
     Actor, Catalog, NewTenant, NewUser, StoreError, TenantRecord, TenantRouter, User,
 };
@@ -101,8 +101,8 @@ pub async fn create_tenant_with_admin(
     Ok((tenant, user, one_time))
 }
 
-/// Adds a user to an existing tenant on behalf of an operator. `role` is a role's id or
-/// name, built in or the tenant's own.
+/// Adds a person with a password to an existing tenant on behalf of an operator. `role` is
+/// a role's id or name, built in or the tenant's own.
 pub async fn add_user(
     router: &TenantRouter,
     audit: &AuditTrail,
@@ -112,6 +112,37 @@ pub async fn add_user(
     password: String,
     what: &'static str,
 ) -> Result<User, ProvisionError> {
+    add_user_of_kind(
+        router,
+        audit,
+        slug,
+        username,
+        role,
+        UserKind::Person,
+        Some(password),
+        what,
+    )
+    .await
+}
+
+/// Adds a user of either kind; `password: None` makes a person who must be invited, or a
+/// service user (which never has one).
+#[allow(clippy::too_many_arguments)]
+pub async fn add_user_of_kind(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    slug: &TenantSlug,
+    username: Username,
+    role: &str,
+    kind: UserKind,
+    password: Option<String>,
+    what: &'static str,
+) -> Result<User, ProvisionError> {
+    if kind == UserKind::Service && password.is_some() {
+        return Err(ProvisionError::Invalid(
+            "a service user has no password".into(),
+        ));
+    }
     let (record, db) = router
         .open(slug)
         .await?
@@ -121,15 +152,24 @@ pub async fn add_user(
             "there is no role '{role}'; `skjold role list --tenant {slug}` lists the roles"
         ))
     })?;
-    crate::password::check_new_password(&db, &record, username.as_str(), None, &password)
-        .await
-        .map_err(|e| match e {
-            crate::password::PasswordRefusal::Policy(v) => ProvisionError::Password(v.to_string()),
-            crate::password::PasswordRefusal::Store(s) => ProvisionError::Store(s),
-        })?;
-    let password_hash = skjold_auth::hash_password(password)
-        .await
-        .map_err(|e| ProvisionError::Invalid(e.to_string()))?;
+    let password_hash = match password {
+        Some(password) => {
+            crate::password::check_new_password(&db, &record, username.as_str(), None, &password)
+                .await
+                .map_err(|e| match e {
+                    crate::password::PasswordRefusal::Policy(v) => {
+                        ProvisionError::Password(v.to_string())
+                    }
+                    crate::password::PasswordRefusal::Store(s) => ProvisionError::Store(s),
+                })?;
+            Some(
+                skjold_auth::hash_password(password)
+                    .await
+                    .map_err(|e| ProvisionError::Invalid(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
     let user = db
         .create_user(
             &Actor::System { what },
@@ -139,6 +179,7 @@ pub async fn add_user(
                 email: None,
                 phone: None,
                 role: role.id.clone(),
+                kind,
                 password_hash,
             },
         )
@@ -148,7 +189,7 @@ pub async fn add_user(
         audit,
         slug.as_str(),
         "user.created",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "by": what }),
+        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "kind": user.kind, "by": what }),
     )
     .await?;
     Ok(user)

@@ -68,11 +68,7 @@ impl AppState {
         &self,
         db: &skjold_store::TenantDb,
     ) -> Result<SessionSettings, skjold_store::StoreError> {
-        match db.setting(SessionSettings::NAME).await? {
-            Some(v) => serde_json::from_value(v)
-                .map_err(|e| skjold_store::StoreError::Corrupt(format!("session settings: {e}"))),
-            None => Ok(SessionSettings::default()),
-        }
+        tenant_session_settings(db).await
     }
 
     /// The session timeouts in force for a tenant: its own setting, else the server's.
@@ -104,5 +100,17 @@ impl AppState {
             idle: chrono::Duration::minutes(self.config.session_idle_minutes),
             absolute: chrono::Duration::hours(self.config.session_absolute_hours),
         }
+    }
+}
+
+/// A tenant's session settings as it set them (the defaults where it set none); also for
+/// the command line, which has no [`AppState`].
+pub async fn tenant_session_settings(
+    db: &skjold_store::TenantDb,
+) -> Result<SessionSettings, skjold_store::StoreError> {
+    match db.setting(SessionSettings::NAME).await? {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| skjold_store::StoreError::Corrupt(format!("session settings: {e}"))),
+        None => Ok(SessionSettings::default()),
     }
 }

@@ -174,6 +174,7 @@ mod tests {
             phone: None,
             role: RoleId::new(role),
             status: UserStatus::Active,
+            kind: skjold_domain::UserKind::Person,
             created_at: String::new(),
             updated_at: String::new(),
         }

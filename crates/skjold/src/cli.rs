@@ -1,7 +1,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use skjold_audit::AuditTrail;
-use skjold_domain::{SharedClock, SystemClock, TenantSlug, Username};
+use skjold_domain::{SharedClock, SystemClock, TenantSlug, UserKind, Username};
 use skjold_server::provision::operator_event;
 use skjold_server::{Application, Config, ConfigOverrides};
 use skjold_store::{Catalog, TenantRouter, TenantStatus};
@@ -256,9 +256,26 @@ enum UserCommand {
         #[arg(long)]
         role: String,
         /// Read the password from standard input instead of generating a one-time password.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["invite", "service"])]
         password_stdin: bool,
+        /// Make no password: print a one-time invitation link with which they set their own.
+        #[arg(long, conflicts_with = "service")]
+        invite: bool,
+        /// A service user for an integration: no password, no sign-in, only API tokens
+        /// (`skjold user token add`).
+        #[arg(long)]
+        service: bool,
     },
+    /// Make (or replace) a person's one-time invitation link and print it.
+    Invite {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        username: String,
+    },
+    /// A service user's API tokens: add, list, revoke.
+    #[command(subcommand)]
+    Token(crate::invites_cli::TokenCommand),
     /// Change a user's role or status. The last active administrator stays one.
     Set {
         /// The tenant's slug.
@@ -438,7 +455,7 @@ async fn open_router(config: &Config) -> anyhow::Result<(Arc<TenantRouter>, Audi
     Ok((router, audit))
 }
 
-fn parse_slug(s: &str) -> anyhow::Result<TenantSlug> {
+pub(crate) fn parse_slug(s: &str) -> anyhow::Result<TenantSlug> {
     TenantSlug::parse(s).map_err(|e| anyhow::anyhow!("tenant '{s}': {e}"))
 }
 
@@ -588,7 +605,77 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             tenant,
             username,
             role,
+            invite: true,
+            ..
+        } => {
+            let slug = parse_slug(&tenant)?;
+            let username =
+                Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+            let user = skjold_server::provision::add_user_of_kind(
+                &router,
+                &audit,
+                &slug,
+                username,
+                &role,
+                UserKind::Person,
+                None,
+                "cli",
+            )
+            .await?;
+            println!("added user '{}' ({role}) to tenant '{slug}'", user.username);
+            crate::invites_cli::invite(
+                &router,
+                &audit,
+                config.public_url.as_ref(),
+                &slug,
+                &user.username,
+            )
+            .await?;
+        }
+        UserCommand::Add {
+            tenant,
+            username,
+            role,
+            service: true,
+            ..
+        } => {
+            let slug = parse_slug(&tenant)?;
+            let username =
+                Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+            let user = skjold_server::provision::add_user_of_kind(
+                &router,
+                &audit,
+                &slug,
+                username,
+                &role,
+                UserKind::Service,
+                None,
+                "cli",
+            )
+            .await?;
+            println!(
+                "added service user '{}' ({role}) to tenant '{slug}'; make its API tokens with `skjold user token add`",
+                user.username
+            );
+        }
+        UserCommand::Invite { tenant, username } => {
+            let slug = parse_slug(&tenant)?;
+            crate::invites_cli::invite(
+                &router,
+                &audit,
+                config.public_url.as_ref(),
+                &slug,
+                &username,
+            )
+            .await?;
+        }
+        UserCommand::Token(cmd) => crate::invites_cli::token(&router, &audit, cmd).await?,
+        UserCommand::Add {
+            tenant,
+            username,
+            role,
             password_stdin,
+            ..
         } => {
             let slug = parse_slug(&tenant)?;
             let username =
@@ -651,13 +738,17 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                         .map(|r| r.name.clone())
                         .unwrap_or_else(|| u.role.to_string())
                 };
-                println!("{:<24} {:<14} {:<9} ID", "USERNAME", "ROLE", "STATUS");
+                println!(
+                    "{:<24} {:<14} {:<9} {:<8} ID",
+                    "USERNAME", "ROLE", "STATUS", "KIND"
+                );
                 for u in users {
                     println!(
-                        "{:<24} {:<14} {:<9} {}",
+                        "{:<24} {:<14} {:<9} {:<8} {}",
                         u.username,
                         role_name(&u),
                         u.status.as_str(),
+                        u.kind.as_str(),
                         u.id
                     );
                 }

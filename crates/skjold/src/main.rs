@@ -2,6 +2,7 @@
 
 mod access_cli;
 mod cli;
+mod invites_cli;
 mod two_factor;
 
 use clap::Parser;

@@ -84,12 +84,12 @@ pub async fn settings(
             let wanted = match wanted.resolved(&db).await? {
                 Ok(policy) => policy,
                 Err(errs) => {
-                let why: Vec<String> = errs
-                    .0
-                    .iter()
-                    .map(|e| format!("--{}: {}", e.field, e.message))
-                    .collect();
-                anyhow::bail!("{}", why.join("; "));
+                    let why: Vec<String> = errs
+                        .0
+                        .iter()
+                        .map(|e| format!("--{}: {}", e.field, e.message))
+                        .collect();
+                    anyhow::bail!("{}", why.join("; "));
                 }
             };
             let before = tf::policy(&db).await?;

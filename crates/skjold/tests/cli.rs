@@ -1077,14 +1077,14 @@ fn user_add_then_list_shows_the_role() {
     let table = sandbox.run(&["user", "list", "--tenant", "acme"]).ok();
     let lines = table.stdout_lines();
     assert_eq!(lines.len(), 3, "{table:#?}");
-    assert_eq!(squash(lines[0]), "USERNAME ROLE STATUS ID");
+    assert_eq!(squash(lines[0]), "USERNAME ROLE STATUS KIND ID");
     let row = lines
         .iter()
         .find(|l| l.starts_with("alice "))
         .expect("an alice row");
     let cells: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cells[..3], ["alice", "read-only", "active"]);
-    assert_eq!(cells[3], alice["id"]);
+    assert_eq!(cells[..4], ["alice", "read-only", "active", "person"]);
+    assert_eq!(cells[4], alice["id"]);
 }
 
 #[test]
@@ -2088,4 +2088,138 @@ fn two_factor_requirement_from_the_command_line() {
     sandbox
         .run(&["user", "require-2fa", "--tenant", "acme", "boss", "--off"])
         .ok();
+}
+
+#[test]
+fn invitations_and_service_user_tokens() {
+    let sandbox = Sandbox::new();
+    sandbox.create_tenant("acme");
+
+    // A person invited instead of given a password: the link is printed once.
+    let out = sandbox
+        .run(&[
+            "user", "add", "--tenant", "acme", "ivy", "--role", "user", "--invite",
+        ])
+        .ok();
+    let link = |out: &Out| -> String {
+        out.stdout
+            .split_whitespace()
+            .find(|w| w.contains("/acme/invite/skj_"))
+            .unwrap_or_else(|| panic!("no invitation link in {out:#?}"))
+            .to_string()
+    };
+    let first = link(&out);
+    assert!(!out.stdout.contains("one-time password"), "{out:#?}");
+    let again = sandbox
+        .run(&["user", "invite", "--tenant", "acme", "ivy"])
+        .ok();
+    assert_ne!(link(&again), first, "a new invitation has a new link");
+
+    // A service user: no password, tokens made by the operator.
+    let out = sandbox
+        .run(&[
+            "user",
+            "add",
+            "--tenant",
+            "acme",
+            "crm-sync",
+            "--role",
+            "read-only",
+            "--service",
+        ])
+        .ok();
+    assert!(out.stdout.contains("service user 'crm-sync'"), "{out:#?}");
+    let users = sandbox.users("acme");
+    let bot = users.iter().find(|u| u["username"] == "crm-sync").unwrap();
+    assert_eq!(bot["kind"], "service");
+    sandbox
+        .run(&["user", "invite", "--tenant", "acme", "crm-sync"])
+        .fails_with(&["service user"]);
+
+    let made = sandbox
+        .run(&[
+            "user",
+            "token",
+            "add",
+            "--tenant",
+            "acme",
+            "crm-sync",
+            "--name",
+            "nightly sync",
+            "--scopes",
+            "companies:read,persons:read",
+            "--json",
+        ])
+        .ok();
+    let made: Value = serde_json::from_str(&made.stdout).unwrap();
+    assert!(made["token"].as_str().unwrap().starts_with("skj"), "{made}");
+    assert_eq!(
+        made["scopes"],
+        serde_json::json!(["companies:read", "persons:read"])
+    );
+    let listed = sandbox
+        .run(&[
+            "user", "token", "list", "--tenant", "acme", "crm-sync", "--json",
+        ])
+        .ok();
+    assert!(!listed.stdout.contains(made["token"].as_str().unwrap()));
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let id = made["id"].as_str().unwrap();
+    sandbox
+        .run(&[
+            "user", "token", "revoke", "--tenant", "acme", "crm-sync", id,
+        ])
+        .ok();
+    sandbox
+        .run(&[
+            "user", "token", "revoke", "--tenant", "acme", "crm-sync", id,
+        ])
+        .fails_with(&["no token"]);
+
+    // Refusals name the problem.
+    sandbox
+        .run(&[
+            "user",
+            "token",
+            "add",
+            "--tenant",
+            "acme",
+            "boss",
+            "--name",
+            "x",
+            "--scopes",
+            "companies:read",
+        ])
+        .fails_with(&["person"]);
+    sandbox
+        .run(&[
+            "user",
+            "token",
+            "add",
+            "--tenant",
+            "acme",
+            "crm-sync",
+            "--name",
+            "x",
+            "--scopes",
+            "spaceships:read",
+        ])
+        .fails_with(&["scopes"]);
+    sandbox
+        .run(&[
+            "user",
+            "token",
+            "add",
+            "--tenant",
+            "acme",
+            "crm-sync",
+            "--name",
+            "x",
+            "--scopes",
+            "companies:read",
+            "--days",
+            "0",
+        ])
+        .fails_with(&["--days"]);
 }

@@ -103,7 +103,7 @@ impl TenantDb {
     ) -> Result<Option<(ApiToken, User)>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS}, u.id AS u_id, u.username, u.display_name, u.email, u.phone, \
-             u.role, u.status, u.created_at AS u_created_at, u.updated_at \
+             u.role, u.status, u.kind, u.created_at AS u_created_at, u.updated_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
         ))
         .bind(token_hash)

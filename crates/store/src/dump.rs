@@ -29,6 +29,8 @@ pub const NOT_BACKED_UP: &[&str] = &[
     "webauthn_ceremonies",
     // The server's own keys (decoy credential ids): a restored tenant makes new ones.
     "server_keys",
+    // Invitation links, like sessions: a restore brings no old link back to life.
+    "invites",
 ];
 
 /// Tables that reference each other, parents first; all others follow by name.

@@ -13,6 +13,7 @@ mod catalog;
 pub mod dump;
 mod error;
 mod identity;
+mod invites;
 mod journal;
 mod recent;
 pub mod records;
@@ -36,6 +37,7 @@ pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};
 pub use dump::{DumpItem, DumpSink, ExportSummary, JournalRecord, MemorySink};
 pub use error::StoreError;
 pub use identity::{FailureOutcome, SignInLock};
+pub use invites::Invite;
 pub use journal::{Actor, HistoryEntry, JournalOp};
 pub use recent::RecentChange;
 pub use records::{ListQuery, ListSort, Page};
@@ -48,7 +50,7 @@ pub use teams::{Team, TeamMember, TeamPatch};
 pub use tenant::TenantDb;
 pub use totp::TotpFactor;
 pub use two_factor::{Ceremony, PasskeyRecord};
-pub use users::{NewUser, User, UserPatch, UserStatus};
+pub use users::{NewUser, User, UserKind, UserPatch, UserStatus};
 
 /// Register the SQLite and PostgreSQL drivers behind sqlx's `Any` pool. Idempotent.
 pub fn install_drivers() {

@@ -102,7 +102,7 @@ impl TenantDb {
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
             "SELECT s.created_at AS s_created, s.last_seen_at, s.expires_at, s.restricted, \
-             u.id, u.username, u.display_name, u.email, u.phone, u.role, u.status, \
+             u.id, u.username, u.display_name, u.email, u.phone, u.role, u.status, u.kind, \
              u.created_at, u.updated_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         )

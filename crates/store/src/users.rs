@@ -8,7 +8,7 @@ use skjold_domain::{FieldErrors, Role, RoleId, Username};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-pub use skjold_domain::UserStatus;
+pub use skjold_domain::{UserKind, UserStatus};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
@@ -20,6 +20,8 @@ pub struct User {
     /// The id of the user's role (a built-in role's id is its name).
     pub role: RoleId,
     pub status: UserStatus,
+    /// A person or a service user (an integration without a password).
+    pub kind: UserKind,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -30,8 +32,10 @@ pub struct NewUser {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub role: RoleId,
-    /// An argon2id PHC string; never a password.
-    pub password_hash: String,
+    pub kind: UserKind,
+    /// An argon2id PHC string; never a password. `None`: the user cannot sign in with a
+    /// password (a service user, or a person who has not accepted their invitation yet).
+    pub password_hash: Option<String>,
 }
 
 /// A change to a user; `None` leaves a field as it is, `Some(None)` clears it.
@@ -45,7 +49,7 @@ pub struct UserPatch {
 }
 
 const COLUMNS: &str =
-    "id, username, display_name, email, phone, role, status, created_at, updated_at";
+    "id, username, display_name, email, phone, role, status, kind, created_at, updated_at";
 
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     user_from_parts(row, "id", "created_at")
@@ -59,6 +63,7 @@ pub(crate) fn user_from_parts(
 ) -> Result<User, StoreError> {
     let role: String = row.try_get("role")?;
     let status: String = row.try_get("status")?;
+    let kind: String = row.try_get("kind")?;
     Ok(User {
         id: row.try_get(id_col)?,
         username: row.try_get("username")?,
@@ -71,6 +76,8 @@ pub(crate) fn user_from_parts(
             "disabled" => UserStatus::Disabled,
             other => return Err(StoreError::Corrupt(format!("user status '{other}'"))),
         },
+        kind: UserKind::parse(&kind)
+            .map_err(|_| StoreError::Corrupt(format!("user kind '{kind}'")))?,
         created_at: row.try_get(created_col)?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -83,9 +90,9 @@ impl TenantDb {
         let mut tx = self.write_tx().await?;
         role_exists(&mut tx, &new.role).await?;
         let inserted = sqlx::query(
-            "INSERT INTO users (id, username, display_name, email, phone, role, status, \
+            "INSERT INTO users (id, username, display_name, email, phone, role, status, kind, \
              password_hash, password_changed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $10)",
         )
         .bind(&id)
         .bind(new.username.as_str())
@@ -93,7 +100,9 @@ impl TenantDb {
         .bind(&new.email)
         .bind(&new.phone)
         .bind(new.role.as_str())
+        .bind(new.kind.as_str())
         .bind(&new.password_hash)
+        .bind(new.password_hash.as_ref().map(|_| now.clone()))
         .bind(&now)
         .execute(&mut *tx)
         .await;
@@ -115,11 +124,15 @@ impl TenantDb {
             phone: new.phone,
             role: new.role,
             status: UserStatus::Active,
+            kind: new.kind,
             created_at: now.clone(),
             updated_at: now.clone(),
         };
         let mut data = serde_json::to_value(&user).unwrap_or_default();
-        data["password_hash"] = serde_json::Value::String(new.password_hash);
+        data["password_hash"] = new
+            .password_hash
+            .map(serde_json::Value::String)
+            .unwrap_or_default();
         let changed = vec![
             "username".into(),
             "display_name".into(),
@@ -127,6 +140,7 @@ impl TenantDb {
             "phone".into(),
             "role".into(),
             "status".into(),
+            "kind".into(),
             "password".into(),
         ];
         journal::append(
@@ -273,40 +287,56 @@ impl TenantDb {
         hash: &str,
         keep_session: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut user = self.user(id).await?;
+        let user = self.user(id).await?;
+        let mut tx = self.write_tx().await?;
+        self.set_password_in(&mut tx, actor, &user, hash, keep_session)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Self::set_password_hash`] inside a caller's transaction.
+    pub(crate) async fn set_password_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        actor: &Actor,
+        user: &User,
+        hash: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut user = user.clone();
+        let id = user.id.clone();
         let now = self.now();
         user.updated_at = now.clone();
-        let mut tx = self.write_tx().await?;
-        self.remember_old_hash(&mut tx, id, &now).await?;
+        self.remember_old_hash(tx, &id, &now).await?;
         sqlx::query(
             "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 \
              WHERE id = $3",
         )
         .bind(hash)
         .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
+        .bind(&id)
+        .execute(&mut **tx)
         .await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-            .bind(id)
+            .bind(&id)
             .bind(keep_session.unwrap_or(""))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        let data = self.user_journal_data(&mut tx, &user).await?;
+        let data = self.user_journal_data(tx, &user).await?;
         journal::append(
-            &mut tx,
+            tx,
             &now,
             actor,
             Change {
                 entity: "user",
-                record_id: id,
+                record_id: &id,
                 op: JournalOp::Update,
                 changed: vec!["password".into()],
                 data: Some(data),
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

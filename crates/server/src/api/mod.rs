@@ -5,6 +5,7 @@
 pub mod audit;
 mod backup;
 mod health;
+pub(crate) mod invites;
 mod locks;
 mod me;
 pub(crate) mod passkeys;
@@ -193,6 +194,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(session::router())
         .merge(me::router())
         .merge(users::router())
+        .merge(invites::router())
         .merge(roles::router())
         .merge(teams::router())
         .merge(settings::router())

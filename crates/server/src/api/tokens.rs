@@ -83,9 +83,15 @@ pub struct TokenList {
     items: Vec<TokenView>,
 }
 
+impl TokenList {
+    pub fn new(items: Vec<TokenView>) -> Self {
+        TokenList { items }
+    }
+}
+
 /// Checks a new token's fields and makes it; shared by the API and the web UI.
 pub async fn create(
-    state: &AppState,
+    clock: &dyn skjold_domain::Clock,
     db: &skjold_store::TenantDb,
     user_id: &str,
     body: NewTokenBody,
@@ -106,9 +112,8 @@ pub async fn create(
             errs.add(format!("scopes[{i}]"), m);
         }
     }
-    let now = state.clock.now();
-    let max_days = state
-        .session_settings(db)
+    let now = clock.now();
+    let max_days = crate::state::tenant_session_settings(db)
         .await?
         .token_max_days
         .unwrap_or(365);
@@ -198,7 +203,7 @@ async fn create_token(
     auth: Authorized<SignedIn>,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let created = create(&state, auth.db(), &auth.user().id, body).await?;
+    let created = create(state.clock.as_ref(), auth.db(), &auth.user().id, body).await?;
     auth.audit_event(
         &state,
         ip,

@@ -6,11 +6,11 @@ use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, UsersManage, UsersRead};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use skjold_domain::{double_option, FieldErrors, Username};
+use skjold_domain::{double_option, FieldErrors, UserKind, Username};
 use skjold_store::{NewUser, User, UserStatus};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -26,6 +26,8 @@ pub struct UserView {
     /// The id of the user's role (a built-in role's id is its name).
     role: String,
     status: UserStatus,
+    /// `person` (signs in) or `service` (an integration: API tokens only).
+    kind: UserKind,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -42,6 +44,7 @@ impl From<User> for UserView {
             phone: u.phone,
             role: u.role.as_str().to_string(),
             status: u.status,
+            kind: u.kind,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -66,9 +69,18 @@ pub struct NewUserBody {
     email: Option<String>,
     #[serde(default)]
     phone: Option<String>,
-    /// Leave out to have the server make a one-time password.
+    /// Leave out to have the server make a one-time password (or with `invite` or a
+    /// service user, where there is no password).
     #[serde(default)]
     password: Option<String>,
+    /// `person` (the default) or `service`: an integration that has no password and
+    /// reaches the API only with tokens made under `POST /users/{id}/tokens`.
+    #[serde(default)]
+    kind: UserKind,
+    /// Make no password: answer a one-time invitation link instead, with which the person
+    /// sets their own (as `POST /users/{id}/invite`).
+    #[serde(default)]
+    invite: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -77,6 +89,17 @@ pub struct CreatedUser {
     /// Present when the server made the password: shown once, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
     one_time_password: Option<String>,
+    /// Present with `invite: true`: the link, shown once, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invite: Option<super::invites::InviteLink>,
+}
+
+/// How a new user gets in.
+enum FirstAccess {
+    Password(String),
+    OneTimePassword(String),
+    Invite,
+    Service,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -127,6 +150,8 @@ async fn create_user(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     auth: Authorized<UsersManage>,
+    request_headers: HeaderMap,
+    uri: Uri,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, HeaderMap, Json<CreatedUser>), ApiError> {
     let username =
@@ -140,22 +165,43 @@ async fn create_user(
     }
     .into_patch()?;
     let record = &auth.tenant.record;
-    let (password, one_time) = match body.password {
-        Some(p) => {
+    let access = match (body.kind, body.invite, body.password) {
+        (UserKind::Service, true, _) => {
+            return Err(FieldErrors::single(
+                "invite",
+                "a service user is not invited: it has no password",
+            )
+            .into())
+        }
+        (_, true, Some(_)) | (UserKind::Service, _, Some(_)) => {
+            return Err(FieldErrors::single(
+                "password",
+                "leave it out: an invited person sets their own, a service user has none",
+            )
+            .into())
+        }
+        (UserKind::Service, false, None) => FirstAccess::Service,
+        (UserKind::Person, true, None) => FirstAccess::Invite,
+        (UserKind::Person, false, Some(p)) => {
             crate::password::check_new_password(auth.db(), record, username.as_str(), None, &p)
                 .await?;
-            (p, None)
+            FirstAccess::Password(p)
         }
-        None => {
+        (UserKind::Person, false, None) => {
             let policy = crate::password::policy(auth.db()).await?;
             let p = crate::password::generate_password(&policy, username.as_str(), record)
                 .map_err(ApiError::PasswordRefused)?;
-            (p.clone(), Some(p))
+            FirstAccess::OneTimePassword(p)
         }
     };
-    let password_hash = skjold_auth::hash_password(password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let password_hash = match &access {
+        FirstAccess::Password(p) | FirstAccess::OneTimePassword(p) => Some(
+            skjold_auth::hash_password(p.clone())
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+        ),
+        FirstAccess::Invite | FirstAccess::Service => None,
+    };
     let user = auth
         .db()
         .create_user(
@@ -166,6 +212,7 @@ async fn create_user(
                 email: details.email.flatten(),
                 phone: details.phone.flatten(),
                 role: role.id.clone(),
+                kind: body.kind,
                 password_hash,
             },
         )
@@ -174,9 +221,22 @@ async fn create_user(
         &state,
         ip,
         "user.created",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "role_name": role.name }),
+        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "role_name": role.name, "kind": user.kind }),
     )
     .await?;
+    let invite = match access {
+        FirstAccess::Invite => Some(
+            super::invites::invite(
+                &state,
+                &auth,
+                ip,
+                &user,
+                crate::invites::request_host(&request_headers, &uri),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&format!("/{}/api/v1/users/{}", auth.db().slug(), user.id))
     {
@@ -187,7 +247,11 @@ async fn create_user(
         headers,
         Json(CreatedUser {
             user: user.into(),
-            one_time_password: one_time,
+            one_time_password: match access {
+                FirstAccess::OneTimePassword(p) => Some(p),
+                _ => None,
+            },
+            invite,
         }),
     ))
 }
@@ -201,14 +265,22 @@ async fn create_user(
         (status = 404, description = "No such user", body = crate::error::Problem),
         (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn get_user(
+    State(state): State<AppState>,
     auth: Authorized<UsersRead>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<UserDetail>, ApiError> {
     let id = parse_id(&id)?;
     let user = auth.db().user(&id).await?;
     let two_factor = super::two_factor::user_two_factor(auth.db(), &user).await?;
+    let now = state.clock.now();
+    let invite = auth.db().invite_of(&user.id).await?.map(|i| OpenInvite {
+        expired: i.expired_at(now),
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+    });
     Ok(Json(UserDetail {
         user: user.into(),
+        invite,
         two_factor_required: two_factor.two_factor_required,
         two_factor_required_in_effect: two_factor.two_factor_required_in_effect,
         two_factor_enrolled: two_factor.two_factor_enrolled,
@@ -227,6 +299,19 @@ pub struct UserDetail {
     two_factor_required_in_effect: bool,
     /// The user has a second factor (TOTP or a passkey).
     two_factor_enrolled: bool,
+    /// The user's invitation, while it has not been used or withdrawn (never its link).
+    invite: Option<OpenInvite>,
+}
+
+/// An invitation not used yet.
+#[derive(Serialize, ToSchema)]
+pub struct OpenInvite {
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    /// Past `expires_at`: the link no longer works; invite again for a new one.
+    expired: bool,
 }
 
 /// Change a user's details, role or status. The last active administrator cannot be
@@ -328,6 +413,7 @@ pub struct PasswordWasReset {
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
         (status = 404, description = "No such user", body = crate::error::Problem),
+        (status = 409, description = "A service user (it has no password)", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "The password breaks the tenant's policy (`rule` names the rule)", body = crate::error::Problem)))]
@@ -340,6 +426,11 @@ async fn reset_password(
 ) -> Result<Json<PasswordWasReset>, ApiError> {
     let id = parse_id(&id)?;
     let user = auth.db().user(&id).await?;
+    if user.kind == UserKind::Service {
+        return Err(ApiError::Conflict(
+            "a service user has no password: it uses API tokens (POST /users/{id}/tokens)".into(),
+        ));
+    }
     let record = &auth.tenant.record;
     let (password, one_time) = match body.password {
         Some(p) => {

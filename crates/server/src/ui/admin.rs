@@ -1,5 +1,6 @@
-//! Administration: the tenant's users — list, create (with a one-time password shown once),
-//! change details and role, disable and enable, reset the password. The same rules as the
+//! Administration: the tenant's users — list, create (with a one-time password shown once,
+//! an invitation link, or as a service user), change details and role, disable and enable,
+//! reset the password, invite, require a second factor, and a service user's API tokens. The same rules as the
 //! API (`api/users.rs`): the last active administrator cannot be demoted or disabled, and
 //! every change of rights or access is an audit event.
 
@@ -11,11 +12,11 @@ use crate::access::{self, AccessError, Granter};
 use crate::extract::{Requirement, UsersManage, UsersRead};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use skjold_domain::{Email, FieldErrors, Right, Role, RoleId, Username, Visibility};
+use skjold_domain::{Email, FieldErrors, Right, Role, RoleId, UserKind, Username, Visibility};
 use skjold_store::{NewUser, RoleRecord, StoreError, User, UserPatch, UserStatus};
 
 /// A role's name as pages show it: the built-in ones capitalised, the tenant's own as
@@ -94,6 +95,7 @@ fn row(u: &User, roles: &[RoleRecord]) -> UserRow {
         phone: u.phone.clone().unwrap_or_default(),
         role,
         active: u.status == UserStatus::Active,
+        service: u.kind == UserKind::Service,
         created: show_time(&u.created_at),
     }
 }
@@ -232,16 +234,60 @@ fn new_user_fields(form: &FormData, errs: &FieldErrors, roles: &[RoleRecord]) ->
         FormField::simple("role", "Role", "select", role, true, "", errs)
             .with_options(role_options(roles, role)),
     );
+    let access = form.get("access").unwrap_or("password");
+    fields.push(
+        FormField::simple(
+            "access",
+            "How they get in",
+            "select",
+            access,
+            true,
+            "",
+            errs,
+        )
+        .with_options(
+            [
+                (
+                    "password",
+                    "A password: the one typed below, or a one-time password made now",
+                ),
+                (
+                    "invite",
+                    "An invitation link: they choose their own password",
+                ),
+                (
+                    "service",
+                    "Service user for an integration: API tokens only, no sign-in",
+                ),
+            ]
+            .into_iter()
+            .map(|(value, label)| Opt {
+                value: value.into(),
+                label: label.into(),
+                selected: value == access,
+            })
+            .collect(),
+        ),
+    );
     fields.push(FormField::simple(
         "password",
         "Password",
         "password",
         "",
         false,
-        "The password policy applies. Leave empty to have a one-time password made.",
+        "Only for a password. The password policy applies. Leave empty to have a one-time password made.",
         errs,
     ));
     fields
+}
+
+/// What the users page shows once after creating a user: the secret to pass on.
+pub enum Created {
+    /// (username, the one-time password if the server made one)
+    Password(String, Option<String>),
+    /// (username, the invitation link, when it expires)
+    Invite(String, String, String),
+    Service(String),
 }
 
 /// Errors that belong to no field shown.
@@ -258,7 +304,7 @@ async fn users_page<R: Requirement>(
     form: &FormData,
     errs: &FieldErrors,
     conflict: Option<String>,
-    created: Option<(String, Option<String>)>,
+    created: Option<Created>,
     status: StatusCode,
 ) -> Result<Response, UiError> {
     let users = auth.db().list_users().await?;
@@ -294,6 +340,8 @@ async fn list(auth: UiAuth<UsersRead>) -> Result<Response, UiError> {
 
 async fn create(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
@@ -308,7 +356,22 @@ async fn create(
     let role = chosen_role(&auth, &form, None, &mut errs).await?;
     let (display_name, email, phone) = personal_details(&form, &mut errs);
     let typed = form.get("password").unwrap_or("").to_string();
-    if !typed.is_empty() {
+    let access = form.get("access").unwrap_or("password");
+    let kind = match access {
+        "password" | "invite" => UserKind::Person,
+        "service" => UserKind::Service,
+        _ => {
+            errs.add("access", "choose how they get in");
+            UserKind::Person
+        }
+    };
+    if access != "password" && !typed.is_empty() {
+        errs.add(
+            "password",
+            "leave it empty: an invited person sets their own, a service user has none",
+        );
+    }
+    if access == "password" && !typed.is_empty() {
         // With an invalid username, the rules that need none still apply.
         let name = username.as_ref().map(|u| u.as_str()).unwrap_or("");
         match crate::password::check_new_password(
@@ -338,17 +401,25 @@ async fn create(
         )
         .await;
     };
-    let (password, one_time) = if typed.is_empty() {
-        let policy = crate::password::policy(auth.db()).await?;
-        let p = crate::password::generate_password(&policy, username.as_str(), &auth.tenant.record)
-            .map_err(|v| UiError::Internal(v.to_string()))?;
-        (p.clone(), Some(p))
-    } else {
-        (typed, None)
+    let (password, one_time) = match access {
+        "password" if typed.is_empty() => {
+            let policy = crate::password::policy(auth.db()).await?;
+            let p =
+                crate::password::generate_password(&policy, username.as_str(), &auth.tenant.record)
+                    .map_err(|v| UiError::Internal(v.to_string()))?;
+            (Some(p.clone()), Some(p))
+        }
+        "password" => (Some(typed), None),
+        _ => (None, None),
     };
-    let password_hash = skjold_auth::hash_password(password)
-        .await
-        .map_err(|e| UiError::Internal(e.to_string()))?;
+    let password_hash = match password {
+        Some(p) => Some(
+            skjold_auth::hash_password(p)
+                .await
+                .map_err(|e| UiError::Internal(e.to_string()))?,
+        ),
+        None => None,
+    };
     let created = auth
         .db()
         .create_user(
@@ -359,6 +430,7 @@ async fn create(
                 email,
                 phone,
                 role: role.id.clone(),
+                kind,
                 password_hash,
             },
         )
@@ -375,18 +447,55 @@ async fn create(
     auth.audit_event(
         &state,
         "user.created",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "via": "web" }),
+        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "kind": user.kind, "via": "web" }),
     )
     .await?;
+    let shown = match access {
+        "invite" => {
+            let (link, expires) = invite(&state, &auth, &user, &headers, &uri).await?;
+            Created::Invite(user.username, link, expires)
+        }
+        "service" => Created::Service(user.username),
+        _ => Created::Password(user.username, one_time),
+    };
     users_page(
         &auth,
         &FormData::default(),
         &FieldErrors::new(),
         None,
-        Some((user.username, one_time)),
+        Some(shown),
         StatusCode::OK,
     )
     .await
+}
+
+/// Makes (or replaces) a person's invitation and records it: (the link, its expiry).
+async fn invite(
+    state: &AppState,
+    auth: &UiAuth<UsersManage>,
+    user: &User,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(String, String), UiError> {
+    let issued = crate::invites::issue(
+        state.clock.as_ref(),
+        auth.db(),
+        auth.db().slug(),
+        user,
+        &auth.user().id,
+    )
+    .await?;
+    auth.audit_event(
+        state,
+        "user.invited",
+        serde_json::json!({ "user_id": user.id, "username": user.username, "expires_at": issued.expires_at, "via": "web" }),
+    )
+    .await?;
+    let link = issued.url(
+        state.config.public_url.as_ref(),
+        crate::invites::request_host(headers, uri),
+    );
+    Ok((link, show_time(&issued.expires_at)))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -396,7 +505,7 @@ async fn user_page<R: Requirement>(
     form: Option<&FormData>,
     errs: &FieldErrors,
     conflict: Option<String>,
-    one_time: Option<String>,
+    shown: Option<ShownOnce>,
     status: StatusCode,
 ) -> Result<Response, UiError> {
     let (name, email, phone, role) = match form {
@@ -421,6 +530,19 @@ async fn user_page<R: Requirement>(
     );
     let mut errors = other_errors(errs, &fields);
     errors.extend(conflict);
+    let state = auth.state();
+    let invite = auth
+        .db()
+        .invite_of(&user.id)
+        .await?
+        .map(|i| (show_time(&i.expires_at), i.expired_at(state.clock.now())));
+    let service = user.kind == UserKind::Service;
+    let tokens = if service {
+        super::tokens::rows(state, auth.db(), &user.id).await?
+    } else {
+        Vec::new()
+    };
+    let two_factor = crate::api::two_factor::user_two_factor(auth.db(), user).await?;
     render(
         status,
         &AdminUserPage {
@@ -430,9 +552,26 @@ async fn user_page<R: Requirement>(
             is_self: user.id == auth.user().id,
             fields,
             errors,
-            one_time,
+            shown,
+            invite,
+            tokens,
+            tokens_base: format!("/{}/admin/users/{}/tokens", auth.slug(), user.id),
+            scope_options: super::tokens::scope_options(),
+            two_factor_required: two_factor.two_factor_required,
+            two_factor_in_effect: two_factor.two_factor_required_in_effect,
+            two_factor_enrolled: two_factor.two_factor_enrolled,
         },
     )
+}
+
+/// A secret the user page shows once, just after it was made.
+pub enum ShownOnce {
+    /// A reset password.
+    Password(String),
+    /// (link, expires)
+    Invite(String, String),
+    /// (token name, token)
+    Token(String, String),
 }
 
 fn user_id(raw: &str) -> Result<String, UiError> {
@@ -619,6 +758,11 @@ async fn reset_password(
     let Post { auth, .. } = post;
     let id = user_id(&id)?;
     let user = auth.db().user(&id).await?;
+    if user.kind == UserKind::Service {
+        return Err(UiError::Conflict(
+            "a service user has no password: it uses API tokens".into(),
+        ));
+    }
     let policy = crate::password::policy(auth.db()).await?;
     let password = crate::password::generate_password(&policy, &user.username, &auth.tenant.record)
         .map_err(|v| UiError::Internal(v.to_string()))?;
@@ -642,7 +786,7 @@ async fn reset_password(
         None,
         &FieldErrors::new(),
         None,
-        Some(password),
+        Some(ShownOnce::Password(password)),
         StatusCode::OK,
     )
     .await
@@ -671,6 +815,209 @@ async fn end_sessions(
     .into_response())
 }
 
+/// Refuses, as a message on the user page, what the actor may not do to this user: give
+/// access to a role with rights they do not hold.
+async fn may_admit(auth: &UiAuth<UsersManage>, user: &User) -> Result<Option<String>, UiError> {
+    let role = auth.db().role(&user.role).await?;
+    match access::check_new_user_role(Granter::User(&auth.grant), &role) {
+        Ok(()) => Ok(None),
+        Err(AccessError::Store(e)) => Err(e.into()),
+        Err(e) => Ok(Some(e.to_string())),
+    }
+}
+
+async fn invite_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((_, id)): Path<(String, String)>,
+    post: Post<UsersManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, .. } = post;
+    let user = auth.db().user(&user_id(&id)?).await?;
+    let refused = match may_admit(&auth, &user).await? {
+        Some(m) => Some((m, StatusCode::FORBIDDEN)),
+        None => crate::invites::refusal(&user).map(|m| (m.to_string(), StatusCode::CONFLICT)),
+    };
+    if let Some((message, status)) = refused {
+        return user_page(
+            &auth,
+            &user,
+            None,
+            &FieldErrors::new(),
+            Some(message),
+            None,
+            status,
+        )
+        .await;
+    }
+    let (link, expires) = invite(&state, &auth, &user, &headers, &uri).await?;
+    user_page(
+        &auth,
+        &user,
+        None,
+        &FieldErrors::new(),
+        None,
+        Some(ShownOnce::Invite(link, expires)),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn withdraw_invite(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    post: Post<UsersManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, .. } = post;
+    let user = auth.db().user(&user_id(&id)?).await?;
+    if auth.db().revoke_invite(&user.id).await? {
+        auth.audit_event(
+            &state,
+            "user.invite_withdrawn",
+            serde_json::json!({ "user_id": user.id, "username": user.username, "via": "web" }),
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/{}/admin/users/{}", auth.slug(), user.id)).into_response())
+}
+
+async fn require_two_factor(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    post: Post<UsersManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let user = auth.db().user(&user_id(&id)?).await?;
+    let required = match form.text("required").as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return Err(UiError::BadRequest("say whether to require it".into())),
+    };
+    if auth
+        .db()
+        .set_two_factor_required(&auth.actor(), &user.id, required)
+        .await?
+    {
+        auth.audit_event(
+            &state,
+            "users.two_factor_required",
+            serde_json::json!({ "user": user.id, "username": user.username, "required": required, "via": "web" }),
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/{}/admin/users/{}", auth.slug(), user.id)).into_response())
+}
+
+/// The service user `id` (tokens are made only for them), or the page saying why not.
+async fn service_user(
+    auth: &UiAuth<UsersManage>,
+    id: &str,
+) -> Result<Result<User, Response>, UiError> {
+    let user = auth.db().user(&user_id(id)?).await?;
+    let refused = if user.kind != UserKind::Service {
+        Some(("API tokens are made here only for service users; a person makes their own on My profile.".to_string(), StatusCode::CONFLICT))
+    } else {
+        may_admit(auth, &user)
+            .await?
+            .map(|m| (m, StatusCode::FORBIDDEN))
+    };
+    match refused {
+        Some((message, status)) => Ok(Err(user_page(
+            auth,
+            &user,
+            None,
+            &FieldErrors::new(),
+            Some(message),
+            None,
+            status,
+        )
+        .await?)),
+        None => Ok(Ok(user)),
+    }
+}
+
+async fn create_service_token(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    post: Post<UsersManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let user = match service_user(&auth, &id).await? {
+        Ok(u) => u,
+        Err(page) => return Ok(page),
+    };
+    if user.status != UserStatus::Active {
+        return user_page(
+            &auth,
+            &user,
+            None,
+            &FieldErrors::new(),
+            Some("The service user is disabled: enable it first.".into()),
+            None,
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    let created = match super::tokens::create_from_form(&state, auth.db(), &user.id, &form).await? {
+        Ok(c) => c,
+        Err(errs) => {
+            return user_page(
+                &auth,
+                &user,
+                None,
+                &errs,
+                None,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    auth.audit_event(
+        &state,
+        "api_token.created",
+        serde_json::json!({
+            "token_id": created.view.id, "name": created.view.name,
+            "scopes": created.view.scopes, "expires_at": created.view.expires_at,
+            "for_user_id": user.id, "for_username": user.username, "via": "web",
+        }),
+    )
+    .await?;
+    user_page(
+        &auth,
+        &user,
+        None,
+        &FieldErrors::new(),
+        None,
+        Some(ShownOnce::Token(created.view.name, created.token)),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn revoke_service_token(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    post: Post<UsersManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let user = match service_user(&auth, &id).await? {
+        Ok(u) => u,
+        Err(page) => return Ok(page),
+    };
+    let token_id = form.text("id");
+    if auth.db().delete_api_token(&user.id, &token_id).await? {
+        auth.audit_event(
+            &state,
+            "api_token.revoked",
+            serde_json::json!({ "token_id": token_id, "for_user_id": user.id, "for_username": user.username, "via": "web" }),
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/{}/admin/users/{}", auth.slug(), user.id)).into_response())
+}
+
 /// A GET of an action's address (after signing in again): show the user.
 async fn back_to_user(Path((tenant, id)): Path<(String, String)>) -> Response {
     match skjold_domain::TenantSlug::parse(&tenant) {
@@ -696,5 +1043,25 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{tenant}/admin/users/{id}/sessions",
             get(back_to_user).merge(post(end_sessions)),
+        )
+        .route(
+            "/{tenant}/admin/users/{id}/invite",
+            get(back_to_user).merge(post(invite_user)),
+        )
+        .route(
+            "/{tenant}/admin/users/{id}/invite/withdraw",
+            get(back_to_user).merge(post(withdraw_invite)),
+        )
+        .route(
+            "/{tenant}/admin/users/{id}/two-factor",
+            get(back_to_user).merge(post(require_two_factor)),
+        )
+        .route(
+            "/{tenant}/admin/users/{id}/tokens",
+            get(back_to_user).merge(post(create_service_token)),
+        )
+        .route(
+            "/{tenant}/admin/users/{id}/tokens/revoke",
+            get(back_to_user).merge(post(revoke_service_token)),
         )
 }

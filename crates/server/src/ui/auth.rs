@@ -170,10 +170,17 @@ pub struct UiAuth<R: Requirement> {
     /// The session token from the cookie; only for deriving the CSRF token.
     token: String,
     ip: IpAddr,
+    /// The application's state (cheap to clone: shared parts), for pages that need its
+    /// clock or configuration beside the signed-in user.
+    state: AppState,
     _right: PhantomData<R>,
 }
 
 impl<R: Requirement> UiAuth<R> {
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     pub fn user(&self) -> &User {
         &self.session.user
     }
@@ -314,6 +321,7 @@ impl<R: Requirement> FromRequestParts<AppState> for UiAuth<R> {
             grant,
             token,
             ip: client_ip(parts),
+            state: state.clone(),
             _right: PhantomData,
         })
     }

@@ -15,6 +15,7 @@ mod backups;
 mod dashboard;
 mod error;
 mod fields;
+mod invite;
 mod pipeline;
 mod profile;
 mod records;
@@ -23,6 +24,7 @@ mod security;
 mod signin;
 mod teams;
 mod templates;
+mod tokens;
 mod two_factor;
 
 use crate::extract::Requirement;
@@ -208,4 +210,5 @@ pub fn router() -> Router<AppState> {
         .merge(security::router())
         .merge(backups::router())
         .merge(two_factor::router())
+        .merge(invite::router())
 }

@@ -3,7 +3,7 @@
 use super::admin::{personal_details, right_label, role_title, visibility_label};
 use super::auth::{FormData, Post, UiAuth};
 use super::fields::show_time;
-use super::templates::{FormField, ProfilePage, SessionRow, TokenRow};
+use super::templates::{FormField, ProfilePage, SessionRow};
 use super::{render, Chrome, UiError};
 use crate::extract::SignedIn;
 use crate::AppState;
@@ -118,32 +118,8 @@ async fn page_with_token(
                 id: s.id,
             })
             .collect();
-    let now = state.clock.now();
-    let tokens = auth
-        .db()
-        .api_tokens_of(&user.id)
-        .await?
-        .into_iter()
-        .map(|t| {
-            let v = crate::api::tokens::TokenView::new(t, now);
-            TokenRow {
-                id: v.id,
-                name: v.name,
-                scopes: v.scopes.join(", "),
-                expires: show_time(&v.expires_at),
-                expired: v.expired,
-                last_used: match (v.last_used_at, v.last_used_ip) {
-                    (Some(at), Some(ip)) => format!("{} from {ip}", show_time(&at)),
-                    (Some(at), None) => show_time(&at),
-                    _ => "never".into(),
-                },
-            }
-        })
-        .collect();
-    let scope_options = std::iter::once("all")
-        .chain(crate::scopes::RESOURCES.iter().copied())
-        .flat_map(|r| [format!("{r}:read"), format!("{r}:write")])
-        .collect();
+    let tokens = super::tokens::rows(state, auth.db(), &user.id).await?;
+    let scope_options = super::tokens::scope_options();
     render(
         status,
         &ProfilePage {
@@ -162,6 +138,7 @@ async fn page_with_token(
             errors,
             sessions,
             tokens,
+            tokens_base: format!("/{}/me/tokens", auth.slug()),
             scope_options,
             new_token,
         },
@@ -315,64 +292,21 @@ async fn create_token(
     post: Post<SignedIn>,
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
-    let scopes: Vec<String> = form
-        .0
-        .iter()
-        .filter(|(k, _)| k == "scope")
-        .map(|(_, v)| v.clone())
-        .collect();
-    let mut errs = FieldErrors::new();
-    let days = form.text("days");
-    let expires_at = match days.parse::<i64>() {
-        Ok(d) if (1..=3650).contains(&d) => Some(skjold_domain::clock::format_timestamp(
-            state.clock.now() + chrono::Duration::days(d),
-        )),
-        _ => {
-            errs.add("token_days", "Valid for: a whole number of days, 1 to 3650");
-            None
-        }
-    };
-    let created = match expires_at {
-        Some(expires_at) => {
-            crate::api::tokens::create(
-                &state,
-                auth.db(),
-                &auth.user().id,
-                crate::api::tokens::NewTokenBody {
-                    name: form.text("name"),
-                    scopes,
-                    expires_at: Some(expires_at),
-                },
-            )
-            .await
-        }
-        None => Err(crate::ApiError::Invalid(FieldErrors::new())),
-    };
-    let created = match created {
-        Ok(c) => c,
-        Err(crate::ApiError::Invalid(e)) => {
-            for fe in e.0 {
-                let what = if fe.field.starts_with("scopes") {
-                    "Scopes"
-                } else if fe.field == "name" {
-                    "Token name"
-                } else {
-                    "Valid for"
-                };
-                errs.add("token", format!("{what}: {}", fe.message));
+    let created =
+        match super::tokens::create_from_form(&state, auth.db(), &auth.user().id, &form).await? {
+            Ok(c) => c,
+            Err(errs) => {
+                return page(
+                    &state,
+                    &auth,
+                    None,
+                    &errs,
+                    None,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
             }
-            return page(
-                &state,
-                &auth,
-                None,
-                &errs,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-        Err(e) => return Err(e.into()),
-    };
+        };
     auth.audit_event(
         &state,
         "api_token.created",

@@ -423,14 +423,14 @@ async fn save_two_factor(
         Ok(policy) => policy,
         Err(errs) => {
             return page(
-            &state,
-            &auth,
-            None,
-            &errs,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+                &state,
+                &auth,
+                None,
+                &errs,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     let after = crate::two_factor::store_policy(auth.db(), &auth.actor(), wanted).await?;

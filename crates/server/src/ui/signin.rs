@@ -101,6 +101,7 @@ async fn login_form(
     let info = match params.get("msg") {
         Some("signed-out") => Some("You are signed out."),
         Some("expired") => Some("Your session has ended. Please sign in again."),
+        Some("invite-accepted") => Some("Your password is set. Sign in with it now."),
         _ => None,
     };
     let token = signin_token(&headers);

@@ -1,6 +1,7 @@
 //! The pages' data, one struct per template in `crates/server/templates/`. Askama checks
 //! the templates against these at compile time and escapes every value for HTML.
 
+use super::admin::{Created, ShownOnce};
 use super::fields::Cell;
 use super::Chrome;
 use askama::Template;
@@ -28,6 +29,22 @@ pub struct LoginPage {
     pub info: Option<&'static str>,
     /// Announced maintenance, shown to everyone who signs in (filled by the status feature).
     pub notice: Option<String>,
+}
+
+/// The page behind an invitation link: choose a password (`username` set), or why the
+/// link does not work (`username` empty).
+#[derive(Template)]
+#[template(path = "invite.html")]
+pub struct InvitePage {
+    pub slug: String,
+    pub tenant_name: String,
+    pub asset_v: &'static str,
+    pub token: String,
+    pub username: Option<String>,
+    /// The tenant's password rules in a sentence.
+    pub hint: String,
+    pub signin_token: String,
+    pub error: Option<String>,
 }
 
 #[derive(Template)]
@@ -292,6 +309,8 @@ pub struct UserRow {
     pub phone: String,
     pub role: String,
     pub active: bool,
+    /// A service user (API tokens only).
+    pub service: bool,
     pub created: String,
 }
 
@@ -303,9 +322,8 @@ pub struct AdminUsersPage {
     pub users: Vec<UserRow>,
     pub fields: Vec<FormField>,
     pub errors: Vec<String>,
-    /// A user just created: their username, and the one-time password when the server
-    /// made it (shown this once).
-    pub created: Option<(String, Option<String>)>,
+    /// A user just created, with the secret to pass on (shown this once).
+    pub created: Option<Created>,
     /// Each role and its rights, in plain words.
     pub roles: Vec<(String, Vec<&'static str>)>,
 }
@@ -319,8 +337,18 @@ pub struct AdminUserPage {
     pub is_self: bool,
     pub fields: Vec<FormField>,
     pub errors: Vec<String>,
-    /// A password just reset, shown this once.
-    pub one_time: Option<String>,
+    /// A secret just made (reset password, invitation link, API token), shown this once.
+    pub shown: Option<ShownOnce>,
+    /// The user's open invitation: (expires, expired).
+    pub invite: Option<(String, bool)>,
+    /// A service user's API tokens.
+    pub tokens: Vec<TokenRow>,
+    /// Where the token forms post.
+    pub tokens_base: String,
+    pub scope_options: Vec<String>,
+    pub two_factor_required: bool,
+    pub two_factor_in_effect: bool,
+    pub two_factor_enrolled: bool,
 }
 
 #[derive(Template)]
@@ -335,6 +363,8 @@ pub struct ProfilePage {
     pub errors: Vec<String>,
     pub sessions: Vec<SessionRow>,
     pub tokens: Vec<TokenRow>,
+    /// Where the token forms post.
+    pub tokens_base: String,
     /// Every scope a token can have, for the new-token form.
     pub scope_options: Vec<String>,
     /// A token just made: its name and the token, shown this once.

@@ -6,6 +6,7 @@ mod backup;
 mod conformance;
 mod cross_tenant;
 mod health;
+mod invites;
 mod lockout;
 mod openapi;
 mod passkeys;

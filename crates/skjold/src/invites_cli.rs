@@ -1,0 +1,239 @@
+//! `skjold user invite` and `skjold user token …`: invitation links for persons and API
+//! tokens for service users, from the command line, with the API's rules
+//! (`skjold_server::invites`, `skjold_server::api::tokens`). Each is audited as the
+//! operator's.
+
+use clap::Subcommand;
+use skjold_audit::AuditTrail;
+use skjold_domain::{SystemClock, TenantSlug, UserKind, Username};
+use skjold_server::provision::operator_event;
+use skjold_store::{TenantDb, TenantRouter, User};
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token for a service user; the token is printed once.
+    Add {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The service user's username.
+        username: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// Scopes, comma-separated, e.g. companies:read,persons:write (or all:read).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// How many days it works (default 90, at most the tenant's limit).
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a service user's API tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        tenant: String,
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one of a service user's API tokens.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        username: String,
+        /// The token's id (from `skjold user token list`).
+        id: String,
+    },
+}
+
+async fn user_named(
+    router: &TenantRouter,
+    slug: &TenantSlug,
+    username: &str,
+) -> anyhow::Result<(skjold_store::TenantRecord, TenantDb, User)> {
+    let (record, db) = router
+        .open(slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+    let name = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+    let (user, _) = db
+        .user_for_sign_in(&name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user '{name}' in tenant '{slug}'"))?;
+    Ok((record, db, user))
+}
+
+/// Makes (or replaces) a person's invitation and prints the link once.
+pub async fn invite(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    public_url: Option<&url::Url>,
+    slug: &TenantSlug,
+    username: &str,
+) -> anyhow::Result<()> {
+    let (_, db, user) = user_named(router, slug, username).await?;
+    let issued = skjold_server::invites::issue(&SystemClock, &db, slug, &user, "operator")
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.explain()))?;
+    operator_event(
+        router,
+        audit,
+        slug.as_str(),
+        "user.invited",
+        serde_json::json!({
+            "via": "cli", "user_id": user.id, "username": user.username,
+            "expires_at": issued.expires_at,
+        }),
+    )
+    .await?;
+    let link = issued.url(public_url, None);
+    println!(
+        "invitation for '{}' (works once, until {}):\n{link}",
+        user.username, issued.expires_at
+    );
+    if public_url.is_none() {
+        println!("(prefix the path with the server's https:// address, or set public_url)");
+    }
+    Ok(())
+}
+
+async fn service_user(
+    router: &TenantRouter,
+    slug: &TenantSlug,
+    username: &str,
+) -> anyhow::Result<(TenantDb, User)> {
+    let (_, db, user) = user_named(router, slug, username).await?;
+    if user.kind != UserKind::Service {
+        anyhow::bail!(
+            "'{}' is a person: API tokens are made here only for service users (a person makes their own)",
+            user.username
+        );
+    }
+    Ok((db, user))
+}
+
+pub async fn token(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    cmd: TokenCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::Add {
+            tenant,
+            username,
+            name,
+            scopes,
+            days,
+            json,
+        } => {
+            let slug = super::cli::parse_slug(&tenant)?;
+            let (db, user) = service_user(router, &slug, &username).await?;
+            if user.status != skjold_domain::UserStatus::Active {
+                anyhow::bail!(
+                    "the service user '{}' is disabled: enable it first",
+                    user.username
+                );
+            }
+            if !(1..=3650).contains(&days) {
+                anyhow::bail!("--days: a whole number of days, 1 to 3650");
+            }
+            let clock = SystemClock;
+            let expires_at = skjold_domain::clock::format_timestamp(
+                skjold_domain::Clock::now(&clock) + chrono::Duration::days(days),
+            );
+            let created = skjold_server::api::tokens::create(
+                &clock,
+                &db,
+                &user.id,
+                skjold_server::api::tokens::NewTokenBody {
+                    name,
+                    scopes,
+                    expires_at: Some(expires_at),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.explain()))?;
+            operator_event(
+                router,
+                audit,
+                slug.as_str(),
+                "api_token.created",
+                serde_json::json!({
+                    "via": "cli", "token_id": created.view.id, "name": created.view.name,
+                    "scopes": created.view.scopes, "expires_at": created.view.expires_at,
+                    "for_user_id": user.id, "for_username": user.username,
+                }),
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                println!(
+                    "API token '{}' for '{}' (id {}, until {}; shown only now):\n{}",
+                    created.view.name,
+                    user.username,
+                    created.view.id,
+                    created.view.expires_at,
+                    created.token
+                );
+            }
+        }
+        TokenCommand::List {
+            tenant,
+            username,
+            json,
+        } => {
+            let slug = super::cli::parse_slug(&tenant)?;
+            let (db, user) = service_user(router, &slug, &username).await?;
+            let now = skjold_domain::Clock::now(&SystemClock);
+            let tokens: Vec<_> = db
+                .api_tokens_of(&user.id)
+                .await?
+                .into_iter()
+                .map(|t| skjold_server::api::tokens::TokenView::new(t, now))
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                println!("{:<36} {:<24} {:<22} SCOPES", "ID", "NAME", "EXPIRES");
+                for t in tokens {
+                    println!(
+                        "{:<36} {:<24} {:<22} {}{}",
+                        t.id,
+                        t.name,
+                        t.expires_at,
+                        t.scopes.join(","),
+                        if t.expired { " (expired)" } else { "" }
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke {
+            tenant,
+            username,
+            id,
+        } => {
+            let slug = super::cli::parse_slug(&tenant)?;
+            let (db, user) = service_user(router, &slug, &username).await?;
+            if !db.delete_api_token(&user.id, &id).await? {
+                anyhow::bail!("'{}' has no token with the id '{id}'", user.username);
+            }
+            operator_event(
+                router,
+                audit,
+                slug.as_str(),
+                "api_token.revoked",
+                serde_json::json!({
+                    "via": "cli", "token_id": id, "for_user_id": user.id,
+                    "for_username": user.username,
+                }),
+            )
+            .await?;
+            println!("revoked the token {id} of '{}'", user.username);
+        }
+    }
+    Ok(())
+}
