@@ -2,6 +2,7 @@
 
 mod access_cli;
 mod cli;
+mod restore_progress;
 
 use clap::Parser;
 use std::process::ExitCode;
