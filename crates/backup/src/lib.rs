@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypt;
 pub mod dest;
 pub mod drill;
+pub mod lag;
 pub mod manifest;
 pub mod progress;
 pub mod restore;
