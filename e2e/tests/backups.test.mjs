@@ -1,5 +1,6 @@
 // Backups: an administrator sees the Backups page (destinations, snapshots), and a restore
-// into a new organisation needs a confirmation step, then shows up on the page.
+// into a new organisation needs a confirmation step, then shows its progress and outcome
+// on the page.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,6 +54,11 @@ describe('backups', () => {
     assert.match(await admin.locator('body').innerText(), /demo-then/);
     await admin.getByRole('button', { name: 'Yes, restore' }).click();
     await admin.getByText('The restore is started').waitFor();
+    // The restore's panel polls while it runs (htmx) and ends showing how it went, without
+    // a reload.
+    await admin.getByRole('heading', { name: /^Restore (in progress|finished: ok)$/ }).waitFor();
+    await admin.getByRole('heading', { name: 'Restore finished: ok' }).waitFor({ timeout: 30000 });
+    assert.match(await admin.locator('#restore-progress').innerText(), /Last step: done/);
     for (let i = 0; i < 60; i++) {
       const out = await ctx.server.cli(['tenant', 'list']);
       if (out.includes('demo-then')) return;

@@ -187,8 +187,14 @@ impl Destination {
             .to_vec())
     }
 
-    /// Copies `path` into a local file, in pieces; returns its size.
-    pub async fn get_to_file(&self, path: &str, file: &Path) -> Result<u64, BackupError> {
+    /// Copies `path` into a local file, in pieces; returns its size. `fetched` is told the
+    /// running total of bytes.
+    pub async fn get_to_file(
+        &self,
+        path: &str,
+        file: &Path,
+        fetched: &(dyn Fn(u64) + Sync),
+    ) -> Result<u64, BackupError> {
         use tokio::io::AsyncWriteExt;
         let size = self
             .op
@@ -214,6 +220,7 @@ impl Destination {
             }
             out.write_all(&piece.to_vec()).await?;
             at += piece.len() as u64;
+            fetched(at);
         }
         out.flush().await?;
         Ok(at)

@@ -8,7 +8,7 @@
 use crate::crypt::Identities;
 use crate::manifest::snapshot_paths;
 use crate::restore::{choose_snapshot, Built, Target};
-use crate::{BackupError, Backups};
+use crate::{BackupError, Backups, Progress};
 use sha2::{Digest, Sha256};
 use skjold_audit::AuditTrail;
 use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
@@ -138,16 +138,24 @@ impl Backups {
             .ok_or_else(|| BackupError::Refused(format!("there is no snapshot of '{slug}' yet")))?;
         record.snapshot = Some(snap.id.clone());
         let (data_path, _) = snapshot_paths(slug.as_str(), &snap.id);
+        let progress = Progress::unwatched();
         let file = self
-            .fetch_verified_file(&data_path, &snap.ciphertext)
+            .fetch_verified_file(&data_path, &snap.ciphertext, &progress)
             .await?;
-        let (entries, _) = self
-            .journal_for(slug.as_str(), ids, snap.position, &at)
+        let journal = self
+            .journal_for(slug.as_str(), ids, snap.position, &at, &progress)
             .await?;
-        record.replayed = entries.len() as i64;
-        let replayed_to = entries.last().map_or(snap.position, |e| e.seq);
+        record.replayed = journal.entries.len() as i64;
+        let replayed_to = journal.entries.last().map_or(snap.position, |e| e.seq);
         let (built, _) = self
-            .build(ids, &snap, &file, &entries, Target::Scratch(slug))
+            .build(
+                ids,
+                &snap,
+                &file,
+                &journal,
+                Target::Scratch(slug),
+                &progress,
+            )
             .await?;
         let compared = self.compare_with_live(slug, &built, replayed_to).await;
         self.discard(built).await?;

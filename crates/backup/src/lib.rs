@@ -18,7 +18,9 @@ pub mod config;
 pub mod crypt;
 pub mod dest;
 pub mod drill;
+pub mod lag;
 pub mod manifest;
+pub mod progress;
 pub mod restore;
 pub mod retention;
 
@@ -37,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use config::{BackupConfig, BackupSettings, DestinationSettings};
+pub use progress::{Progress, ProgressUnit, RestorePhase, RestoreProgress};
 pub use restore::{RestoreOutcome, RestoreRequest};
 
 /// The catalog mark of the nightly snapshot: the slot it was last taken for.
@@ -434,16 +437,20 @@ impl Backups {
         )))
     }
 
-    /// Like [`Self::fetch_verified`], into a local file.
+    /// Like [`Self::fetch_verified`], into a local file; bytes fetched go to `progress`.
     async fn fetch_verified_file(
         &self,
         path: &str,
         want: &Ciphertext,
+        progress: &Progress,
     ) -> Result<tempfile::NamedTempFile, BackupError> {
         let mut problems = Vec::new();
         for d in &self.dests {
             let file = self.work_file()?;
-            match d.get_to_file(path, file.path()).await {
+            match d
+                .get_to_file(path, file.path(), &|n| progress.done(n))
+                .await
+            {
                 Ok(_) => {
                     let (size, sha) = crypt::sha256_file(file.path())?;
                     if size != want.size {
@@ -701,8 +708,11 @@ impl Backups {
         ids: &Identities,
         cipher: &Path,
         out: &Path,
+        progress: &Progress,
     ) -> Result<(), BackupError> {
-        let plain = ids.open(std::fs::File::open(cipher)?)?;
+        // Progress counts the ciphertext read, whose size the manifest gives.
+        let input = progress.counting(std::fs::File::open(cipher)?);
+        let plain = ids.open(input)?;
         let out = out.to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
             let mut plain = plain;
@@ -891,9 +901,17 @@ impl Backups {
         ids: &Identities,
         position: i64,
         until: &str,
-    ) -> Result<(Vec<JournalRecord>, bool), BackupError> {
+        progress: &Progress,
+    ) -> Result<Journal, BackupError> {
         let segments = self.list_segments(slug).await?;
-        let mut out = Vec::new();
+        // The segments a restore may need (those reaching past the snapshot), for "i/n".
+        let needed = segments.iter().filter(|(_, l)| *l > position).count() as u64;
+        progress.phase(
+            RestorePhase::FetchingJournal,
+            Some((needed, ProgressUnit::Segments)),
+        );
+        let mut journal = Journal::default();
+        let mut fetched = 0;
         let mut cur = position;
         loop {
             let Some(&(after, last)) = segments
@@ -907,7 +925,7 @@ impl Backups {
                     )));
                 }
                 // The end of what was shipped.
-                return Ok((out, false));
+                return Ok(journal);
             };
             let (data_path, manifest_path) = segment_paths(slug, after, last);
             let manifest: SegmentManifest = self.read_manifest(&manifest_path).await?;
@@ -917,7 +935,10 @@ impl Backups {
             let plain = ids
                 .open_bytes(cipher)
                 .map_err(|e| BackupError::Damaged(format!("{data_path}: {e}")))?;
+            fetched += 1;
+            progress.done(fetched);
             let mut count = 0u64;
+            let mut taken = 0u64;
             for line in plain.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 let e: JournalRecord = serde_json::from_slice(line).map_err(|e| {
                     BackupError::Damaged(format!("{data_path}: journal entry: {e}"))
@@ -927,11 +948,15 @@ impl Backups {
                     continue;
                 }
                 if e.at.as_str() > until {
-                    return Ok((out, true));
+                    journal.took(taken);
+                    journal.reaches_time = true;
+                    return Ok(journal);
                 }
                 cur = e.seq;
-                out.push(e);
+                journal.entries.push(e);
+                taken += 1;
             }
+            journal.took(taken);
             if count != manifest.count {
                 return Err(BackupError::Damaged(format!(
                     "{data_path}: {count} entries, the manifest says {}",
@@ -1004,7 +1029,7 @@ impl Backups {
         let want: Ciphertext = serde_json::from_value(m["ciphertext"].clone())
             .map_err(|e| BackupError::Damaged(format!("{manifest_path}: {e}")))?;
         let file = self.work_file()?;
-        from.get_to_file(path, file.path()).await?;
+        from.get_to_file(path, file.path(), &|_| {}).await?;
         let (size, sha) = crypt::sha256_file(file.path())?;
         if size != want.size || sha != want.sha256 {
             return Err(BackupError::Damaged(format!(
@@ -1161,7 +1186,7 @@ impl Backups {
             .filter(|p| listing.contains_key(p))
             .ok_or_else(|| BackupError::Damaged("its data file is missing".into()))?;
         let file = self.work_file()?;
-        d.get_to_file(&data_path, file.path()).await?;
+        d.get_to_file(&data_path, file.path(), &|_| {}).await?;
         let (size, sha) = crypt::sha256_file(file.path())?;
         if size != want.size {
             return Err(BackupError::Damaged(format!(
@@ -1183,7 +1208,8 @@ impl Backups {
                 drop(reader);
                 let dir = self.work_dir()?;
                 let plain = dir.path().join("verify.db");
-                self.decrypt_to_file(ids, file.path(), &plain).await?;
+                self.decrypt_to_file(ids, file.path(), &plain, &Progress::unwatched())
+                    .await?;
                 return skjold_store::check_sqlite_file(&plain, &m.tables)
                     .await
                     .map_err(|e| BackupError::Damaged(e.to_string()));
@@ -1317,6 +1343,25 @@ impl Backups {
 }
 
 /// A closed day's file ends with its seal line.
+/// The shipped journal a restore replays.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    pub entries: Vec<JournalRecord>,
+    /// How many of `entries` came from each segment, in order (segments that gave none
+    /// are left out).
+    pub segment_sizes: Vec<u64>,
+    /// Whether the shipped journal reaches the time asked for.
+    pub reaches_time: bool,
+}
+
+impl Journal {
+    fn took(&mut self, n: u64) {
+        if n > 0 {
+            self.segment_sizes.push(n);
+        }
+    }
+}
+
 fn is_sealed(plain: &[u8]) -> bool {
     let text = String::from_utf8_lossy(plain);
     text.lines()

@@ -3,7 +3,8 @@
 
 use crate::crypt::Identities;
 use crate::manifest::{snapshot_paths, SnapshotFormat, SnapshotManifest};
-use crate::{BackupError, Backups, SnapshotReader};
+use crate::progress::{Progress, ProgressUnit, RestorePhase, StoreProgress};
+use crate::{BackupError, Backups, Journal, SnapshotReader};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use skjold_audit::AuditTrail;
@@ -11,7 +12,7 @@ use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::TenantSlug;
 use skjold_store::dump::ApplyReport;
-use skjold_store::{Actor, JournalRecord, TenantDb};
+use skjold_store::{Actor, TenantDb};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -85,6 +86,20 @@ impl Backups {
         ids: &Identities,
         audit: &AuditTrail,
     ) -> Result<RestoreOutcome, BackupError> {
+        self.restore_watched(req, ids, audit, &Progress::unwatched())
+            .await
+    }
+
+    /// [`Self::restore`], reporting each phase and how far it is into `progress`; ends in
+    /// [`RestorePhase::Done`] when it succeeds, and stays in the phase that failed when
+    /// it does not.
+    pub async fn restore_watched(
+        &self,
+        req: &RestoreRequest,
+        ids: &Identities,
+        audit: &AuditTrail,
+        progress: &Progress,
+    ) -> Result<RestoreOutcome, BackupError> {
         let now = self.clock.now();
         if req.at > now {
             return Err(BackupError::Refused(format!(
@@ -125,10 +140,17 @@ impl Backups {
         })?;
         // Every file is fetched and checked before any database is touched.
         let (data_path, _) = snapshot_paths(slug, &snap.id);
+        progress.phase(
+            RestorePhase::Fetching,
+            Some((snap.ciphertext.size, ProgressUnit::Bytes)),
+        );
         let file = self
-            .fetch_verified_file(&data_path, &snap.ciphertext)
+            .fetch_verified_file(&data_path, &snap.ciphertext, progress)
             .await?;
-        let (entries, reached) = self.journal_for(slug, ids, snap.position, &at).await?;
+        let journal = self
+            .journal_for(slug, ids, snap.position, &at, progress)
+            .await?;
+        let entries = &journal.entries;
         let last_entry_at = entries.last().map(|e| e.at.clone());
         let mut outcome = RestoreOutcome {
             tenant: slug.to_string(),
@@ -138,7 +160,7 @@ impl Backups {
             snapshot_at: snap.at.clone(),
             replayed: entries.len() as u64,
             last_entry_at,
-            journal_reaches_time: reached,
+            journal_reaches_time: journal.reaches_time,
             safety_snapshot: None,
             changes: None,
             tables: BTreeMap::new(),
@@ -146,7 +168,14 @@ impl Backups {
 
         if let Some(into) = &req.into {
             let (built, tables) = self
-                .build(ids, &snap, &file, &entries, Target::NewTenant(into))
+                .build(
+                    ids,
+                    &snap,
+                    &file,
+                    &journal,
+                    Target::NewTenant(into),
+                    progress,
+                )
                 .await?;
             let Built::Tenant(db) = built else {
                 unreachable!("a new-tenant target builds a tenant database")
@@ -157,6 +186,7 @@ impl Backups {
                 None => format!("{slug} (restored to {at})"),
             };
             let name: String = name.chars().take(200).collect();
+            progress.phase(RestorePhase::Swapping, None);
             catalog.register_prepared(db, &name).await?;
             let detail = serde_json::to_value(&outcome).unwrap_or_default();
             record(
@@ -188,17 +218,26 @@ impl Backups {
                 )
                 .await?;
             }
+            progress.phase(RestorePhase::Done, None);
             return Ok(outcome);
         }
 
         let live = self.open_tenant(&req.tenant).await?;
         let (scratch, tables) = self
-            .build(ids, &snap, &file, &entries, Target::Scratch(&req.tenant))
+            .build(
+                ids,
+                &snap,
+                &file,
+                &journal,
+                Target::Scratch(&req.tenant),
+                progress,
+            )
             .await?;
         let Built::Scratch(scratch_id, scratch) = scratch else {
             unreachable!("a scratch target builds a scratch database")
         };
         outcome.tables = tables;
+        progress.phase(RestorePhase::SafetySnapshot, None);
         let safety = match self.snapshot_db(&live, "safety").await {
             Ok(m) => m,
             Err(e) => {
@@ -209,6 +248,7 @@ impl Backups {
             }
         };
         outcome.safety_snapshot = Some(safety.id.clone());
+        progress.phase(RestorePhase::Swapping, None);
         let applied = live
             .apply_state_from(&scratch, &Actor::System { what: "restore" })
             .await;
@@ -237,6 +277,7 @@ impl Backups {
         if let Err(e) = self.ship(&req.tenant).await {
             tracing::warn!(tenant = slug, error = %e, "shipping after the restore failed; the next run retries");
         }
+        progress.phase(RestorePhase::Done, None);
         Ok(outcome)
     }
 }
@@ -263,15 +304,28 @@ impl Backups {
         ids: &Identities,
         snap: &SnapshotManifest,
         cipher: &tempfile::NamedTempFile,
-        entries: &[JournalRecord],
+        journal: &Journal,
         target: Target<'_>,
+        progress: &Progress,
     ) -> Result<(Built, BTreeMap<String, u64>), BackupError> {
         let catalog = self.router.catalog();
+        let entries = &journal.entries;
+        let observer = StoreProgress {
+            progress,
+            segment_sizes: &journal.segment_sizes,
+        };
         match snap.format {
             SnapshotFormat::SqliteFile => {
                 let dir = self.work_dir()?;
                 let plain = dir.path().join("restore.db");
-                self.decrypt_to_file(ids, cipher.path(), &plain).await?;
+                progress.phase(
+                    RestorePhase::Decrypting,
+                    Some((snap.ciphertext.size, ProgressUnit::Bytes)),
+                );
+                self.decrypt_to_file(ids, cipher.path(), &plain, progress)
+                    .await?;
+                // The file's checks (integrity, links, row counts) run as it is opened.
+                progress.phase(RestorePhase::Checking, None);
                 let built = match target {
                     Target::NewTenant(slug) => catalog
                         .prepare_tenant_from_file(slug, &plain, &snap.tables)
@@ -286,7 +340,7 @@ impl Backups {
                 let db = match &built {
                     Built::Tenant(db) | Built::Scratch(_, db) => db.clone(),
                 };
-                match db.replay_journal(entries).await {
+                match db.replay_journal(entries, &observer).await {
                     Ok(report) => Ok((built, report.tables)),
                     Err(e) => {
                         self.discard(built).await?;
@@ -295,6 +349,9 @@ impl Backups {
                 }
             }
             SnapshotFormat::JsonLines => {
+                // Decrypted as it is read; progress counts the rows that are in.
+                let rows: u64 = snap.tables.values().sum();
+                progress.phase(RestorePhase::Loading, Some((rows, ProgressUnit::Rows)));
                 let plain = ids.open(std::fs::File::open(cipher.path())?)?;
                 let mut items =
                     SnapshotReader::new(std::io::BufReader::with_capacity(1 << 20, plain));
@@ -308,7 +365,10 @@ impl Backups {
                 let db = match &built {
                     Built::Tenant(db) | Built::Scratch(_, db) => db.clone(),
                 };
-                match db.load_backup(&mut items, &snap.tables, entries).await {
+                match db
+                    .load_backup(&mut items, &snap.tables, entries, &observer)
+                    .await
+                {
                     Ok(report) => Ok((built, report.tables)),
                     Err(e) => {
                         self.discard(built).await?;

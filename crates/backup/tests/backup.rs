@@ -803,58 +803,17 @@ async fn shipping_lag_under_write_load() {
         .unwrap();
     let db = router.open(&slug).await.unwrap().unwrap().1;
     backups.snapshot(&slug, "initial").await.unwrap();
-    let shipping = backups.clone().spawn_shipping();
-    let actor = Actor::System { what: "load" };
-    let started = std::time::Instant::now();
-    let mut writes = 0;
-    while started.elapsed() < std::time::Duration::from_secs(6) {
-        db.create::<Company>(
-            &Sight::everything(),
-            &actor,
-            company(&format!("Last {writes}")),
-        )
-        .await
-        .unwrap();
-        writes += 1;
-    }
-    let position = db.journal_position().await.unwrap();
-    // Wait (bounded) for the last entry to arrive.
-    let waited = std::time::Instant::now();
-    let mut poll = tokio::time::interval(std::time::Duration::from_millis(50));
-    while backups
-        .list_segments("load")
-        .await
-        .unwrap()
-        .last()
-        .map(|s| s.1)
-        != Some(position)
-        && waited.elapsed() < std::time::Duration::from_secs(10)
-    {
-        poll.tick().await;
-    }
-    shipping.abort();
-    let mut lags = Vec::new();
-    for (a, l) in backups.list_segments("load").await.unwrap() {
-        let m: skjold_backup::manifest::SegmentManifest = serde_json::from_slice(
-            &std::fs::read(
-                dir.path()
-                    .join(format!("ba/tenants/load/journal/{a:020}-{l:020}.json")),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let shipped = parse_timestamp(&m.shipped_at).unwrap();
-        let first = parse_timestamp(&m.first_at).unwrap();
-        lags.push((shipped - first).num_milliseconds());
-    }
-    lags.sort();
-    let max = *lags.last().unwrap();
-    let p50 = lags[lags.len() / 2];
-    println!(
-        "shipping lag under load: {writes} writes in 6 s ({:.0}/s), {} segments, oldest entry waited p50 {p50} ms, max {max} ms (interval 1 s)",
-        writes as f64 / 6.0,
-        lags.len()
-    );
+    // The same measurement `bench/run --backup` reports on a release build.
+    let lag = skjold_backup::lag::measure_under_write_load(
+        backups.clone(),
+        &db,
+        &slug,
+        std::time::Duration::from_secs(6),
+    )
+    .await
+    .unwrap();
+    println!("{lag}");
+    let (writes, max) = (lag.writes, lag.max_ms);
     assert!(writes > 50);
     assert!(max < 3000, "max lag {max} ms");
     router.close_all().await;

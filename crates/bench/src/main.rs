@@ -4,6 +4,7 @@
 //! - `suite` starts `skjold serve` and measures it (wrk and its own timers), printing a table
 //!   and writing JSON; `bench/run` builds and calls it.
 //! - `audit-search` fills a tenant's audit trail and times its searches.
+//! - `shipping-lag` measures journal shipping lag under a write load (`bench/run --backup`).
 //!
 //! Every figure that is compared is compared with a baseline measured in the same run.
 
@@ -11,6 +12,7 @@ mod audit_search;
 mod gen;
 mod load;
 mod names;
+mod shipping_lag;
 mod stats;
 mod suite;
 mod wrk;
@@ -34,6 +36,8 @@ enum Command {
     Suite(suite::SuiteArgs),
     /// Fill a tenant's audit trail (default 10 million records) and time its searches.
     AuditSearch(audit_search::AuditSearchArgs),
+    /// Journal shipping lag under a steady write load (what `bench/run --backup` reports).
+    ShippingLag(shipping_lag::ShippingLagArgs),
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
             Command::Load(args) => run_load(args).await,
             Command::Suite(args) => suite::run(args).await,
             Command::AuditSearch(args) => audit_search::run(args).await,
+            Command::ShippingLag(args) => shipping_lag::run(args).await,
         }
     });
     match result {

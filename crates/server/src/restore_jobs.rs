@@ -6,14 +6,49 @@
 use crate::{ApiError, AppState};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use skjold_backup::{BackupError, RestoreRequest};
+use skjold_backup::{BackupError, Progress, RestoreProgress, RestoreRequest};
 use skjold_domain::audit::Draft;
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::TenantSlug;
 use skjold_store::{RunEnd, RunOutcome};
+use tokio::sync::watch;
 
 /// The kind of a restore's row in `backup_runs`.
 pub const RESTORE_RUN: &str = "restore";
+
+/// Writes a restore's progress into its row (JSON text in `progress`).
+async fn record_progress(
+    state: &AppState,
+    job: &str,
+    progress: &RestoreProgress,
+) -> Result<(), skjold_store::StoreError> {
+    let text = serde_json::to_string(progress).unwrap_or_default();
+    state.tenants.catalog().run_progress(job, &text).await
+}
+
+/// Copies each new progress state of a running restore into its row until the restore
+/// drops its end of the channel. States that arrive while a write is under way are
+/// coalesced: only the newest is written.
+async fn keep_progress(state: AppState, job: String, mut watch: watch::Receiver<RestoreProgress>) {
+    loop {
+        let closed = watch.changed().await.is_err();
+        let latest = watch.borrow_and_update().clone();
+        if let Err(e) = record_progress(&state, &job, &latest).await {
+            tracing::warn!(job = %job, error = %e, "recording the restore's progress failed");
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+/// The progress a restore's row holds, if it is one this version wrote (older rows held a
+/// line of text).
+pub fn progress_of(run: &skjold_store::BackupRun) -> Option<RestoreProgress> {
+    run.progress
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+}
 
 /// Maps a backup refusal to the problem a client can act on.
 pub fn problem(e: BackupError) -> ApiError {
@@ -91,9 +126,9 @@ pub async fn start(
     let id = catalog
         .run_started(RESTORE_RUN, Some(tenant.as_str()))
         .await?;
-    catalog
-        .run_progress(&id, "fetching and checking the backup")
-        .await?;
+    let (progress, watch) = Progress::channel();
+    let initial = watch.borrow().clone();
+    record_progress(state, &id, &initial).await?;
     let req = RestoreRequest {
         tenant: tenant.clone(),
         at,
@@ -103,7 +138,16 @@ pub async fn start(
     let state = state.clone();
     let job = id.clone();
     tokio::spawn(async move {
-        let outcome = backups.restore(&req, &ids, &state.audit).await;
+        let recorder = tokio::spawn(keep_progress(state.clone(), job.clone(), watch));
+        let outcome = backups
+            .restore_watched(&req, &ids, &state.audit, &progress)
+            .await;
+        // The recorder writes the last state once the channel closes; only then is the end
+        // recorded, so a poller never sees an older step after the final state.
+        drop(progress);
+        if let Err(e) = recorder.await {
+            tracing::error!(job = %job, error = %e, "the restore's progress recorder failed");
+        }
         let catalog = state.tenants.catalog();
         let recorded = match outcome {
             Ok(o) => {

@@ -1052,7 +1052,13 @@ async fn backup(config: Config, cmd: BackupCommand) -> anyhow::Result<()> {
                 into: into.as_deref().map(parse_slug).transpose()?,
                 by: "operator".into(),
             };
-            let outcome = backups.restore(&req, &ids, &audit).await?;
+            let (progress, watch) = skjold_backup::Progress::channel();
+            let printer = tokio::spawn(crate::restore_progress::print(watch));
+            let outcome = backups.restore_watched(&req, &ids, &audit, &progress).await;
+            drop(progress);
+            // The printer ends when the channel closes; its last line is the final phase.
+            let _ = printer.await;
+            let outcome = outcome?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcome)?);
             } else {

@@ -3,6 +3,7 @@
 mod access_cli;
 mod cli;
 mod invites_cli;
+mod restore_progress;
 mod two_factor;
 
 use clap::Parser;

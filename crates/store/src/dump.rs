@@ -424,12 +424,13 @@ impl TenantDb {
 
     /// Fills this (new, empty) database from a snapshot and replays `journal` on top, in one
     /// transaction that commits only when the snapshot's row counts match `expected` and the
-    /// database checks out; otherwise nothing stays.
+    /// database checks out; otherwise nothing stays. Tells `observer` how far it is.
     pub async fn load_backup(
         &self,
         items: &mut (dyn Iterator<Item = Result<DumpItem, StoreError>> + Send),
         expected: &BTreeMap<String, u64>,
         journal: &[JournalRecord],
+        observer: &dyn LoadObserver,
     ) -> Result<LoadReport, StoreError> {
         let mut tx = self.write_tx().await?;
         let mut schema = Schema::default();
@@ -478,6 +479,7 @@ impl TenantDb {
                     *loaded.entry(b.table.clone()).or_default() += 1;
                     if b.rows.len() >= b.max_rows {
                         b.flush_rows(&mut tx).await?;
+                        observer.rows_loaded(loaded.values().sum());
                     }
                 }
             }
@@ -485,6 +487,8 @@ impl TenantDb {
         if let Some(b) = batch.take() {
             b.flush(&mut tx).await?;
         }
+        observer.rows_loaded(loaded.values().sum());
+        observer.checking();
         if &loaded != expected {
             let mut diffs = Vec::new();
             for name in loaded.keys().chain(expected.keys()).collect::<HashSet<_>>() {
@@ -503,11 +507,7 @@ impl TenantDb {
                 diffs.join("; ")
             )));
         }
-        let mut last_seq = 0;
-        for entry in journal {
-            apply_entry(&mut tx, &mut schema, entry).await?;
-            last_seq = entry.seq;
-        }
+        let last_seq = apply_journal(&mut tx, &mut schema, journal, observer).await?;
         check_links(&mut tx, self.kind).await?;
         tx.commit().await?;
         let mut tables = loaded;
@@ -773,6 +773,39 @@ impl Batch {
         self.flush_rows(tx).await
     }
 }
+
+/// Applies `journal` in order, telling `observer` (from its start) how many entries are in;
+/// returns the last sequence number applied.
+pub(crate) async fn apply_journal(
+    tx: &mut Transaction<'static, Any>,
+    schema: &mut Schema,
+    journal: &[JournalRecord],
+    observer: &dyn LoadObserver,
+) -> Result<i64, StoreError> {
+    observer.replaying();
+    let mut last_seq = 0;
+    for (n, entry) in journal.iter().enumerate() {
+        apply_entry(tx, schema, entry).await?;
+        last_seq = entry.seq;
+        observer.entries_applied(n as u64 + 1);
+    }
+    Ok(last_seq)
+}
+
+/// Told how a restore's load and replay go, for a progress display. Every method has a
+/// default that ignores it; `()` ignores everything.
+pub trait LoadObserver: Send + Sync {
+    /// So many snapshot rows are in (a running total).
+    fn rows_loaded(&self, _rows: u64) {}
+    /// The loaded data is being checked (row counts, integrity).
+    fn checking(&self) {}
+    /// Journal entries are about to be applied.
+    fn replaying(&self) {}
+    /// So many journal entries are applied (a running total).
+    fn entries_applied(&self, _entries: u64) {}
+}
+
+impl LoadObserver for () {}
 
 /// The last checks of a restored database before it commits: on SQLite no broken links and
 /// a sound file; on PostgreSQL (which checks links as rows go in) the journal's sequence

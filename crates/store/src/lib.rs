@@ -34,7 +34,7 @@ pub use audit::{AuditQuery, AuditTable};
 pub use backend::{create_private_dir, Backend, BackendKind};
 pub use backup_log::{BackupRun, DrillRecord, RunEnd, RunOutcome};
 pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};
-pub use dump::{DumpItem, DumpSink, ExportSummary, JournalRecord, MemorySink};
+pub use dump::{DumpItem, DumpSink, ExportSummary, JournalRecord, LoadObserver, MemorySink};
 pub use error::StoreError;
 pub use identity::{FailureOutcome, SignInLock};
 pub use invites::Invite;

@@ -251,14 +251,11 @@ impl TenantDb {
     pub async fn replay_journal(
         &self,
         journal: &[JournalRecord],
+        observer: &dyn crate::dump::LoadObserver,
     ) -> Result<LoadReport, StoreError> {
         let mut tx = self.write_tx().await?;
         let mut schema = crate::dump::Schema::default();
-        let mut last_seq = 0;
-        for entry in journal {
-            crate::dump::apply_entry(&mut tx, &mut schema, entry).await?;
-            last_seq = entry.seq;
-        }
+        let last_seq = crate::dump::apply_journal(&mut tx, &mut schema, journal, observer).await?;
         crate::dump::check_links(&mut tx, self.kind).await?;
         tx.commit().await?;
         Ok(LoadReport {

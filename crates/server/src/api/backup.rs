@@ -177,13 +177,79 @@ pub struct RestoreBody {
     into: Option<String>,
 }
 
+/// A phase that is over.
+#[derive(Serialize, ToSchema)]
+pub struct RestorePhaseTime {
+    /// The phase (as in `RestoreProgress.phase`).
+    phase: String,
+    /// How long it took, in milliseconds.
+    ms: u64,
+}
+
+/// How far a restore has come. Counts are given where they are known: bytes while the
+/// snapshot is fetched and decrypted, rows while a JSON-lines snapshot is loaded, segments
+/// while the journal is fetched, entries (and the segment they came from) while it is
+/// replayed.
+#[derive(Serialize, ToSchema)]
+pub struct RestoreProgress {
+    /// `fetching`, `fetching_journal`, `decrypting`, `loading`, `checking`, `replaying`,
+    /// `safety_snapshot` (in place), `swapping` or `done`. A failed restore keeps the phase
+    /// it failed in.
+    phase: String,
+    /// The phase for people, e.g. `replaying the journal: segment 2/3, 1200/5000 journal
+    /// entries (24%)`.
+    message: String,
+    done: Option<u64>,
+    total: Option<u64>,
+    /// What `done` and `total` count: `bytes`, `rows`, `entries` or `segments`.
+    unit: Option<String>,
+    /// `done` of `total` in whole percent.
+    percent: Option<u64>,
+    /// While replaying: the journal segment being applied (1-based) and how many there are.
+    segment: Option<u64>,
+    segments: Option<u64>,
+    /// The phases before this one, in order.
+    finished: Vec<RestorePhaseTime>,
+}
+
+/// The snake_case name serde gives a progress enum.
+fn name_of<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl From<skjold_backup::RestoreProgress> for RestoreProgress {
+    fn from(p: skjold_backup::RestoreProgress) -> Self {
+        Self {
+            phase: name_of(&p.phase),
+            message: p.describe(),
+            done: p.done,
+            total: p.total,
+            unit: p.unit.as_ref().map(name_of),
+            percent: p.percent(),
+            segment: p.segment,
+            segments: p.segments,
+            finished: p
+                .finished
+                .iter()
+                .map(|f| RestorePhaseTime {
+                    phase: name_of(&f.phase),
+                    ms: f.ms,
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct RestoreJob {
     id: String,
     /// `running`, `ok` or `failed`.
     state: String,
-    /// The step a running restore is at.
-    progress: Option<String>,
+    /// The phase the restore is at (or ended in) and how far it is.
+    progress: Option<RestoreProgress>,
     #[schema(format = DateTime)]
     started_at: String,
     #[schema(format = DateTime)]
@@ -197,9 +263,9 @@ pub struct RestoreJob {
 impl From<skjold_store::BackupRun> for RestoreJob {
     fn from(r: skjold_store::BackupRun) -> Self {
         Self {
+            progress: crate::restore_jobs::progress_of(&r).map(RestoreProgress::from),
             id: r.id,
             state: r.outcome.as_str().to_string(),
-            progress: r.progress,
             started_at: r.started_at,
             finished_at: r.finished_at,
             result: r.detail.and_then(|d| serde_json::from_str(&d).ok()),
@@ -267,7 +333,8 @@ pub struct RestorePath {
     id: String,
 }
 
-/// A restore job: its state, step and result.
+/// A restore job: its state, progress (phase, done of total) and result. Poll it while
+/// `state` is `running`.
 #[utoipa::path(get, path = "/backup/restores/{id}", tag = "backup", params(RestorePath),
     security(("bearer" = [])),
     responses(

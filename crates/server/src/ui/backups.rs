@@ -14,6 +14,77 @@ use axum::routing::{get, post};
 use axum::Router;
 use skjold_domain::TenantSlug;
 
+/// A restore's progress as the panel shows it.
+pub struct RestorePanel {
+    pub slug: String,
+    pub id: String,
+    pub running: bool,
+    /// `running`, `ok` or `failed`.
+    pub outcome: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// The phase and how far it is, e.g. `loading the snapshot: 500/2000 rows (25%)`.
+    pub message: String,
+    pub percent: Option<u64>,
+    /// The phases done, with their durations.
+    pub steps: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl RestorePanel {
+    fn of(slug: &str, run: skjold_store::BackupRun) -> Self {
+        let progress = crate::restore_jobs::progress_of(&run);
+        let running = run.outcome == skjold_store::RunOutcome::Running;
+        Self {
+            slug: slug.to_string(),
+            message: progress
+                .as_ref()
+                .map_or_else(|| "starting".to_string(), |p| p.describe()),
+            percent: progress.as_ref().and_then(|p| p.percent()),
+            steps: progress
+                .iter()
+                .flat_map(|p| &p.finished)
+                .map(|f| format!("{} ({:.1} s)", f.phase.label(), f.ms as f64 / 1000.0))
+                .collect(),
+            id: run.id,
+            running,
+            outcome: run.outcome.as_str().to_string(),
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            error: run.error,
+        }
+    }
+}
+
+/// The panel alone: what its htmx poll swaps in.
+#[derive(askama::Template)]
+#[template(path = "admin_backups_restore.html")]
+struct RestorePanelFragment {
+    running: Option<RestorePanel>,
+}
+
+/// `running` also when it is over: the panel the poll swaps in last shows how it ended.
+async fn restore_panel(
+    State(state): State<AppState>,
+    auth: UiAuth<BackupRestore>,
+    axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let slug = auth.db().slug().clone();
+    let run = state
+        .tenants
+        .catalog()
+        .tenant_run(slug.as_str(), &id)
+        .await?
+        .filter(|r| r.kind == crate::restore_jobs::RESTORE_RUN)
+        .ok_or(ApiError::NotFound("no such restore"))?;
+    render(
+        StatusCode::OK,
+        &RestorePanelFragment {
+            running: Some(RestorePanel::of(slug.as_str(), run)),
+        },
+    )
+}
+
 async fn page<R: Requirement>(
     state: &AppState,
     auth: &UiAuth<R>,
@@ -34,6 +105,7 @@ async fn page<R: Requirement>(
         snapshots: Vec::new(),
         drills: Vec::new(),
         restores: Vec::new(),
+        running: None,
         confirm_into: confirm.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
         confirm_at: confirm.map(|c| c.0),
         errors,
@@ -84,17 +156,32 @@ async fn page<R: Requirement>(
                     .unwrap_or_else(|| format!("{} ms, compared {}", d.duration_ms, d.compared)),
             })
             .collect();
-        view.restores = catalog
+        let restores: Vec<skjold_store::BackupRun> = catalog
             .runs(Some(crate::restore_jobs::RESTORE_RUN), 200)
             .await?
             .into_iter()
             .filter(|r| r.tenant.as_deref() == Some(slug.as_str()))
             .take(10)
+            .collect();
+        // The newest restore gets the panel while it runs, and on the page its start
+        // redirects to (so a quick one shows how it ended).
+        view.running = restores
+            .first()
+            .filter(|r| {
+                r.outcome == skjold_store::RunOutcome::Running || msg == Some("restore-started")
+            })
+            .map(|r| RestorePanel::of(slug.as_str(), r.clone()));
+        view.restores = restores
+            .into_iter()
             .map(|r| BackupLine {
+                note: r.error.clone().unwrap_or_else(|| {
+                    crate::restore_jobs::progress_of(&r)
+                        .map(|p| p.describe())
+                        .unwrap_or_default()
+                }),
                 at: r.started_at,
                 what: "restore".into(),
                 outcome: r.outcome.as_str().into(),
-                note: r.error.or(r.progress).unwrap_or_default(),
             })
             .collect();
     }
@@ -192,6 +279,7 @@ async fn restore(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/admin/backups", get(show))
+        .route("/{tenant}/admin/backups/restores/{id}", get(restore_panel))
         .route(
             "/{tenant}/admin/backups/restore",
             get(|| async { Redirect::to("../backups") }).merge(post(restore)),

@@ -502,6 +502,8 @@ pub struct AdminBackupsPage {
     pub snapshots: Vec<BackupLine>,
     pub drills: Vec<BackupLine>,
     pub restores: Vec<BackupLine>,
+    /// The newest restore's progress panel (while it runs, or just after it was started).
+    pub running: Option<super::backups::RestorePanel>,
     /// Set on the confirmation step: the restore about to start.
     pub confirm_at: Option<String>,
     pub confirm_into: String,

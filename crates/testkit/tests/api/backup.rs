@@ -130,9 +130,64 @@ pub(crate) async fn app_with_backups(with_key: bool) -> skjold_testkit::TestApp 
     .await
 }
 
-/// Polls a restore job until it is over. The job runs on the server's runtime; the test
-/// waits for it in real time (bounded).
+/// The phases of a restore, in the order they run.
+const PHASES: [&str; 9] = [
+    "fetching",
+    "fetching_journal",
+    "decrypting",
+    "loading",
+    "checking",
+    "replaying",
+    "safety_snapshot",
+    "swapping",
+    "done",
+];
+
+fn phase_rank(phase: &serde_json::Value) -> usize {
+    PHASES
+        .iter()
+        .position(|p| phase == p)
+        .unwrap_or_else(|| panic!("unknown restore phase {phase}"))
+}
+
+/// The phases a finished restore went through: those it timed, then the last.
+fn phases_of(progress: &serde_json::Value) -> Vec<String> {
+    let mut phases: Vec<String> = progress["finished"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert!(f["ms"].is_u64(), "{f}");
+            f["phase"].as_str().unwrap().to_string()
+        })
+        .collect();
+    phases.push(progress["phase"].as_str().unwrap().to_string());
+    phases
+}
+
+/// The phases a restore of this backend's snapshot format runs through: a SQLite file is
+/// decrypted, then checked; JSON lines (PostgreSQL) are loaded row by row as they are
+/// decrypted, then checked.
+fn expected_phases(in_place: bool) -> Vec<String> {
+    let mut p = vec!["fetching", "fetching_journal"];
+    if skjold_testkit::backend_name() == "postgres" {
+        p.push("loading");
+    } else {
+        p.push("decrypting");
+    }
+    p.extend(["checking", "replaying"]);
+    if in_place {
+        p.push("safety_snapshot");
+    }
+    p.extend(["swapping", "done"]);
+    p.into_iter().map(String::from).collect()
+}
+
+/// Polls a restore job until it is over, checking that each progress it shows is a known
+/// phase, never earlier than the one seen before, with counts that make sense. The job
+/// runs on the server's runtime; the test waits for it in real time (bounded).
 async fn finished_job(app: &skjold_testkit::TestApp, token: &str, id: &str) -> serde_json::Value {
+    let mut rank = 0;
     for _ in 0..600 {
         let job: serde_json::Value = app
             .get(&format!("/demo/api/v1/backup/restores/{id}"), token)
@@ -140,6 +195,19 @@ async fn finished_job(app: &skjold_testkit::TestApp, token: &str, id: &str) -> s
             .json()
             .await
             .unwrap();
+        let progress = &job["progress"];
+        assert!(progress.is_object(), "{job}");
+        let now = phase_rank(&progress["phase"]);
+        assert!(now >= rank, "the restore went back a phase: {job}");
+        rank = now;
+        assert!(
+            progress["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{job}"
+        );
+        if let (Some(done), Some(total)) = (progress["done"].as_u64(), progress["total"].as_u64()) {
+            assert!(done <= total, "{job}");
+            assert!(progress["unit"].is_string(), "{job}");
+        }
         if job["state"] != "running" {
             return job;
         }
@@ -245,9 +313,14 @@ async fn restore_through_the_api_side_by_side_and_in_place() {
         .await;
     assert_eq!(r.status(), 202);
     let job: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(job["state"], "running", "{job}");
+    assert!(job["progress"]["phase"].is_string(), "{job}");
     let job = finished_job(&app, &admin, job["id"].as_str().unwrap()).await;
     assert_eq!(job["state"], "ok", "{job}");
     assert_eq!(job["result"]["into"], "demo-then");
+    assert_eq!(job["progress"]["phase"], "done", "{job}");
+    assert_eq!(job["progress"]["message"], "done", "{job}");
+    assert_eq!(phases_of(&job["progress"]), expected_phases(false), "{job}");
     let (_, copy) = app
         .state
         .tenants
@@ -314,6 +387,10 @@ async fn restore_through_the_api_side_by_side_and_in_place() {
     assert_eq!(run.outcome, skjold_store::RunOutcome::Ok, "{run:?}");
     let result: serde_json::Value = serde_json::from_str(run.detail.as_deref().unwrap()).unwrap();
     assert!(result["safety_snapshot"].is_string(), "{result}");
+    // Its progress went through the safety snapshot to the swap.
+    let progress: serde_json::Value =
+        serde_json::from_str(run.progress.as_deref().unwrap()).unwrap();
+    assert_eq!(phases_of(&progress), expected_phases(true), "{progress}");
     let (_, live) = app.state.tenants.open(&slug).await.unwrap().unwrap();
     assert_eq!(live.table_counts().await.unwrap()["companies"], 1);
 }

@@ -746,6 +746,41 @@ async fn ui_backups_page_restores_after_a_confirmation() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(done);
+    // The page the start redirects to shows the restore's panel with how it ended (a
+    // reload is all it takes without scripts), and the panel's poll answers the same.
+    let body = page(&app, "/demo/admin/backups?msg=restore-started", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Restore finished: ok"), "{body}");
+    assert!(body.contains("Last step: done"), "{body}");
+    assert!(body.contains("replaying the journal ("), "{body}");
+    let id = app
+        .state
+        .tenants
+        .catalog()
+        .runs(Some("restore"), 1)
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let res = page(&app, &format!("/demo/admin/backups/restores/{id}"), &admin).await;
+    assert_eq!(res.status(), 200);
+    let panel = res.text().await.unwrap();
+    assert!(panel.contains("Restore finished: ok"), "{panel}");
+    // Over, so it no longer polls.
+    assert!(!panel.contains("hx-trigger"), "{panel}");
+    assert_eq!(
+        page(
+            &app,
+            "/demo/admin/backups/restores/0123456789abcdef0123456789abcdef",
+            &admin
+        )
+        .await
+        .status(),
+        404
+    );
     let new = skjold_domain::TenantSlug::parse("demo-ui").unwrap();
     assert!(app
         .state
