@@ -142,6 +142,23 @@ impl ChainLock {
     }
 }
 
+impl ChainLock {
+    /// The lock if no other process holds it right now; `None` if one does (the caller
+    /// then waits for it where waiting is allowed). The directory must exist.
+    pub(crate) fn try_acquire(dir: &Path) -> std::io::Result<Option<Self>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
 impl Drop for ChainLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
@@ -154,10 +171,10 @@ impl Drop for ChainLock {
 pub(crate) fn append(
     dir: &Path,
     records: &[AuditRecord],
-    prev: Option<&AuditRecord>,
+    prev_day: Option<&str>,
     sync: bool,
 ) -> std::io::Result<Vec<PathBuf>> {
-    let mut last_day = prev.map(|p| p.day().to_string());
+    let mut last_day = prev_day.map(str::to_string);
     let mut i = 0;
     let mut written = Vec::new();
     while i < records.len() {
@@ -167,16 +184,12 @@ pub(crate) fn append(
                 seal_day(dir, d)?;
             }
         }
-        let mut buf = Vec::new();
         let mut j = i;
         while j < records.len() && records[j].day() == day {
-            serde_json::to_writer(&mut buf, &records[j]).map_err(std::io::Error::other)?;
-            buf.push(b'\n');
             j += 1;
         }
         let path = day_path(dir, &day);
-        let mut f = open_append(&path)?;
-        f.write_all(&buf)?;
+        let f = append_lines(&path, &records[i..j])?;
         if sync {
             f.sync_data()?;
         }
@@ -185,6 +198,18 @@ pub(crate) fn append(
         i = j;
     }
     Ok(written)
+}
+
+/// Appends `records` to one day's file in a single `write(2)` and returns the open file.
+pub(crate) fn append_lines(path: &Path, records: &[AuditRecord]) -> std::io::Result<File> {
+    let mut buf = Vec::with_capacity(records.len() * 640);
+    for r in records {
+        serde_json::to_writer(&mut buf, r).map_err(std::io::Error::other)?;
+        buf.push(b'\n');
+    }
+    let mut f = open_append(path)?;
+    f.write_all(&buf)?;
+    Ok(f)
 }
 
 /// Makes what was written to `files` durable on disk (a sealed, read-only file can still be

@@ -2,10 +2,12 @@
 //! append-only JSON-lines file per chain and UTC day, hash-chained, durable before the
 //! caller goes on, and verifiable.
 
+mod copier;
 mod files;
 mod retention;
 mod trail;
 mod verify;
+mod writer;
 
 pub use files::{chain_dir, day_files, Seal};
 pub use retention::{purge_before, PurgeReport, PURGED};

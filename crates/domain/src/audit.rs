@@ -98,11 +98,40 @@ impl Draft {
 impl AuditRecord {
     /// SHA-256 (hex) of the canonical JSON of every field but `hash`.
     pub fn compute_hash(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut value {
-            map.remove("hash");
+        hex_sha256(self.canonical_unhashed().as_bytes())
+    }
+
+    /// The canonical JSON of every field but `hash`, written field by field with the keys
+    /// already in sorted order. Every request pays for this, and the generic route (the
+    /// record turned into a `Value` map, its keys sorted and each written through a string of
+    /// its own) cost several allocations per field; the test
+    /// `the_direct_canonical_form_is_the_generic_one` holds the two to the same bytes.
+    fn canonical_unhashed(&self) -> String {
+        let mut out = CanonicalObject::with_capacity(512);
+        // Keys in byte order: at < bytes < chain < detail < duration_ms < ip < kind <
+        // method < path < prev_hash < request_id < seq < status < user_agent < user_id <
+        // username.
+        out.text("at", Some(&self.at));
+        out.int("bytes", self.bytes);
+        out.text("chain", Some(&self.chain));
+        out.key("detail");
+        match &self.detail {
+            Some(detail) => write_canonical(detail, &mut out.buf),
+            None => out.buf.push_str("null"),
         }
-        hex_sha256(canonical_json(&value).as_bytes())
+        out.int("duration_ms", self.duration_ms);
+        out.text("ip", self.ip.as_deref());
+        out.text("kind", Some(&self.kind));
+        out.text("method", self.method.as_deref());
+        out.text("path", self.path.as_deref());
+        out.text("prev_hash", Some(&self.prev_hash));
+        out.text("request_id", self.request_id.as_deref());
+        out.int("seq", Some(self.seq));
+        out.int("status", self.status);
+        out.text("user_agent", self.user_agent.as_deref());
+        out.text("user_id", self.user_id.as_deref());
+        out.text("username", self.username.as_deref());
+        out.finish()
     }
 
     /// The UTC day the record belongs to (its file), `YYYY-MM-DD`.
@@ -112,10 +141,99 @@ impl AuditRecord {
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// A JSON object written key by key, for callers that already hold their keys in sorted
+/// order (see [`AuditRecord::canonical_unhashed`]).
+struct CanonicalObject {
+    buf: String,
+    first: bool,
+}
+
+impl CanonicalObject {
+    fn with_capacity(n: usize) -> Self {
+        let mut buf = String::with_capacity(n);
+        buf.push('{');
+        Self { buf, first: true }
+    }
+
+    /// `key` is one of the record's field names: plain ASCII that JSON needs no escape for.
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.buf.push(',');
+        }
+        self.first = false;
+        self.buf.push('"');
+        self.buf.push_str(key);
+        self.buf.push_str("\":");
+    }
+
+    fn text(&mut self, key: &str, value: Option<&str>) {
+        self.key(key);
+        match value {
+            Some(v) => write_json_string(v, &mut self.buf),
+            None => self.buf.push_str("null"),
+        }
+    }
+
+    fn int(&mut self, key: &str, value: Option<i64>) {
+        use std::fmt::Write;
+        self.key(key);
+        match value {
+            Some(v) => {
+                let _ = write!(self.buf, "{v}");
+            }
+            None => self.buf.push_str("null"),
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.buf.push('}');
+        self.buf
+    }
+}
+
+/// A JSON string literal, escaped exactly as `serde_json` escapes it (which is what the
+/// canonical form is defined by): the quote, the backslash and the control characters below
+/// U+0020 (by their short escapes where JSON has one, else as `u00xx`); everything else as
+/// UTF-8. The test `strings_are_escaped_as_serde_json_escapes_them` holds it to `serde_json`.
+fn write_json_string(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut plain_from = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Every byte escaped is ASCII, so `i` is on a character boundary.
+        out.push_str(&text[plain_from..i]);
+        plain_from = i + 1;
+        if short.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(&text[plain_from..]);
+    out.push('"');
 }
 
 /// JSON with object keys sorted at every level and no insignificant whitespace, so that the
@@ -136,7 +254,7 @@ fn write_canonical(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String((*k).clone()).to_string());
+                write_json_string(k, out);
                 out.push(':');
                 write_canonical(&map[k.as_str()], out);
             }
@@ -152,6 +270,7 @@ fn write_canonical(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
+        Value::String(text) => write_json_string(text, out),
         other => out.push_str(&other.to_string()),
     }
 }
@@ -175,6 +294,59 @@ mod tests {
     fn canonical_json_sorts_keys_at_every_level() {
         let v = json!({"b": 1, "a": [2, {"d": 3, "c": 4}]});
         assert_eq!(canonical_json(&v), r#"{"a":[2,{"c":4,"d":3}],"b":1}"#);
+    }
+
+    /// The canonical form as the format defines it: the record as a JSON value without
+    /// `hash`, keys sorted at every level.
+    fn generic_canonical(r: &AuditRecord) -> String {
+        let mut value = serde_json::to_value(r).unwrap();
+        value.as_object_mut().unwrap().remove("hash");
+        canonical_json(&value)
+    }
+
+    #[test]
+    fn the_direct_canonical_form_is_the_generic_one() {
+        let bare = draft("x").seal("acme", 1, GENESIS);
+        let full = Draft {
+            at: "2026-11-26T23:59:59.999999Z".into(),
+            kind: ACCESS.into(),
+            request_id: Some("6b794b3455984d7cbe5654c9be5bb998".into()),
+            user_id: Some("u-1".into()),
+            username: Some("åse \"quoted\" \\ back\u{1f}slash\n".into()),
+            ip: Some("2001:db8::1".into()),
+            method: Some("GET".into()),
+            path: Some("/acme/api/v1/persons/ü/\u{7f}/\u{2028}".into()),
+            status: Some(404),
+            duration_ms: Some(0),
+            bytes: Some(-1),
+            user_agent: Some("curl/8 \t tab".into()),
+            detail: Some(json!({"z": null, "a": {"y": [1, "\u{0}", true], "b": 1.5}})),
+        }
+        .seal("_system", i64::MAX, &"f".repeat(64));
+        let empty = Draft::default().seal("", i64::MIN, "");
+        for r in [bare, full, empty] {
+            assert_eq!(r.canonical_unhashed(), generic_canonical(&r));
+            assert_eq!(r.hash, hex_sha256(generic_canonical(&r).as_bytes()));
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every_ascii: String = (0u8..0x80).map(char::from).collect();
+        every_ascii.push_str("æøå \u{2028} \u{10ffff} end");
+        for text in [every_ascii.as_str(), "", "plain", "\"", "\\", "a\u{0}b"] {
+            let mut ours = String::new();
+            write_json_string(text, &mut ours);
+            assert_eq!(ours, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn hex_sha256_is_lowercase_hex_of_the_digest() {
+        assert_eq!(
+            hex_sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

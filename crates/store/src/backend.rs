@@ -289,6 +289,11 @@ pub(crate) async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, Sto
         .max_connections(max)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(60))
+        // sqlx pings a connection before every acquire by default; a SQLite connection is a
+        // file opened by this process and cannot drop like a network link, so the ping is
+        // only a round trip to the connection's thread (two per request, profiled). A real
+        // I/O error still fails the query that meets it.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL lets the CLI and readers work while the server writes; FULL makes

@@ -1,0 +1,306 @@
+//! One chain's writer: gives records their place in the chain (`seq`, `prev_hash`, `hash`)
+//! and appends them to the chain's day files, under the chain's lock file so that the server
+//! and CLI commands on the same data dir never interleave.
+//!
+//! The common case — an access record of the day the chain last wrote to, nobody else
+//! holding the lock, the file as this process left it — costs a hash and a `write(2)` and is
+//! done on the caller's own task ([`ChainWriter::append_quickly`]): no thread hand-off on the
+//! request's path. Everything else (the first write, another process wrote, a new day whose
+//! predecessor must be sealed, a security event that must be fsynced, a lock held elsewhere)
+//! goes through [`ChainWriter::append`], which may block and runs on a blocking thread.
+
+use crate::files::{self, ChainLock};
+use skjold_domain::audit::{AuditRecord, Draft, GENESIS};
+use std::path::PathBuf;
+
+/// What the last write left behind: enough to chain the next record without reading the
+/// files, and to notice when another process wrote meanwhile.
+struct Head {
+    seq: i64,
+    hash: String,
+    at: String,
+    /// The file the last record went to and its size after the write: if either changed by
+    /// the next write, another process wrote and the head is read again from the files.
+    file: PathBuf,
+    len: u64,
+}
+
+impl Head {
+    fn day(&self) -> &str {
+        self.at.get(..10).unwrap_or("0000-00-00")
+    }
+}
+
+/// Records once they are in their day file.
+pub(crate) struct Appended {
+    pub(crate) records: Vec<AuditRecord>,
+    /// The day files they went to, for the copier to fsync before the database copy.
+    pub(crate) files: Vec<PathBuf>,
+    /// The head was read from the files (first write, or another process wrote): the
+    /// database may lag the file, so the copier brings it up to the file.
+    pub(crate) cold: bool,
+}
+
+pub(crate) struct ChainWriter {
+    chain: String,
+    dir: PathBuf,
+    /// `None` before the first write and after a failed one: the next write reads the head
+    /// from the files.
+    head: Option<Head>,
+}
+
+/// The outcome of [`ChainWriter::append_quickly`].
+pub(crate) enum Quick {
+    Done(Appended),
+    /// The append needs blocking work; here are the drafts back, untouched.
+    NeedsBlocking(Vec<Draft>),
+}
+
+impl ChainWriter {
+    pub(crate) fn new(chain: &str, dir: PathBuf) -> Self {
+        Self {
+            chain: chain.to_string(),
+            dir,
+            head: None,
+        }
+    }
+
+    /// Appends access records without blocking beyond a few system calls on files of this
+    /// chain, if it can; see the module's documentation.
+    pub(crate) fn append_quickly(&mut self, drafts: Vec<Draft>) -> Result<Quick, String> {
+        let Some(head) = &self.head else {
+            return Ok(Quick::NeedsBlocking(drafts));
+        };
+        // Each record must land in the head's day: a record of a later day would seal the
+        // head's day first (reading its whole file). A draft of that day or earlier does (an
+        // earlier time is moved up to the head's, see `chain_drafts`).
+        let of_head_day = |d: &Draft| d.at.get(..10).is_some_and(|day| day <= head.day());
+        if !drafts.iter().all(of_head_day) {
+            return Ok(Quick::NeedsBlocking(drafts));
+        }
+        // A lock held by another process, or any trouble with it, is for the blocking path,
+        // which waits for the lock and reports errors.
+        let Ok(Some(_lock)) = ChainLock::try_acquire(&self.dir) else {
+            return Ok(Quick::NeedsBlocking(drafts));
+        };
+        if files::file_len(&head.file) != head.len {
+            return Ok(Quick::NeedsBlocking(drafts));
+        }
+        let records = self.chain_drafts(drafts);
+        // Every record is of the head's day: none is earlier (times never go backwards in a
+        // chain) and none later (checked above).
+        let file = head.file.clone();
+        let written = files::append_lines(&file, &records);
+        match written {
+            Ok(_) => {
+                self.remember(&records, file.clone());
+                Ok(Quick::Done(Appended {
+                    records,
+                    files: vec![file],
+                    cold: false,
+                }))
+            }
+            Err(e) => {
+                // What reached the file is unknown: read the head again next time.
+                self.head = None;
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Appends any records, fsyncing them when `sync` is set: waits for the chain's lock,
+    /// reads the head from the files when it is not known or another process wrote, and
+    /// seals the previous day when records of a new day come. Blocking.
+    pub(crate) fn append(&mut self, drafts: Vec<Draft>, sync: bool) -> Result<Appended, String> {
+        let result = self.append_locked(drafts, sync);
+        if result.is_err() {
+            self.head = None;
+        }
+        result
+    }
+
+    fn append_locked(&mut self, drafts: Vec<Draft>, sync: bool) -> Result<Appended, String> {
+        let _lock = ChainLock::acquire(&self.dir).map_err(|e| e.to_string())?;
+        let newest_draft_day = drafts
+            .iter()
+            .map(draft_day)
+            .max()
+            .unwrap_or_default()
+            .to_string();
+        // The known head holds unless another process appended meanwhile: to our last file
+        // (its size changed) or to a newer day's file.
+        let warm = self.head.as_ref().is_some_and(|h| {
+            files::file_len(&h.file) == h.len
+                && (newest_draft_day.as_str() <= h.day()
+                    || !files::day_path(&self.dir, &newest_draft_day).exists())
+        });
+        let cold = !warm;
+        if cold {
+            files::repair_tail(&self.dir).map_err(|e| e.to_string())?;
+            self.head = files::last_record(&self.dir)
+                .map_err(|e| e.to_string())?
+                .map(|r| Head {
+                    file: files::day_path(&self.dir, r.day()),
+                    seq: r.seq,
+                    hash: r.hash,
+                    at: r.at,
+                    len: 0,
+                });
+        }
+        let prev_day = self.head.as_ref().map(|h| h.day().to_string());
+        let records = self.chain_drafts(drafts);
+        let files = files::append(&self.dir, &records, prev_day.as_deref(), sync)
+            .map_err(|e| e.to_string())?;
+        if let Some(last) = records.last() {
+            self.remember(&records, files::day_path(&self.dir, last.day()));
+        }
+        Ok(Appended {
+            records,
+            files,
+            cold,
+        })
+    }
+
+    /// Gives the drafts their place after the head. Times in a chain never go backwards: a
+    /// request that began before the last record was written (say, just before midnight) is
+    /// stamped with that record's time, so every record lands in its own day's file, in order.
+    fn chain_drafts(&self, drafts: Vec<Draft>) -> Vec<AuditRecord> {
+        let (mut seq, mut prev, mut last_at) = match &self.head {
+            Some(h) => (h.seq, h.hash.clone(), h.at.clone()),
+            None => (0, GENESIS.to_string(), String::new()),
+        };
+        let mut records = Vec::with_capacity(drafts.len());
+        for mut d in drafts {
+            if d.at < last_at {
+                d.at.clone_from(&last_at);
+            }
+            last_at.clone_from(&d.at);
+            seq += 1;
+            let r = d.seal(&self.chain, seq, &prev);
+            prev.clone_from(&r.hash);
+            records.push(r);
+        }
+        records
+    }
+
+    /// Notes the last of `records`, just written to `file`, as the new head.
+    fn remember(&mut self, records: &[AuditRecord], file: PathBuf) {
+        if let Some(last) = records.last() {
+            let len = files::file_len(&file);
+            self.head = Some(Head {
+                seq: last.seq,
+                hash: last.hash.clone(),
+                at: last.at.clone(),
+                file,
+                len,
+            });
+        }
+    }
+}
+
+/// The day a draft's record would land in, before the chain's clamp (which only moves it
+/// later, to the head's day).
+fn draft_day(d: &Draft) -> &str {
+    d.at.get(..10).unwrap_or("0000-00-00")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::Line;
+
+    fn access(at: &str) -> Draft {
+        Draft {
+            at: at.to_string(),
+            kind: skjold_domain::audit::ACCESS.to_string(),
+            path: Some("/acme/api/v1/persons".to_string()),
+            ..Draft::default()
+        }
+    }
+
+    fn quickly(w: &mut ChainWriter, at: &str) -> Option<Appended> {
+        match w.append_quickly(vec![access(at)]).unwrap() {
+            Quick::Done(a) => Some(a),
+            Quick::NeedsBlocking(_) => None,
+        }
+    }
+
+    /// Every record of the chain's files, in file order, and whether each day but the last
+    /// ends with its seal.
+    fn chain_in_files(dir: &std::path::Path) -> (Vec<AuditRecord>, Vec<bool>) {
+        let mut records = Vec::new();
+        let mut sealed = Vec::new();
+        for path in files::day_files(dir).unwrap() {
+            let lines = files::read_lines(&path).unwrap();
+            sealed.push(matches!(lines.last(), Some((_, Line::Seal(_)))));
+            for (_, line) in lines {
+                match line {
+                    Line::Record(r) => records.push(*r),
+                    Line::Seal(_) => {}
+                    Line::Garbage(g) => panic!("garbage in {}: {g}", path.display()),
+                }
+            }
+        }
+        (records, sealed)
+    }
+
+    #[test]
+    fn quick_and_blocking_appends_make_one_intact_chain_across_writers_and_days() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("acme");
+        let mut ours = ChainWriter::new("acme", dir.clone());
+        // The first write must read the (empty) chain: never quick.
+        assert!(quickly(&mut ours, "2026-11-26T10:00:00.000000Z").is_none());
+        let first = ours
+            .append(vec![access("2026-11-26T10:00:00.000000Z")], false)
+            .unwrap();
+        assert!(first.cold);
+        // Then access records of the same day are quick, including one that began earlier.
+        let quick = quickly(&mut ours, "2026-11-26T10:00:01.000000Z").unwrap();
+        assert!(!quick.cold);
+        assert_eq!(quick.records[0].seq, 2);
+        let earlier = quickly(&mut ours, "2026-11-26T09:59:00.000000Z").unwrap();
+        assert_eq!(earlier.records[0].at, "2026-11-26T10:00:01.000000Z");
+        // Another process (a CLI command) appends: our next write notices and rereads.
+        let mut theirs = ChainWriter::new("acme", dir.clone());
+        let cli = theirs
+            .append(vec![access("2026-11-26T10:00:02.000000Z")], true)
+            .unwrap();
+        assert_eq!(cli.records[0].seq, 4);
+        assert!(quickly(&mut ours, "2026-11-26T10:00:03.000000Z").is_none());
+        let reread = ours
+            .append(vec![access("2026-11-26T10:00:03.000000Z")], false)
+            .unwrap();
+        assert!(reread.cold);
+        assert_eq!(reread.records[0].seq, 5);
+        // A new day is never quick: the old day is sealed first.
+        assert!(quickly(&mut ours, "2026-11-27T00:00:00.000001Z").is_none());
+        ours.append(vec![access("2026-11-27T00:00:00.000001Z")], false)
+            .unwrap();
+        assert!(quickly(&mut ours, "2026-11-27T00:00:01.000000Z").is_some());
+
+        let (records, sealed) = chain_in_files(&dir);
+        assert_eq!(sealed, [true, false]);
+        let mut prev = GENESIS.to_string();
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(r.seq, i as i64 + 1);
+            assert_eq!(r.prev_hash, prev);
+            assert_eq!(r.hash, r.compute_hash());
+            prev.clone_from(&r.hash);
+        }
+        assert_eq!(records.len(), 7);
+    }
+
+    #[test]
+    fn a_lock_held_by_another_process_sends_the_append_to_the_blocking_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("acme");
+        let mut ours = ChainWriter::new("acme", dir.clone());
+        ours.append(vec![access("2026-11-26T10:00:00.000000Z")], false)
+            .unwrap();
+        let held = ChainLock::acquire(&dir).unwrap();
+        assert!(quickly(&mut ours, "2026-11-26T10:00:01.000000Z").is_none());
+        drop(held);
+        assert!(quickly(&mut ours, "2026-11-26T10:00:01.000000Z").is_some());
+    }
+}
