@@ -83,6 +83,16 @@ describe('invitations and service users', () => {
     assert.match(await admin.locator('#invite-link').innerText(), /\/demo\/invite\/skj_/);
     await admin.getByRole('button', { name: 'Withdraw the invitation' }).click();
     await admin.getByRole('button', { name: 'Invite' }).waitFor();
+
+    // The administrator requires a second factor of Ivy: her next sign-in leads to enrolment.
+    await admin.getByRole('button', { name: 'Require a second factor' }).click();
+    await admin.getByText('You require one of them in particular.').waitFor();
+    const ivyAgain = await newPage(ctx.browser);
+    await signIn(ivyAgain, base, 'ivy', 'a quiet meadow at dawn');
+    assert.equal(new URL(ivyAgain.url()).pathname, '/demo/me/two-factor');
+    await ivyAgain.context().close();
+    await admin.getByRole('button', { name: 'Stop requiring it of ivy' }).click();
+    await admin.getByRole('button', { name: 'Require a second factor' }).waitFor();
   }));
 
   test('a service user gets an API token from its page', step(ctx, async () => {

@@ -1051,6 +1051,7 @@ fn user_add_then_list_shows_the_role() {
             "display_name",
             "email",
             "id",
+            "kind",
             "phone",
             "role",
             "status",
