@@ -605,58 +605,39 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             tenant,
             username,
             role,
-            invite: true,
+            invite,
+            service,
             ..
-        } => {
+        } if invite || service => {
+            // No password: an invited person sets their own, a service user never has one.
             let slug = parse_slug(&tenant)?;
             let username =
                 Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+            let kind = if service {
+                UserKind::Service
+            } else {
+                UserKind::Person
+            };
             let user = skjold_server::provision::add_user_of_kind(
-                &router,
-                &audit,
-                &slug,
-                username,
-                &role,
-                UserKind::Person,
-                None,
-                "cli",
+                &router, &audit, &slug, username, &role, kind, None, "cli",
             )
             .await?;
-            println!("added user '{}' ({role}) to tenant '{slug}'", user.username);
-            crate::invites_cli::invite(
-                &router,
-                &audit,
-                config.public_url.as_ref(),
-                &slug,
-                &user.username,
-            )
-            .await?;
-        }
-        UserCommand::Add {
-            tenant,
-            username,
-            role,
-            service: true,
-            ..
-        } => {
-            let slug = parse_slug(&tenant)?;
-            let username =
-                Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
-            let user = skjold_server::provision::add_user_of_kind(
-                &router,
-                &audit,
-                &slug,
-                username,
-                &role,
-                UserKind::Service,
-                None,
-                "cli",
-            )
-            .await?;
-            println!(
-                "added service user '{}' ({role}) to tenant '{slug}'; make its API tokens with `skjold user token add`",
-                user.username
-            );
+            if service {
+                println!(
+                    "added service user '{}' ({role}) to tenant '{slug}'; make its API tokens with `skjold user token add`",
+                    user.username
+                );
+            } else {
+                println!("added user '{}' ({role}) to tenant '{slug}'", user.username);
+                crate::invites_cli::invite(
+                    &router,
+                    &audit,
+                    config.public_url.as_ref(),
+                    &slug,
+                    &user.username,
+                )
+                .await?;
+            }
         }
         UserCommand::Invite { tenant, username } => {
             let slug = parse_slug(&tenant)?;
