@@ -61,6 +61,17 @@ pub async fn find_role(db: &TenantDb, id_or_name: &str) -> Result<RoleRecord, Ac
         .ok_or_else(|| AccessError::UnknownRole(id_or_name.to_string()))
 }
 
+/// Checks giving someone access to `user`'s account — an invitation link, an API token of a
+/// service user: the granter must hold the user's role, as for creating them.
+pub async fn check_admit(
+    db: &TenantDb,
+    granter: Granter<'_>,
+    user: &User,
+) -> Result<(), AccessError> {
+    let role = db.role(&user.role).await?;
+    granter.may_handle(&role)
+}
+
 /// Checks giving a new user `role`.
 pub fn check_new_user_role(granter: Granter<'_>, role: &RoleRecord) -> Result<(), AccessError> {
     granter.may_handle(role)

@@ -98,6 +98,32 @@ pub async fn issue(
     })
 }
 
+/// [`issue`] on behalf of the signed-in `by`, recorded as `user.invited` in the tenant's
+/// trail: what the API and the web UI both do.
+pub async fn issue_recorded(
+    state: &crate::AppState,
+    db: &TenantDb,
+    by: &User,
+    ip: IpAddr,
+    user: &User,
+    via: &str,
+) -> Result<IssuedInvite, ApiError> {
+    let issued = issue(state.clock.as_ref(), db, db.slug(), user, &by.id).await?;
+    crate::audit::Event::new(
+        state,
+        "user.invited",
+        Some(ip),
+        serde_json::json!({
+            "user_id": user.id, "username": user.username,
+            "expires_at": issued.expires_at, "via": via,
+        }),
+    )
+    .by(&by.id, &by.username)
+    .record(state, db.slug().as_str())
+    .await?;
+    Ok(issued)
+}
+
 /// Why accepting an invitation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
@@ -176,7 +202,7 @@ pub async fn accept(
     let hash = skjold_auth::hash_password(password.to_string())
         .await
         .map_err(|e| StoreError::Config(format!("hashing the password: {e}")))?;
-    db.accept_invite(&skjold_auth::hash_token(token), &hash)
+    db.accept_invite(&skjold_auth::hash_token(token), &user, &hash)
         .await?
         .ok_or(AcceptError::NotOpen)
 }

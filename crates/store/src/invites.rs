@@ -98,17 +98,15 @@ impl TenantDb {
         Ok(Some(user_from_row(&row)?))
     }
 
-    /// Takes the invitation and sets the invitee's password, in one transaction: of two
-    /// uses of the same link, one wins. `None` when the invitation is not (or no longer)
-    /// open.
+    /// Takes the invitation of `user` (found with [`Self::invited_user`], which checked its
+    /// expiry) and sets their password, in one transaction: of two uses of the same link,
+    /// one wins. `None` when the invitation is gone meanwhile (used, replaced, withdrawn).
     pub async fn accept_invite(
         &self,
         token_hash: &str,
+        user: &User,
         password_hash: &str,
     ) -> Result<Option<User>, StoreError> {
-        let Some(user) = self.invited_user(token_hash).await? else {
-            return Ok(None);
-        };
         let mut tx = self.write_tx().await?;
         let taken = sqlx::query("DELETE FROM invites WHERE id = $1 AND user_id = $2")
             .bind(token_hash)
@@ -121,10 +119,10 @@ impl TenantDb {
         let actor = Actor::User {
             id: user.id.clone(),
         };
-        self.set_password_in(&mut tx, &actor, &user, password_hash, None)
+        self.set_password_in(&mut tx, &actor, user, password_hash, None)
             .await?;
         tx.commit().await?;
-        Ok(Some(user))
+        Ok(Some(user.clone()))
     }
 
     /// Withdraws the user's invitation; `false` when there was none.

@@ -30,13 +30,6 @@ pub struct InviteLink {
     pub expires_at: String,
 }
 
-/// Checks that the caller may give access to `user` at all: they hold the user's role.
-async fn may_admit(auth: &Authorized<UsersManage>, user: &User) -> Result<(), ApiError> {
-    let role = auth.db().role(&user.role).await?;
-    access::check_new_user_role(Granter::User(&auth.grant), &role)?;
-    Ok(())
-}
-
 /// Invite a person: a one-time link with which they set their own password (7 days; a new
 /// invitation replaces the old link). Until then they cannot sign in with a password.
 #[utoipa::path(post, path = "/users/{id}/invite", tag = "users", params(RecordPath), security(("bearer" = [])),
@@ -57,7 +50,7 @@ async fn invite_user(
 ) -> Result<(StatusCode, Json<InviteLink>), ApiError> {
     let id = parse_id(&id)?;
     let user = auth.db().user(&id).await?;
-    may_admit(&auth, &user).await?;
+    access::check_admit(auth.db(), Granter::User(&auth.grant), &user).await?;
     let link = invite(
         &state,
         &auth,
@@ -77,21 +70,8 @@ pub(crate) async fn invite(
     user: &User,
     host: Option<&str>,
 ) -> Result<InviteLink, ApiError> {
-    let issued = crate::invites::issue(
-        state.clock.as_ref(),
-        auth.db(),
-        auth.db().slug(),
-        user,
-        &auth.user().id,
-    )
-    .await?;
-    auth.audit_event(
-        state,
-        ip,
-        "user.invited",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "expires_at": issued.expires_at }),
-    )
-    .await?;
+    let issued =
+        crate::invites::issue_recorded(state, auth.db(), auth.user(), ip, user, "api").await?;
     Ok(InviteLink {
         url: issued.url(state.config.public_url.as_ref(), host),
         expires_at: issued.expires_at,
@@ -212,7 +192,7 @@ async fn service_user(auth: &Authorized<UsersManage>, id: &str) -> Result<User, 
             "API tokens are made by administrators only for service users; a person makes their own under /me/tokens".into(),
         ));
     }
-    may_admit(auth, &user).await?;
+    access::check_admit(auth.db(), Granter::User(&auth.grant), &user).await?;
     Ok(user)
 }
 

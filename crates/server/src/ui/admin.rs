@@ -477,20 +477,9 @@ async fn invite(
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<(String, String), UiError> {
-    let issued = crate::invites::issue(
-        state.clock.as_ref(),
-        auth.db(),
-        auth.db().slug(),
-        user,
-        &auth.user().id,
-    )
-    .await?;
-    auth.audit_event(
-        state,
-        "user.invited",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "expires_at": issued.expires_at, "via": "web" }),
-    )
-    .await?;
+    let issued =
+        crate::invites::issue_recorded(state, auth.db(), auth.user(), auth.ip(), user, "web")
+            .await?;
     let link = issued.url(
         state.config.public_url.as_ref(),
         crate::invites::request_host(headers, uri),
@@ -818,8 +807,7 @@ async fn end_sessions(
 /// Refuses, as a message on the user page, what the actor may not do to this user: give
 /// access to a role with rights they do not hold.
 async fn may_admit(auth: &UiAuth<UsersManage>, user: &User) -> Result<Option<String>, UiError> {
-    let role = auth.db().role(&user.role).await?;
-    match access::check_new_user_role(Granter::User(&auth.grant), &role) {
+    match access::check_admit(auth.db(), Granter::User(&auth.grant), user).await {
         Ok(()) => Ok(None),
         Err(AccessError::Store(e)) => Err(e.into()),
         Err(e) => Ok(Some(e.to_string())),

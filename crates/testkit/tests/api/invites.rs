@@ -204,7 +204,7 @@ async fn invitations_refuse_what_does_not_fit_and_guessing_is_throttled() {
         ),
         (
             json!({"username": "a4", "role": "user", "kind": "robot"}),
-            "",
+            "kind",
         ),
     ] {
         let res = app.post("/demo/api/v1/users", &admin, &body_json).await;
