@@ -5,7 +5,7 @@ use skjold_domain::{SharedClock, SystemClock, TenantSlug, UserKind, Username};
 use skjold_server::provision::operator_event;
 use skjold_server::{Application, Config, ConfigOverrides};
 use skjold_store::{Catalog, TenantRouter, TenantStatus};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -418,31 +418,55 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut app = Application::build(config, clock).await?;
     let base = app.base_url();
     tracing::info!(https = %app.https_addr(), redirect = ?app.redirect_addr(), "listening");
-    if let Some(demo) = app.take_demo_credentials() {
-        // Printed to standard output once, on purpose not through the log.
-        println!();
-        println!(
-            "  Skjold created the demo tenant. Sign in at {base}/{}/",
-            demo.tenant
-        );
-        println!("    username: {}", demo.username);
-        println!(
-            "    password: {}   (one-time: shown only now)",
-            demo.password
-        );
-        println!("  API: curl -k -X POST {base}/{}/api/v1/session -H 'content-type: application/json' \\", demo.tenant);
-        println!(
-            "         -d '{{\"username\":\"{}\",\"password\":\"<password>\"}}'",
-            demo.username
-        );
-        println!();
-    } else {
-        println!("Skjold is serving {base}/<tenant>/");
+    // Standard output may be a pipe its reader has already closed (a supervisor that read
+    // what it wanted): a failed write there must never stop the server, so errors are
+    // logged (without the password) instead of panicking as `println!` would.
+    let printed = match app.take_demo_credentials() {
+        Some(demo) => print_demo_credentials(&mut std::io::stdout().lock(), &base, &demo),
+        None => writeln!(
+            std::io::stdout().lock(),
+            "Skjold is serving {base}/<tenant>/"
+        ),
+    };
+    if let Err(e) = printed {
+        tracing::warn!(error = %e, "could not write the start-up message to standard output");
     }
     app.run(async move {
         let _ = stop_rx.await;
     })
     .await
+}
+
+/// The demo tenant's one-time credentials, on standard output on purpose (never the log).
+fn print_demo_credentials(
+    out: &mut impl std::io::Write,
+    base: &str,
+    demo: &skjold_server::DemoCredentials,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  Skjold created the demo tenant. Sign in at {base}/{}/",
+        demo.tenant
+    )?;
+    writeln!(out, "    username: {}", demo.username)?;
+    writeln!(
+        out,
+        "    password: {}   (one-time: shown only now)",
+        demo.password
+    )?;
+    writeln!(
+        out,
+        "  API: curl -k -X POST {base}/{}/api/v1/session -H 'content-type: application/json' \\",
+        demo.tenant
+    )?;
+    writeln!(
+        out,
+        "         -d '{{\"username\":\"{}\",\"password\":\"<password>\"}}'",
+        demo.username
+    )?;
+    writeln!(out)?;
+    out.flush()
 }
 
 async fn open_router(config: &Config) -> anyhow::Result<(Arc<TenantRouter>, AuditTrail)> {

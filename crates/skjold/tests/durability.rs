@@ -25,6 +25,10 @@ impl Drop for Server {
     }
 }
 
+fn server_log(data: &Path) -> std::path::PathBuf {
+    data.with_extension("log")
+}
+
 /// Starts `skjold serve` and returns it with the demo password (first start only).
 fn start(data: &Path, port: u16) -> (Server, Option<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_skjold"))
@@ -38,12 +42,20 @@ fn start(data: &Path, port: u16) -> (Server, Option<String>) {
             "off",
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // The server's log, kept beside the data dir so that a failure can show it.
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(server_log(data))
+                .unwrap(),
+        )
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut password = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.trim().strip_prefix("password:") {
             password = rest.split_whitespace().next().map(str::to_string);
@@ -52,6 +64,9 @@ fn start(data: &Path, port: u16) -> (Server, Option<String>) {
             break;
         }
     }
+    // Keep reading what the server prints after that, as a supervisor would: the pipe
+    // stays open for the server's whole life.
+    std::thread::spawn(move || lines.for_each(drop));
     (Server(child), password)
 }
 
@@ -102,7 +117,13 @@ fn sigkill_under_load_loses_no_record_of_an_answered_request() {
         }
         std::thread::yield_now();
     };
-    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no sign-in answer ({e}); curl: {}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(server_log(&data)).unwrap_or_default()
+        )
+    });
     let token = body["token"].as_str().unwrap().to_string();
 
     // Eight clients send requests until the server dies; each keeps the request ids of the
