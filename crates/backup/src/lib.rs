@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod progress;
 pub mod restore;
 pub mod retention;
+mod write_behind;
 
 use crate::crypt::{Identities, Sealer};
 use crate::dest::Destination;
@@ -356,17 +357,23 @@ impl Backups {
         manifest_path: &str,
         manifest: &[u8],
     ) -> Result<Vec<String>, BackupError> {
-        let mut ok = Vec::new();
-        let mut failed = Vec::new();
-        for d in &self.dests {
-            let r = async {
-                match &data {
+        // The destinations are written side by side: independent places (often on
+        // different disks or networks), so a backup takes as long as the slower of them,
+        // not their sum.
+        let results = futures_util::future::join_all(self.dests.iter().map(|d| {
+            let data = &data;
+            async move {
+                match data {
                     Payload::Bytes(b) => d.put(data_path, b.to_vec()).await?,
                     Payload::File(p) => d.put_file(data_path, p).await?,
                 }
                 d.put(manifest_path, manifest.to_vec()).await
             }
-            .await;
+        }))
+        .await;
+        let mut ok = Vec::new();
+        let mut failed = Vec::new();
+        for (d, r) in self.dests.iter().zip(results) {
             match r {
                 Ok(()) => ok.push(d.name.clone()),
                 Err(e) => {
@@ -664,7 +671,8 @@ impl Backups {
         )?;
         let (mut out, sealed) = sealer.finish()?;
         out.flush()?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        // A staging file, like the SQLite copy's: the destinations make their copies durable.
+        out.into_inner().map_err(|e| e.into_error())?;
         Ok((summary, sealed))
     }
 
@@ -682,11 +690,17 @@ impl Backups {
         let out = file.reopen()?;
         let sealed = tokio::task::spawn_blocking(move || -> Result<crypt::Sealed, BackupError> {
             let mut input = std::fs::File::open(&copy)?;
-            let mut sealer =
-                Sealer::new(&recipients, std::io::BufWriter::with_capacity(1 << 20, out))?;
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+            let mut sealer = Sealer::with_workers(
+                &recipients,
+                std::io::BufWriter::with_capacity(1 << 20, out),
+                workers,
+            )?;
             std::io::copy(&mut input, &mut sealer)?;
             let (out, sealed) = sealer.finish()?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            // Not fsynced: this is a staging file, read back at once by the upload and
+            // deleted; each destination makes its own copy durable.
+            out.into_inner().map_err(|e| e.into_error())?;
             Ok(sealed)
         })
         .await
@@ -716,10 +730,12 @@ impl Backups {
         let out = out.to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
             let mut plain = plain;
-            let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out)?);
+            let mut f = write_behind::WriteBehind::new(std::fs::File::create(&out)?);
             std::io::copy(&mut plain, &mut f)
                 .map_err(|e| BackupError::Damaged(format!("decrypting the snapshot: {e}")))?;
-            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            // Not fsynced here: a file that becomes a tenant is synced by the caller while
+            // it is checked; a scratch file never needs to be.
+            f.finish()?;
             Ok(())
         })
         .await

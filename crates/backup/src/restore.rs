@@ -327,10 +327,26 @@ impl Backups {
                 // The file's checks (integrity, links, row counts) run as it is opened.
                 progress.phase(RestorePhase::Checking, None);
                 let built = match target {
-                    Target::NewTenant(slug) => catalog
-                        .prepare_tenant_from_file(slug, &plain, &snap.tables)
-                        .await
-                        .map(Built::Tenant),
+                    Target::NewTenant(slug) => {
+                        // The file becomes a tenant's database: it must be on disk before
+                        // the tenant is listed. The fsync (disk-bound) runs while the checks
+                        // (which read the same pages from the cache) do.
+                        // Opened first: the checks move the file into the tenant's place.
+                        let file = std::fs::File::open(&plain)?;
+                        let synced = tokio::task::spawn_blocking(move || file.sync_all());
+                        let prepared = catalog
+                            .prepare_tenant_from_file(slug, &plain, &snap.tables)
+                            .await
+                            .map(Built::Tenant);
+                        let synced = synced.await.map_err(std::io::Error::other).and_then(|r| r);
+                        match (prepared, synced) {
+                            (Ok(built), Err(e)) => {
+                                self.discard(built).await?;
+                                return Err(BackupError::Io(e));
+                            }
+                            (prepared, _) => prepared,
+                        }
+                    }
                     Target::Scratch(slug) => catalog
                         .open_scratch_from_file(slug, &plain, &snap.tables)
                         .await

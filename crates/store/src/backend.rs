@@ -312,6 +312,39 @@ pub(crate) async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, Sto
     Ok(pool)
 }
 
+/// A pool on a SQLite file that is a copy in the making or being checked (a snapshot's
+/// copy, a restored file): it leaves the file's journal mode alone and does not fsync, for
+/// nothing is lost if the machine stops — the work is started again, and a file that is
+/// kept is synced once, when it is complete. On a live tenant's file only `read_only`: a
+/// read-only connection never checkpoints, so its lack of fsyncs cannot touch the
+/// tenant's committed data.
+pub(crate) async fn connect_sqlite_unsynced(
+    path: &Path,
+    max: u32,
+    read_only: bool,
+) -> Result<AnyPool, StoreError> {
+    let mode = if read_only { "ro" } else { "rw" };
+    let url = format!("sqlite://{}?mode={mode}", path.display());
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(0)
+        .test_before_acquire(false)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                conn.execute(
+                    "PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON; \
+                     PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await?;
+    Ok(pool)
+}
+
 async fn connect_pg(url: &str, max: u32) -> Result<AnyPool, StoreError> {
     Ok(AnyPoolOptions::new()
         .max_connections(max)

@@ -8,7 +8,7 @@
 //! audit trail's database copy), and a restored file is checked — integrity, links, and row
 //! counts against the manifest — before it is migrated, replayed onto, or listed.
 
-use crate::backend::{connect_sqlite, create_private_dir};
+use crate::backend::{connect_sqlite, connect_sqlite_unsynced, create_private_dir};
 use crate::dump::{list_tables, ExportSummary, LoadReport};
 use crate::{Backend, BackendKind, Catalog, JournalRecord, StoreError, TenantDb};
 use skjold_domain::TenantSlug;
@@ -39,16 +39,43 @@ impl TenantDb {
             .to_str()
             .ok_or_else(|| StoreError::Config(format!("{} is not UTF-8", out.display())))?
             .to_string();
-        sqlx::query("VACUUM INTO $1")
+        // VACUUM INTO writes the copy with the synchronous setting of the connection that
+        // runs it, and the tenant's own connections sync every write: the whole copy — a
+        // staging file, sealed and then deleted — would be fsynced. A read-only connection
+        // of its own that does not sync makes the same copy from the same consistent read.
+        let source = connect_sqlite_unsynced(&self.sqlite_path().await?, 1, true).await?;
+        let copied = sqlx::query("VACUUM INTO $1")
             .bind(target)
-            .execute(&self.pool)
-            .await?;
-        let pool = connect_sqlite(out, 1).await?;
+            .execute(&source)
+            .await;
+        source.close().await;
+        copied?;
+        let pool = connect_sqlite_unsynced(out, 1, false).await?;
         let summary = scrub_and_summarize(&pool).await;
         pool.close().await;
         // The copy is one self-contained file: no WAL beside it.
         remove_sidecars(out);
         summary
+    }
+}
+
+impl TenantDb {
+    /// The file of this SQLite tenant database, as SQLite itself names it.
+    async fn sqlite_path(&self) -> Result<std::path::PathBuf, StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query("PRAGMA database_list")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let name: String = row.try_get("name")?;
+            let file: String = row.try_get("file")?;
+            if name == "main" && !file.is_empty() {
+                return Ok(file.into());
+            }
+        }
+        Err(StoreError::Config(
+            "the tenant database has no file (an in-memory database?)".into(),
+        ))
     }
 }
 
@@ -111,7 +138,9 @@ pub async fn check_sqlite_file(
     expected: &BTreeMap<String, u64>,
 ) -> Result<(), StoreError> {
     crate::install_drivers();
-    let pool = connect_sqlite(file, 1).await?;
+    // Two connections: the integrity check reads the whole file on one while the links
+    // and row counts are checked on the other.
+    let pool = connect_sqlite_unsynced(file, 2, true).await?;
     let r = check_pool(&pool, expected).await;
     pool.close().await;
     remove_sidecars(file);
@@ -119,25 +148,35 @@ pub async fn check_sqlite_file(
 }
 
 async fn check_pool(pool: &AnyPool, expected: &BTreeMap<String, u64>) -> Result<(), StoreError> {
-    let check: String = sqlx::query_scalar("PRAGMA quick_check")
-        .fetch_one(pool)
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("the restored file is no database: {e}")))?;
-    if check != "ok" {
-        return Err(StoreError::Corrupt(format!(
-            "the restored database fails its integrity check: {check}"
-        )));
-    }
-    let broken: Vec<sqlx::any::AnyRow> = sqlx::query("PRAGMA foreign_key_check")
-        .fetch_all(pool)
-        .await?;
-    if !broken.is_empty() {
-        return Err(StoreError::Corrupt(format!(
-            "the restored database has {} broken links",
-            broken.len()
-        )));
-    }
-    let got = counts(pool).await?;
+    let integrity = async {
+        let check: String = sqlx::query_scalar("PRAGMA quick_check")
+            .fetch_one(pool)
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the restored file is no database: {e}")))?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt(format!(
+                "the restored database fails its integrity check: {check}"
+            )));
+        }
+        Ok(())
+    };
+    let links_and_counts = async {
+        let broken: Vec<sqlx::any::AnyRow> = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(pool)
+            .await?;
+        if !broken.is_empty() {
+            return Err(StoreError::Corrupt(format!(
+                "the restored database has {} broken links",
+                broken.len()
+            )));
+        }
+        counts(pool).await
+    };
+    // The integrity check's verdict comes first: on a damaged file the other queries may
+    // fail with a less telling error.
+    let (integrity, got) = tokio::join!(integrity, links_and_counts);
+    integrity?;
+    let got = got?;
     if &got != expected {
         let mut diffs: Vec<String> = got
             .keys()
@@ -256,7 +295,12 @@ impl TenantDb {
         let mut tx = self.write_tx().await?;
         let mut schema = crate::dump::Schema::default();
         let last_seq = crate::dump::apply_journal(&mut tx, &mut schema, journal, observer).await?;
-        crate::dump::check_links(&mut tx, self.kind).await?;
+        // With nothing replayed the file is the one whose integrity and links were checked
+        // moments ago, as it was opened: checking the whole file again (seconds for a
+        // gigabyte) would find the same.
+        if !journal.is_empty() {
+            crate::dump::check_links(&mut tx, self.kind).await?;
+        }
         tx.commit().await?;
         Ok(LoadReport {
             tables: self.table_counts().await?,
