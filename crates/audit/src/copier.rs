@@ -204,24 +204,10 @@ async fn backfill_through(
     let db = chain_db(router, chain).await?;
     let head = db.table().head().await?;
     let after = head.as_ref().map(|h| h.seq).unwrap_or(0);
-    let from_day = head
-        .as_ref()
-        .map(|h| h.day().to_string())
-        .unwrap_or_default();
     let dir = files::chain_dir(root, chain);
-    let mut missing = Vec::new();
-    for path in files::day_files(&dir)? {
-        let day = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if day < from_day.as_str() {
-            continue;
-        }
-        for (_, line) in files::read_lines(&path)? {
-            if let files::Line::Record(r) = line {
-                if r.seq > after && upto.is_none_or(|u| r.seq <= u) {
-                    missing.push(*r);
-                }
-            }
-        }
+    let mut missing = files::records_after(&dir, after)?;
+    if let Some(upto) = upto {
+        missing.retain(|r| r.seq <= upto);
     }
     let n = missing.len();
     if n > 0 {

@@ -107,20 +107,111 @@ pub(crate) fn read_lines(path: &Path) -> std::io::Result<Vec<(usize, Line)>> {
     Ok(out)
 }
 
-/// The last record of the chain's files, scanning back from the newest day.
+/// The last record of the chain's files, scanning back from the newest day's last line.
 pub(crate) fn last_record(dir: &Path) -> std::io::Result<Option<AuditRecord>> {
     for path in day_files(dir)?.iter().rev() {
-        let mut last = None;
-        for (_, line) in read_lines(path)? {
-            if let Line::Record(r) = line {
-                last = Some(*r);
+        for line in LinesBackward::open(path)? {
+            if let Line::Record(r) = parse_line(&line?) {
+                return Ok(Some(*r));
             }
-        }
-        if last.is_some() {
-            return Ok(last);
         }
     }
     Ok(None)
+}
+
+/// The records of the chain's files after sequence number `after`, in chain order, read
+/// back from the newest day's end: what a restart or a lagging database copy needs costs
+/// what those records weigh, not what the whole (possibly gigabyte) day weighs.
+pub(crate) fn records_after(dir: &Path, after: i64) -> std::io::Result<Vec<AuditRecord>> {
+    let mut found = Vec::new();
+    'days: for path in day_files(dir)?.iter().rev() {
+        for line in LinesBackward::open(path)? {
+            if let Line::Record(r) = parse_line(&line?) {
+                if r.seq <= after {
+                    break 'days;
+                }
+                found.push(*r);
+            }
+        }
+    }
+    found.reverse();
+    Ok(found)
+}
+
+/// The lines of a file from the last to the first (empty lines left out), read in pieces
+/// from the end.
+pub(crate) struct LinesBackward {
+    file: File,
+    /// Where the part not yet read ends.
+    unread: u64,
+    /// Bytes read but not yet split into lines: the start of a line whose beginning lies
+    /// in the unread part.
+    partial: Vec<u8>,
+    /// Complete lines in file order; handed out from the back.
+    ready: Vec<String>,
+}
+
+impl LinesBackward {
+    const PIECE: u64 = 64 * 1024;
+
+    pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let unread = file.metadata()?.len();
+        Ok(Self {
+            file,
+            unread,
+            partial: Vec::new(),
+            ready: Vec::new(),
+        })
+    }
+
+    /// Reads the piece before what has been read, and splits off the lines it completes.
+    fn read_piece(&mut self) -> std::io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let n = Self::PIECE.min(self.unread);
+        self.unread -= n;
+        let mut piece = vec![0u8; n as usize];
+        self.file.seek(SeekFrom::Start(self.unread))?;
+        self.file.read_exact(&mut piece)?;
+        piece.extend_from_slice(&self.partial);
+        self.partial = piece;
+        // Lines are complete from the first newline on, or all of them at the file's start.
+        let complete_from = if self.unread == 0 {
+            0
+        } else {
+            match self.partial.iter().position(|b| *b == b'\n') {
+                Some(i) => i + 1,
+                None => return Ok(()),
+            }
+        };
+        let complete = self.partial.split_off(complete_from);
+        self.ready.extend(
+            complete
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.trim_ascii().is_empty())
+                .map(|l| String::from_utf8_lossy(l).into_owned()),
+        );
+        Ok(())
+    }
+}
+
+impl Iterator for LinesBackward {
+    type Item = std::io::Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(line) = self.ready.pop() {
+                return Some(Ok(line));
+            }
+            if self.unread == 0 {
+                return None;
+            }
+            if let Err(e) = self.read_piece() {
+                self.unread = 0;
+                return Some(Err(e));
+            }
+        }
+    }
 }
 
 /// An exclusive lock on the chain directory, so that the server and a CLI command on the
@@ -270,23 +361,113 @@ pub(crate) fn repair_tail(dir: &Path) -> std::io::Result<()> {
     let Some(path) = day_files(dir)?.pop() else {
         return Ok(());
     };
-    let bytes = std::fs::read(&path)?;
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
+    // Read back from the end only as far as the last newline: a day file can be large.
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(&path)?;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let keep = loop {
+        if end == 0 {
+            break 0;
+        }
+        let n = end.min(LinesBackward::PIECE);
+        let mut piece = vec![0u8; n as usize];
+        file.seek(SeekFrom::Start(end - n))?;
+        file.read_exact(&mut piece)?;
+        if let Some(i) = piece.iter().rposition(|b| *b == b'\n') {
+            break end - n + i as u64 + 1;
+        }
+        end -= n;
+    };
+    if keep == len {
         return Ok(());
     }
-    let keep = bytes
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
     let f = OpenOptions::new().write(true).open(&path)?;
-    f.set_len(keep as u64)?;
+    f.set_len(keep)?;
     f.sync_data()?;
-    tracing::warn!(file = %path.display(), dropped = bytes.len() - keep, "cut an interrupted audit write off the end of the file");
+    tracing::warn!(file = %path.display(), dropped = len - keep, "cut an interrupted audit write off the end of the file");
     Ok(())
 }
 
 /// The size of a file, 0 when it does not exist.
 pub(crate) fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skjold_domain::audit::{Draft, GENESIS};
+
+    #[test]
+    fn lines_backward_gives_every_line_last_first_across_pieces() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("lines.txt");
+        // Lines of many lengths, some longer than a piece, and no newline at the very end.
+        let lines: Vec<String> = (0..500)
+            .map(|i| "x".repeat((i * 397) % 70_000 + 1) + &i.to_string())
+            .collect();
+        let mut text = lines.join("\n\n");
+        std::fs::write(&path, &text).unwrap();
+        let back: Vec<String> = LinesBackward::open(&path)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut expected = lines.clone();
+        expected.reverse();
+        assert!(back == expected, "{} lines back", back.len());
+        // With a trailing newline, and an empty file.
+        text.push('\n');
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(LinesBackward::open(&path).unwrap().count(), 500);
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(LinesBackward::open(&path).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn records_after_reads_back_across_days_to_the_given_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("acme");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut prev = GENESIS.to_string();
+        let mut records = Vec::new();
+        for seq in 1..=300i64 {
+            let day = 20 + seq / 100;
+            let d = Draft {
+                at: format!("2026-11-{day}T10:00:00.{seq:06}Z"),
+                kind: skjold_domain::audit::ACCESS.to_string(),
+                ..Draft::default()
+            };
+            let r = d.seal("acme", seq, &prev);
+            prev.clone_from(&r.hash);
+            records.push(r);
+        }
+        append(&dir, &records, None, false).unwrap();
+        let seqs = |v: Vec<AuditRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(records_after(&dir, 150).unwrap()),
+            (151..=300).collect::<Vec<_>>()
+        );
+        assert_eq!(seqs(records_after(&dir, 0).unwrap()).len(), 300);
+        assert!(records_after(&dir, 300).unwrap().is_empty());
+        assert_eq!(last_record(&dir).unwrap().unwrap().seq, 300);
+    }
+
+    #[test]
+    fn repair_tail_cuts_only_an_unfinished_last_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("acme");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = day_path(&dir, "2026-11-26");
+        let whole = format!("{}\nsecond\n", "a".repeat(100_000));
+        // An interrupted write longer than a piece of the backward read.
+        std::fs::write(&path, format!("{whole}{}", "b".repeat(70_000))).unwrap();
+        repair_tail(&dir).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        repair_tail(&dir).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        std::fs::write(&path, "only a partial line").unwrap();
+        repair_tail(&dir).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    }
 }
