@@ -59,6 +59,17 @@ fn need<'a>(v: &'a Option<String>, key: &str, kind: &str) -> Result<&'a str, Bac
         })
 }
 
+/// Installs the HTTP transport that OpenDAL's S3 and Azure Blob services send their requests
+/// through (OpenDAL 0.59 has none until one is installed: every request would fail with
+/// "default HTTP transport is not installed"): one reqwest client for the whole process,
+/// built on its first request. reqwest is built without a TLS crypto provider of its own
+/// (its default would bring a second one, aws-lc, beside the server's ring), so ring is made
+/// the process's default provider first. Both calls do nothing after the first time.
+fn http_transport() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    opendal_http_transport_reqwest::install_default();
+}
+
 impl Destination {
     pub fn open(s: &DestinationSettings) -> Result<Self, BackupError> {
         let bad = |e: opendal::Error| {
@@ -76,12 +87,10 @@ impl Destination {
                 let b = services::Fs::default()
                     .root(root)
                     .atomic_write_dir(&tmp.display().to_string());
-                (
-                    Operator::new(b).map_err(bad)?.finish(),
-                    format!("fs:{root}"),
-                )
+                (Operator::new(b).map_err(bad)?, format!("fs:{root}"))
             }
             "s3" => {
+                http_transport();
                 let bucket = need(&s.bucket, "bucket", "s3")?;
                 let mut b = services::S3::default()
                     .bucket(bucket)
@@ -107,9 +116,10 @@ impl Destination {
                     s.endpoint.as_deref().unwrap_or("aws"),
                     s.root.as_deref().unwrap_or("")
                 );
-                (Operator::new(b).map_err(bad)?.finish(), describe)
+                (Operator::new(b).map_err(bad)?, describe)
             }
             "azblob" => {
+                http_transport();
                 let container = need(&s.container, "container", "azblob")?;
                 let endpoint = need(&s.endpoint, "endpoint", "azblob")?;
                 let mut b = services::Azblob::default()
@@ -123,7 +133,7 @@ impl Destination {
                     b = b.account_key(&k);
                 }
                 let describe = format!("azblob:{endpoint}/{container}");
-                (Operator::new(b).map_err(bad)?.finish(), describe)
+                (Operator::new(b).map_err(bad)?, describe)
             }
             other => {
                 return Err(BackupError::Config(format!(
