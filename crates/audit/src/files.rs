@@ -233,20 +233,29 @@ impl ChainLock {
     }
 }
 
-impl ChainLock {
-    /// The lock if no other process holds it right now; `None` if one does (the caller
-    /// then waits for it where waiting is allowed). The directory must exist.
-    pub(crate) fn try_acquire(dir: &Path) -> std::io::Result<Option<Self>> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(".lock"))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Self { file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
-        }
+/// The chain's lock file, opened once and kept: the quick path takes and releases the lock
+/// on it without opening anything.
+pub(crate) fn open_lock_file(dir: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))
+}
+
+/// The lock on an already open lock file, released on drop.
+pub(crate) struct HeldLock<'a>(&'a File);
+
+impl<'a> HeldLock<'a> {
+    /// The lock if no other process (or other open file of this one) holds it right now.
+    pub(crate) fn try_take(file: &'a File) -> Option<Self> {
+        file.try_lock().ok().map(|()| Self(file))
+    }
+}
+
+impl Drop for HeldLock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 
@@ -293,14 +302,20 @@ pub(crate) fn append(
 
 /// Appends `records` to one day's file in a single `write(2)` and returns the open file.
 pub(crate) fn append_lines(path: &Path, records: &[AuditRecord]) -> std::io::Result<File> {
+    let buf = encode_lines(records)?;
+    let mut f = open_append(path)?;
+    f.write_all(&buf)?;
+    Ok(f)
+}
+
+/// Records as the lines of a day file.
+pub(crate) fn encode_lines(records: &[AuditRecord]) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(records.len() * 640);
     for r in records {
         serde_json::to_writer(&mut buf, r).map_err(std::io::Error::other)?;
         buf.push(b'\n');
     }
-    let mut f = open_append(path)?;
-    f.write_all(&buf)?;
-    Ok(f)
+    Ok(buf)
 }
 
 /// Makes what was written to `files` durable on disk (a sealed, read-only file can still be
@@ -312,7 +327,7 @@ pub(crate) fn sync_files(files: &[PathBuf]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn open_append(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_append(path: &Path) -> std::io::Result<File> {
     let mut opts = OpenOptions::new();
     opts.create(true).append(true);
     #[cfg(unix)]
