@@ -488,15 +488,76 @@ async fn invite(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// What a user's page shows besides the user: the form sent back with its errors, why an
+/// action was refused, or a secret shown once.
+struct UserView<'a> {
+    form: Option<&'a FormData>,
+    errs: Option<&'a FieldErrors>,
+    refusal: Option<String>,
+    shown: Option<ShownOnce>,
+    status: StatusCode,
+}
+
+impl<'a> UserView<'a> {
+    fn plain() -> Self {
+        Self {
+            form: None,
+            errs: None,
+            refusal: None,
+            shown: None,
+            status: StatusCode::OK,
+        }
+    }
+
+    /// Just after a secret was made: shown now and never again.
+    fn showing(shown: ShownOnce) -> Self {
+        Self {
+            shown: Some(shown),
+            ..Self::plain()
+        }
+    }
+
+    /// An action refused, with the reason and the status it answers with.
+    fn refused(message: String, status: StatusCode) -> Self {
+        Self {
+            refusal: Some(message),
+            status,
+            ..Self::plain()
+        }
+    }
+
+    /// Input that did not pass its checks, shown with the messages beside the fields.
+    fn invalid(form: Option<&'a FormData>, errs: &'a FieldErrors) -> Self {
+        Self {
+            form,
+            errs: Some(errs),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            ..Self::plain()
+        }
+    }
+
+    /// The form as sent, kept in the fields (with `refused`, say).
+    fn with_form(mut self, form: &'a FormData, errs: &'a FieldErrors) -> Self {
+        self.form = Some(form);
+        self.errs = Some(errs);
+        self
+    }
+}
+
 async fn user_page<R: Requirement>(
     auth: &UiAuth<R>,
     user: &User,
-    form: Option<&FormData>,
-    errs: &FieldErrors,
-    conflict: Option<String>,
-    shown: Option<ShownOnce>,
-    status: StatusCode,
+    view: UserView<'_>,
 ) -> Result<Response, UiError> {
+    let no_errors = FieldErrors::new();
+    let UserView {
+        form,
+        errs,
+        refusal: conflict,
+        shown,
+        status,
+    } = view;
+    let errs = errs.unwrap_or(&no_errors);
     let (name, email, phone, role) = match form {
         Some(f) => (
             f.text("display_name"),
@@ -574,16 +635,7 @@ async fn show(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
     let user = auth.db().user(&user_id(&id)?).await?;
-    user_page(
-        &auth,
-        &user,
-        None,
-        &FieldErrors::new(),
-        None,
-        None,
-        StatusCode::OK,
-    )
-    .await
+    user_page(&auth, &user, UserView::plain()).await
 }
 
 const LAST_ADMIN: &str =
@@ -654,26 +706,13 @@ async fn update(
     let (display_name, email, phone) = personal_details(&form, &mut errs);
     let role = chosen_role(&auth, &form, Some(&current), &mut errs).await?;
     if !errs.is_empty() {
-        return user_page(
-            &auth,
-            &current,
-            Some(&form),
-            &errs,
-            None,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return user_page(&auth, &current, UserView::invalid(Some(&form), &errs)).await;
     }
     if let Some((message, status)) = refusal(&auth, &current, role.as_ref(), None).await? {
         return user_page(
             &auth,
             &current,
-            Some(&form),
-            &errs,
-            Some(message),
-            None,
-            status,
+            UserView::refused(message, status).with_form(&form, &errs),
         )
         .await;
     }
@@ -713,16 +752,7 @@ async fn set_status(
         }
     };
     if let Some((message, status)) = refusal(&auth, &current, None, Some(to)).await? {
-        return user_page(
-            &auth,
-            &current,
-            None,
-            &FieldErrors::new(),
-            Some(message),
-            None,
-            status,
-        )
-        .await;
+        return user_page(&auth, &current, UserView::refused(message, status)).await;
     }
     let updated = auth
         .db()
@@ -772,11 +802,7 @@ async fn reset_password(
     user_page(
         &auth,
         &user,
-        None,
-        &FieldErrors::new(),
-        None,
-        Some(ShownOnce::Password(password)),
-        StatusCode::OK,
+        UserView::showing(ShownOnce::Password(password)),
     )
     .await
 }
@@ -828,26 +854,13 @@ async fn invite_user(
         None => crate::invites::refusal(&user).map(|m| (m.to_string(), StatusCode::CONFLICT)),
     };
     if let Some((message, status)) = refused {
-        return user_page(
-            &auth,
-            &user,
-            None,
-            &FieldErrors::new(),
-            Some(message),
-            None,
-            status,
-        )
-        .await;
+        return user_page(&auth, &user, UserView::refused(message, status)).await;
     }
     let (link, expires) = invite(&state, &auth, &user, &headers, &uri).await?;
     user_page(
         &auth,
         &user,
-        None,
-        &FieldErrors::new(),
-        None,
-        Some(ShownOnce::Invite(link, expires)),
-        StatusCode::OK,
+        UserView::showing(ShownOnce::Invite(link, expires)),
     )
     .await
 }
@@ -914,11 +927,7 @@ async fn service_user(
         Some((message, status)) => Ok(Err(user_page(
             auth,
             &user,
-            None,
-            &FieldErrors::new(),
-            Some(message),
-            None,
-            status,
+            UserView::refused(message, status),
         )
         .await?)),
         None => Ok(Ok(user)),
@@ -939,28 +948,16 @@ async fn create_service_token(
         return user_page(
             &auth,
             &user,
-            None,
-            &FieldErrors::new(),
-            Some("The service user is disabled: enable it first.".into()),
-            None,
-            StatusCode::CONFLICT,
+            UserView::refused(
+                "The service user is disabled: enable it first.".into(),
+                StatusCode::CONFLICT,
+            ),
         )
         .await;
     }
     let created = match super::tokens::create_from_form(&state, auth.db(), &user.id, &form).await? {
         Ok(c) => c,
-        Err(errs) => {
-            return user_page(
-                &auth,
-                &user,
-                None,
-                &errs,
-                None,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(errs) => return user_page(&auth, &user, UserView::invalid(None, &errs)).await,
     };
     auth.audit_event(
         &state,
@@ -975,11 +972,7 @@ async fn create_service_token(
     user_page(
         &auth,
         &user,
-        None,
-        &FieldErrors::new(),
-        None,
-        Some(ShownOnce::Token(created.view.name, created.token)),
-        StatusCode::OK,
+        UserView::showing(ShownOnce::Token(created.view.name, created.token)),
     )
     .await
 }
