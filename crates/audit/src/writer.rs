@@ -87,12 +87,14 @@ impl ChainWriter {
         let (head_file, head_len) = (head.file.clone(), head.len);
         // The lock file and the day file stay open between appends: opening them is most
         // of what an append would otherwise cost in system calls.
-        if self.lock_file.is_none() {
-            match files::open_lock_file(&self.dir) {
-                Ok(f) => self.lock_file = Some(f),
+        let lock = match self.lock_file.take() {
+            Some(lock) => lock,
+            None => match files::open_lock_file(&self.dir) {
+                Ok(lock) => lock,
                 Err(_) => return Ok(Quick::NeedsBlocking(drafts)),
-            }
-        }
+            },
+        };
+        let lock = self.lock_file.insert(lock);
         let mut day = match self.day_file.take() {
             Some((path, file)) if path == head_file => file,
             _ => match files::open_append(&head_file) {
@@ -102,9 +104,6 @@ impl ChainWriter {
         };
         // A lock held by another process, or any trouble with it, is for the blocking path,
         // which waits for the lock and reports errors.
-        let Some(lock) = self.lock_file.as_ref() else {
-            return Ok(Quick::NeedsBlocking(drafts));
-        };
         let Some(_held) = HeldLock::try_take(lock) else {
             self.day_file = Some((head_file, day));
             return Ok(Quick::NeedsBlocking(drafts));
@@ -122,15 +121,9 @@ impl ChainWriter {
         });
         match written {
             Ok(n) => {
-                if let Some(last) = records.last() {
-                    // Under the lock nobody else wrote: the size is known without asking.
-                    self.head = Some(Head {
-                        seq: last.seq,
-                        hash: last.hash.clone(),
-                        at: last.at.clone(),
-                        file: head_file.clone(),
-                        len: head_len + n,
-                    });
+                // Under the lock nobody else wrote: the size is known without asking.
+                if let Some(next) = next_head(&records, head_file.clone(), head_len + n) {
+                    self.head = Some(next);
                 }
                 self.day_file = Some((head_file.clone(), day));
                 Ok(Quick::Done(Appended {
@@ -191,7 +184,9 @@ impl ChainWriter {
         let files = files::append(&self.dir, &records, prev_day.as_deref(), sync)
             .map_err(|e| e.to_string())?;
         if let Some(last) = records.last() {
-            self.remember(&records, files::day_path(&self.dir, last.day()));
+            let file = files::day_path(&self.dir, last.day());
+            let len = files::file_len(&file);
+            self.head = next_head(&records, file, len);
         }
         Ok(Appended {
             records,
@@ -199,20 +194,17 @@ impl ChainWriter {
             cold,
         })
     }
+}
 
-    /// Notes the last of `records`, just written to `file`, as the new head.
-    fn remember(&mut self, records: &[AuditRecord], file: PathBuf) {
-        if let Some(last) = records.last() {
-            let len = files::file_len(&file);
-            self.head = Some(Head {
-                seq: last.seq,
-                hash: last.hash.clone(),
-                at: last.at.clone(),
-                file,
-                len,
-            });
-        }
-    }
+/// The head after `records`, just written to `file`, which is now `len` bytes long.
+fn next_head(records: &[AuditRecord], file: PathBuf, len: u64) -> Option<Head> {
+    records.last().map(|last| Head {
+        seq: last.seq,
+        hash: last.hash.clone(),
+        at: last.at.clone(),
+        file,
+        len,
+    })
 }
 
 /// Gives the drafts their place after the head. Times in a chain never go backwards: a

@@ -284,32 +284,14 @@ pub(crate) fn tenant_database(catalog: &str, slug: &TenantSlug) -> String {
 }
 
 pub(crate) async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, StoreError> {
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let pool = AnyPoolOptions::new()
-        .max_connections(max)
-        .min_connections(0)
-        .idle_timeout(Duration::from_secs(60))
-        // sqlx pings a connection before every acquire by default; a SQLite connection is a
-        // file opened by this process and cannot drop like a network link, so the ping is
-        // only a round trip to the connection's thread (two per request, profiled). A real
-        // I/O error still fails the query that meets it.
-        .test_before_acquire(false)
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // WAL lets the CLI and readers work while the server writes; FULL makes
-                // every commit durable; foreign keys are off by default in SQLite.
-                use sqlx::Executor;
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                )
-                .await?;
-                Ok(())
-            })
-        })
-        .connect(&url)
-        .await?;
-    Ok(pool)
+    // WAL lets the CLI and readers work while the server writes; FULL makes every commit
+    // durable.
+    sqlite_pool(
+        &format!("sqlite://{}?mode=rwc", path.display()),
+        max,
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+    )
+    .await
 }
 
 /// A pool on a SQLite file that is a copy in the making or being checked (a snapshot's
@@ -324,23 +306,36 @@ pub(crate) async fn connect_sqlite_unsynced(
     read_only: bool,
 ) -> Result<AnyPool, StoreError> {
     let mode = if read_only { "ro" } else { "rw" };
-    let url = format!("sqlite://{}?mode={mode}", path.display());
+    sqlite_pool(
+        &format!("sqlite://{}?mode={mode}", path.display()),
+        max,
+        "PRAGMA synchronous = OFF;",
+    )
+    .await
+}
+
+/// A SQLite pool whose connections run `durability` (journal mode, synchronous) and then
+/// what every connection needs: foreign keys (off by default in SQLite) and a busy timeout.
+async fn sqlite_pool(url: &str, max: u32, durability: &'static str) -> Result<AnyPool, StoreError> {
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(0)
+        .idle_timeout(Duration::from_secs(60))
+        // sqlx pings a connection before every acquire by default; a SQLite connection is a
+        // file opened by this process and cannot drop like a network link, so the ping is
+        // only a round trip to the connection's thread (two per request, profiled). A real
+        // I/O error still fails the query that meets it.
         .test_before_acquire(false)
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 use sqlx::Executor;
-                conn.execute(
-                    "PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON; \
-                     PRAGMA busy_timeout = 10000;",
-                )
-                .await?;
+                conn.execute(durability).await?;
+                conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                    .await?;
                 Ok(())
             })
         })
-        .connect(&url)
+        .connect(url)
         .await?;
     Ok(pool)
 }
