@@ -4,6 +4,7 @@
 //! fsync nor the database write sits on a request's path.
 
 use crate::files;
+use crate::trail::Writers;
 use skjold_domain::audit::{AuditRecord, SYSTEM_CHAIN};
 use skjold_domain::TenantSlug;
 use skjold_store::{AuditTable, StoreError, TenantRouter};
@@ -19,7 +20,7 @@ pub(crate) enum Copy {
         chain: Arc<str>,
         records: Vec<AuditRecord>,
         /// The day files the records went to, to fsync before the database copy.
-        files: Vec<PathBuf>,
+        files: Vec<Arc<Path>>,
         /// The writer read the chain's head from its files (first write, or another process
         /// wrote): the database may lag the file, so bring it up to the file.
         cold: bool,
@@ -43,6 +44,9 @@ const RECORDS_PER_TRANSACTION: usize = 4096;
 pub(crate) struct Copier {
     pub(crate) router: Arc<TenantRouter>,
     pub(crate) root: PathBuf,
+    /// The chains' writers, whose locks the copier releases (see
+    /// [`ChainWriter::release_lock`](crate::writer::ChainWriter::release_lock)).
+    pub(crate) writers: Writers,
     /// Chains whose database copy failed: the next batch backfills from the file instead.
     pub(crate) behind: HashSet<String>,
 }
@@ -51,7 +55,7 @@ pub(crate) struct Copier {
 #[derive(Default)]
 struct ChainCopy {
     records: Vec<AuditRecord>,
-    files: Vec<PathBuf>,
+    files: Vec<Arc<Path>>,
     cold: bool,
 }
 
@@ -88,11 +92,32 @@ impl Copier {
                     }
                 }
             }
+            // Before the copy, which may wait for a database: the lock is for other processes
+            // to take now, not after a slow transaction.
+            for (chain, _) in &chains {
+                self.release_lock(chain);
+            }
             for (chain, part) in chains {
                 self.copy_chain(&chain, part).await;
             }
             for b in barriers {
                 let _ = b.send(());
+            }
+        }
+    }
+
+    /// Releases the chain's lock if its writer is idle. A writer busy now is appending a
+    /// record, which reaches the copier too: the next round releases it.
+    fn release_lock(&self, chain: &str) {
+        let writer = self
+            .writers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(chain)
+            .cloned();
+        if let Some(writer) = writer {
+            if let Ok(mut writer) = writer.try_lock() {
+                writer.release_lock();
             }
         }
     }
@@ -117,7 +142,7 @@ impl Copier {
                 .await
                 .map(|_| ())
         } else {
-            insert(&self.router, chain, &part.records).await
+            insert(&self.router, chain, part.records).await
         };
         match result {
             Ok(()) => {
@@ -149,14 +174,27 @@ async fn gather(first: Copy, rx: &mut mpsc::Receiver<Copy>, wake: &Notify) -> Ve
 async fn insert(
     router: &TenantRouter,
     chain: &str,
-    records: &[AuditRecord],
+    records: Vec<AuditRecord>,
 ) -> Result<(), StoreError> {
     let db = chain_db(router, chain).await?;
     // One transaction per copy (on SQLite each commit is an fsync), bounded in size.
-    for chunk in records.chunks(RECORDS_PER_TRANSACTION) {
+    insert_in_transactions(&db, records, RECORDS_PER_TRANSACTION).await
+}
+
+/// Inserts `records` in transactions of at most `size`, handing each its records.
+async fn insert_in_transactions(
+    db: &ChainDb,
+    records: Vec<AuditRecord>,
+    size: usize,
+) -> Result<(), StoreError> {
+    let mut records = records.into_iter();
+    loop {
+        let chunk: Vec<AuditRecord> = records.by_ref().take(size).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
         db.table().insert(chunk).await?;
     }
-    Ok(())
 }
 
 /// The database that holds a chain: the catalog for `_system`, else the tenant's own.
@@ -210,10 +248,6 @@ async fn backfill_through(
         missing.retain(|r| r.seq <= upto);
     }
     let n = missing.len();
-    if n > 0 {
-        for chunk in missing.chunks(1000) {
-            db.table().insert(chunk).await?;
-        }
-    }
+    insert_in_transactions(&db, missing, 1000).await?;
     Ok(n)
 }

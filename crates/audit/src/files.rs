@@ -233,30 +233,14 @@ impl ChainLock {
     }
 }
 
-/// The chain's lock file, opened once and kept: the quick path takes and releases the lock
-/// on it without opening anything.
+/// The chain's lock file, opened once and kept: the quick path takes the lock on it without
+/// opening anything, and keeps it until the copier lets go of it.
 pub(crate) fn open_lock_file(dir: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(dir.join(".lock"))
-}
-
-/// The lock on an already open lock file, released on drop.
-pub(crate) struct HeldLock<'a>(&'a File);
-
-impl<'a> HeldLock<'a> {
-    /// The lock if no other process (or other open file of this one) holds it right now.
-    pub(crate) fn try_take(file: &'a File) -> Option<Self> {
-        file.try_lock().ok().map(|()| Self(file))
-    }
-}
-
-impl Drop for HeldLock<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
 }
 
 impl Drop for ChainLock {
@@ -320,7 +304,7 @@ pub(crate) fn encode_lines(records: &[AuditRecord]) -> std::io::Result<Vec<u8>> 
 
 /// Makes what was written to `files` durable on disk (a sealed, read-only file can still be
 /// synced through a read handle).
-pub(crate) fn sync_files(files: &[PathBuf]) -> std::io::Result<()> {
+pub(crate) fn sync_files(files: &[impl AsRef<Path>]) -> std::io::Result<()> {
     for path in files {
         File::open(path)?.sync_data()?;
     }

@@ -38,7 +38,11 @@ pub enum AuditError {
 const COPY_QUEUE: usize = 65_536;
 
 /// A chain's writer, taken by one caller at a time.
-type SharedWriter = Arc<tokio::sync::Mutex<ChainWriter>>;
+pub(crate) type SharedWriter = Arc<tokio::sync::Mutex<ChainWriter>>;
+
+/// One writer per chain, made on the chain's first record; shared with the copier, which
+/// releases the writers' locks.
+pub(crate) type Writers = Arc<Mutex<HashMap<Arc<str>, SharedWriter>>>;
 
 /// A handle on the trail; cheap to clone.
 #[derive(Clone)]
@@ -48,9 +52,9 @@ pub struct AuditTrail {
 
 struct Inner {
     root: PathBuf,
-    /// One writer per chain, made on the chain's first record. A chain's records are written
-    /// one caller at a time, in the order they take its writer.
-    chains: Mutex<HashMap<Arc<str>, SharedWriter>>,
+    /// A chain's records are written one caller at a time, in the order they take its
+    /// writer.
+    chains: Writers,
     copier: mpsc::Sender<Copy>,
     /// Cuts the copier's linger short when someone waits for it.
     wake_copier: Arc<Notify>,
@@ -61,10 +65,12 @@ impl AuditTrail {
     pub fn start(router: Arc<TenantRouter>, root: PathBuf) -> Self {
         let (copy_tx, copy_rx) = mpsc::channel(COPY_QUEUE);
         let wake_copier = Arc::new(Notify::new());
+        let chains = Writers::default();
         tokio::spawn(
             Copier {
                 router,
                 root: root.clone(),
+                writers: chains.clone(),
                 behind: HashSet::new(),
             }
             .run(copy_rx, wake_copier.clone()),
@@ -72,7 +78,7 @@ impl AuditTrail {
         Self {
             inner: Arc::new(Inner {
                 root,
-                chains: Mutex::new(HashMap::new()),
+                chains,
                 copier: copy_tx,
                 wake_copier,
             }),

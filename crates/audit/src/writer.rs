@@ -9,9 +9,10 @@
 //! predecessor must be sealed, a security event that must be fsynced, a lock held elsewhere)
 //! goes through [`ChainWriter::append`], which may block and runs on a blocking thread.
 
-use crate::files::{self, ChainLock, HeldLock};
+use crate::files::{self, ChainLock};
 use skjold_domain::audit::{AuditRecord, Draft, GENESIS};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What the last write left behind: enough to chain the next record without reading the
 /// files, and to notice when another process wrote meanwhile.
@@ -21,7 +22,8 @@ struct Head {
     at: String,
     /// The file the last record went to and its size after the write: if either changed by
     /// the next write, another process wrote and the head is read again from the files.
-    file: PathBuf,
+    /// Shared with the copier, which fsyncs it: an `Arc` is cheaper than a path's copy.
+    file: Arc<Path>,
     len: u64,
 }
 
@@ -35,7 +37,7 @@ impl Head {
 pub(crate) struct Appended {
     pub(crate) records: Vec<AuditRecord>,
     /// The day files they went to, for the copier to fsync before the database copy.
-    pub(crate) files: Vec<PathBuf>,
+    pub(crate) files: Vec<Arc<Path>>,
     /// The head was read from the files (first write, or another process wrote): the
     /// database may lag the file, so the copier brings it up to the file.
     pub(crate) cold: bool,
@@ -46,8 +48,11 @@ pub(crate) struct ChainWriter {
     dir: PathBuf,
     /// The chain's lock file, open from the first quick append on.
     lock_file: Option<std::fs::File>,
+    /// Whether this writer holds the lock on `lock_file` between quick appends (see
+    /// [`ChainWriter::release_lock`]).
+    holding: bool,
     /// The head's day file, open for appending, from the first quick append to it on.
-    day_file: Option<(PathBuf, std::fs::File)>,
+    day_file: Option<(Arc<Path>, std::fs::File)>,
     /// `None` before the first write and after a failed one: the next write reads the head
     /// from the files.
     head: Option<Head>,
@@ -66,6 +71,7 @@ impl ChainWriter {
             chain: chain.to_string(),
             dir,
             lock_file: None,
+            holding: false,
             day_file: None,
             head: None,
         }
@@ -84,7 +90,7 @@ impl ChainWriter {
         if !drafts.iter().all(of_head_day) {
             return Ok(Quick::NeedsBlocking(drafts));
         }
-        let (head_file, head_len) = (head.file.clone(), head.len);
+        let (head_file, head_len) = (Arc::clone(&head.file), head.len);
         // The lock file and the day file stay open between appends: opening them is most
         // of what an append would otherwise cost in system calls.
         let lock = match self.lock_file.take() {
@@ -102,15 +108,21 @@ impl ChainWriter {
                 Err(_) => return Ok(Quick::NeedsBlocking(drafts)),
             },
         };
-        // A lock held by another process, or any trouble with it, is for the blocking path,
-        // which waits for the lock and reports errors.
-        let Some(_held) = HeldLock::try_take(lock) else {
-            self.day_file = Some((head_file, day));
-            return Ok(Quick::NeedsBlocking(drafts));
-        };
-        // Another process that appended (or sealed the day) changed the file's size.
-        if day.metadata().map(|m| m.len()).ok() != Some(head_len) {
-            return Ok(Quick::NeedsBlocking(drafts));
+        if !self.holding {
+            // A lock held by another process, or any trouble with it, is for the blocking
+            // path, which waits for the lock and reports errors.
+            if lock.try_lock().is_err() {
+                self.day_file = Some((head_file, day));
+                return Ok(Quick::NeedsBlocking(drafts));
+            }
+            // While the lock was free another process may have appended (or sealed the
+            // day), which changed the file's size. Held, the lock keeps them out: no need
+            // to ask again until it is released.
+            if day.metadata().map(|m| m.len()).ok() != Some(head_len) {
+                let _ = lock.unlock();
+                return Ok(Quick::NeedsBlocking(drafts));
+            }
+            self.holding = true;
         }
         let records = chain_drafts(&self.chain, self.head.as_ref(), drafts);
         // Every record is of the head's day: none is earlier (times never go backwards in a
@@ -122,10 +134,8 @@ impl ChainWriter {
         match written {
             Ok(n) => {
                 // Under the lock nobody else wrote: the size is known without asking.
-                if let Some(next) = next_head(&records, head_file.clone(), head_len + n) {
-                    self.head = Some(next);
-                }
-                self.day_file = Some((head_file.clone(), day));
+                advance_head(&mut self.head, &records, &head_file, head_len + n);
+                self.day_file = Some((Arc::clone(&head_file), day));
                 Ok(Quick::Done(Appended {
                     records,
                     files: vec![head_file],
@@ -135,7 +145,22 @@ impl ChainWriter {
             Err(e) => {
                 // What reached the file is unknown: read the head again next time.
                 self.head = None;
+                self.release_lock();
                 Err(e.to_string())
+            }
+        }
+    }
+
+    /// Lets other processes at the chain's files again. A quick append keeps the chain's
+    /// lock after it returns, so that a busy chain pays for neither taking and releasing it
+    /// nor checking the file's size on every record (three system calls of the four a
+    /// record cost); the [copier](crate::copier) releases it each time it takes the records
+    /// written meanwhile (about ten times a second under load, and always after the last
+    /// record), so a CLI command waits at most that long for its turn.
+    pub(crate) fn release_lock(&mut self) {
+        if std::mem::take(&mut self.holding) {
+            if let Some(lock) = &self.lock_file {
+                let _ = lock.unlock();
             }
         }
     }
@@ -152,6 +177,9 @@ impl ChainWriter {
     }
 
     fn append_locked(&mut self, drafts: Vec<Draft>, sync: bool) -> Result<Appended, String> {
+        // The blocking path takes the lock through a file of its own, which the quick
+        // path's lock (on another open file, even in this process) would keep out.
+        self.release_lock();
         let _lock = ChainLock::acquire(&self.dir).map_err(|e| e.to_string())?;
         let newest_draft_day = drafts
             .iter()
@@ -172,7 +200,7 @@ impl ChainWriter {
             self.head = files::last_record(&self.dir)
                 .map_err(|e| e.to_string())?
                 .map(|r| Head {
-                    file: files::day_path(&self.dir, r.day()),
+                    file: files::day_path(&self.dir, r.day()).into(),
                     seq: r.seq,
                     hash: r.hash,
                     at: r.at,
@@ -181,12 +209,15 @@ impl ChainWriter {
         }
         let prev_day = self.head.as_ref().map(|h| h.day().to_string());
         let records = chain_drafts(&self.chain, self.head.as_ref(), drafts);
-        let files = files::append(&self.dir, &records, prev_day.as_deref(), sync)
-            .map_err(|e| e.to_string())?;
+        let files: Vec<Arc<Path>> = files::append(&self.dir, &records, prev_day.as_deref(), sync)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(Arc::from)
+            .collect();
         if let Some(last) = records.last() {
-            let file = files::day_path(&self.dir, last.day());
+            let file: Arc<Path> = files::day_path(&self.dir, last.day()).into();
             let len = files::file_len(&file);
-            self.head = next_head(&records, file, len);
+            advance_head(&mut self.head, &records, &file, len);
         }
         Ok(Appended {
             records,
@@ -196,34 +227,52 @@ impl ChainWriter {
     }
 }
 
-/// The head after `records`, just written to `file`, which is now `len` bytes long.
-fn next_head(records: &[AuditRecord], file: PathBuf, len: u64) -> Option<Head> {
-    records.last().map(|last| Head {
-        seq: last.seq,
-        hash: last.hash.clone(),
-        at: last.at.clone(),
-        file,
-        len,
-    })
+/// Moves `head` past `records`, just written to `file`, which is now `len` bytes long. The
+/// head's strings are overwritten in place: every append does this, and it need not
+/// allocate.
+fn advance_head(head: &mut Option<Head>, records: &[AuditRecord], file: &Arc<Path>, len: u64) {
+    let Some(last) = records.last() else {
+        return;
+    };
+    match head {
+        Some(h) => {
+            h.seq = last.seq;
+            h.hash.clone_from(&last.hash);
+            h.at.clone_from(&last.at);
+            if !Arc::ptr_eq(&h.file, file) {
+                h.file = Arc::clone(file);
+            }
+            h.len = len;
+        }
+        None => {
+            *head = Some(Head {
+                seq: last.seq,
+                hash: last.hash.clone(),
+                at: last.at.clone(),
+                file: Arc::clone(file),
+                len,
+            })
+        }
+    }
 }
 
 /// Gives the drafts their place after the head. Times in a chain never go backwards: a
 /// request that began before the last record was written (say, just before midnight) is
 /// stamped with that record's time, so every record lands in its own day's file, in order.
 fn chain_drafts(chain: &str, head: Option<&Head>, drafts: Vec<Draft>) -> Vec<AuditRecord> {
-    let (mut seq, mut prev, mut last_at) = match head {
-        Some(h) => (h.seq, h.hash.clone(), h.at.clone()),
-        None => (0, GENESIS.to_string(), String::new()),
-    };
-    let mut records = Vec::with_capacity(drafts.len());
+    let mut records: Vec<AuditRecord> = Vec::with_capacity(drafts.len());
     for mut d in drafts {
-        if d.at < last_at {
-            d.at.clone_from(&last_at);
+        // The record before this one: the previous draft's, else the head (no copies of
+        // its strings: most calls chain a single draft).
+        let (seq, prev, last_at) = match (records.last(), head) {
+            (Some(r), _) => (r.seq, r.hash.as_str(), r.at.as_str()),
+            (None, Some(h)) => (h.seq, h.hash.as_str(), h.at.as_str()),
+            (None, None) => (0, GENESIS, ""),
+        };
+        if d.at.as_str() < last_at {
+            last_at.clone_into(&mut d.at);
         }
-        last_at.clone_from(&d.at);
-        seq += 1;
-        let r = d.seal(chain, seq, &prev);
-        prev.clone_from(&r.hash);
+        let r = d.seal(chain, seq + 1, prev);
         records.push(r);
     }
     records
@@ -254,6 +303,15 @@ mod tests {
             Quick::Done(a) => Some(a),
             Quick::NeedsBlocking(_) => None,
         }
+    }
+
+    /// Our first write after another writer's record: never quick, and the blocking path
+    /// reads the head again from the files (so the copier backfills the database).
+    fn rereads_after_theirs(ours: &mut ChainWriter, at: &str, seq: i64) {
+        assert!(quickly(ours, at).is_none());
+        let reread = ours.append(vec![access(at)], false).unwrap();
+        assert!(reread.cold);
+        assert_eq!(reread.records[0].seq, seq);
     }
 
     /// Every record of the chain's files, in file order, and whether each day but the last
@@ -292,18 +350,15 @@ mod tests {
         assert_eq!(quick.records[0].seq, 2);
         let earlier = quickly(&mut ours, "2026-11-26T09:59:00.000000Z").unwrap();
         assert_eq!(earlier.records[0].at, "2026-11-26T10:00:01.000000Z");
-        // Another process (a CLI command) appends: our next write notices and rereads.
+        // Another process (a CLI command) appends once the copier has released our lock:
+        // our next write notices and rereads.
+        ours.release_lock();
         let mut theirs = ChainWriter::new("acme", dir.clone());
         let cli = theirs
             .append(vec![access("2026-11-26T10:00:02.000000Z")], true)
             .unwrap();
         assert_eq!(cli.records[0].seq, 4);
-        assert!(quickly(&mut ours, "2026-11-26T10:00:03.000000Z").is_none());
-        let reread = ours
-            .append(vec![access("2026-11-26T10:00:03.000000Z")], false)
-            .unwrap();
-        assert!(reread.cold);
-        assert_eq!(reread.records[0].seq, 5);
+        rereads_after_theirs(&mut ours, "2026-11-26T10:00:03.000000Z", 5);
         // A new day is never quick: the old day is sealed first.
         assert!(quickly(&mut ours, "2026-11-27T00:00:00.000001Z").is_none());
         ours.append(vec![access("2026-11-27T00:00:00.000001Z")], false)
@@ -320,6 +375,38 @@ mod tests {
             prev.clone_from(&r.hash);
         }
         assert_eq!(records.len(), 7);
+    }
+
+    #[test]
+    fn a_quick_append_keeps_the_lock_until_it_is_released_and_others_then_get_their_turn() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("acme");
+        let mut ours = ChainWriter::new("acme", dir.clone());
+        ours.append(vec![access("2026-11-26T10:00:00.000000Z")], false)
+            .unwrap();
+        // The blocking append let go of the lock; the quick one keeps it.
+        drop(ChainLock::acquire(&dir).unwrap());
+        quickly(&mut ours, "2026-11-26T10:00:01.000000Z").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let theirs_dir = dir.clone();
+        let theirs = std::thread::spawn(move || {
+            let mut theirs = ChainWriter::new("acme", theirs_dir);
+            let appended = theirs
+                .append(vec![access("2026-11-26T10:00:02.000000Z")], true)
+                .unwrap();
+            tx.send(()).unwrap();
+            appended
+        });
+        // Still ours: the other writer waits, and our appends stay quick meanwhile.
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err());
+        quickly(&mut ours, "2026-11-26T10:00:01.500000Z").unwrap();
+        ours.release_lock();
+        let theirs = theirs.join().unwrap();
+        assert_eq!(theirs.records[0].seq, 4);
+        // Their record changed the file: ours notices once it takes the lock again.
+        rereads_after_theirs(&mut ours, "2026-11-26T10:00:03.000000Z", 5);
     }
 
     #[test]

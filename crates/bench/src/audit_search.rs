@@ -313,8 +313,7 @@ async fn generate(
         prev = record.hash.clone();
         batch.push(record);
         if batch.len() == 10_000 {
-            db.audit().insert(&batch).await?;
-            batch.clear();
+            db.audit().insert(std::mem::take(&mut batch)).await?;
             if !args.json && last_report.elapsed() > Duration::from_secs(10) {
                 eprintln!(
                     "  {} of {missing} records ({:.0}/s)",
@@ -326,7 +325,7 @@ async fn generate(
         }
     }
     if !batch.is_empty() {
-        db.audit().insert(&batch).await?;
+        db.audit().insert(batch).await?;
     }
     Ok((missing, started.elapsed().as_secs_f64()))
 }

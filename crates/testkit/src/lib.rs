@@ -165,6 +165,19 @@ impl TestApp {
         body["token"].as_str().expect("token").to_string()
     }
 
+    /// An existing tenant's database, for tests that look past the API.
+    pub async fn tenant_db(&self, slug: &str) -> skjold_store::TenantDb {
+        let slug = TenantSlug::parse(slug).expect("slug");
+        let (_, db) = self
+            .state
+            .tenants
+            .open(&slug)
+            .await
+            .expect("tenant database opens")
+            .expect("tenant exists");
+        db
+    }
+
     /// A token of the demo tenant's administrator.
     pub async fn admin_token(&self) -> String {
         self.sign_in("demo", "admin", &self.admin_password.clone())

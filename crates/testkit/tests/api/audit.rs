@@ -719,3 +719,61 @@ async fn a_failed_sign_in_is_found_by_the_user_filter_however_the_name_was_typed
         assert_eq!(found[0]["username"], "mallory");
     }
 }
+
+/// A search by a security event's kind walks the index that holds only the events (not the
+/// access records, which are most of a trail and never need it), on both databases; access
+/// records are still found by kind.
+#[tokio::test]
+async fn a_search_by_event_walks_the_events_index_and_access_records_are_still_found() {
+    use skjold_domain::audit::{Draft, ACCESS, GENESIS};
+    use skjold_store::AuditQuery;
+    let app = spawn_app().await;
+    app.state.audit.flush().await.unwrap();
+    let db = app.tenant_db("demo").await;
+    // Rows straight into the database copy, after what the trail has written there; no
+    // request reaches the tenant afterwards, so nothing else takes these numbers.
+    let head = db.audit().head().await.unwrap().map_or(0, |h| h.seq);
+    let records: Vec<_> = (1..=3000_i64)
+        .map(|i| {
+            let kind = if i % 100 == 0 {
+                "auth.sign_in.failed"
+            } else {
+                ACCESS
+            };
+            Draft {
+                at: format!("2026-11-{:02}T10:00:00.000000Z", 1 + i / 200),
+                kind: kind.to_string(),
+                username: Some(format!("user{}", i % 30)),
+                ip: Some("192.0.2.7".to_string()),
+                ..Draft::default()
+            }
+            .seal("demo", head + i, GENESIS)
+        })
+        .collect();
+    db.audit().insert(records).await.unwrap();
+
+    let by_kind = |kind: &str| AuditQuery {
+        kind: Some(kind.to_string()),
+        limit: 50,
+        ..AuditQuery::default()
+    };
+    let plan = db
+        .audit()
+        .search_plan(&by_kind("auth.sign_in.failed"))
+        .await
+        .unwrap()
+        .join("\n");
+    assert!(plan.contains("audit_events_by_kind"), "{plan}");
+    let (failed, more) = db
+        .audit()
+        .search(&by_kind("auth.sign_in.failed"))
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 30);
+    assert!(!more);
+    assert!(failed.windows(2).all(|w| w[0].seq > w[1].seq));
+    let (access, more) = db.audit().search(&by_kind(ACCESS)).await.unwrap();
+    assert_eq!(access.len(), 50);
+    assert!(more);
+    assert!(access.iter().all(|r| r.kind == ACCESS));
+}
