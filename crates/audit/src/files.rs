@@ -214,28 +214,11 @@ impl Iterator for LinesBackward {
     }
 }
 
-/// An exclusive lock on the chain directory, so that the server and a CLI command on the
-/// same data dir never interleave their appends. Released on drop.
-pub(crate) struct ChainLock {
-    file: File,
-}
-
-impl ChainLock {
-    pub(crate) fn acquire(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(".lock"))?;
-        file.lock()?;
-        Ok(Self { file })
-    }
-}
-
-/// The chain's lock file, opened once and kept: the quick path takes the lock on it without
-/// opening anything, and keeps it until the copier lets go of it.
+/// The chain's lock file (made with its directory if need be), opened once and kept by the
+/// chain's writer: the lock on it is what lets one writer at a time — the server or a CLI
+/// command on the same data dir — append to the chain.
 pub(crate) fn open_lock_file(dir: &Path) -> std::io::Result<File> {
+    std::fs::create_dir_all(dir)?;
     OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -243,6 +226,22 @@ pub(crate) fn open_lock_file(dir: &Path) -> std::io::Result<File> {
         .open(dir.join(".lock"))
 }
 
+/// The chain's lock as another process would hold it, for tests. Released on drop.
+#[cfg(test)]
+pub(crate) struct ChainLock {
+    file: File,
+}
+
+#[cfg(test)]
+impl ChainLock {
+    pub(crate) fn acquire(dir: &Path) -> std::io::Result<Self> {
+        let file = open_lock_file(dir)?;
+        file.lock()?;
+        Ok(Self { file })
+    }
+}
+
+#[cfg(test)]
 impl Drop for ChainLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();

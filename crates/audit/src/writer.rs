@@ -9,7 +9,7 @@
 //! predecessor must be sealed, a security event that must be fsynced, a lock held elsewhere)
 //! goes through [`ChainWriter::append`], which may block and runs on a blocking thread.
 
-use crate::files::{self, ChainLock};
+use crate::files;
 use skjold_domain::audit::{AuditRecord, Draft, GENESIS};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -93,14 +93,9 @@ impl ChainWriter {
         let (head_file, head_len) = (Arc::clone(&head.file), head.len);
         // The lock file and the day file stay open between appends: opening them is most
         // of what an append would otherwise cost in system calls.
-        let lock = match self.lock_file.take() {
-            Some(lock) => lock,
-            None => match files::open_lock_file(&self.dir) {
-                Ok(lock) => lock,
-                Err(_) => return Ok(Quick::NeedsBlocking(drafts)),
-            },
+        let Ok(lock) = kept_lock_file(&mut self.lock_file, &self.dir) else {
+            return Ok(Quick::NeedsBlocking(drafts));
         };
-        let lock = self.lock_file.insert(lock);
         let mut day = match self.day_file.take() {
             Some((path, file)) if path == head_file => file,
             _ => match files::open_append(&head_file) {
@@ -168,8 +163,11 @@ impl ChainWriter {
     /// Appends any records, fsyncing them when `sync` is set: waits for the chain's lock,
     /// reads the head from the files when it is not known or another process wrote, and
     /// seals the previous day when records of a new day come. Blocking.
+    /// The lock is let go afterwards: a CLI command's writer, whose records all come this
+    /// way, holds it no longer than its append.
     pub(crate) fn append(&mut self, drafts: Vec<Draft>, sync: bool) -> Result<Appended, String> {
         let result = self.append_locked(drafts, sync);
+        self.release_lock();
         if result.is_err() {
             self.head = None;
         }
@@ -177,10 +175,14 @@ impl ChainWriter {
     }
 
     fn append_locked(&mut self, drafts: Vec<Draft>, sync: bool) -> Result<Appended, String> {
-        // The blocking path takes the lock through a file of its own, which the quick
-        // path's lock (on another open file, even in this process) would keep out.
-        self.release_lock();
-        let _lock = ChainLock::acquire(&self.dir).map_err(|e| e.to_string())?;
+        // The same lock file as the quick path's: a lock held through a second open file
+        // would shut out this very writer.
+        if !self.holding {
+            kept_lock_file(&mut self.lock_file, &self.dir)
+                .and_then(|lock| lock.lock())
+                .map_err(|e| e.to_string())?;
+            self.holding = true;
+        }
         let newest_draft_day = drafts
             .iter()
             .map(draft_day)
@@ -225,6 +227,18 @@ impl ChainWriter {
             cold,
         })
     }
+}
+
+/// The writer's lock file, opened on first use and kept open.
+fn kept_lock_file<'a>(
+    slot: &'a mut Option<std::fs::File>,
+    dir: &Path,
+) -> std::io::Result<&'a std::fs::File> {
+    let file = match slot.take() {
+        Some(file) => file,
+        None => files::open_lock_file(dir)?,
+    };
+    Ok(slot.insert(file))
 }
 
 /// Moves `head` past `records`, just written to `file`, which is now `len` bytes long. The
@@ -287,7 +301,7 @@ fn draft_day(d: &Draft) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::files::Line;
+    use crate::files::{ChainLock, Line};
 
     fn access(at: &str) -> Draft {
         Draft {
@@ -303,6 +317,19 @@ mod tests {
             Quick::Done(a) => Some(a),
             Quick::NeedsBlocking(_) => None,
         }
+    }
+
+    /// A writer of chain `acme` in a new directory, after its first record (written the
+    /// blocking way, as every chain's first record is). The directory lives as long as the
+    /// `TempDir`.
+    fn started_writer() -> (tempfile::TempDir, PathBuf, ChainWriter) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("acme");
+        let mut writer = ChainWriter::new("acme", dir.clone());
+        writer
+            .append(vec![access("2026-11-26T10:00:00.000000Z")], false)
+            .unwrap();
+        (tmp, dir, writer)
     }
 
     /// Our first write after another writer's record: never quick, and the blocking path
@@ -379,11 +406,7 @@ mod tests {
 
     #[test]
     fn a_quick_append_keeps_the_lock_until_it_is_released_and_others_then_get_their_turn() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("acme");
-        let mut ours = ChainWriter::new("acme", dir.clone());
-        ours.append(vec![access("2026-11-26T10:00:00.000000Z")], false)
-            .unwrap();
+        let (_tmp, dir, mut ours) = started_writer();
         // The blocking append let go of the lock; the quick one keeps it.
         drop(ChainLock::acquire(&dir).unwrap());
         quickly(&mut ours, "2026-11-26T10:00:01.000000Z").unwrap();
@@ -411,11 +434,7 @@ mod tests {
 
     #[test]
     fn a_lock_held_by_another_process_sends_the_append_to_the_blocking_path() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("acme");
-        let mut ours = ChainWriter::new("acme", dir.clone());
-        ours.append(vec![access("2026-11-26T10:00:00.000000Z")], false)
-            .unwrap();
+        let (_tmp, dir, mut ours) = started_writer();
         let held = ChainLock::acquire(&dir).unwrap();
         assert!(quickly(&mut ours, "2026-11-26T10:00:01.000000Z").is_none());
         drop(held);

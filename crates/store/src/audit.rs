@@ -5,7 +5,6 @@ use crate::{BackendKind, Catalog, StoreError, TenantDb};
 use skjold_domain::audit::{AuditRecord, ACCESS};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
-use std::fmt::Write;
 
 /// A search over one chain, newest first.
 #[derive(Debug, Default, Clone)]
@@ -62,13 +61,8 @@ const FIELDS: usize = 17;
 
 /// The most rows one `INSERT` takes: fewer statements, each a round trip (on SQLite a
 /// hand-off to the connection's thread), for a batch of hundreds or thousands of records.
-///
-/// The placeholders matter on SQLite. For every value bound, sqlx's SQLite driver asks
-/// `sqlite3_bind_parameter_name`, which walks the statement's list of *named* parameters
-/// (`$1`, `$2`, …): with those, binding costs grow with the square of the row count (14 % of
-/// the copy's time at 16 rows a statement, profiled). Anonymous `?` parameters are not in
-/// that list, so SQLite statements use them and binding stays linear; PostgreSQL's are
-/// numbered (`$n`) and bound by position anyway.
+/// SQLite statements use anonymous placeholders, which keep binding linear in the rows
+/// (see [`BackendKind::push_value_rows`]).
 const MAX_ROWS_PER_INSERT: usize = 64;
 
 /// How many of `remaining` rows the next `INSERT` takes: the largest power of two up to
@@ -86,24 +80,7 @@ fn rows_in_next_insert(remaining: usize) -> usize {
 /// `INSERT … VALUES (…), (…) …` for `rows` records, with the backend's placeholders.
 fn insert_statement(kind: BackendKind, rows: usize) -> String {
     let mut sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ");
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..FIELDS {
-            if c > 0 {
-                sql.push(',');
-            }
-            match kind {
-                BackendKind::Sqlite => sql.push('?'),
-                BackendKind::Postgres => {
-                    let _ = write!(sql, "${}", i * FIELDS + c + 1);
-                }
-            }
-        }
-        sql.push(')');
-    }
+    kind.push_value_rows(&mut sql, rows, FIELDS);
     sql.push_str(" ON CONFLICT (seq) DO NOTHING");
     sql
 }
@@ -230,8 +207,7 @@ impl AuditTable<'_> {
 
     /// How the database would answer [`search`](Self::search) for `q`, one line per step of
     /// its plan (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL): which index a
-    /// search walks, for the benchmark's report and for tests that hold searches to their
-    /// indexes.
+    /// search walks, for tests that hold searches to their indexes.
     pub async fn search_plan(&self, q: &AuditQuery) -> Result<Vec<String>, StoreError> {
         let (sql, args) = search_statement(q);
         let (explain, column) = match self.kind {

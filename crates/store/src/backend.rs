@@ -14,6 +14,34 @@ pub enum BackendKind {
     Postgres,
 }
 
+impl BackendKind {
+    /// Appends `(…),(…)…` to a multi-row `INSERT`: `rows` rows of `width` values each, with
+    /// this backend's placeholders, numbered in row order. SQLite gets anonymous `?`: for
+    /// every value bound, sqlx's SQLite driver asks `sqlite3_bind_parameter_name`, which
+    /// walks the statement's list of *named* parameters (`$1`, `$2`, …), so with those a
+    /// statement of many rows costs the square of its size to bind (14 % of the audit
+    /// copy's time at 16 rows, profiled); `?` is not in that list. PostgreSQL's are numbered
+    /// (`$n`) and bound by position anyway.
+    pub(crate) fn push_value_rows(self, sql: &mut String, rows: usize, width: usize) {
+        use std::fmt::Write;
+        for r in 0..rows {
+            sql.push_str(if r == 0 { "(" } else { ",(" });
+            for c in 0..width {
+                if c > 0 {
+                    sql.push(',');
+                }
+                match self {
+                    BackendKind::Sqlite => sql.push('?'),
+                    BackendKind::Postgres => {
+                        let _ = write!(sql, "${}", r * width + c + 1);
+                    }
+                }
+            }
+            sql.push(')');
+        }
+    }
+}
+
 #[derive(Clone)]
 pub enum Backend {
     /// `catalog.db` and `tenants/<slug>/crm.db` under the data dir.

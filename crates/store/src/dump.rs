@@ -461,7 +461,7 @@ impl TenantDb {
                         .execute(&mut *tx)
                         .await?;
                     loaded.insert(name.clone(), 0);
-                    batch = Some(Batch::new(name, columns, kinds));
+                    batch = Some(Batch::new(self.kind, name, columns, kinds));
                 }
                 DumpItem::Row(values) => {
                     let b = batch
@@ -710,6 +710,7 @@ impl TenantDb {
 
 /// Rows of one table waiting to go in with one multi-row INSERT.
 struct Batch {
+    backend: BackendKind,
     table: String,
     columns: Vec<String>,
     kinds: Vec<ColKind>,
@@ -722,9 +723,10 @@ impl Batch {
     /// statement a modest size.
     const MAX_PARAMS: usize = 30_000;
 
-    fn new(table: String, columns: Vec<String>, kinds: Vec<ColKind>) -> Self {
+    fn new(backend: BackendKind, table: String, columns: Vec<String>, kinds: Vec<ColKind>) -> Self {
         let max_rows = (Self::MAX_PARAMS / kinds.len().max(1)).clamp(1, 500);
         Self {
+            backend,
             table,
             columns,
             kinds,
@@ -737,25 +739,13 @@ impl Batch {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let width = self.kinds.len();
         let mut sql = format!(
             "INSERT INTO {} ({}) VALUES ",
             self.table,
             self.columns.join(", ")
         );
-        for r in 0..self.rows.len() {
-            if r > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 0..width {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", r * width + c + 1));
-            }
-            sql.push(')');
-        }
+        self.backend
+            .push_value_rows(&mut sql, self.rows.len(), self.kinds.len());
         let rows = std::mem::take(&mut self.rows);
         let mut q = sqlx::query(&sql);
         for values in &rows {
