@@ -4,30 +4,14 @@
 //! fsync nor the database write sits on a request's path.
 
 use crate::files;
-use crate::trail::Writers;
-use skjold_domain::audit::{AuditRecord, SYSTEM_CHAIN};
+use crate::trail::{CopierAlive, Pending};
+use skjold_domain::audit::{AuditRecord, AuditRow, SYSTEM_CHAIN};
 use skjold_domain::TenantSlug;
 use skjold_store::{AuditTable, StoreError, TenantRouter};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
-
-/// What the writers hand the copier.
-pub(crate) enum Copy {
-    Records {
-        chain: Arc<str>,
-        records: Vec<AuditRecord>,
-        /// The day files the records went to, to fsync before the database copy.
-        files: Vec<Arc<Path>>,
-        /// The writer read the chain's head from its files (first write, or another process
-        /// wrote): the database may lag the file, so bring it up to the file.
-        cold: bool,
-    },
-    /// Answered once everything queued before it is fsynced and in the databases.
-    Barrier(oneshot::Sender<()>),
-}
 
 /// How long the copier lets written records gather before it fsyncs and copies them, unless
 /// someone waits for the copy ([`crate::AuditTrail::flush`]). Under load this turns hundreds
@@ -44,85 +28,31 @@ const RECORDS_PER_TRANSACTION: usize = 4096;
 pub(crate) struct Copier {
     pub(crate) router: Arc<TenantRouter>,
     pub(crate) root: PathBuf,
-    /// The chains' writers, whose locks the copier releases (see
-    /// [`ChainWriter::release_lock`](crate::writer::ChainWriter::release_lock)).
-    pub(crate) writers: Writers,
     /// Chains whose database copy failed: the next batch backfills from the file instead.
     pub(crate) behind: HashSet<String>,
 }
 
-/// One chain's share of what queued up for the copier.
-#[derive(Default)]
-struct ChainCopy {
-    records: Vec<AuditRecord>,
-    files: Vec<Arc<Path>>,
-    cold: bool,
-}
-
 impl Copier {
-    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Copy>, wake: Arc<Notify>) {
-        while let Some(first) = rx.recv().await {
-            let queued = gather(first, &mut rx, &wake).await;
-            let mut chains: Vec<(Arc<str>, ChainCopy)> = Vec::new();
-            let mut barriers = Vec::new();
-            for item in queued {
-                match item {
-                    Copy::Barrier(done) => barriers.push(done),
-                    Copy::Records {
-                        chain,
-                        records,
-                        files,
-                        cold,
-                    } => {
-                        let at = match chains.iter().position(|(c, _)| *c == chain) {
-                            Some(i) => i,
-                            None => {
-                                chains.push((chain, ChainCopy::default()));
-                                chains.len() - 1
-                            }
-                        };
-                        let part = &mut chains[at].1;
-                        part.records.extend(records);
-                        for f in files {
-                            if !part.files.contains(&f) {
-                                part.files.push(f);
-                            }
-                        }
-                        part.cold |= cold;
-                    }
-                }
+    pub(crate) async fn run(mut self, alive: CopierAlive) {
+        let shared = alive.0.clone();
+        loop {
+            // Woken by a chain's first pending record or by a flush; later records of a
+            // chain with records pending wake nobody.
+            shared.work.notified().await;
+            if !shared.flush_waits() {
+                let _ = tokio::time::timeout(COPY_LINGER, shared.hurry.notified()).await;
             }
-            // Before the copy, which may wait for a database: the lock is for other processes
-            // to take now, not after a slow transaction.
-            for (chain, _) in &chains {
-                self.release_lock(chain);
+            let round = shared.take();
+            for (chain, pending) in round.chains {
+                self.copy_chain(&chain, pending).await;
             }
-            for (chain, part) in chains {
-                self.copy_chain(&chain, part).await;
-            }
-            for b in barriers {
+            for b in round.barriers {
                 let _ = b.send(());
             }
         }
     }
 
-    /// Releases the chain's lock if its writer is idle. A writer busy now is appending a
-    /// record, which reaches the copier too: the next round releases it.
-    fn release_lock(&self, chain: &str) {
-        let writer = self
-            .writers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(chain)
-            .cloned();
-        if let Some(writer) = writer {
-            if let Ok(mut writer) = writer.try_lock() {
-                writer.release_lock();
-            }
-        }
-    }
-
-    async fn copy_chain(&mut self, chain: &str, part: ChainCopy) {
+    async fn copy_chain(&mut self, chain: &str, part: Pending) {
         let files = part.files;
         let synced = tokio::task::spawn_blocking(move || files::sync_files(&files))
             .await
@@ -137,12 +67,11 @@ impl Copier {
         let backfill_first = part.cold || self.behind.contains(chain);
         let result = if backfill_first {
             // Only up to this batch: later records may be written but not yet fsynced.
-            let upto = part.records.last().map(|r| r.seq);
-            backfill_through(&self.router, &self.root, chain, upto)
+            backfill_through(&self.router, &self.root, chain, Some(part.last_seq))
                 .await
                 .map(|_| ())
         } else {
-            insert(&self.router, chain, part.records).await
+            insert_lines(&self.router, chain, &part.lines).await
         };
         match result {
             Ok(()) => {
@@ -156,45 +85,37 @@ impl Copier {
     }
 }
 
-/// What the copier takes in one go: `first` and whatever queues up behind it within
-/// [`COPY_LINGER`]. A barrier (someone waits for the copy) ends the wait at once.
-async fn gather(first: Copy, rx: &mut mpsc::Receiver<Copy>, wake: &Notify) -> Vec<Copy> {
-    if !matches!(first, Copy::Barrier(_)) {
-        // Not listening to the queue meanwhile: records arriving during the wait cost their
-        // senders no wake-up of this task.
-        let _ = tokio::time::timeout(COPY_LINGER, wake.notified()).await;
-    }
-    let mut queued = vec![first];
-    while let Ok(more) = rx.try_recv() {
-        queued.push(more);
-    }
-    queued
-}
-
-async fn insert(
-    router: &TenantRouter,
-    chain: &str,
-    records: Vec<AuditRecord>,
-) -> Result<(), StoreError> {
+/// Copies records into the chain's database from their lines as the writer wrote them.
+async fn insert_lines(router: &TenantRouter, chain: &str, lines: &[u8]) -> Result<(), StoreError> {
+    let rows = lines
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_slice::<AuditRow<'_>>(line).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "audit chain '{chain}': a record the writer wrote does not read back: {e}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let db = chain_db(router, chain).await?;
     // One transaction per copy (on SQLite each commit is an fsync), bounded in size.
-    insert_in_transactions(&db, records, RECORDS_PER_TRANSACTION).await
+    for chunk in rows.chunks(RECORDS_PER_TRANSACTION) {
+        db.table().insert_rows(chunk).await?;
+    }
+    Ok(())
 }
 
-/// Inserts `records` in transactions of at most `size`, handing each its records.
+/// Inserts `records` in transactions of at most `size` records each.
 async fn insert_in_transactions(
     db: &ChainDb,
-    records: Vec<AuditRecord>,
+    records: &[AuditRecord],
     size: usize,
 ) -> Result<(), StoreError> {
-    let mut records = records.into_iter();
-    loop {
-        let chunk: Vec<AuditRecord> = records.by_ref().take(size).collect();
-        if chunk.is_empty() {
-            return Ok(());
-        }
+    for chunk in records.chunks(size) {
         db.table().insert(chunk).await?;
     }
+    Ok(())
 }
 
 /// The database that holds a chain: the catalog for `_system`, else the tenant's own.
@@ -248,6 +169,6 @@ async fn backfill_through(
         missing.retain(|r| r.seq <= upto);
     }
     let n = missing.len();
-    insert_in_transactions(&db, missing, 1000).await?;
+    insert_in_transactions(&db, &missing, 1000).await?;
     Ok(n)
 }

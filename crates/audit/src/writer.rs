@@ -36,6 +36,8 @@ impl Head {
 /// Records once they are in their day file.
 pub(crate) struct Appended {
     pub(crate) records: Vec<AuditRecord>,
+    /// The records as the day files hold them, one JSON line each, for the database copy.
+    pub(crate) lines: Vec<u8>,
     /// The day files they went to, for the copier to fsync before the database copy.
     pub(crate) files: Vec<Arc<Path>>,
     /// The head was read from the files (first write, or another process wrote): the
@@ -124,15 +126,21 @@ impl ChainWriter {
         // chain) and none later (checked above).
         let written = files::encode_lines(&records).and_then(|buf| {
             use std::io::Write;
-            day.write_all(&buf).map(|()| buf.len() as u64)
+            day.write_all(&buf).map(|()| buf)
         });
         match written {
-            Ok(n) => {
+            Ok(lines) => {
                 // Under the lock nobody else wrote: the size is known without asking.
-                advance_head(&mut self.head, &records, &head_file, head_len + n);
+                advance_head(
+                    &mut self.head,
+                    &records,
+                    &head_file,
+                    head_len + lines.len() as u64,
+                );
                 self.day_file = Some((Arc::clone(&head_file), day));
                 Ok(Quick::Done(Appended {
                     records,
+                    lines,
                     files: vec![head_file],
                     cold: false,
                 }))
@@ -221,8 +229,10 @@ impl ChainWriter {
             let len = files::file_len(&file);
             advance_head(&mut self.head, &records, &file, len);
         }
+        let lines = files::encode_lines(&records).map_err(|e| e.to_string())?;
         Ok(Appended {
             records,
+            lines,
             files,
             cold,
         })

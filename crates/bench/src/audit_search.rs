@@ -7,19 +7,17 @@
 //! auditor runs, through the same store query the API, the web UI and the CLI use.
 
 use crate::stats::{summarize, Summary};
+use crate::trail_env::TrailEnv;
 use anyhow::Context;
 use chrono::{DateTime, Duration as Span, Utc};
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use skjold_audit::AuditTrail;
 use skjold_domain::audit::{Draft, GENESIS};
 use skjold_domain::clock::format_timestamp;
-use skjold_domain::{SharedClock, SystemClock, TenantSlug};
-use skjold_store::{AuditQuery, Backend, Catalog, TenantDb, TenantRouter};
+use skjold_store::{AuditQuery, TenantDb};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
@@ -72,52 +70,15 @@ struct Timed {
 }
 
 pub async fn run(args: AuditSearchArgs) -> anyhow::Result<()> {
-    skjold_store::install_drivers();
-    let backend = Backend::from_config(&args.data_dir, args.database_url.as_deref())?;
-    let backend_name = match backend.kind() {
-        skjold_store::BackendKind::Sqlite => "sqlite",
-        skjold_store::BackendKind::Postgres => "postgres",
-    };
-    let clock: SharedClock = Arc::new(SystemClock);
-    let catalog = Catalog::open(backend, clock.clone())
-        .await
-        .context("opening the catalog")?;
-    let router = Arc::new(TenantRouter::new(catalog, 4));
-    let audit = AuditTrail::start(router.clone(), skjold_audit::logs_root(&args.data_dir));
-    let result = measure(&router, &audit, &args, backend_name, clock.now()).await;
-    let _ = audit.flush().await;
-    router.close_all().await;
-    router.catalog().close().await;
-    let report = result?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print(&report);
-    }
-    Ok(())
+    let env = TrailEnv::open(&args.data_dir, args.database_url.as_deref()).await?;
+    let result = measure(&env, &args).await;
+    env.close().await;
+    crate::trail_env::emit(&result?, args.json, print)
 }
 
-async fn measure(
-    router: &TenantRouter,
-    audit: &AuditTrail,
-    args: &AuditSearchArgs,
-    backend: &'static str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Report> {
-    let slug = TenantSlug::parse(&args.tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
-    if router.catalog().get(&slug).await?.is_none() {
-        skjold_server::provision::create_tenant_with_admin(
-            router,
-            audit,
-            slug.clone(),
-            "Audit search benchmark",
-            crate::load::ADMIN,
-            Some(crate::load::PASSWORD.to_string()),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("creating tenant '{slug}': {e}"))?;
-        audit.flush().await?;
-    }
+async fn measure(env: &TrailEnv, args: &AuditSearchArgs) -> anyhow::Result<Report> {
+    let (router, backend, now) = (&env.router, env.backend, env.clock.now());
+    let slug = env.tenant(&args.tenant, "Audit search benchmark").await?;
     let (_, db) = router
         .open(&slug)
         .await?
@@ -313,7 +274,8 @@ async fn generate(
         prev = record.hash.clone();
         batch.push(record);
         if batch.len() == 10_000 {
-            db.audit().insert(std::mem::take(&mut batch)).await?;
+            db.audit().insert(&batch).await?;
+            batch.clear();
             if !args.json && last_report.elapsed() > Duration::from_secs(10) {
                 eprintln!(
                     "  {} of {missing} records ({:.0}/s)",
@@ -325,7 +287,7 @@ async fn generate(
         }
     }
     if !batch.is_empty() {
-        db.audit().insert(batch).await?;
+        db.audit().insert(&batch).await?;
     }
     Ok((missing, started.elapsed().as_secs_f64()))
 }

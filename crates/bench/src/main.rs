@@ -4,17 +4,20 @@
 //! - `suite` starts `skjold serve` and measures it (wrk and its own timers), printing a table
 //!   and writing JSON; `bench/run` builds and calls it.
 //! - `audit-search` fills a tenant's audit trail and times its searches.
+//! - `audit-trail` measures what one access record costs the trail in CPU time.
 //! - `shipping-lag` measures journal shipping lag under a write load (`bench/run --backup`).
 //!
 //! Every figure that is compared is compared with a baseline measured in the same run.
 
 mod audit_search;
+mod audit_trail;
 mod gen;
 mod load;
 mod names;
 mod shipping_lag;
 mod stats;
 mod suite;
+mod trail_env;
 mod wrk;
 
 use clap::{Args, Parser, Subcommand};
@@ -36,6 +39,8 @@ enum Command {
     Suite(suite::SuiteArgs),
     /// Fill a tenant's audit trail (default 10 million records) and time its searches.
     AuditSearch(audit_search::AuditSearchArgs),
+    /// What one access record costs the audit trail in CPU time, against a baseline.
+    AuditTrail(audit_trail::AuditTrailArgs),
     /// Journal shipping lag under a steady write load (what `bench/run --backup` reports).
     ShippingLag(shipping_lag::ShippingLagArgs),
 }
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
             Command::Load(args) => run_load(args).await,
             Command::Suite(args) => suite::run(args).await,
             Command::AuditSearch(args) => audit_search::run(args).await,
+            Command::AuditTrail(args) => audit_trail::run(args).await,
             Command::ShippingLag(args) => shipping_lag::run(args).await,
         }
     });

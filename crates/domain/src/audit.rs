@@ -5,9 +5,10 @@
 //! sorted, no whitespace). Editing, removing, inserting or reordering any record breaks the
 //! chain at that point, which `skjold audit verify` reports.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use utoipa::ToSchema;
 
 /// The hash a chain's first record points back to.
@@ -138,6 +139,85 @@ impl AuditRecord {
     pub fn day(&self) -> &str {
         self.at.get(..10).unwrap_or("0000-00-00")
     }
+
+    /// The record's fields as the database copy binds them, borrowed.
+    pub fn row(&self) -> AuditRow<'_> {
+        AuditRow {
+            seq: self.seq,
+            at: Cow::Borrowed(&self.at),
+            chain: Cow::Borrowed(&self.chain),
+            kind: Cow::Borrowed(&self.kind),
+            request_id: self.request_id.as_deref().map(Cow::Borrowed),
+            user_id: self.user_id.as_deref().map(Cow::Borrowed),
+            username: self.username.as_deref().map(Cow::Borrowed),
+            ip: self.ip.as_deref().map(Cow::Borrowed),
+            method: self.method.as_deref().map(Cow::Borrowed),
+            path: self.path.as_deref().map(Cow::Borrowed),
+            status: self.status,
+            duration_ms: self.duration_ms,
+            bytes: self.bytes,
+            user_agent: self.user_agent.as_deref().map(Cow::Borrowed),
+            detail: self.detail.as_ref().map(|d| Cow::Owned(d.to_string())),
+            prev_hash: Cow::Borrowed(&self.prev_hash),
+            hash: Cow::Borrowed(&self.hash),
+        }
+    }
+}
+
+/// A record's fields as its database row takes them, borrowed where it can be: from an
+/// [`AuditRecord`] ([`AuditRecord::row`]) or straight from the line a day file holds (the
+/// same JSON), whose strings it points into unless they had to be unescaped. The trail's
+/// copier binds the lines the writer wrote, so that a record's own strings are freed when
+/// its request ends instead of waiting for the database copy on another thread.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AuditRow<'a> {
+    pub seq: i64,
+    #[serde(borrow)]
+    pub at: Cow<'a, str>,
+    #[serde(borrow)]
+    pub chain: Cow<'a, str>,
+    #[serde(borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow, deserialize_with = "optional_text")]
+    pub request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "optional_text")]
+    pub user_id: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "optional_text")]
+    pub username: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "optional_text")]
+    pub ip: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "optional_text")]
+    pub method: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "optional_text")]
+    pub path: Option<Cow<'a, str>>,
+    pub status: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub bytes: Option<i64>,
+    #[serde(borrow, deserialize_with = "optional_text")]
+    pub user_agent: Option<Cow<'a, str>>,
+    /// The details as compact JSON text, as the database keeps them.
+    #[serde(deserialize_with = "detail_text")]
+    pub detail: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub prev_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    pub hash: Cow<'a, str>,
+}
+
+/// An optional string that borrows from the input unless it holds escapes (serde borrows a
+/// `Cow` field only when it is not wrapped in an `Option`).
+fn optional_text<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
+}
+
+/// The details object, written back as compact JSON text: the same text [`AuditRecord::row`]
+/// makes of it.
+fn detail_text<'de, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Ok(Option::<Value>::deserialize(d)?.map(|v| Cow::Owned(v.to_string())))
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
@@ -288,6 +368,38 @@ mod tests {
             detail: Some(json!({"b": 1, "a": [2, {"d": 3, "c": 4}]})),
             ..Draft::default()
         }
+    }
+
+    #[test]
+    fn a_day_file_line_reads_back_as_the_row_of_its_record() {
+        let plain = Draft {
+            request_id: Some("r-1".into()),
+            path: Some("/acme/api/v1/persons".into()),
+            detail: None,
+            ..draft(ACCESS)
+        }
+        .seal("acme", 7, GENESIS);
+        let escaped = Draft {
+            username: Some("åse \"quoted\" \\ back\u{1f}slash\n".into()),
+            user_agent: Some("tab\there".into()),
+            ..draft("auth.sign_in.failed")
+        }
+        .seal("acme", 8, &plain.hash);
+        for record in [&plain, &escaped] {
+            let line = serde_json::to_vec(record).unwrap();
+            let row: AuditRow<'_> = serde_json::from_slice(&line).unwrap();
+            assert_eq!(row, record.row());
+        }
+        // Strings without escapes point into the line rather than being copied.
+        let line = serde_json::to_vec(&plain).unwrap();
+        let row: AuditRow<'_> = serde_json::from_slice(&line).unwrap();
+        assert!(matches!(row.path, Some(Cow::Borrowed(_))));
+        assert!(matches!(row.hash, Cow::Borrowed(_)));
+        assert_eq!(row.detail, None);
+        let line = serde_json::to_vec(&escaped).unwrap();
+        let row: AuditRow<'_> = serde_json::from_slice(&line).unwrap();
+        let detail = escaped.detail.as_ref().unwrap().to_string();
+        assert_eq!(row.detail.as_deref(), Some(detail.as_str()));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! The same table exists in every tenant database and in the catalog (for `_system`).
 
 use crate::{BackendKind, Catalog, StoreError, TenantDb};
-use skjold_domain::audit::{AuditRecord, ACCESS};
+use skjold_domain::audit::{AuditRecord, AuditRow, ACCESS};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
@@ -24,6 +24,8 @@ pub struct AuditQuery {
 /// The audit table of one chain's database.
 pub struct AuditTable<'a> {
     pool: &'a AnyPool,
+    /// Where inserts go: the database's pool, or the audit trail's own pool on it.
+    writer: &'a AnyPool,
     kind: BackendKind,
 }
 
@@ -92,44 +94,49 @@ enum Arg {
 
 impl AuditTable<'_> {
     /// Inserts records already placed in the chain. A record whose seq is present is
-    /// skipped (the file sink may replay what the database already has). The records are
-    /// taken, not borrowed: their strings move into the statement's arguments instead of
-    /// being copied there (sqlx owns what it binds), which is a dozen allocations and
-    /// copies fewer per record on every request's way into the trail.
-    pub async fn insert(&self, records: Vec<AuditRecord>) -> Result<(), StoreError> {
+    /// skipped (the file sink may replay what the database already has).
+    pub async fn insert(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let rows: Vec<AuditRow<'_>> = records.iter().map(AuditRecord::row).collect();
+        self.insert_rows(&rows).await
+    }
+
+    /// [`insert`](Self::insert) for rows borrowed from wherever the records are (the
+    /// trail's copier reads them from the lines it wrote). The statement borrows the rows'
+    /// strings: sqlx's `Any` driver copies a bound `String` into its arguments but takes a
+    /// `&str` as it is.
+    pub async fn insert_rows(&self, rows: &[AuditRow<'_>]) -> Result<(), StoreError> {
         // The transaction starts with a write (no read first): on SQLite a deferred
         // transaction that reads and then writes cannot wait for a busy writer and fails
         // with "database is locked"; one that writes first waits its turn.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         // Several rows per statement: a batch of the trail is hundreds or thousands of
         // records, and each statement is a round trip (on SQLite, a hand-off to the
         // connection's thread).
-        let mut remaining = records.len();
-        let mut records = records.into_iter();
-        while remaining > 0 {
-            let rows = rows_in_next_insert(remaining);
-            remaining -= rows;
-            let sql = insert_statement(self.kind, rows);
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let (these, after) = rest.split_at(rows_in_next_insert(rest.len()));
+            rest = after;
+            let sql = insert_statement(self.kind, these.len());
             let mut query = sqlx::query(&sql);
-            for r in records.by_ref().take(rows) {
+            for r in these {
                 query = query
                     .bind(r.seq)
-                    .bind(r.at)
-                    .bind(r.chain)
-                    .bind(r.kind)
-                    .bind(r.request_id)
-                    .bind(r.user_id)
-                    .bind(r.username)
-                    .bind(r.ip)
-                    .bind(r.method)
-                    .bind(r.path)
+                    .bind(&*r.at)
+                    .bind(&*r.chain)
+                    .bind(&*r.kind)
+                    .bind(r.request_id.as_deref())
+                    .bind(r.user_id.as_deref())
+                    .bind(r.username.as_deref())
+                    .bind(r.ip.as_deref())
+                    .bind(r.method.as_deref())
+                    .bind(r.path.as_deref())
                     .bind(r.status)
                     .bind(r.duration_ms)
                     .bind(r.bytes)
-                    .bind(r.user_agent)
-                    .bind(r.detail.map(|d| d.to_string()))
-                    .bind(r.prev_hash)
-                    .bind(r.hash);
+                    .bind(r.user_agent.as_deref())
+                    .bind(r.detail.as_deref())
+                    .bind(&*r.prev_hash)
+                    .bind(&*r.hash);
             }
             query.execute(&mut *tx).await?;
         }
@@ -280,6 +287,7 @@ impl TenantDb {
     pub fn audit(&self) -> AuditTable<'_> {
         AuditTable {
             pool: &self.pool,
+            writer: self.audit_writer.as_ref().unwrap_or(&self.pool),
             kind: self.kind,
         }
     }
@@ -289,6 +297,7 @@ impl Catalog {
     pub fn audit(&self) -> AuditTable<'_> {
         AuditTable {
             pool: self.pool(),
+            writer: self.pool(),
             kind: self.backend().kind(),
         }
     }

@@ -224,6 +224,28 @@ impl Backend {
 }
 
 impl Backend {
+    /// The pool the audit trail's copier inserts a tenant's records through, if it is not
+    /// the tenant's own: on SQLite one connection of its own, opened when first used (most
+    /// tenants opened never have their trail copied while open). On PostgreSQL the copier
+    /// shares the tenant's pool: a server connection more per open tenant would cost more
+    /// than the copier's occasional turn does.
+    pub(crate) fn connect_tenant_audit_writer(
+        &self,
+        slug: &TenantSlug,
+    ) -> Result<Option<AnyPool>, StoreError> {
+        match self {
+            Backend::Sqlite { data_dir } => {
+                let path = data_dir.join("tenants").join(slug.as_str()).join("crm.db");
+                Ok(Some(
+                    sqlite_pool_options(1, SYNCED).connect_lazy(&sqlite_url(&path))?,
+                ))
+            }
+            Backend::Postgres { .. } => Ok(None),
+        }
+    }
+}
+
+impl Backend {
     /// A scratch database for building a restore before anything is replaced: a file under
     /// `data_dir/backups/scratch/<id>/` or a database `<catalog>_scratch_<id>`, neither of
     /// which any tenant slug can name.
@@ -311,15 +333,18 @@ pub(crate) fn tenant_database(catalog: &str, slug: &TenantSlug) -> String {
     format!("{catalog}_t_{}", slug.db_ident())
 }
 
+/// WAL lets the CLI and readers work while the server writes; FULL makes every commit
+/// durable.
+const SYNCED: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
 pub(crate) async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, StoreError> {
-    // WAL lets the CLI and readers work while the server writes; FULL makes every commit
-    // durable.
-    sqlite_pool(
-        &format!("sqlite://{}?mode=rwc", path.display()),
-        max,
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-    )
-    .await
+    Ok(sqlite_pool_options(max, SYNCED)
+        .connect(&sqlite_url(path))
+        .await?)
 }
 
 /// A pool on a SQLite file that is a copy in the making or being checked (a snapshot's
@@ -345,7 +370,11 @@ pub(crate) async fn connect_sqlite_unsynced(
 /// A SQLite pool whose connections run `durability` (journal mode, synchronous) and then
 /// what every connection needs: foreign keys (off by default in SQLite) and a busy timeout.
 async fn sqlite_pool(url: &str, max: u32, durability: &'static str) -> Result<AnyPool, StoreError> {
-    let pool = AnyPoolOptions::new()
+    Ok(sqlite_pool_options(max, durability).connect(url).await?)
+}
+
+fn sqlite_pool_options(max: u32, durability: &'static str) -> AnyPoolOptions {
+    AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(60))
@@ -363,9 +392,6 @@ async fn sqlite_pool(url: &str, max: u32, durability: &'static str) -> Result<An
                 Ok(())
             })
         })
-        .connect(url)
-        .await?;
-    Ok(pool)
 }
 
 async fn connect_pg(url: &str, max: u32) -> Result<AnyPool, StoreError> {

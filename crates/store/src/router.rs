@@ -7,7 +7,6 @@ use crate::{Catalog, StoreError, TenantDb, TenantRecord};
 use chrono::{DateTime, Duration, Utc};
 use lru::LruCache;
 use skjold_domain::TenantSlug;
-use sqlx::AnyPool;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
@@ -75,7 +74,8 @@ impl TenantRouter {
         }
         let pool = self.catalog.backend().connect_tenant(slug).await?;
         crate::tenant::migrate(&pool, self.catalog.backend().kind()).await?;
-        let lease = PoolLease::new(pool);
+        let audit_writer = self.catalog.backend().connect_tenant_audit_writer(slug)?;
+        let lease = PoolLease::with_audit_writer(pool, audit_writer);
         let evicted = self.lock().push(
             slug.clone(),
             Open {
@@ -116,16 +116,70 @@ impl TenantRouter {
 
     /// Closes every open tenant pool (at shutdown).
     pub async fn close_all(&self) {
-        let pools: Vec<AnyPool> = {
+        let leases: Vec<Arc<PoolLease>> = {
             let mut open = self.lock();
             let mut v = Vec::new();
             while let Some((_, o)) = open.pop_lru() {
-                v.push(o.pool.pool().clone());
+                v.push(o.pool);
             }
             v
         };
-        for p in pools {
-            p.close().await;
+        for lease in leases {
+            lease.close().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Backend, NewTenant};
+    use skjold_domain::audit::{Draft, ACCESS, GENESIS};
+    use skjold_domain::SystemClock;
+    use std::time::Duration;
+
+    /// The audit trail's copier inserts through a SQLite connection of its own: with every
+    /// connection of the tenant's pool taken by requests, its insert still goes through at
+    /// once instead of waiting for one of them.
+    #[tokio::test]
+    async fn audit_inserts_do_not_wait_for_the_requests_connections() {
+        crate::install_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::from_config(dir.path(), None).unwrap();
+        let catalog = Catalog::open(backend, Arc::new(SystemClock)).await.unwrap();
+        let slug = TenantSlug::parse("acme").unwrap();
+        catalog
+            .create(NewTenant {
+                slug: slug.clone(),
+                display_name: "Acme".into(),
+            })
+            .await
+            .unwrap();
+        let router = TenantRouter::new(catalog, 4);
+        let (_, db) = router.open(&slug).await.unwrap().unwrap();
+        let mut busy = Vec::new();
+        for _ in 0..4 {
+            busy.push(db.pool.acquire().await.unwrap());
+        }
+        assert!(
+            db.pool.try_acquire().is_none(),
+            "the requests' connections are all taken"
+        );
+        let record = Draft {
+            at: "2026-11-27T10:00:00.000000Z".into(),
+            kind: ACCESS.into(),
+            ..Draft::default()
+        }
+        .seal("acme", 1, GENESIS);
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            db.audit().insert(std::slice::from_ref(&record)),
+        )
+        .await
+        .expect("the insert does not wait for a request's connection")
+        .unwrap();
+        drop(busy);
+        assert_eq!(db.audit().head().await.unwrap(), Some(record));
+        router.close_all().await;
     }
 }

@@ -25,6 +25,9 @@ use std::sync::Arc;
 pub struct TenantDb {
     slug: TenantSlug,
     pub(crate) pool: AnyPool,
+    /// The audit trail's copier writes through this pool when there is one (see
+    /// [`PoolLease::with_audit_writer`]), else through `pool`.
+    pub(crate) audit_writer: Option<AnyPool>,
     pub(crate) kind: BackendKind,
     pub(crate) clock: SharedClock,
     /// Keeps the pool open while this handle lives, even after the router evicted it.
@@ -36,23 +39,45 @@ pub struct TenantDb {
 /// request that holds a handle but has not yet taken a connection fail.
 pub(crate) struct PoolLease {
     pool: AnyPool,
+    audit_writer: Option<AnyPool>,
 }
 
 impl PoolLease {
     pub(crate) fn new(pool: AnyPool) -> Arc<Self> {
-        Arc::new(Self { pool })
+        Arc::new(Self {
+            pool,
+            audit_writer: None,
+        })
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// A lease whose audit inserts go through a pool of their own: on SQLite the trail's
+    /// copier then never takes one of the connections the tenant's requests wait for
+    /// (measured: with the copier on a request connection the trail cost about 5 % more of
+    /// the throughput of an authenticated `GET`).
+    pub(crate) fn with_audit_writer(pool: AnyPool, audit_writer: Option<AnyPool>) -> Arc<Self> {
+        Arc::new(Self { pool, audit_writer })
+    }
+
+    /// Closes the pools (at shutdown).
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+        if let Some(writer) = &self.audit_writer {
+            writer.close().await;
+        }
     }
 }
 
 impl Drop for PoolLease {
     fn drop(&mut self) {
-        let pool = self.pool.clone();
+        let pools: Vec<AnyPool> = std::iter::once(self.pool.clone())
+            .chain(self.audit_writer.clone())
+            .collect();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { pool.close().await });
+            runtime.spawn(async move {
+                for pool in pools {
+                    pool.close().await;
+                }
+            });
         }
     }
 }
@@ -67,6 +92,7 @@ impl TenantDb {
         Self {
             slug,
             pool: lease.pool.clone(),
+            audit_writer: lease.audit_writer.clone(),
             kind,
             clock,
             _lease: lease,

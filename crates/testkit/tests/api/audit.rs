@@ -750,7 +750,7 @@ async fn a_search_by_event_walks_the_events_index_and_access_records_are_still_f
             .seal("demo", head + i, GENESIS)
         })
         .collect();
-    db.audit().insert(records).await.unwrap();
+    db.audit().insert(&records).await.unwrap();
 
     let by_kind = |kind: &str| AuditQuery {
         kind: Some(kind.to_string()),
