@@ -98,22 +98,14 @@ async fn insert_lines(router: &TenantRouter, chain: &str, lines: &[u8]) -> Resul
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let db = chain_db(router, chain).await?;
-    // One transaction per copy (on SQLite each commit is an fsync), bounded in size.
-    for chunk in rows.chunks(RECORDS_PER_TRANSACTION) {
-        db.table().insert_rows(chunk).await?;
-    }
-    Ok(())
+    insert_in_transactions(&chain_db(router, chain).await?, &rows).await
 }
 
-/// Inserts `records` in transactions of at most `size` records each.
-async fn insert_in_transactions(
-    db: &ChainDb,
-    records: &[AuditRecord],
-    size: usize,
-) -> Result<(), StoreError> {
-    for chunk in records.chunks(size) {
-        db.table().insert(chunk).await?;
+/// Inserts `rows` in transactions of at most [`RECORDS_PER_TRANSACTION`] (on SQLite each
+/// commit is an fsync).
+async fn insert_in_transactions(db: &ChainDb, rows: &[AuditRow<'_>]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(RECORDS_PER_TRANSACTION) {
+        db.table().insert_rows(chunk).await?;
     }
     Ok(())
 }
@@ -168,7 +160,7 @@ async fn backfill_through(
     if let Some(upto) = upto {
         missing.retain(|r| r.seq <= upto);
     }
-    let n = missing.len();
-    insert_in_transactions(&db, &missing, 1000).await?;
-    Ok(n)
+    let rows: Vec<AuditRow<'_>> = missing.iter().map(AuditRecord::row).collect();
+    insert_in_transactions(&db, &rows).await?;
+    Ok(rows.len())
 }

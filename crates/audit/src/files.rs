@@ -256,10 +256,13 @@ pub(crate) fn append(
     records: &[AuditRecord],
     prev_day: Option<&str>,
     sync: bool,
-) -> std::io::Result<Vec<PathBuf>> {
+) -> std::io::Result<Written> {
     let mut last_day = prev_day.map(str::to_string);
     let mut i = 0;
-    let mut written = Vec::new();
+    let mut written = Written {
+        files: Vec::new(),
+        lines: Vec::with_capacity(records.len() * 640),
+    };
     while i < records.len() {
         let day = records[i].day().to_string();
         if let Some(d) = &last_day {
@@ -272,33 +275,43 @@ pub(crate) fn append(
             j += 1;
         }
         let path = day_path(dir, &day);
-        let f = append_lines(&path, &records[i..j])?;
+        // One `write(2)` per day file.
+        let from = written.lines.len();
+        encode_lines_into(&mut written.lines, &records[i..j])?;
+        let mut f = open_append(&path)?;
+        f.write_all(&written.lines[from..])?;
         if sync {
             f.sync_data()?;
         }
-        written.push(path);
+        written.files.push(path);
         last_day = Some(day);
         i = j;
     }
     Ok(written)
 }
 
-/// Appends `records` to one day's file in a single `write(2)` and returns the open file.
-pub(crate) fn append_lines(path: &Path, records: &[AuditRecord]) -> std::io::Result<File> {
-    let buf = encode_lines(records)?;
-    let mut f = open_append(path)?;
-    f.write_all(&buf)?;
-    Ok(f)
+/// What [`append`] wrote.
+pub(crate) struct Written {
+    /// The day files, in order.
+    pub(crate) files: Vec<PathBuf>,
+    /// The records' lines, as the files now hold them.
+    pub(crate) lines: Vec<u8>,
 }
 
 /// Records as the lines of a day file.
 pub(crate) fn encode_lines(records: &[AuditRecord]) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(records.len() * 640);
+    encode_lines_into(&mut buf, records)?;
+    Ok(buf)
+}
+
+/// [`encode_lines`], appended to `buf`.
+fn encode_lines_into(buf: &mut Vec<u8>, records: &[AuditRecord]) -> std::io::Result<()> {
     for r in records {
-        serde_json::to_writer(&mut buf, r).map_err(std::io::Error::other)?;
+        serde_json::to_writer(&mut *buf, r).map_err(std::io::Error::other)?;
         buf.push(b'\n');
     }
-    Ok(buf)
+    Ok(())
 }
 
 /// Makes what was written to `files` durable on disk (a sealed, read-only file can still be

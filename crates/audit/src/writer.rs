@@ -219,20 +219,17 @@ impl ChainWriter {
         }
         let prev_day = self.head.as_ref().map(|h| h.day().to_string());
         let records = chain_drafts(&self.chain, self.head.as_ref(), drafts);
-        let files: Vec<Arc<Path>> = files::append(&self.dir, &records, prev_day.as_deref(), sync)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(Arc::from)
-            .collect();
+        let written = files::append(&self.dir, &records, prev_day.as_deref(), sync)
+            .map_err(|e| e.to_string())?;
+        let files: Vec<Arc<Path>> = written.files.into_iter().map(Arc::from).collect();
         if let Some(last) = records.last() {
             let file: Arc<Path> = files::day_path(&self.dir, last.day()).into();
             let len = files::file_len(&file);
             advance_head(&mut self.head, &records, &file, len);
         }
-        let lines = files::encode_lines(&records).map_err(|e| e.to_string())?;
         Ok(Appended {
             records,
-            lines,
+            lines: written.lines,
             files,
             cold,
         })

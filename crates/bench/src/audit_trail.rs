@@ -19,7 +19,7 @@ use skjold_audit::AuditTrail;
 use skjold_domain::audit::{Draft, ACCESS};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::SharedClock;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Debug, Args)]
@@ -195,12 +195,7 @@ fn access_draft(clock: &SharedClock, task: u64, i: u64) -> Draft {
 
 /// User and system CPU time of this process (all threads) so far, from `/proc/self/stat`.
 fn process_cpu_seconds() -> anyhow::Result<f64> {
-    cpu_seconds_of(Path::new("/proc/self/stat"))
-}
-
-fn cpu_seconds_of(stat: &Path) -> anyhow::Result<f64> {
-    let text =
-        std::fs::read_to_string(stat).with_context(|| format!("reading {}", stat.display()))?;
+    let text = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
     // The fields after the command name, which is in parentheses and may hold spaces.
     let after = text
         .rsplit_once(") ")

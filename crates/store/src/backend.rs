@@ -152,8 +152,8 @@ impl Backend {
     pub(crate) async fn create_tenant_database(&self, slug: &TenantSlug) -> Result<(), StoreError> {
         match self {
             Backend::Sqlite { data_dir } => {
-                let dir = data_dir.join("tenants").join(slug.as_str());
-                if dir.join("crm.db").exists() {
+                let dir = sqlite_tenant_dir(data_dir, slug);
+                if dir.join(TENANT_FILE).exists() {
                     return Err(StoreError::Conflict(format!(
                         "a database for '{slug}' already exists at {}; remove it or choose another slug",
                         dir.display()
@@ -191,7 +191,7 @@ impl Backend {
     pub(crate) async fn drop_tenant_database(&self, slug: &TenantSlug) -> Result<(), StoreError> {
         match self {
             Backend::Sqlite { data_dir } => {
-                let dir = data_dir.join("tenants").join(slug.as_str());
+                let dir = sqlite_tenant_dir(data_dir, slug);
                 match std::fs::remove_dir_all(&dir) {
                     Ok(()) => Ok(()),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -213,17 +213,14 @@ impl Backend {
     pub(crate) async fn connect_tenant(&self, slug: &TenantSlug) -> Result<AnyPool, StoreError> {
         match self {
             Backend::Sqlite { data_dir } => {
-                let path = data_dir.join("tenants").join(slug.as_str()).join("crm.db");
-                connect_sqlite(&path, 4).await
+                connect_sqlite(&sqlite_tenant_file(data_dir, slug), 4).await
             }
             Backend::Postgres { server, catalog } => {
                 connect_pg(&Self::pg_url(server, &tenant_database(catalog, slug)), 5).await
             }
         }
     }
-}
 
-impl Backend {
     /// The pool the audit trail's copier inserts a tenant's records through, if it is not
     /// the tenant's own: on SQLite one connection of its own, opened when first used (most
     /// tenants opened never have their trail copied while open). On PostgreSQL the copier
@@ -234,12 +231,10 @@ impl Backend {
         slug: &TenantSlug,
     ) -> Result<Option<AnyPool>, StoreError> {
         match self {
-            Backend::Sqlite { data_dir } => {
-                let path = data_dir.join("tenants").join(slug.as_str()).join("crm.db");
-                Ok(Some(
-                    sqlite_pool_options(1, SYNCED).connect_lazy(&sqlite_url(&path))?,
-                ))
-            }
+            Backend::Sqlite { data_dir } => Ok(Some(
+                sqlite_pool_options(1, SYNCED)
+                    .connect_lazy(&sqlite_url(&sqlite_tenant_file(data_dir, slug)))?,
+            )),
             Backend::Postgres { .. } => Ok(None),
         }
     }
@@ -329,6 +324,19 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A tenant's SQLite database file within its directory.
+const TENANT_FILE: &str = "crm.db";
+
+/// Where a tenant's files live in a SQLite installation's data dir.
+fn sqlite_tenant_dir(data_dir: &Path, slug: &TenantSlug) -> PathBuf {
+    data_dir.join("tenants").join(slug.as_str())
+}
+
+/// A tenant's SQLite database file.
+pub(crate) fn sqlite_tenant_file(data_dir: &Path, slug: &TenantSlug) -> PathBuf {
+    sqlite_tenant_dir(data_dir, slug).join(TENANT_FILE)
+}
+
 pub(crate) fn tenant_database(catalog: &str, slug: &TenantSlug) -> String {
     format!("{catalog}_t_{}", slug.db_ident())
 }
@@ -342,9 +350,7 @@ fn sqlite_url(path: &Path) -> String {
 }
 
 pub(crate) async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, StoreError> {
-    Ok(sqlite_pool_options(max, SYNCED)
-        .connect(&sqlite_url(path))
-        .await?)
+    sqlite_pool(&sqlite_url(path), max, SYNCED).await
 }
 
 /// A pool on a SQLite file that is a copy in the making or being checked (a snapshot's

@@ -239,7 +239,7 @@ impl Catalog {
         }
         check_sqlite_file(file, expected).await?;
         self.backend().create_tenant_database(slug).await?;
-        let target = data_dir.join("tenants").join(slug.as_str()).join("crm.db");
+        let target = crate::backend::sqlite_tenant_file(&data_dir, slug);
         move_file(file, &target)?;
         let pool = self.backend().connect_tenant(slug).await?;
         if let Err(e) = crate::tenant::migrate(&pool, BackendKind::Sqlite).await {

@@ -44,10 +44,7 @@ pub(crate) struct PoolLease {
 
 impl PoolLease {
     pub(crate) fn new(pool: AnyPool) -> Arc<Self> {
-        Arc::new(Self {
-            pool,
-            audit_writer: None,
-        })
+        Self::with_audit_writer(pool, None)
     }
 
     /// A lease whose audit inserts go through a pool of their own: on SQLite the trail's
