@@ -175,6 +175,26 @@ describe('companies and persons', () => {
     await context.close();
   }));
 
+  test('the list downloads as CSV with its search, every page of it', step(ctx, async () => {
+    const { page } = ctx;
+    const { base } = ctx.server;
+    await page.goto(`${base}/demo/companies?q=berg`);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'CSV' }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), /^companies-demo-\d{8}T\d{6}Z\.csv$/);
+    const fs = await import('node:fs/promises');
+    const text = await fs.readFile(await download.path(), 'utf8');
+    const lines = text.trim().split('\n');
+    assert.match(lines[0], /^id,name,/);
+    assert.equal(lines.length, 2, text);
+    assert.match(lines[1], /Bergen Bryggeri/);
+    // The download is in the audit trail, with what was searched.
+    await page.goto(`${base}/demo/admin/audit?event=records.exported`);
+    assert.match(await page.locator('#results, main').first().innerText(), /records\.exported/);
+  }));
+
   test('delete asks first; linked records need a second decision', step(ctx, async () => {
     const { page } = ctx;
     const { base } = ctx.server;

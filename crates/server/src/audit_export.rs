@@ -3,53 +3,16 @@
 //! records never sits in memory. The API and the web UI both answer with [`response`]; each
 //! records the export as a security event first.
 
-use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
-use futures_util::stream::{self, StreamExt};
-use serde::Deserialize;
+use crate::export::{self, cell, ExportFormat};
+use axum::response::Response;
 use skjold_domain::audit::AuditRecord;
 use skjold_store::{AuditQuery, TenantDb};
-use utoipa::ToSchema;
 
 /// The event every export leaves in the trail it exported.
 pub const EXPORTED: &str = "audit.exported";
 
 /// Records fetched per database round trip while streaming.
 const PAGE: usize = 500;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportFormat {
-    /// Comma-separated values with a header row, for spreadsheets.
-    Csv,
-    /// One JSON record per line, exactly as stored (with `seq`, `prev_hash` and `hash`).
-    Jsonl,
-}
-
-impl ExportFormat {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "csv" => Some(Self::Csv),
-            "jsonl" => Some(Self::Jsonl),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Csv => "csv",
-            Self::Jsonl => "jsonl",
-        }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            Self::Csv => "text/csv; charset=utf-8",
-            Self::Jsonl => "application/x-ndjson",
-        }
-    }
-}
 
 const CSV_COLUMNS: [&str; 17] = [
     "seq",
@@ -70,15 +33,6 @@ const CSV_COLUMNS: [&str; 17] = [
     "prev_hash",
     "hash",
 ];
-
-/// A cell a spreadsheet will not run as a formula: paths, user agents and usernames come from
-/// whoever sent the request, so `=HYPERLINK(…)` must arrive as text.
-fn cell(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
-    }
-}
 
 fn csv_row(r: &AuditRecord) -> Vec<String> {
     let opt = |v: &Option<String>| v.as_deref().map(cell).unwrap_or_default();
@@ -109,24 +63,11 @@ fn csv_row(r: &AuditRecord) -> Vec<String> {
 
 fn encode(records: &[AuditRecord], format: ExportFormat, header: bool) -> Result<Vec<u8>, String> {
     match format {
-        ExportFormat::Jsonl => {
-            let mut out = Vec::with_capacity(records.len() * 400);
-            for r in records {
-                serde_json::to_writer(&mut out, r).map_err(|e| e.to_string())?;
-                out.push(b'\n');
-            }
-            Ok(out)
-        }
-        ExportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::with_capacity(records.len() * 400));
-            if header {
-                w.write_record(CSV_COLUMNS).map_err(|e| e.to_string())?;
-            }
-            for r in records {
-                w.write_record(csv_row(r)).map_err(|e| e.to_string())?;
-            }
-            w.into_inner().map_err(|e| e.to_string())
-        }
+        ExportFormat::Jsonl => export::json_lines(records),
+        ExportFormat::Csv => export::csv_bytes(
+            header.then_some(&CSV_COLUMNS[..]),
+            records.iter().map(csv_row),
+        ),
     }
 }
 
@@ -140,46 +81,27 @@ pub fn response(
 ) -> Response {
     query.limit = PAGE;
     query.before = None;
-    let pages = stream::unfold(Some((query, true)), move |state| {
-        let db = db.clone();
-        async move {
-            let (mut q, first) = state?;
-            let page = match db.audit().search(&q).await {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::error!(error = %e, "audit export stopped: the search failed");
-                    return Some((Err(std::io::Error::other("audit export failed")), None));
-                }
-            };
-            let (items, more) = page;
-            let chunk = match encode(&items, format, first) {
-                Ok(bytes) => Ok(Bytes::from(bytes)),
-                Err(e) => {
-                    tracing::error!(error = %e, "audit export stopped: encoding failed");
-                    return Some((Err(std::io::Error::other("audit export failed")), None));
-                }
-            };
-            let next = match (more, items.last()) {
-                (true, Some(last)) => {
-                    q.before = Some((last.at.clone(), last.seq));
-                    Some((q, false))
-                }
-                _ => None,
-            };
-            Some((chunk, next))
-        }
-    });
-    let mut res = Body::from_stream(pages.boxed()).into_response();
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    let disposition = format!("attachment; filename=\"{filename}.{}\"", format.as_str());
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
+    export::download(
+        format,
+        filename,
+        "audit",
+        (query, true),
+        move |(mut q, first)| {
+            let db = db.clone();
+            async move {
+                let (items, more) = db.audit().search(&q).await.map_err(|e| e.to_string())?;
+                let bytes = encode(&items, format, first)?;
+                let next = match (more, items.last()) {
+                    (true, Some(last)) => {
+                        q.before = Some((last.at.clone(), last.seq));
+                        Some((q, false))
+                    }
+                    _ => None,
+                };
+                Ok((bytes, next))
+            }
+        },
+    )
 }
 
 #[cfg(test)]

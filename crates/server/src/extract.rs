@@ -142,6 +142,9 @@ struct ResolvedTenant(TenantRecord, TenantDb);
 pub trait Requirement: Send + Sync + 'static {
     /// `None`: any signed-in user.
     const RIGHT: Option<Right>;
+    /// A second right the route needs as well (an export needs `export` and the record
+    /// type's read right).
+    const ALSO: Option<Right> = None;
     /// Reachable with a session restricted to enrolling a second factor (see
     /// `crate::two_factor`). Only the enrolment routes say yes.
     const ENROLMENT: bool = false;
@@ -184,6 +187,8 @@ pub struct Read<E>(PhantomData<fn() -> E>);
 pub struct Write<E>(PhantomData<fn() -> E>);
 /// Requires the right to delete records of type `E`.
 pub struct Delete<E>(PhantomData<fn() -> E>);
+/// Requires `export` and the right to read records of type `E`: taking records away in bulk.
+pub struct Export<E>(PhantomData<fn() -> E>);
 
 impl<E: Entity + 'static> Requirement for Read<E> {
     const RIGHT: Option<Right> = Some(Right::on(E::KIND, Access::Read));
@@ -194,17 +199,23 @@ impl<E: Entity + 'static> Requirement for Write<E> {
 impl<E: Entity + 'static> Requirement for Delete<E> {
     const RIGHT: Option<Right> = Some(Right::on(E::KIND, Access::Delete));
 }
+impl<E: Entity + 'static> Requirement for Export<E> {
+    const RIGHT: Option<Right> = Some(Right::Export);
+    const ALSO: Option<Right> = Some(Right::on(E::KIND, Access::Read));
+}
 
 /// Refuses a user whose grant lacks the requirement's right.
 pub(crate) fn check_right<R: Requirement>(grant: &Grant) -> Result<(), String> {
-    match R::RIGHT {
-        Some(right) if !grant.has(right) => Err(format!(
-            "your role ({}) does not include the right '{}'",
-            grant.role_name,
-            right.as_str()
-        )),
-        _ => Ok(()),
+    for right in [R::RIGHT, R::ALSO].into_iter().flatten() {
+        if !grant.has(right) {
+            return Err(format!(
+                "your role ({}) does not include the right '{}'",
+                grant.role_name,
+                right.as_str()
+            ));
+        }
     }
+    Ok(())
 }
 
 /// A signed-in, active user of an active tenant who holds the right `R`. A handler that

@@ -40,7 +40,7 @@ pub use identity::{FailureOutcome, SignInLock};
 pub use invites::Invite;
 pub use journal::{Actor, HistoryEntry, JournalOp};
 pub use recent::RecentChange;
-pub use records::{ListQuery, ListSort, Page};
+pub use records::{ListQuery, ListSort, Page, MAX_LIMIT};
 pub use roles::{check_role_name, NewRole, RolePatch, RoleRecord};
 pub use router::TenantRouter;
 pub use sessions::{Session, SessionInfo, SessionTimeouts};

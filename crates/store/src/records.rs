@@ -692,6 +692,16 @@ async fn check_links<E: Entity>(
         }
     }
     if !unchanged("owner_id") {
+        let no_owner = map.get("owner_id").is_none_or(Value::is_null);
+        if no_owner && current.is_some() && !sight.sees_everything() {
+            // Only those who see everything see a record without an owner: the writer would
+            // lose it from sight.
+            errs.add(
+                "owner_id",
+                "cannot be empty: with your role's visibility a record without an owner \
+                 would be hidden from you",
+            );
+        }
         if let Some(Value::String(owner)) = map.get("owner_id") {
             let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
                 .bind(owner)

@@ -2,6 +2,7 @@
 //! brings back who could sign in as well as what they kept.
 
 use crate::journal::{self, Actor, Change, JournalOp};
+use crate::sight::{Args, Sight};
 use crate::{StoreError, TenantDb};
 use serde::Serialize;
 use skjold_domain::{FieldErrors, Role, RoleId, Username};
@@ -164,6 +165,18 @@ impl TenantDb {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
             .fetch_all(&self.pool)
             .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// The users whose records `sight` includes, by username: the owners a reader under it
+    /// may give a record (the store refuses any other with 422), so a form offers only these.
+    pub async fn users_within(&self, sight: &Sight) -> Result<Vec<User>, StoreError> {
+        let mut args = Args::default();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users u WHERE 1 = 1{} ORDER BY username",
+            sight.condition("u.id", &mut args)
+        );
+        let rows = args.bind_all(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(user_from_row).collect()
     }
 

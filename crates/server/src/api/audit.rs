@@ -2,7 +2,8 @@
 //! no route that changes or deletes a record.
 
 use super::TenantPath;
-use crate::audit_export::{self, ExportFormat};
+use crate::audit_export;
+use crate::export::ExportFormat;
 use crate::extract::{ApiQuery, AuditRead, Authorized};
 use crate::{ApiError, AppState};
 use axum::Json;

@@ -37,7 +37,7 @@ pub use records::{DeleteParams, ListParams};
         license(name = "AGPL-3.0-only")
     ),
     modifiers(&BearerAuth),
-    components(schemas(crate::error::Problem, crate::audit_export::ExportFormat)),
+    components(schemas(crate::error::Problem, crate::export::ExportFormat)),
     tags(
         (name = "health", description = "Liveness and readiness, no authentication"),
         (name = "session", description = "Signing in and out"),

@@ -2,7 +2,9 @@
 //! documented, concretely typed handlers for each record type.
 
 use super::parse_id;
-use crate::extract::{ApiJson, ApiQuery, Authorized, Delete, Read, Write};
+use crate::export::ExportFormat;
+use crate::extract::{ApiJson, ApiQuery, Authorized, Delete, Export, Read, Write};
+use crate::records_export;
 use crate::{ApiError, AppState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
@@ -72,11 +74,60 @@ impl ListParams {
     }
 }
 
+/// Export parameters: a list's filters and order, and the format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    format: ExportFormat,
+    q: Option<String>,
+    company_id: Option<String>,
+    person_id: Option<String>,
+    sale_id: Option<String>,
+    owner_id: Option<String>,
+    sort: Option<String>,
+}
+
+impl ExportParams {
+    fn into_query(self) -> Result<(ExportFormat, ListQuery), ApiError> {
+        let list = ListParams {
+            q: self.q,
+            limit: None,
+            cursor: None,
+            company_id: self.company_id,
+            person_id: self.person_id,
+            sale_id: self.sale_id,
+            owner_id: self.owner_id,
+            sort: self.sort,
+        };
+        Ok((self.format, list.into_query()?))
+    }
+}
+
 /// Documents one list's parameters: the filters a list takes differ by record type (a
 /// company has no `person_id` to filter by), and the document must not offer one that the
 /// list refuses. Requests are parsed by [`ListParams`]; the store names a wrong filter.
 macro_rules! list_params_doc {
-    ($name:ident, $($filter:ident: $doc:literal),*) => {
+    ($name:ident, $export:ident, $($filter:ident: $doc:literal),*) => {
+        /// An export's parameters: the list's filters, without paging, and the format.
+        #[derive(IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[allow(dead_code)]
+        pub struct $export {
+            /// `csv` (a header row, then a row per record) or `jsonl` (a record per line,
+            /// as the API returns it).
+            format: ExportFormat,
+            /// Only records with a word starting with each word of `q`.
+            q: Option<String>,
+            $(
+                #[doc = $doc]
+                #[param(format = Uuid)]
+                $filter: Option<String>,
+            )*
+            /// Only records owned by this user.
+            #[param(format = Uuid)]
+            owner_id: Option<String>,
+        }
+
         #[derive(IntoParams)]
         #[into_params(parameter_in = Query)]
         #[allow(dead_code)]
@@ -99,13 +150,13 @@ macro_rules! list_params_doc {
         }
     };
 }
-list_params_doc!(CompanyListParams,);
-list_params_doc!(PersonListParams, company_id: "Only persons of this company.");
-list_params_doc!(ActivityListParams,
+list_params_doc!(CompanyListParams, CompanyExportParams,);
+list_params_doc!(PersonListParams, PersonExportParams, company_id: "Only persons of this company.");
+list_params_doc!(ActivityListParams, ActivityExportParams,
     company_id: "Only activities of this company.",
     person_id: "Only activities with this person.",
     sale_id: "Only activities of this sale.");
-list_params_doc!(SaleListParams,
+list_params_doc!(SaleListParams, SaleExportParams,
     company_id: "Only sales of this company.",
     person_id: "Only sales with this person.");
 
@@ -174,6 +225,21 @@ async fn list<E: Entity>(
         items: page.items,
         next_cursor: page.next_cursor,
     }))
+}
+
+async fn export<E: Entity>(
+    state: &AppState,
+    auth: Authorized<Export<E>>,
+    ip: std::net::IpAddr,
+    params: ExportParams,
+) -> Result<axum::response::Response, ApiError> {
+    let (format, query) = params.into_query()?;
+    let detail = records_export::detail::<E>(format, &query);
+    let export = records_export::start::<E>(auth.db(), &auth.sight(), query).await?;
+    auth.audit_event(state, ip, records_export::EXPORTED, detail)
+        .await?;
+    let name = records_export::filename::<E>(auth.db(), state.clock.now());
+    Ok(export.response(format, &name))
 }
 
 async fn create<E: Entity>(
@@ -249,9 +315,9 @@ async fn history<E: Entity>(
 /// Stamps out the six documented handlers of one record type.
 macro_rules! record_resource {
     (
-        mod $module:ident, $entity:ty, $input:ty, $list_params:ty, tag = $tag:literal,
-        collection = $collection:literal, item = $item:literal, history = $history:literal,
-        one = $one:literal
+        mod $module:ident, $entity:ty, $input:ty, $list_params:ty, $export_params:ty, tag = $tag:literal,
+        collection = $collection:literal, export = $export:literal, item = $item:literal,
+        history = $history:literal, one = $one:literal
     ) => {
         mod $module {
             use super::*;
@@ -273,6 +339,26 @@ macro_rules! record_resource {
                 ApiQuery(params): ApiQuery<ListParams>,
             ) -> Result<Json<RecordPage<$entity>>, ApiError> {
                 super::list::<$entity>(auth, params).await
+            }
+
+            #[doc = concat!("Export every ", $tag, " record the filters match (all you may see, in the list's order) as CSV or JSON lines; recorded as `records.exported`.")]
+            #[utoipa::path(get, summary = concat!("Export ", $tag, " as CSV or JSON lines."), path = $export, tag = $tag, params(TenantPath, $export_params),
+                security(("bearer" = [])),
+                responses(
+                    (status = 200, description = "The matching records as a download", content(
+                        (String = "text/csv"),
+                        (String = "application/x-ndjson"))),
+                    (status = 401, description = "Not signed in", body = crate::error::Problem),
+                    (status = 403, description = concat!("Lacks export or ", $tag, ".read"), body = crate::error::Problem),
+                    (status = 404, description = "No such tenant", body = crate::error::Problem),
+                    (status = 422, description = "Invalid format or filters", body = crate::error::Problem)))]
+            pub async fn export_records(
+                axum::extract::State(state): axum::extract::State<AppState>,
+                auth: Authorized<Export<$entity>>,
+                axum::Extension(ip): axum::Extension<crate::audit::ClientIp>,
+                ApiQuery(params): ApiQuery<ExportParams>,
+            ) -> Result<axum::response::Response, ApiError> {
+                super::export::<$entity>(&state, auth, ip.0, params).await
             }
 
             #[doc = concat!("Create ", $one, ".")]
@@ -369,6 +455,7 @@ macro_rules! record_resource {
             pub fn router() -> OpenApiRouter<AppState> {
                 OpenApiRouter::new()
                     .routes(routes!(list_records, create_record))
+                    .routes(routes!(export_records))
                     .routes(routes!(get_record, update_record, delete_record))
                     .routes(routes!(record_history))
             }
@@ -376,17 +463,17 @@ macro_rules! record_resource {
     };
 }
 
-record_resource!(mod companies, Company, skjold_domain::crm::CompanyInput, CompanyListParams,
-    tag = "companies", collection = "/companies", item = "/companies/{id}",
+record_resource!(mod companies, Company, skjold_domain::crm::CompanyInput, CompanyListParams, CompanyExportParams,
+    tag = "companies", collection = "/companies", export = "/companies/export", item = "/companies/{id}",
     history = "/companies/{id}/history", one = "a company");
-record_resource!(mod persons, Person, skjold_domain::crm::PersonInput, PersonListParams,
-    tag = "persons", collection = "/persons", item = "/persons/{id}",
+record_resource!(mod persons, Person, skjold_domain::crm::PersonInput, PersonListParams, PersonExportParams,
+    tag = "persons", collection = "/persons", export = "/persons/export", item = "/persons/{id}",
     history = "/persons/{id}/history", one = "a person");
-record_resource!(mod activities, Activity, skjold_domain::crm::ActivityInput, ActivityListParams,
-    tag = "activities", collection = "/activities", item = "/activities/{id}",
+record_resource!(mod activities, Activity, skjold_domain::crm::ActivityInput, ActivityListParams, ActivityExportParams,
+    tag = "activities", collection = "/activities", export = "/activities/export", item = "/activities/{id}",
     history = "/activities/{id}/history", one = "an activity");
-record_resource!(mod sales, Sale, skjold_domain::crm::SaleInput, SaleListParams,
-    tag = "sales", collection = "/sales", item = "/sales/{id}",
+record_resource!(mod sales, Sale, skjold_domain::crm::SaleInput, SaleListParams, SaleExportParams,
+    tag = "sales", collection = "/sales", export = "/sales/export", item = "/sales/{id}",
     history = "/sales/{id}/history", one = "a sale");
 
 pub fn router() -> OpenApiRouter<AppState> {

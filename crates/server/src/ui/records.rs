@@ -13,9 +13,11 @@ use super::templates::{
     Section,
 };
 use super::{ok, render, Chrome, UiError};
-use crate::extract::{Delete, Read, Requirement, Write};
+use crate::export::ExportFormat;
+use crate::extract::{Delete, Export, Read, Requirement, Write};
+use crate::records_export;
 use crate::AppState;
-use axum::extract::{Path, RawQuery};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -121,6 +123,24 @@ const SORTS: [(ListSort, &str); 6] = [
     (ListSort::Created, "Oldest"),
 ];
 
+/// The records a list's address asks for: its search, link filters, "Only mine" and order
+/// (search results come in match order; the chosen order applies to the plain list).
+fn list_query(kind: EntityKind, me: &str, params: &FormData) -> ListQuery {
+    let q = params.text("q");
+    let mut filters = link_filters(kind, params);
+    if !params.text("mine").is_empty() {
+        filters.push(("owner_id".into(), me.to_string()));
+    }
+    let sort = ListSort::parse(&params.text("sort")).unwrap_or_default();
+    ListQuery {
+        sort: if q.is_empty() { sort } else { ListSort::Name },
+        q: (!q.is_empty()).then_some(q),
+        limit: None,
+        cursor: None,
+        filters,
+    }
+}
+
 async fn list(
     kind: EntityKind,
     auth: UiAuth<impl Requirement>,
@@ -140,20 +160,14 @@ async fn list(
         sort.as_str()
     };
     let links = link_filters(kind, &params);
-    let mut filters = links.clone();
-    if mine {
-        filters.push(("owner_id".into(), auth.user().id.clone()));
-    }
     let result = list_maps(
         auth.db(),
         &auth.sight(),
         kind,
         &ListQuery {
-            q: (!q.is_empty()).then(|| q.clone()),
             limit: Some(PAGE_SIZE),
             cursor: (!cursor.is_empty()).then(|| cursor.clone()),
-            filters,
-            sort: if q.is_empty() { sort } else { ListSort::Name },
+            ..list_query(kind, &auth.user().id, &params)
         },
     )
     .await;
@@ -187,6 +201,15 @@ async fn list(
         with_query(&base, &p)
     });
     let first_href = (!cursor.is_empty()).then(|| with_query(&base, &state));
+    // Holders of `export` download what the list shows, every page of it.
+    let export_hrefs = auth.can(Right::Export).then(|| {
+        let href = |format| {
+            let mut p = state.clone();
+            p.push(("format", format));
+            with_query(&format!("{base}/export"), &p)
+        };
+        (href("csv"), href("jsonl"))
+    });
     let filter_note = match links.first() {
         Some((field, id)) => {
             let target = match spec.field(field).map(|f| f.input) {
@@ -233,6 +256,7 @@ async fn list(
         empty_text,
         next_href,
         first_href,
+        export_hrefs,
         sort_options: SORTS
             .iter()
             .map(|(s, label)| Opt {
@@ -550,7 +574,7 @@ async fn form_fields(
                 "select"
             }
             Input::Owner => {
-                for u in look.db().list_users().await? {
+                for u in look.db().users_within(look.sight()).await? {
                     if u.status != skjold_store::UserStatus::Active && u.id != value {
                         continue;
                     }
@@ -580,7 +604,10 @@ async fn form_fields(
             kind,
             checked: values.get(f.name) == Some(&Value::Bool(true)),
             value,
-            required: f.required,
+            // Without an owner a record is seen only by those who see everything: others
+            // must name one (the store refuses an empty owner on their edits).
+            required: f.required
+                || (matches!(f.input, Input::Owner) && !look.sight().sees_everything()),
             hint: f.hint.to_string(),
             error,
             options,
@@ -941,6 +968,25 @@ async fn show_record(kind: EntityKind, tenant: String, id: String) -> Response {
     }
 }
 
+/// Every record the list's address matches, as a CSV or JSON-lines download (the API's
+/// export, with the list's own parameters); recorded as `records.exported` first.
+async fn export<E: Entity>(
+    state: AppState,
+    auth: UiAuth<Export<E>>,
+    raw: Option<String>,
+) -> Result<Response, UiError> {
+    let params = query(raw);
+    let format = ExportFormat::parse(&params.text("format"))
+        .ok_or_else(|| UiError::BadRequest("choose the export format: csv or jsonl".into()))?;
+    let query = list_query(E::KIND, &auth.user().id, &params);
+    let detail = records_export::detail::<E>(format, &query);
+    let export = records_export::start::<E>(auth.db(), &auth.sight(), query).await?;
+    auth.audit_event(&state, records_export::EXPORTED, detail)
+        .await?;
+    let name = records_export::filename::<E>(auth.db(), state.clock.now());
+    Ok(export.response(format, &name))
+}
+
 /// The screens of one record type. Each handler's extractor names the right it needs, and
 /// the right follows from the type: `Read<Company>` is `companies.read`.
 fn routes<E: Entity + 'static>() -> Router<AppState> {
@@ -951,6 +997,14 @@ fn routes<E: Entity + 'static>() -> Router<AppState> {
             &format!("/{{tenant}}/{p}"),
             get(move |auth: UiAuth<Read<E>>, RawQuery(raw): RawQuery| list(kind, auth, raw))
                 .post(move |post: Post<Write<E>>| create(kind, post)),
+        )
+        .route(
+            &format!("/{{tenant}}/{p}/export"),
+            get(
+                move |State(state): State<AppState>,
+                      auth: UiAuth<Export<E>>,
+                      RawQuery(raw): RawQuery| export::<E>(state, auth, raw),
+            ),
         )
         .route(
             &format!("/{{tenant}}/{p}/new"),

@@ -80,6 +80,8 @@ pub struct ListPage {
     pub empty_text: String,
     pub next_href: Option<String>,
     pub first_href: Option<String>,
+    /// The CSV and JSON-lines downloads of the whole list, for holders of `export`.
+    pub export_hrefs: Option<(String, String)>,
     /// The "Sort by" choices, the current one selected.
     pub sort_options: Vec<Opt>,
 }

@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod conformance;
 mod cross_tenant;
+mod export;
 mod health;
 mod invites;
 mod lockout;

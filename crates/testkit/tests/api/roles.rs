@@ -571,3 +571,64 @@ async fn the_last_administrator_stays_whatever_the_role_change() {
     }
     assert_eq!(me(&app, &admin).await["role"], "administrator");
 }
+
+/// A record without an owner is seen only by those who see everything, so a user with own
+/// or team visibility cannot take the owner away from a record (it would vanish from their
+/// sight); a record they create without one is theirs.
+#[tokio::test]
+async fn a_restricted_user_cannot_leave_a_record_without_an_owner() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    create_role(
+        &app,
+        &admin,
+        "Own writer",
+        &["companies.read", "companies.write"],
+        "own",
+    )
+    .await;
+    let olga = app.user_with_role_named("demo", "olga", "Own writer").await;
+    let olga_id = me(&app, &olga).await["id"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            "/demo/api/v1/companies",
+            &olga,
+            &json!({"name": "Olga Co", "owner_id": null}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let created = body(res).await;
+    assert_eq!(created["owner_id"], olga_id.as_str());
+    let id = created["id"].as_str().unwrap();
+
+    let res = app
+        .patch(
+            &format!("/demo/api/v1/companies/{id}"),
+            &olga,
+            &json!({"owner_id": null}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let problem = body(res).await;
+    assert!(
+        problem.to_string().contains("owner_id"),
+        "the refusal names the field: {problem}"
+    );
+    assert_eq!(
+        names(&app, &olga, "/demo/api/v1/companies").await,
+        ["Olga Co"]
+    );
+
+    // Whoever sees everything may leave a record without an owner.
+    let res = app
+        .patch(
+            &format!("/demo/api/v1/companies/{id}"),
+            &admin,
+            &json!({"owner_id": null}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(names(&app, &olga, "/demo/api/v1/companies")
+        .await
+        .is_empty());
+}

@@ -661,6 +661,200 @@ async fn ui_dashboard_and_pipeline_show_only_visible_records() {
     assert_eq!(page(&app, "/demo/persons", &cookie).await.status(), 403);
 }
 
+/// A record form's owner choice offers only the users the reader's sight includes: the
+/// owners the store accepts. Others' names are not shown to a user who cannot see their
+/// records.
+#[tokio::test]
+async fn ui_owner_choice_offers_only_users_within_sight() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    for (name, visibility) in [("Own sellers", "own"), ("Team sellers", "team")] {
+        let res = app
+            .post(
+                "/demo/api/v1/roles",
+                &admin,
+                &serde_json::json!({
+                    "name": name,
+                    "rights": ["companies.read", "companies.write"],
+                    "visibility": visibility,
+                }),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{name}");
+    }
+    app.user_with_role_named("demo", "olga", "Own sellers")
+        .await;
+    let tess_token = app
+        .user_with_role_named("demo", "tess", "Team sellers")
+        .await;
+    let mate = app
+        .user_with_role_named("demo", "timo", "Team sellers")
+        .await;
+    app.user_with_role_named("demo", "xena", "Team sellers")
+        .await;
+    let res = app
+        .post(
+            "/demo/api/v1/teams",
+            &admin,
+            &serde_json::json!({"name": "North"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let team = res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (name, token) in [("tess", &tess_token), ("timo", &mate)] {
+        let me = app.get("/demo/api/v1/me", token).await;
+        let id = me.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let res = app
+            .post(
+                &format!("/demo/api/v1/teams/{team}/members"),
+                &admin,
+                &serde_json::json!({"user_id": id}),
+            )
+            .await;
+        assert_eq!(res.status(), 204, "{name}");
+    }
+    // Timo's company, for an edit form whose owner is a team mate.
+    let res = app
+        .post(
+            "/demo/api/v1/companies",
+            &mate,
+            &serde_json::json!({"name": "Timo Co"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let timo_co = res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let owners = |body: String| -> Vec<String> {
+        let select = &body[body.find("name=\"owner_id\"").expect("an owner select")..];
+        let select = &select[..select.find("</select>").unwrap()];
+        select
+            .split("<option")
+            .skip(1)
+            .map(|o| {
+                o[o.find('>').unwrap() + 1..o.find("</option>").unwrap()]
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    let olga = ui_sign_in(
+        &app,
+        "olga",
+        &skjold_testkit::user_password("olga"),
+        "/demo/",
+    )
+    .await;
+    let body = page(&app, "/demo/companies/new", &olga)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(owners(body), ["olga"]);
+
+    let tess = ui_sign_in(
+        &app,
+        "tess",
+        &skjold_testkit::user_password("tess"),
+        "/demo/",
+    )
+    .await;
+    let body = page(&app, "/demo/companies/new", &tess)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(owners(body), ["tess", "timo"]);
+    let res = page(&app, &format!("/demo/companies/{timo_co}/edit"), &tess).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("selected"), "the current owner is chosen");
+    assert_eq!(owners(body), ["tess", "timo"]);
+
+    // Whoever sees everything may hand a record to anyone.
+    let all = page(
+        &app,
+        "/demo/companies/new",
+        &ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let all = owners(all);
+    for name in ["olga", "tess", "timo", "xena"] {
+        assert!(
+            all.contains(&name.to_string()),
+            "{name} missing from {all:?}"
+        );
+    }
+}
+
+/// A list offers its download to holders of `export` only; the download takes the list's
+/// search and refuses a forged request without the right.
+#[tokio::test]
+async fn ui_lists_offer_the_download_only_to_holders_of_export() {
+    let app = spawn_app().await;
+    let admin_token = app.admin_token().await;
+    for name in ["Fjord Freight", "Fjell Foods", "Oslo Optics"] {
+        let res = app
+            .post(
+                "/demo/api/v1/companies",
+                &admin_token,
+                &serde_json::json!({"name": name}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    app.user_with_role("demo", "ulf", Role::User).await;
+    let ulf = ui_sign_in(&app, "ulf", &skjold_testkit::user_password("ulf"), "/demo/").await;
+    let body = page(&app, "/demo/companies", &ulf)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Fjord Freight"));
+    assert!(
+        !body.contains("/demo/companies/export"),
+        "no download without export"
+    );
+    let res = page(&app, "/demo/companies/export?format=csv", &ulf).await;
+    assert_eq!(res.status(), 403);
+
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let body = page(&app, "/demo/companies?q=fj", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let href = "/demo/companies/export?q=fj&#38;format=csv";
+    assert!(
+        body.contains(href),
+        "the download keeps the search: {}",
+        body.lines()
+            .filter(|l| l.contains("export"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let res = page(&app, &href.replace("&#38;", "&"), &admin).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()[CONTENT_TYPE], "text/csv; charset=utf-8");
+    let text = res.text().await.unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains("Fjell Foods") && !text.contains("Oslo Optics"));
+    let res = page(&app, "/demo/companies/export?format=pdf", &admin).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("csv or jsonl"));
+}
+
 #[tokio::test]
 async fn ui_backups_page_restores_after_a_confirmation() {
     let app = crate::backup::app_with_backups(true).await;
