@@ -59,6 +59,64 @@ impl From<PasswordRefusal> for crate::ApiError {
     }
 }
 
+/// Why a user's password was not reset.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetRefusal {
+    #[error("a service user has no password: it uses API tokens")]
+    ServiceUser,
+    #[error(transparent)]
+    Refused(#[from] PasswordRefusal),
+    #[error("hashing the password failed: {0}")]
+    Hash(String),
+}
+
+impl From<ResetRefusal> for crate::ApiError {
+    fn from(e: ResetRefusal) -> Self {
+        match e {
+            ResetRefusal::ServiceUser => crate::ApiError::Conflict(e.to_string()),
+            ResetRefusal::Refused(r) => r.into(),
+            ResetRefusal::Hash(m) => crate::ApiError::Internal(m),
+        }
+    }
+}
+
+/// Resets `user`'s password, the one path for the API, the web UI and the CLI: `chosen`,
+/// checked against the tenant's policy (history included), or else one made to fit it. All
+/// of the user's sessions end but `keep` (an administrator resetting their own keeps the
+/// session they do it from). Answers the password made, to be shown once; the caller
+/// records the `user.password_reset` event.
+pub async fn reset(
+    db: &TenantDb,
+    tenant: &TenantRecord,
+    actor: &skjold_store::Actor,
+    user: &skjold_store::User,
+    chosen: Option<String>,
+    keep: Option<&str>,
+) -> Result<Option<String>, ResetRefusal> {
+    if user.kind == skjold_store::UserKind::Service {
+        return Err(ResetRefusal::ServiceUser);
+    }
+    let (password, made) = match chosen {
+        Some(p) => {
+            check_new_password(db, tenant, &user.username, Some(&user.id), &p).await?;
+            (p, None)
+        }
+        None => {
+            let policy = policy(db).await.map_err(PasswordRefusal::from)?;
+            let p = generate_password(&policy, &user.username, tenant)
+                .map_err(PasswordRefusal::from)?;
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = skjold_auth::hash_password(password)
+        .await
+        .map_err(|e| ResetRefusal::Hash(e.to_string()))?;
+    db.set_password_hash(actor, &user.id, &hash, keep)
+        .await
+        .map_err(PasswordRefusal::from)?;
+    Ok(made)
+}
+
 /// A one-time password that passes the tenant's policy: random, at least 20 characters
 /// (more if the policy wants more), with a symbol if the policy requires one.
 pub fn generate_password(

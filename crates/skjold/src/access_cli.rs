@@ -1,4 +1,5 @@
-//! `skjold role …`, `skjold team …` and `skjold user set`: the operator's side of access
+//! `skjold role …`, `skjold team …`, `skjold user set`, `skjold user password` and
+//! `skjold user end-sessions`: the operator's side of access
 //! management. The operator acts for the system, so no escalation rule limits them, but
 //! the last active administrator is protected as everywhere, and every change is an audit
 //! event in the tenant's chain with the state before and after.
@@ -469,4 +470,57 @@ pub async fn set_user(
         updated.status.as_str()
     );
     Ok(())
+}
+
+/// `skjold user password`: resets a person's password through the same path as the API and
+/// the web UI (the tenant's policy, history included; all sessions end), recorded as
+/// `user.password_reset` by the operator. Answers the password made, to print once.
+pub async fn reset_password(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    slug: &TenantSlug,
+    username: &str,
+    chosen: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    let (record, db) = router
+        .open(slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+    let user = find_user(&db, username).await?;
+    let made = skjold_server::password::reset(&db, &record, &ACTOR, &user, chosen, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    event(
+        router,
+        audit,
+        slug,
+        "user.password_reset",
+        serde_json::json!({ "user_id": user.id, "username": user.username }),
+    )
+    .await?;
+    Ok(made)
+}
+
+/// `skjold user end-sessions`: ends every session of a user, recorded as
+/// `user.sessions_revoked` by the operator. Answers how many ended.
+pub async fn end_sessions(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    slug: &TenantSlug,
+    username: &str,
+) -> anyhow::Result<u64> {
+    let (_, db) = open(router, slug.as_str()).await?;
+    let user = find_user(&db, username).await?;
+    let ended = db.delete_sessions_of(&user.id, None).await?;
+    event(
+        router,
+        audit,
+        slug,
+        "user.sessions_revoked",
+        serde_json::json!({
+            "user_id": user.id, "username": user.username, "ended": ended,
+        }),
+    )
+    .await?;
+    Ok(ended)
 }

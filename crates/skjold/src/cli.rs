@@ -301,6 +301,28 @@ enum UserCommand {
         #[arg(long)]
         off: bool,
     },
+    /// Reset a person's password: a one-time password is made and printed once (or, with
+    /// --password-stdin, read from standard input), checked against the tenant's policy.
+    /// All of the user's sessions end.
+    Password {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The user's username.
+        username: String,
+        /// Read the new password from standard input instead of making one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// End all of a user's sessions: they must sign in again (API tokens are not affected).
+    #[command(name = "end-sessions")]
+    EndSessions {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The user's username.
+        username: String,
+    },
     /// List a tenant's users.
     List {
         /// The tenant's slug.
@@ -707,6 +729,25 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             if one_time {
                 println!("one-time password: {password}");
             }
+        }
+        UserCommand::Password {
+            tenant,
+            username,
+            password_stdin,
+        } => {
+            let slug = parse_slug(&tenant)?;
+            let chosen = password_stdin.then(read_password_stdin).transpose()?;
+            let made = crate::access_cli::reset_password(&router, &audit, &slug, &username, chosen)
+                .await?;
+            println!("password of '{username}' in tenant '{slug}' reset; their sessions ended");
+            if let Some(password) = made {
+                println!("one-time password: {password}");
+            }
+        }
+        UserCommand::EndSessions { tenant, username } => {
+            let slug = parse_slug(&tenant)?;
+            let ended = crate::access_cli::end_sessions(&router, &audit, &slug, &username).await?;
+            println!("ended {ended} session(s) of '{username}' in tenant '{slug}'");
         }
         UserCommand::Require2fa {
             tenant,

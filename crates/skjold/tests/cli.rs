@@ -633,7 +633,14 @@ fn help_of_every_command_explains_it() {
         ),
         (
             &["user", "--help"],
-            &["Add, change and list a tenant's users", "add", "set", "list"],
+            &[
+                "Add, change and list a tenant's users",
+                "add",
+                "set",
+                "password",
+                "end-sessions",
+                "list",
+            ],
         ),
         (
             &["user", "add", "--help"],
@@ -2023,6 +2030,126 @@ fn operator_reads_are_recorded_in_the_audit_trail() {
     assert_eq!(searched["detail"]["event"], "user.created");
     // Everything written by these short-lived processes is in both sinks.
     sandbox.run(&["audit", "verify", "--tenant", "acme"]).ok();
+}
+
+/// `skjold user password` resets a person's password under the tenant's policy (made and
+/// printed once, or read from standard input) and ends their sessions; `skjold user
+/// end-sessions` ends them alone. Both are recorded as the operator's.
+#[test]
+fn operator_resets_a_password_and_ends_sessions() {
+    let sandbox = Sandbox::new();
+    sandbox.create_tenant("acme");
+    let out = sandbox
+        .run(&["user", "add", "--tenant", "acme", "alice", "--role", "user"])
+        .ok();
+    let first = one_time_password(&out);
+    let mut server = Server::start(&sandbox);
+    assert_signs_in(&sandbox, &server, "acme", "alice", &first);
+    assert_signs_in(&sandbox, &server, "acme", "alice", &first);
+
+    let out = sandbox
+        .run(&["user", "password", "--tenant", "acme", "alice"])
+        .ok();
+    assert_eq!(
+        out.stdout_lines()[0],
+        "password of 'alice' in tenant 'acme' reset; their sessions ended"
+    );
+    let second = one_time_password(&out);
+    assert_ne!(first, second);
+    assert_eq!(sign_in(&sandbox, &server, "acme", "alice", &first).0, 401);
+    // The reset ended both sessions: nothing is left to end.
+    let out = sandbox
+        .run(&["user", "end-sessions", "--tenant", "acme", "alice"])
+        .ok();
+    assert_eq!(
+        out.stdout,
+        "ended 0 session(s) of 'alice' in tenant 'acme'\n"
+    );
+    assert_signs_in(&sandbox, &server, "acme", "alice", &second);
+    let out = sandbox
+        .run(&["user", "end-sessions", "--tenant", "acme", "alice"])
+        .ok();
+    assert_eq!(
+        out.stdout,
+        "ended 1 session(s) of 'alice' in tenant 'acme'\n"
+    );
+
+    // A chosen password meets the tenant's policy, and the refusal names the rule.
+    sandbox
+        .run_stdin(
+            &[
+                "user",
+                "password",
+                "--tenant",
+                "acme",
+                "alice",
+                "--password-stdin",
+            ],
+            "elevenchars\n",
+        )
+        .fails_with(&["password", "at least 12 characters", "min_length"]);
+    let out = sandbox
+        .run_stdin(
+            &[
+                "user",
+                "password",
+                "--tenant",
+                "acme",
+                "alice",
+                "--password-stdin",
+            ],
+            &format!("{GOOD_PASSWORD}\n"),
+        )
+        .ok();
+    assert!(!out.stdout.contains("one-time password"), "{out:#?}");
+    assert_signs_in(&sandbox, &server, "acme", "alice", GOOD_PASSWORD);
+
+    // Nobody by that name; a service user has no password.
+    sandbox
+        .run(&["user", "password", "--tenant", "acme", "nobody"])
+        .fails_with(&["no user 'nobody'"]);
+    sandbox
+        .run(&[
+            "user",
+            "add",
+            "--tenant",
+            "acme",
+            "sync",
+            "--role",
+            "read-only",
+            "--service",
+        ])
+        .ok();
+    sandbox
+        .run(&["user", "password", "--tenant", "acme", "sync"])
+        .fails_with(&["service user has no password"]);
+    assert!(server.stop().success());
+
+    let out = sandbox
+        .run(&["audit", "search", "--tenant", "acme", "--json"])
+        .ok();
+    let kinds: Vec<(String, String)> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["username"] == "operator")
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().to_string(),
+                r["detail"]["via"].to_string(),
+            )
+        })
+        .collect();
+    let count = |kind: &str| kinds.iter().filter(|(k, _)| k == kind).count();
+    assert_eq!(count("user.password_reset"), 2, "{kinds:?}");
+    assert_eq!(count("user.sessions_revoked"), 2, "{kinds:?}");
+    assert!(
+        kinds
+            .iter()
+            .filter(|(k, _)| k == "user.password_reset" || k == "user.sessions_revoked")
+            .all(|(_, via)| via == "\"cli\""),
+        "{kinds:?}"
+    );
 }
 
 #[test]

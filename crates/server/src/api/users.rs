@@ -426,32 +426,16 @@ async fn reset_password(
 ) -> Result<Json<PasswordWasReset>, ApiError> {
     let id = parse_id(&id)?;
     let user = auth.db().user(&id).await?;
-    if user.kind == UserKind::Service {
-        return Err(ApiError::Conflict(
-            "a service user has no password: it uses API tokens (POST /users/{id}/tokens)".into(),
-        ));
-    }
-    let record = &auth.tenant.record;
-    let (password, one_time) = match body.password {
-        Some(p) => {
-            crate::password::check_new_password(auth.db(), record, &user.username, Some(&id), &p)
-                .await?;
-            (p, None)
-        }
-        None => {
-            let policy = crate::password::policy(auth.db()).await?;
-            let p = crate::password::generate_password(&policy, &user.username, record)
-                .map_err(ApiError::PasswordRefused)?;
-            (p.clone(), Some(p))
-        }
-    };
-    let hash = skjold_auth::hash_password(password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
-    auth.db()
-        .set_password_hash(&auth.actor(), &id, &hash, keep)
-        .await?;
+    let one_time = crate::password::reset(
+        auth.db(),
+        &auth.tenant.record,
+        &auth.actor(),
+        &user,
+        body.password,
+        keep,
+    )
+    .await?;
     auth.audit_event(
         &state,
         ip,

@@ -777,22 +777,19 @@ async fn reset_password(
     let Post { auth, .. } = post;
     let id = user_id(&id)?;
     let user = auth.db().user(&id).await?;
-    if user.kind == UserKind::Service {
-        return Err(UiError::Conflict(
-            "a service user has no password: it uses API tokens".into(),
-        ));
-    }
-    let policy = crate::password::policy(auth.db()).await?;
-    let password = crate::password::generate_password(&policy, &user.username, &auth.tenant.record)
-        .map_err(|v| UiError::Internal(v.to_string()))?;
-    let hash = skjold_auth::hash_password(password.clone())
-        .await
-        .map_err(|e| UiError::Internal(e.to_string()))?;
     // The administrator's own session survives resetting their own password.
     let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
-    auth.db()
-        .set_password_hash(&auth.actor(), &id, &hash, keep)
-        .await?;
+    let password = crate::password::reset(
+        auth.db(),
+        &auth.tenant.record,
+        &auth.actor(),
+        &user,
+        None,
+        keep,
+    )
+    .await
+    .map_err(crate::ApiError::from)?
+    .ok_or_else(|| UiError::Internal("no password was made".into()))?;
     auth.audit_event(
         &state,
         "user.password_reset",
