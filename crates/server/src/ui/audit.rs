@@ -9,7 +9,7 @@ use super::{render, Chrome, UiError};
 use crate::api::audit::{audit_query, encode_cursor, export_detail, exported, search_flushed};
 use crate::audit_export::EXPORTED;
 use crate::export::ExportFormat;
-use crate::extract::AuditRead;
+use crate::extract::{AuditRead, SignedIn};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -204,12 +204,20 @@ async fn export(
     Ok(exported(&state, auth.db(), q, format).await?)
 }
 
+/// `/{tenant}/admin`: the first admin page the user may use (not a fixed one, which a
+/// role with, say, only `backup.restore` could not open).
+async fn admin_home(auth: UiAuth<SignedIn>) -> Result<Response, UiError> {
+    match super::first_admin_page(&auth) {
+        Some(href) => Ok(Redirect::to(&href).into_response()),
+        None => Err(UiError::Forbidden(
+            "your role includes none of the administration rights".into(),
+        )),
+    }
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/admin/audit", get(search))
         .route("/{tenant}/admin/audit/export", get(export))
-        .route(
-            "/{tenant}/admin",
-            get(|| async { Redirect::permanent("admin/users") }),
-        )
+        .route("/{tenant}/admin", get(admin_home))
 }

@@ -70,6 +70,23 @@ pub struct Chrome {
     pub asset_v: &'static str,
 }
 
+/// The admin pages in the order of the admin navigation, each with the right it needs.
+const ADMIN_PAGES: [(Right, &str); 5] = [
+    (Right::UsersRead, "users"),
+    (Right::RolesManage, "roles"),
+    (Right::SettingsManage, "security"),
+    (Right::BackupRestore, "backups"),
+    (Right::AuditRead, "audit"),
+];
+
+/// The first admin page this user may use: where "Admin" leads.
+pub fn first_admin_page<R: Requirement>(auth: &auth::UiAuth<R>) -> Option<String> {
+    ADMIN_PAGES
+        .iter()
+        .find(|(right, _)| auth.can(*right))
+        .map(|(_, page)| format!("/{}/admin/{page}", auth.slug()))
+}
+
 impl Chrome {
     pub fn new<R: Requirement>(
         auth: &auth::UiAuth<R>,
@@ -77,16 +94,7 @@ impl Chrome {
         title: impl Into<String>,
     ) -> Self {
         let user = auth.user();
-        let slug = auth.slug();
-        let admin_href = [
-            (Right::UsersRead, "users"),
-            (Right::RolesManage, "roles"),
-            (Right::SettingsManage, "security"),
-            (Right::AuditRead, "audit"),
-        ]
-        .iter()
-        .find(|(right, _)| auth.can(*right))
-        .map(|(_, page)| format!("/{slug}/admin/{page}"));
+        let admin_href = first_admin_page(auth);
         Chrome {
             slug: auth.slug().to_string(),
             tenant_name: auth.tenant.record.display_name.clone(),

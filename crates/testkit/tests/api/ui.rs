@@ -855,6 +855,58 @@ async fn ui_lists_offer_the_download_only_to_holders_of_export() {
     assert!(res.text().await.unwrap().contains("csv or jsonl"));
 }
 
+/// "Admin" leads to the first admin page the user may open, whichever admin right their
+/// role holds; without any, there is no Admin entry and `/admin` is refused.
+#[tokio::test]
+async fn ui_admin_leads_to_the_first_admin_page_the_role_may_open() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    for (name, rights) in [
+        ("Restorer", vec!["companies.read", "backup.restore"]),
+        ("Auditor", vec!["companies.read", "audit.read"]),
+    ] {
+        let res = app
+            .post(
+                "/demo/api/v1/roles",
+                &admin,
+                &serde_json::json!({"name": name, "rights": rights, "visibility": "all"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{name}");
+    }
+    app.user_with_role_named("demo", "rita", "Restorer").await;
+    app.user_with_role_named("demo", "aksel", "Auditor").await;
+    app.user_with_role("demo", "ulf", Role::User).await;
+    for (user, page_path) in [
+        ("rita", "/demo/admin/backups"),
+        ("aksel", "/demo/admin/audit"),
+        ("admin", "/demo/admin/users"),
+    ] {
+        let password = if user == "admin" {
+            app.admin_password.clone()
+        } else {
+            skjold_testkit::user_password(user)
+        };
+        let cookie = ui_sign_in(&app, user, &password, "/demo/").await;
+        let body = page(&app, "/demo/", &cookie).await.text().await.unwrap();
+        assert!(
+            body.contains(&format!("<a href=\"{page_path}\">Admin</a>")),
+            "{user}'s Admin entry leads to {page_path}"
+        );
+        let res = page(&app, "/demo/admin", &cookie).await;
+        assert_eq!(res.status(), 303, "{user}");
+        assert_eq!(res.headers()[LOCATION], page_path, "{user}");
+        assert_eq!(page(&app, page_path, &cookie).await.status(), 200, "{user}");
+    }
+    let cookie = ui_sign_in(&app, "ulf", &skjold_testkit::user_password("ulf"), "/demo/").await;
+    let body = page(&app, "/demo/", &cookie).await.text().await.unwrap();
+    assert!(
+        !body.contains(">Admin</a>"),
+        "no Admin entry without an admin right"
+    );
+    assert_eq!(page(&app, "/demo/admin", &cookie).await.status(), 403);
+}
+
 #[tokio::test]
 async fn ui_backups_page_restores_after_a_confirmation() {
     let app = crate::backup::app_with_backups(true).await;
