@@ -8,7 +8,8 @@
 //!
 //! Jobs today: `audit.verify` (daily: every chain checked; damage raises a security event in
 //! the installation's chain and the tenant's) and `audit.retention` (daily: closed days past
-//! `audit_retention_days` leave the chain behind an anchor).
+//! `audit_retention_days` leave the chain behind an anchor), and `sessions.cleanup` (daily:
+//! each tenant's sessions that ended by its timeouts but were never presented again).
 //! In a scale-out installation each node runs its own scheduler for now; a lease so that a
 //! job runs on one node at a time is still to come.
 
@@ -55,6 +56,12 @@ impl Scheduler {
                     every: Duration::days(1),
                     next_due: None,
                     run: |s| Box::pin(audit_verify(s)),
+                },
+                Job {
+                    name: "sessions.cleanup",
+                    every: Duration::days(1),
+                    next_due: None,
+                    run: |s| Box::pin(sessions_cleanup(s)),
                 },
             ],
         }
@@ -260,6 +267,38 @@ pub async fn audit_retention(state: AppState) -> Result<serde_json::Value, Strin
         }
     }
     Ok(serde_json::json!({ "before_day": before_day, "purged": purged }))
+}
+
+/// Deletes every tenant's ended sessions (a session is otherwise deleted only when it is
+/// presented after its end, and one never presented again would keep its user's address
+/// and browser for good).
+pub async fn sessions_cleanup(state: AppState) -> Result<serde_json::Value, String> {
+    let tenants = state
+        .tenants
+        .catalog()
+        .list()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut deleted = 0;
+    for tenant in &tenants {
+        let Some((_, db)) = state
+            .tenants
+            .open(&tenant.slug)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        let timeouts = state
+            .tenant_session_timeouts(&db)
+            .await
+            .map_err(|e| e.to_string())?;
+        deleted += db
+            .delete_ended_sessions(timeouts)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(serde_json::json!({ "tenants": tenants.len(), "deleted": deleted }))
 }
 
 fn backups(state: &AppState) -> Option<&std::sync::Arc<skjold_backup::Backups>> {

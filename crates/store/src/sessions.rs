@@ -141,6 +141,24 @@ impl TenantDb {
         }))
     }
 
+    /// Deletes the sessions that have ended by `timeouts` (past their absolute end, or idle
+    /// too long) but were never presented again, which would have deleted them; answers how
+    /// many. A session keeps its user's address and browser, so it is not kept longer than
+    /// it is good for.
+    pub async fn delete_ended_sessions(
+        &self,
+        timeouts: SessionTimeouts,
+    ) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        // Timestamps are fixed-width UTC text, so they compare as they sort.
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(format_timestamp(now))
+            .bind(format_timestamp(now - timeouts.idle))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// A user's sessions (including expired ones not yet cleaned up), newest first.
     pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let rows = sqlx::query(

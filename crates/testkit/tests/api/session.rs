@@ -141,6 +141,50 @@ async fn sessions_end_after_the_idle_and_the_absolute_timeout() {
     assert_eq!(app.get("/demo/api/v1/me", &token).await.status(), 401);
 }
 
+/// Sessions that end by their timeouts but are never presented again are deleted by the
+/// daily `sessions.cleanup` job, each tenant by its own timeouts; live ones stay.
+#[tokio::test]
+async fn ended_sessions_never_presented_again_are_cleaned_up_daily() {
+    let app = spawn_app().await;
+    app.create_tenant("other").await;
+    let demo = app.tenant_db("demo").await;
+    let other = app.tenant_db("other").await;
+    let count = |db: skjold_store::TenantDb| async move {
+        let mut n = 0;
+        for user in db.list_users().await.unwrap() {
+            n += db.sessions_of(&user.id).await.unwrap().len();
+        }
+        n
+    };
+    // Two sessions left idle, one kept in use.
+    app.admin_token().await;
+    app.admin_token().await;
+    let busy = app.admin_token().await;
+    assert_eq!(count(demo.clone()).await, 3);
+    assert_eq!(count(other.clone()).await, 1);
+    let mut scheduler = skjold_server::jobs::Scheduler::standard();
+    scheduler.run_due(&app.state).await;
+    assert_eq!(count(demo.clone()).await, 3, "nothing has ended yet");
+
+    // 29 minutes later the busy one is used; a minute and a half later the others are
+    // past the 30 idle minutes.
+    app.clock.advance(chrono::Duration::minutes(29));
+    assert_eq!(app.get("/demo/api/v1/me", &busy).await.status(), 200);
+    app.clock.advance(chrono::Duration::seconds(90));
+    let mut scheduler = skjold_server::jobs::Scheduler::standard();
+    assert!(scheduler
+        .run_due(&app.state)
+        .await
+        .contains(&"sessions.cleanup"));
+    assert_eq!(
+        count(demo.clone()).await,
+        1,
+        "only the busy session is left"
+    );
+    assert_eq!(count(other.clone()).await, 0, "every tenant is cleaned");
+    assert_eq!(app.get("/demo/api/v1/me", &busy).await.status(), 200);
+}
+
 #[tokio::test]
 async fn a_suspended_tenant_cannot_sign_in_or_use_its_sessions() {
     let app = spawn_app().await;
