@@ -104,7 +104,9 @@ describe('invitations and service users', () => {
     await admin.getByLabel('How they get in').selectOption('service');
     await admin.getByRole('button', { name: 'Create user' }).click();
     assert.match(await admin.getByRole('status').innerText(), /Service user crm-sync created/);
-    await admin.locator('#main').getByRole('link', { name: 'crm-sync', exact: true }).click();
+    // The message leads straight to the service user's page, where its tokens are made.
+    await admin.getByRole('status').getByRole('link', { name: 'make its API tokens' }).click();
+    await admin.getByRole('heading', { name: 'crm-sync' }).waitFor();
     // No password to reset, no invitation: tokens instead.
     assert.equal(await admin.getByRole('button', { name: 'Reset password' }).count(), 0);
     assert.equal(await admin.getByRole('button', { name: 'Invite' }).count(), 0);

@@ -287,7 +287,8 @@ pub enum Created {
     Password(String, Option<String>),
     /// (username, the invitation link, when it expires)
     Invite(String, String, String),
-    Service(String),
+    /// (username, the page where its API tokens are made)
+    Service(String, String),
 }
 
 /// Errors that belong to no field shown.
@@ -455,7 +456,10 @@ async fn create(
             let (link, expires) = invite(&state, &auth, &user, &headers, &uri).await?;
             Created::Invite(user.username, link, expires)
         }
-        "service" => Created::Service(user.username),
+        "service" => Created::Service(
+            user.username,
+            format!("/{}/admin/users/{}", auth.slug(), user.id),
+        ),
         _ => Created::Password(user.username, one_time),
     };
     users_page(
