@@ -74,7 +74,9 @@ impl ListParams {
     }
 }
 
-/// Export parameters: a list's filters and order, and the format.
+/// Export parameters: a list's filters and order, and the format; `ListParams` without
+/// paging (serde cannot flatten a struct that refuses unknown fields, so they are spelled
+/// out and handed over).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
