@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 /// The administrator the loader creates, and the password it gives them.
 pub const ADMIN: &str = "admin";
-pub const PASSWORD: &str = "bench-password-42";
+pub const PASSWORD: &str = "load-harness-password-42";
 
 /// At most this many person references are kept for linking activities and sales.
 const MAX_REFS: u64 = 100_000;
