@@ -180,16 +180,25 @@ async fn record_run(
     }
 }
 
-/// Every chain: the installation's and each tenant's.
-async fn chains(state: &AppState) -> Result<Vec<String>, String> {
-    let mut chains = vec![SYSTEM_CHAIN.to_string()];
-    let tenants = state
+/// Every tenant of the installation, from the catalog.
+async fn tenants(state: &AppState) -> Result<Vec<skjold_store::TenantRecord>, String> {
+    state
         .tenants
         .catalog()
         .list()
         .await
-        .map_err(|e| e.to_string())?;
-    chains.extend(tenants.into_iter().map(|t| t.slug.as_str().to_string()));
+        .map_err(|e| e.to_string())
+}
+
+/// Every chain: the installation's and each tenant's.
+async fn chains(state: &AppState) -> Result<Vec<String>, String> {
+    let mut chains = vec![SYSTEM_CHAIN.to_string()];
+    chains.extend(
+        tenants(state)
+            .await?
+            .into_iter()
+            .map(|t| t.slug.as_str().to_string()),
+    );
     Ok(chains)
 }
 
@@ -273,12 +282,7 @@ pub async fn audit_retention(state: AppState) -> Result<serde_json::Value, Strin
 /// presented after its end, and one never presented again would keep its user's address
 /// and browser for good).
 pub async fn sessions_cleanup(state: AppState) -> Result<serde_json::Value, String> {
-    let tenants = state
-        .tenants
-        .catalog()
-        .list()
-        .await
-        .map_err(|e| e.to_string())?;
+    let tenants = tenants(&state).await?;
     let mut deleted = 0;
     for tenant in &tenants {
         let Some((_, db)) = state

@@ -56,7 +56,7 @@ fn encode<E: Entity>(items: &[E], format: ExportFormat, header: bool) -> Result<
 
 /// What an export event records: the record type, the format and the filters, so an
 /// auditor sees what left.
-pub fn detail<E: Entity>(format: ExportFormat, query: &ListQuery) -> Value {
+fn detail<E: Entity>(format: ExportFormat, query: &ListQuery) -> Value {
     let filters: serde_json::Map<String, Value> = query
         .filters
         .iter()
@@ -72,7 +72,7 @@ pub fn detail<E: Entity>(format: ExportFormat, query: &ListQuery) -> Value {
 }
 
 /// The download's name: `companies-acme-20261127T101500Z`.
-pub fn filename<E: Entity>(db: &TenantDb, now: chrono::DateTime<chrono::Utc>) -> String {
+fn filename<E: Entity>(db: &TenantDb, now: chrono::DateTime<chrono::Utc>) -> String {
     format!(
         "{}-{}-{}",
         E::KIND.table(),
@@ -89,16 +89,21 @@ enum Step<E> {
 
 /// Reads the first page of every record `query` matches within `sight` (its limit and cursor
 /// are ignored), so that a bad filter is refused before anything is sent; the caller then
-/// records the export and answers with [`Export::response`].
+/// records [`Export::detail`] as [`EXPORTED`] and answers with [`Export::response`].
 pub async fn start<E: Entity>(
     db: &TenantDb,
     sight: &Sight,
     mut query: ListQuery,
+    format: ExportFormat,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Export<E>, StoreError> {
     query.limit = Some(MAX_LIMIT);
     query.cursor = None;
     let first = db.list::<E>(sight, &query).await?;
     Ok(Export {
+        detail: detail::<E>(format, &query),
+        filename: filename::<E>(db, now),
+        format,
         db: db.clone(),
         sight: sight.clone(),
         first: Step::Have(first, query),
@@ -107,16 +112,31 @@ pub async fn start<E: Entity>(
 
 /// An export whose query has been accepted.
 pub struct Export<E> {
+    detail: Value,
+    filename: String,
+    format: ExportFormat,
     db: TenantDb,
     sight: Sight,
     first: Step<E>,
 }
 
 impl<E: Entity> Export<E> {
+    /// What its audit event records.
+    pub fn detail(&self) -> Value {
+        self.detail.clone()
+    }
+
     /// Streams the records, the first page first.
-    pub fn response(self, format: ExportFormat, filename: &str) -> Response {
-        let Export { db, sight, first } = self;
-        export::download(format, filename, "records", first, move |step| {
+    pub fn response(self) -> Response {
+        let Export {
+            db,
+            sight,
+            first,
+            format,
+            filename,
+            ..
+        } = self;
+        export::download(format, &filename, "records", first, move |step| {
             let (db, sight) = (db.clone(), sight.clone());
             async move {
                 let (page, mut q, header) = match step {

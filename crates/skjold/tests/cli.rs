@@ -2075,31 +2075,21 @@ fn operator_resets_a_password_and_ends_sessions() {
     );
 
     // A chosen password meets the tenant's policy, and the refusal names the rule.
-    sandbox
-        .run_stdin(
-            &[
-                "user",
-                "password",
-                "--tenant",
-                "acme",
-                "alice",
-                "--password-stdin",
-            ],
-            "elevenchars\n",
-        )
-        .fails_with(&["password", "at least 12 characters", "min_length"]);
+    let chosen = [
+        "user",
+        "password",
+        "--tenant",
+        "acme",
+        "alice",
+        "--password-stdin",
+    ];
+    sandbox.run_stdin(&chosen, "elevenchars\n").fails_with(&[
+        "password",
+        "at least 12 characters",
+        "min_length",
+    ]);
     let out = sandbox
-        .run_stdin(
-            &[
-                "user",
-                "password",
-                "--tenant",
-                "acme",
-                "alice",
-                "--password-stdin",
-            ],
-            &format!("{GOOD_PASSWORD}\n"),
-        )
+        .run_stdin(&chosen, &format!("{GOOD_PASSWORD}\n"))
         .ok();
     assert!(!out.stdout.contains("one-time password"), "{out:#?}");
     assert_signs_in(&sandbox, &server, "acme", "alice", GOOD_PASSWORD);

@@ -236,12 +236,12 @@ async fn export<E: Entity>(
     params: ExportParams,
 ) -> Result<axum::response::Response, ApiError> {
     let (format, query) = params.into_query()?;
-    let detail = records_export::detail::<E>(format, &query);
-    let export = records_export::start::<E>(auth.db(), &auth.sight(), query).await?;
-    auth.audit_event(state, ip, records_export::EXPORTED, detail)
+    let export =
+        records_export::start::<E>(auth.db(), &auth.sight(), query, format, state.clock.now())
+            .await?;
+    auth.audit_event(state, ip, records_export::EXPORTED, export.detail())
         .await?;
-    let name = records_export::filename::<E>(auth.db(), state.clock.now());
-    Ok(export.response(format, &name))
+    Ok(export.response())
 }
 
 async fn create<E: Entity>(

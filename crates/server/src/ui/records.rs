@@ -979,12 +979,12 @@ async fn export<E: Entity>(
     let format = ExportFormat::parse(&params.text("format"))
         .ok_or_else(|| UiError::BadRequest("choose the export format: csv or jsonl".into()))?;
     let query = list_query(E::KIND, &auth.user().id, &params);
-    let detail = records_export::detail::<E>(format, &query);
-    let export = records_export::start::<E>(auth.db(), &auth.sight(), query).await?;
-    auth.audit_event(&state, records_export::EXPORTED, detail)
+    let export =
+        records_export::start::<E>(auth.db(), &auth.sight(), query, format, state.clock.now())
+            .await?;
+    auth.audit_event(&state, records_export::EXPORTED, export.detail())
         .await?;
-    let name = records_export::filename::<E>(auth.db(), state.clock.now());
-    Ok(export.response(format, &name))
+    Ok(export.response())
 }
 
 /// The screens of one record type. Each handler's extractor names the right it needs, and
