@@ -4,6 +4,9 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use skjold_app::access::AccessError;
+use skjold_app::password::{PasswordRefusal, ResetRefusal};
+use skjold_app::AppError;
 use skjold_domain::{FieldError, FieldErrors};
 use skjold_store::StoreError;
 use utoipa::ToSchema;
@@ -79,6 +82,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("no such record"),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(f) => ApiError::Invalid(f),
+            // The change was rolled back because its audit record could not be written.
+            StoreError::Unaudited(_) => ApiError::Unavailable,
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -248,5 +253,64 @@ impl IntoResponse for ApiError {
             );
         }
         res
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Escalation(m) => ApiError::Forbidden(m),
+            AccessError::LastAdministrator => ApiError::Conflict(e.to_string()),
+            AccessError::UnknownRole(_) => {
+                skjold_domain::FieldErrors::single("role", e.to_string()).into()
+            }
+            AccessError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<PasswordRefusal> for ApiError {
+    fn from(e: PasswordRefusal) -> Self {
+        match e {
+            PasswordRefusal::Policy(v) => ApiError::PasswordRefused(v),
+            PasswordRefusal::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ResetRefusal> for ApiError {
+    fn from(e: ResetRefusal) -> Self {
+        match e {
+            ResetRefusal::ServiceUser => ApiError::Conflict(e.to_string()),
+            ResetRefusal::Refused(r) => r.into(),
+            ResetRefusal::Hash(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Forbidden(m) => ApiError::Forbidden(m),
+            AppError::NotFound(m) => ApiError::NotFound(m),
+            AppError::Conflict(m) => ApiError::Conflict(m),
+            AppError::LastAdministrator => ApiError::Conflict(e.to_string()),
+            AppError::Invalid(f) => ApiError::Invalid(f),
+            AppError::PasswordRefused(v) => ApiError::PasswordRefused(v),
+            AppError::StepUpRequired { .. } => ApiError::Named {
+                status: StatusCode::FORBIDDEN,
+                kind: "step-up-required",
+                detail: format!(
+                    "{e}: send it to POST /{{tenant}}/api/v1/session/verify \
+                     ({{\"password\": …}} or {{\"totp\": …}}), then repeat this request"
+                ),
+            },
+            AppError::Unaudited(cause) => {
+                tracing::error!(%cause, "an action was refused because it could not be audited");
+                ApiError::Unavailable
+            }
+            AppError::Store(s) => s.into(),
+            AppError::Internal(m) => ApiError::Internal(m),
+        }
     }
 }

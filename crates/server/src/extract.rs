@@ -299,6 +299,7 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
                 created_at: api_token.created_at.clone(),
                 expires_at: api_token.expires_at.clone(),
                 restricted: false,
+                verified_at: None,
             }
         } else {
             let timeouts = state.tenant_session_timeouts(&tenant.db).await?;

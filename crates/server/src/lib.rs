@@ -1,6 +1,6 @@
 //! The Skjold HTTP server: TLS, security headers, the tenant router, the REST API.
 
-pub mod access;
+mod acting;
 pub mod api;
 pub mod audit;
 pub mod audit_export;
@@ -13,7 +13,6 @@ pub mod ipguard;
 pub mod jobs;
 mod middleware;
 pub mod passkeys;
-pub mod password;
 pub mod provision;
 pub mod records_export;
 mod redirect;
@@ -22,6 +21,7 @@ pub mod scopes;
 pub mod signin;
 mod startup;
 mod state;
+pub mod step_up;
 pub mod tls;
 pub mod totp;
 pub mod two_factor;
@@ -38,5 +38,7 @@ pub mod parsers {
 
 pub use config::{Config, ConfigOverrides};
 pub use error::ApiError;
+/// The application layer's rules, where handlers of this crate name them.
+pub use skjold_app::{access, password};
 pub use startup::{app_router, shutdown_signal, Application, DemoCredentials};
 pub use state::AppState;

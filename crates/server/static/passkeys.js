@@ -120,6 +120,10 @@
       .then(function (res) {
         return res.json().then(function (data) {
           if (!res.ok) {
+            if (data.step_up) {
+              // Adding a passkey needs a recent password: confirm, then come back.
+              window.location.assign(data.step_up);
+            }
             throw new Error(data.error || data.detail || "The server refused.");
           }
           return data;

@@ -5,11 +5,15 @@
 //! event in the tenant's chain with the state before and after.
 
 use clap::Subcommand;
+use skjold_app::Actor::Operator;
+use skjold_app::{AppError, Ctx};
 use skjold_audit::AuditTrail;
 use skjold_domain::{Right, TenantSlug, Visibility};
-use skjold_server::access::{self, Granter};
+use skjold_server::access;
 use skjold_server::provision::operator_event;
-use skjold_store::{Actor, NewRole, RolePatch, TenantDb, TenantRouter, UserPatch, UserStatus};
+use skjold_store::{
+    Actor, EndedAccess, NewRole, RolePatch, TenantDb, TenantRecord, TenantRouter, UserStatus,
+};
 
 const ACTOR: Actor = Actor::System { what: "cli" };
 
@@ -107,6 +111,50 @@ async fn open(router: &TenantRouter, tenant: &str) -> anyhow::Result<(TenantSlug
         .await?
         .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
     Ok((slug, db))
+}
+
+/// A tenant the operator acts in through the application layer.
+pub(crate) struct Operating {
+    record: TenantRecord,
+    pub(crate) db: TenantDb,
+}
+
+impl Operating {
+    pub(crate) async fn open(router: &TenantRouter, tenant: &str) -> anyhow::Result<Self> {
+        let slug =
+            TenantSlug::parse(tenant).map_err(|e| anyhow::anyhow!("tenant '{tenant}': {e}"))?;
+        let (record, db) = router
+            .open(&slug)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+        Ok(Self { record, db })
+    }
+
+    /// Where the operator's action happens (no address: the command line).
+    pub(crate) fn ctx<'a>(&'a self, router: &'a TenantRouter, audit: &'a AuditTrail) -> Ctx<'a> {
+        Ctx {
+            tenant: &self.record,
+            db: &self.db,
+            audit,
+            clock: router.catalog().clock(),
+            ip: None,
+            request_id: None,
+        }
+    }
+}
+
+/// An action's refusal as one line.
+pub(crate) fn app_err(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Invalid(f) => anyhow::anyhow!(
+            "{}",
+            f.0.iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
 }
 
 fn rights(names: &[String]) -> anyhow::Result<Vec<Right>> {
@@ -347,26 +395,12 @@ pub async fn team(
             team,
             username,
         } => {
-            let (slug, db) = open(router, &tenant).await?;
-            let t = find_team(&db, &team).await?;
-            let u = find_user(&db, &username).await?;
-            if db
-                .add_team_member(&ACTOR, &t.id, &u.id)
+            let at = Operating::open(router, &tenant).await?;
+            let t = find_team(&at.db, &team).await?;
+            let u = find_user(&at.db, &username).await?;
+            skjold_app::teams::add_member(&at.ctx(router, audit), &Operator, &t.id, &u.id)
                 .await
-                .map_err(store_err)?
-            {
-                event(
-                    router,
-                    audit,
-                    &slug,
-                    "team.member_added",
-                    serde_json::json!({
-                        "team_id": t.id, "team": t.name, "user_id": u.id,
-                        "before": { "member": false }, "after": { "member": true },
-                    }),
-                )
-                .await?;
-            }
+                .map_err(app_err)?;
             println!("'{}' is a member of team '{}'", u.username, t.name);
         }
         TeamCommand::RemoveMember {
@@ -374,28 +408,17 @@ pub async fn team(
             team,
             username,
         } => {
-            let (slug, db) = open(router, &tenant).await?;
-            let t = find_team(&db, &team).await?;
-            let u = find_user(&db, &username).await?;
-            db.remove_team_member(&ACTOR, &t.id, &u.id)
+            let at = Operating::open(router, &tenant).await?;
+            let t = find_team(&at.db, &team).await?;
+            let u = find_user(&at.db, &username).await?;
+            skjold_app::teams::remove_member(&at.ctx(router, audit), &Operator, &t.id, &u.id)
                 .await
                 .map_err(|e| match e {
-                    skjold_store::StoreError::NotFound => {
+                    AppError::NotFound(_) => {
                         anyhow::anyhow!("'{}' is not a member of team '{}'", u.username, t.name)
                     }
-                    other => other.into(),
+                    other => app_err(other),
                 })?;
-            event(
-                router,
-                audit,
-                &slug,
-                "team.member_removed",
-                serde_json::json!({
-                    "team_id": t.id, "team": t.name, "user_id": u.id,
-                    "before": { "member": true }, "after": { "member": false },
-                }),
-            )
-            .await?;
             println!("removed '{}' from team '{}'", u.username, t.name);
         }
     }
@@ -411,62 +434,26 @@ pub async fn set_user(
     role: Option<&str>,
     status: Option<&str>,
 ) -> anyhow::Result<()> {
-    let (slug, db) = open(router, tenant).await?;
-    let user = find_user(&db, username).await?;
-    let role = match role {
-        Some(r) => Some(access::find_role(&db, r).await?),
-        None => None,
-    };
+    let at = Operating::open(router, tenant).await?;
+    let user = find_user(&at.db, username).await?;
     let status = match status {
         None => None,
         Some("active") => Some(UserStatus::Active),
         Some("disabled") => Some(UserStatus::Disabled),
         Some(other) => anyhow::bail!("status '{other}': use active or disabled"),
     };
-    access::check_user_change(&db, Granter::Operator, &user, role.as_ref(), status).await?;
-    let updated = db
-        .update_user(
-            &ACTOR,
-            &user.id,
-            UserPatch {
-                role: role.as_ref().map(|r| r.id.clone()),
-                status,
-                ..UserPatch::default()
-            },
-        )
-        .await
-        .map_err(store_err)?;
-    let kind = if updated.status != user.status {
-        if updated.status == UserStatus::Disabled {
-            "user.disabled"
-        } else {
-            "user.enabled"
-        }
-    } else {
-        "user.role_changed"
+    let change = skjold_app::users::UserChange {
+        role: role.map(str::to_string),
+        status,
+        ..Default::default()
     };
-    if updated.status != user.status || updated.role != user.role {
-        event(
-            router,
-            audit,
-            &slug,
-            kind,
-            serde_json::json!({
-                "user_id": updated.id, "username": updated.username,
-                "role": {
-                    "from": user.role.as_str(), "to": updated.role.as_str(),
-                    "from_name": access::role_name(&db, &user.role).await?,
-                    "to_name": access::role_name(&db, &updated.role).await?,
-                },
-                "status": { "from": user.status.as_str(), "to": updated.status.as_str() },
-            }),
-        )
-        .await?;
-    }
+    let updated = skjold_app::users::change(&at.ctx(router, audit), &Operator, &user.id, change)
+        .await
+        .map_err(app_err)?;
     println!(
         "user '{}': role {}, {}",
         updated.username,
-        access::role_name(&db, &updated.role).await?,
+        access::role_name(&at.db, &updated.role).await?,
         updated.status.as_str()
     );
     Ok(())
@@ -482,45 +469,24 @@ pub async fn reset_password(
     username: &str,
     chosen: Option<String>,
 ) -> anyhow::Result<Option<String>> {
-    let (record, db) = router
-        .open(slug)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
-    let user = find_user(&db, username).await?;
-    let made = skjold_server::password::reset(&db, &record, &ACTOR, &user, chosen, None)
+    let at = Operating::open(router, slug.as_str()).await?;
+    let user = find_user(&at.db, username).await?;
+    skjold_app::users::reset_password(&at.ctx(router, audit), &Operator, &user.id, chosen)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    event(
-        router,
-        audit,
-        slug,
-        "user.password_reset",
-        serde_json::json!({ "user_id": user.id, "username": user.username }),
-    )
-    .await?;
-    Ok(made)
+        .map_err(app_err)
 }
 
-/// `skjold user end-sessions`: ends every session of a user, recorded as
-/// `user.sessions_revoked` by the operator. Answers how many ended.
+/// `skjold user end-sessions`: ends all of a user's access — sessions, API tokens, open
+/// invitation — recorded as `user.sessions_revoked` by the operator.
 pub async fn end_sessions(
     router: &TenantRouter,
     audit: &AuditTrail,
     slug: &TenantSlug,
     username: &str,
-) -> anyhow::Result<u64> {
-    let (_, db) = open(router, slug.as_str()).await?;
-    let user = find_user(&db, username).await?;
-    let ended = db.delete_sessions_of(&user.id, None).await?;
-    event(
-        router,
-        audit,
-        slug,
-        "user.sessions_revoked",
-        serde_json::json!({
-            "user_id": user.id, "username": user.username, "ended": ended,
-        }),
-    )
-    .await?;
-    Ok(ended)
+) -> anyhow::Result<EndedAccess> {
+    let at = Operating::open(router, slug.as_str()).await?;
+    let user = find_user(&at.db, username).await?;
+    skjold_app::users::end_access(&at.ctx(router, audit), &Operator, &user.id)
+        .await
+        .map_err(app_err)
 }

@@ -747,7 +747,11 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::EndSessions { tenant, username } => {
             let slug = parse_slug(&tenant)?;
             let ended = crate::access_cli::end_sessions(&router, &audit, &slug, &username).await?;
-            println!("ended {ended} session(s) of '{username}' in tenant '{slug}'");
+            println!(
+                "ended {} session(s) of '{username}' in tenant '{slug}'; revoked {} API token(s) \
+                 and {} open invitation(s)",
+                ended.sessions, ended.api_tokens, ended.invites
+            );
         }
         UserCommand::Require2fa {
             tenant,

@@ -27,26 +27,22 @@ pub async fn require(
     username: &str,
     off: bool,
 ) -> anyhow::Result<()> {
-    let db = open(router, slug).await?;
+    let at = crate::access_cli::Operating::open(router, slug.as_str()).await?;
+    let db = &at.db;
     let name = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
     let (user, _) = db
         .user_for_sign_in(&name)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no user '{name}' in tenant '{slug}'"))?;
-    let changed = db.set_two_factor_required(&ACTOR, &user.id, !off).await?;
-    if changed {
-        operator_event(
-            router,
-            audit,
-            slug.as_str(),
-            "users.two_factor_required",
-            serde_json::json!({
-                "via": "cli", "user": user.id, "username": user.username, "required": !off,
-            }),
-        )
-        .await?;
-    }
-    let factors = tf::factors_of(&db, &user.id).await?;
+    skjold_app::users::require_two_factor(
+        &at.ctx(router, audit),
+        &skjold_app::Actor::Operator,
+        &user.id,
+        !off,
+    )
+    .await
+    .map_err(crate::access_cli::app_err)?;
+    let factors = tf::factors_of(db, &user.id).await?;
     println!(
         "user '{}': second factor {} (enrolled: {})",
         user.username,

@@ -2063,7 +2063,8 @@ fn operator_resets_a_password_and_ends_sessions() {
         .ok();
     assert_eq!(
         out.stdout,
-        "ended 0 session(s) of 'alice' in tenant 'acme'\n"
+        "ended 0 session(s) of 'alice' in tenant 'acme'; revoked 0 API token(s) and 0 open \
+         invitation(s)\n"
     );
     assert_signs_in(&sandbox, &server, "acme", "alice", &second);
     let out = sandbox
@@ -2071,7 +2072,8 @@ fn operator_resets_a_password_and_ends_sessions() {
         .ok();
     assert_eq!(
         out.stdout,
-        "ended 1 session(s) of 'alice' in tenant 'acme'\n"
+        "ended 1 session(s) of 'alice' in tenant 'acme'; revoked 0 API token(s) and 0 open \
+         invitation(s)\n"
     );
 
     // A chosen password meets the tenant's policy, and the refusal names the rule.

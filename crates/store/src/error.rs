@@ -21,6 +21,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("i/o: {0}")]
     Io(std::io::Error),
+    /// The change's audit event could not be recorded before commit, so it was rolled back.
+    #[error("not audited: {0}")]
+    Unaudited(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -124,7 +124,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

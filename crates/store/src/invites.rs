@@ -59,7 +59,7 @@ impl TenantDb {
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Invite {
             user_id: user_id.to_string(),
             created_by: created_by.to_string(),
@@ -85,7 +85,8 @@ impl TenantDb {
         let row = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.email, u.phone, u.role, u.status, \
              u.kind, u.created_at, u.updated_at, i.expires_at \
-             FROM invites i JOIN users u ON u.id = i.user_id WHERE i.id = $1",
+             FROM invites i JOIN users u ON u.id = i.user_id \
+             WHERE i.id = $1 AND u.status = 'active'",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -108,11 +109,16 @@ impl TenantDb {
         password_hash: &str,
     ) -> Result<Option<User>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let taken = sqlx::query("DELETE FROM invites WHERE id = $1 AND user_id = $2")
-            .bind(token_hash)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        // The user must still be active: an invitation never brings back a disabled
+        // account, even one disabled after the link was opened.
+        let taken = sqlx::query(
+            "DELETE FROM invites WHERE id = $1 AND user_id = $2 \
+             AND EXISTS (SELECT 1 FROM users u WHERE u.id = $2 AND u.status = 'active')",
+        )
+        .bind(token_hash)
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?;
         if taken.rows_affected() != 1 {
             return Ok(None);
         }
@@ -121,16 +127,28 @@ impl TenantDb {
         };
         self.set_password_in(&mut tx, &actor, user, password_hash, None)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(user.clone()))
     }
 
     /// Withdraws the user's invitation; `false` when there was none.
     pub async fn revoke_invite(&self, user_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM invites WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.write_tx().await?;
+        let done = revoke_invites_in(&mut tx, user_id).await?;
+        self.commit(tx).await?;
+        Ok(done > 0)
     }
+}
+
+/// Withdraws the user's invitation inside a caller's transaction: a password reset, a
+/// disabled account and "end all access" end the link with the change itself.
+pub(crate) async fn revoke_invites_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM invites WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
 }

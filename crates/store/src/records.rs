@@ -369,7 +369,7 @@ impl TenantDb {
     ) -> Result<E, StoreError> {
         let mut tx = self.write_tx().await?;
         let record = self.insert_in::<E>(&mut tx, sight, actor, input).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(record)
     }
 
@@ -386,7 +386,7 @@ impl TenantDb {
         for input in inputs {
             out.push(self.insert_in::<E>(&mut tx, sight, actor, input).await?);
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -549,7 +549,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(record)
     }
 
@@ -603,7 +603,7 @@ impl TenantDb {
         }
         let now = self.now();
         delete_cascading(&mut tx, sight, &now, actor, kind, id.to_string()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

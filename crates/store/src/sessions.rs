@@ -33,6 +33,9 @@ pub struct Session {
     /// Signed in with a password only, by a user who must enrol a second factor first:
     /// good for the enrolment routes only.
     pub restricted: bool,
+    /// When the user last proved who they are in this session (sign-in or a step-up
+    /// check); `None` for a request with an API token, which never counts as recent.
+    pub verified_at: Option<String>,
 }
 
 /// A session as its owner lists it.
@@ -49,6 +52,14 @@ pub struct SessionInfo {
 /// How stale `last_seen_at` may get before a request writes it again: saves a write per
 /// request at the cost of this much slack in the idle timeout.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+/// What [`TenantDb::end_access`] ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EndedAccess {
+    pub sessions: u64,
+    pub api_tokens: u64,
+    pub invites: u64,
+}
 
 impl TenantDb {
     /// Starts a session and returns when it expires at the latest.
@@ -102,6 +113,7 @@ impl TenantDb {
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
             "SELECT s.created_at AS s_created, s.last_seen_at, s.expires_at, s.restricted, \
+             s.verified_at, \
              u.id, u.username, u.display_name, u.email, u.phone, u.role, u.status, u.kind, \
              u.created_at, u.updated_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
@@ -132,10 +144,13 @@ impl TenantDb {
                 .execute(&self.pool)
                 .await?;
         }
+        let created_at: String = row.try_get("s_created")?;
+        let verified_at: Option<String> = row.try_get("verified_at")?;
         Ok(Some(Session {
             token_hash: token_hash.to_string(),
             user,
-            created_at: row.try_get("s_created")?,
+            verified_at: Some(verified_at.unwrap_or_else(|| created_at.clone())),
+            created_at,
             expires_at,
             restricted: row.try_get::<i64, _>("restricted")? != 0,
         }))
@@ -188,12 +203,53 @@ impl TenantDb {
         user_id: &str,
         keep: Option<&str>,
     ) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
             .bind(user_id)
             .bind(keep.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?;
+        self.commit(tx).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Ends everything through which a user is in without their password: their sessions
+    /// (but `keep`), their API tokens and their open invitation, in one transaction.
+    /// Passkeys and TOTP stay: they are factors of a sign-in, not ways in.
+    pub async fn end_access(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<EndedAccess, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let api_tokens = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let invites = crate::invites::revoke_invites_in(&mut tx, user_id).await?;
+        self.commit(tx).await?;
+        Ok(EndedAccess {
+            sessions,
+            api_tokens,
+            invites,
+        })
+    }
+
+    /// Records a step-up check of the session's user now.
+    pub async fn mark_session_verified(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET verified_at = $1 WHERE token_hash = $2")
+            .bind(self.now())
+            .bind(token_hash)
             .execute(&self.pool)
             .await?;
-        Ok(done.rows_affected())
+        Ok(())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {

@@ -163,7 +163,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(team)
     }
 
@@ -222,7 +222,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((before, team))
     }
 
@@ -280,7 +280,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((team, members.into_iter().map(|(_, u)| u).collect()))
     }
 
@@ -327,7 +327,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -366,7 +366,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

@@ -30,6 +30,9 @@ pub struct TenantDb {
     pub(crate) audit_writer: Option<AnyPool>,
     pub(crate) kind: BackendKind,
     pub(crate) clock: SharedClock,
+    /// Run before each write transaction commits: the audit event of the action that
+    /// writes through this handle (see [`crate::BeforeCommit`]).
+    pub(crate) before_commit: Option<Arc<dyn crate::BeforeCommit>>,
     /// Keeps the pool open while this handle lives, even after the router evicted it.
     _lease: Arc<PoolLease>,
 }
@@ -92,6 +95,7 @@ impl TenantDb {
             audit_writer: lease.audit_writer.clone(),
             kind,
             clock,
+            before_commit: None,
             _lease: lease,
         }
     }

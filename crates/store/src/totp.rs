@@ -53,7 +53,7 @@ impl TenantDb {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -83,7 +83,7 @@ impl TenantDb {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

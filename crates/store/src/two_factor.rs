@@ -150,7 +150,7 @@ impl TenantDb {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(name)
     }
 
@@ -266,7 +266,7 @@ impl TenantDb {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -288,7 +288,7 @@ impl TenantDb {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -348,7 +348,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 

@@ -157,7 +157,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(user)
     }
 
@@ -267,11 +267,12 @@ impl TenantDb {
         .execute(&mut *tx)
         .await?;
         if user.status == UserStatus::Disabled {
-            // A disabled user keeps no session.
+            // A disabled user keeps no session, and no open invitation sets their password.
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            crate::invites::revoke_invites_in(&mut tx, id).await?;
         }
         let data = self.user_journal_data(&mut tx, &user).await?;
         journal::append(
@@ -287,7 +288,7 @@ impl TenantDb {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(user)
     }
 
@@ -304,7 +305,7 @@ impl TenantDb {
         let mut tx = self.write_tx().await?;
         self.set_password_in(&mut tx, actor, &user, hash, keep_session)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -336,6 +337,8 @@ impl TenantDb {
             .bind(keep_session.unwrap_or(""))
             .execute(&mut **tx)
             .await?;
+        // A new password ends any invitation: the link would otherwise set another one.
+        crate::invites::revoke_invites_in(tx, &id).await?;
         let data = self.user_journal_data(tx, &user).await?;
         journal::append(
             tx,

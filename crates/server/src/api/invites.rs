@@ -244,6 +244,7 @@ async fn create_service_token(
     Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    auth.require_step_up(&state)?;
     let user = service_user(&auth, &id).await?;
     if user.status != skjold_domain::UserStatus::Active {
         return Err(ApiError::Conflict(

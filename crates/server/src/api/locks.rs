@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Extension;
 use axum::Json;
 use serde::Serialize;
+use skjold_app::Via;
 use skjold_domain::Username;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -73,7 +74,7 @@ async fn list_locks(auth: Authorized<UsersManage>) -> Result<Json<LockList>, Api
     responses(
         (status = 204, description = "Lifted"),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage, or the name is a user's whose role you do not hold", body = crate::error::Problem),
         (status = 404, description = "No failures recorded for that name", body = crate::error::Problem)))]
 async fn lift_lock(
     State(state): State<AppState>,
@@ -81,19 +82,7 @@ async fn lift_lock(
     auth: Authorized<UsersManage>,
     Path((_, username)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let name = username.trim().to_lowercase();
-    if !auth.db().clear_sign_in_failures(&name).await? {
-        return Err(ApiError::NotFound(
-            "no sign-in failures recorded for that name",
-        ));
-    }
-    auth.audit_event(
-        &state,
-        ip,
-        "auth.lock_lifted",
-        serde_json::json!({ "username": name }),
-    )
-    .await?;
+    skjold_app::users::lift_lock(&auth.ctx(&state, ip), &auth.acting(Via::Api), &username).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -137,6 +137,14 @@ async fn patch_me(
     ApiJson(body): ApiJson<PersonalDetails>,
 ) -> Result<Json<Me>, ApiError> {
     let patch = body.into_patch()?;
+    // A new e-mail address is where a password reset would go: it needs a recent check.
+    if patch
+        .email
+        .as_ref()
+        .is_some_and(|e| e.as_deref() != auth.user().email.as_deref())
+    {
+        auth.require_step_up(&state)?;
+    }
     let user = auth
         .db()
         .update_user(&auth.actor(), &auth.user().id, patch)

@@ -139,13 +139,14 @@ async fn list(auth: Authorized<Enrolling>) -> Result<Json<Vec<PasskeyView>>, Api
     responses(
         (status = 200, description = "Options and the ceremony token", body = CeremonyOptions),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Called with an API token", body = crate::error::Problem),
+        (status = 403, description = "Called with an API token, or no password check in the last 10 minutes (`type` …:step-up-required: `POST /session/verify`)", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem),
         (status = 503, description = "Passkeys are not available on this server (its public URL names no domain)", body = crate::error::Problem)))]
 async fn register_options(
     State(state): State<AppState>,
     auth: Authorized<Enrolling>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
+    auth.require_step_up(&state)?;
     Ok(Json(
         registration_start(&state, auth.db(), auth.user()).await?,
     ))

@@ -169,6 +169,58 @@ async fn sign_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUp {
+    /// Your password (with `totp` too if you like).
+    #[serde(default)]
+    password: Option<String>,
+    /// The current code of your authenticator app, instead of the password.
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+/// Confirm it is you, in this session: your password or your authenticator's code. Minting
+/// an API token, adding a passkey or an authenticator, new recovery codes and a new e-mail
+/// address need this within the last 10 minutes (signing in counts). Wrong answers count
+/// towards the account's lockout like failed sign-ins.
+#[utoipa::path(post, path = "/session/verify", tag = "session", params(TenantPath),
+    security(("bearer" = [])),
+    request_body = StepUp,
+    responses(
+        (status = 204, description = "Confirmed: the session counts as verified for 10 minutes"),
+        (status = 400, description = "Malformed body", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Wrong password or code (`type` …:step-up-failed), or called with an API token", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "Neither password nor totp", body = crate::error::Problem),
+        (status = 429, description = "Too many attempts: the account is locked or the address throttled", body = crate::error::Problem)))]
+async fn verify(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<Enrolling>,
+    ApiJson(body): ApiJson<StepUp>,
+) -> Result<StatusCode, ApiError> {
+    crate::step_up::verify(
+        &state,
+        &auth.tenant.record,
+        auth.db(),
+        &auth.session,
+        crate::step_up::Proof {
+            password: body.password,
+            code: body.totp,
+        },
+        ip,
+        "api",
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(sign_in, sign_out))
+    OpenApiRouter::new()
+        .routes(routes!(sign_in, sign_out))
+        .routes(routes!(verify))
 }

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Extension;
 use axum::Json;
 use serde::Serialize;
+use skjold_app::Via;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -143,15 +144,21 @@ async fn revoke_my_session(
 pub struct SessionsEnded {
     /// How many sessions ended.
     ended: u64,
+    /// How many of the user's API tokens were revoked.
+    api_tokens_revoked: u64,
+    /// How many open invitations were withdrawn (0 or 1).
+    invites_withdrawn: u64,
 }
 
-/// End all of a user's sessions (the caller's own survives when administrators do this to
-/// themselves).
+/// End all of a user's access: their sessions (the caller's own survives when administrators
+/// do this to themselves), their API tokens and their open invitation. Passkeys and an
+/// authenticator stay (they are factors of a sign-in, not ways in). You must hold the
+/// user's role.
 #[utoipa::path(delete, path = "/users/{id}/sessions", tag = "users", params(RecordPath), security(("bearer" = [])),
     responses(
         (status = 200, description = "Ended", body = SessionsEnded),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage, or the user's role has rights or visibility you do not hold", body = crate::error::Problem),
         (status = 404, description = "No such user", body = crate::error::Problem),
         (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn end_user_sessions(
@@ -161,17 +168,13 @@ async fn end_user_sessions(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<SessionsEnded>, ApiError> {
     let id = parse_id(&id)?;
-    let user = auth.db().user(&id).await?;
-    let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
-    let ended = auth.db().delete_sessions_of(&user.id, keep).await?;
-    auth.audit_event(
-        &state,
-        ip,
-        "user.sessions_revoked",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "ended": ended }),
-    )
-    .await?;
-    Ok(Json(SessionsEnded { ended }))
+    let ended =
+        skjold_app::users::end_access(&auth.ctx(&state, ip), &auth.acting(Via::Api), &id).await?;
+    Ok(Json(SessionsEnded {
+        ended: ended.sessions,
+        api_tokens_revoked: ended.api_tokens,
+        invites_withdrawn: ended.invites,
+    }))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use skjold_app::Via;
 use skjold_domain::double_option;
 use skjold_store::{StoreError, Team, TeamMember, TeamPatch};
 use utoipa::{IntoParams, ToSchema};
@@ -313,7 +314,7 @@ async fn add_member(
     ApiJson(body): ApiJson<NewMember>,
 ) -> Result<StatusCode, ApiError> {
     let id = team_id(&id)?;
-    let team = auth.db().team(&id).await.map_err(not_found)?;
+    auth.db().team(&id).await.map_err(not_found)?;
     let user_id = uuid::Uuid::try_parse(&body.user_id)
         .map(|u| u.to_string())
         .map_err(|_| {
@@ -322,23 +323,8 @@ async fn add_member(
                 "is not a valid id",
             ))
         })?;
-    let added = auth
-        .db()
-        .add_team_member(&auth.actor(), &id, &user_id)
-        .await
-        .map_err(not_found)?;
-    if added {
-        auth.audit_event(
-            &state,
-            ip,
-            "team.member_added",
-            serde_json::json!({
-                "team_id": team.id, "team": team.name, "user_id": user_id,
-                "before": { "member": false }, "after": { "member": true },
-            }),
-        )
+    skjold_app::teams::add_member(&auth.ctx(&state, ip), &auth.acting(Via::Api), &id, &user_id)
         .await?;
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -358,24 +344,9 @@ async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     let id = team_id(&id)?;
     let user_id = parse_id(&user_id)?;
-    let team = auth.db().team(&id).await.map_err(not_found)?;
-    auth.db()
-        .remove_team_member(&auth.actor(), &id, &user_id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("no such member"),
-            other => other.into(),
-        })?;
-    auth.audit_event(
-        &state,
-        ip,
-        "team.member_removed",
-        serde_json::json!({
-            "team_id": team.id, "team": team.name, "user_id": user_id,
-            "before": { "member": true }, "after": { "member": false },
-        }),
-    )
-    .await?;
+    auth.db().team(&id).await.map_err(not_found)?;
+    skjold_app::teams::remove_member(&auth.ctx(&state, ip), &auth.acting(Via::Api), &id, &user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -193,7 +193,7 @@ async fn list_tokens(
         (status = 201, description = "Created; `token` is shown only now", body = CreatedToken),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Called with an API token", body = crate::error::Problem),
+        (status = 403, description = "Called with an API token, or no password check in the last 10 minutes (`type` …:step-up-required: `POST /session/verify`)", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
         (status = 422, description = "Invalid name, scope or expiry", body = crate::error::Problem)))]
@@ -203,6 +203,7 @@ async fn create_token(
     auth: Authorized<SignedIn>,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    auth.require_step_up(&state)?;
     let created = create(state.clock.as_ref(), auth.db(), &auth.user().id, body).await?;
     auth.audit_event(
         &state,

@@ -41,9 +41,13 @@ pub struct RecoveryCodes {
     responses(
         (status = 201, description = "A secret to enter into the app", body = TotpEnrolment),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Called with an API token", body = crate::error::Problem),
+        (status = 403, description = "Called with an API token, or no password check in the last 10 minutes (`type` …:step-up-required: `POST /session/verify`)", body = crate::error::Problem),
         (status = 409, description = "A second factor is on already", body = crate::error::Problem)))]
-async fn start(auth: Authorized<Enrolling>) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
+async fn start(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    auth: Authorized<Enrolling>,
+) -> Result<(StatusCode, Json<TotpEnrolment>), ApiError> {
+    auth.require_step_up(&state)?;
     let secret = crate::totp::new_secret();
     let issuer = format!("Skjold {}", auth.tenant.record.display_name);
     let totp = crate::totp::totp(&secret, &issuer, &auth.user().username)

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_app::Via;
 use skjold_domain::{FieldErrors, Username};
 use skjold_store::{TenantDb, User};
 use utoipa::ToSchema;
@@ -258,6 +259,7 @@ async fn regenerate_recovery_codes(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     auth: Authorized<SignedIn>,
 ) -> Result<Json<NewRecoveryCodes>, ApiError> {
+    auth.require_step_up(&state)?;
     let codes = regenerate_codes(auth.db(), auth.user()).await?;
     auth.audit_event(
         &state,
@@ -337,7 +339,7 @@ async fn put_policy(
         (status = 200, description = "The user's two-factor facts now", body = UserTwoFactor),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage, or the user's role has rights or visibility you do not hold", body = crate::error::Problem),
         (status = 404, description = "No such user", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
@@ -350,20 +352,14 @@ async fn require_two_factor(
     ApiJson(body): ApiJson<RequireTwoFactor>,
 ) -> Result<Json<UserTwoFactor>, ApiError> {
     let id = super::parse_id(&id)?;
+    skjold_app::users::require_two_factor(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        &id,
+        body.required,
+    )
+    .await?;
     let user = auth.db().user(&id).await?;
-    if auth
-        .db()
-        .set_two_factor_required(&auth.actor(), &id, body.required)
-        .await?
-    {
-        auth.audit_event(
-            &state,
-            ip,
-            "users.two_factor_required",
-            serde_json::json!({ "user": user.id, "username": user.username, "required": body.required }),
-        )
-        .await?;
-    }
     Ok(Json(user_two_factor(auth.db(), &user).await?))
 }
 

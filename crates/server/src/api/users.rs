@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_app::Via;
 use skjold_domain::{double_option, FieldErrors, UserKind, Username};
 use skjold_store::{NewUser, User, UserStatus};
 use utoipa::ToSchema;
@@ -336,53 +337,21 @@ async fn patch_user(
     ApiJson(body): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
     let id = parse_id(&id)?;
-    let current = auth.db().user(&id).await?;
-    let mut patch = super::me::PersonalDetails {
+    let details = super::me::PersonalDetails {
         display_name: body.display_name,
         email: body.email,
         phone: body.phone,
     }
     .into_patch()?;
-    let role = match &body.role {
-        Some(r) => Some(access::find_role(auth.db(), r).await?),
-        None => None,
-    };
-    access::check_user_change(
-        auth.db(),
-        Granter::User(&auth.grant),
-        &current,
-        role.as_ref(),
-        body.status,
-    )
-    .await?;
-    patch.role = role.map(|r| r.id);
-    patch.status = body.status;
-    let updated = auth.db().update_user(&auth.actor(), &id, patch).await?;
-    // A change of rights or of who may sign in is a use of system rights: its own event.
-    let kind = if updated.status != current.status {
-        if updated.status == UserStatus::Disabled {
-            "user.disabled"
-        } else {
-            "user.enabled"
-        }
-    } else if updated.role != current.role {
-        "user.role_changed"
-    } else {
-        "user.changed"
-    };
-    auth.audit_event(
-        &state,
-        ip,
-        kind,
-        serde_json::json!({
-            "user_id": updated.id, "username": updated.username,
-            "role": {
-                "from": current.role.as_str(), "to": updated.role.as_str(),
-                "from_name": access::role_name(auth.db(), &current.role).await?,
-                "to_name": access::role_name(auth.db(), &updated.role).await?,
-            },
-            "status": { "from": current.status.as_str(), "to": updated.status.as_str() },
-        }),
+    let updated = skjold_app::users::change(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        &id,
+        skjold_app::users::UserChange {
+            details,
+            role: body.role,
+            status: body.status,
+        },
     )
     .await?;
     Ok(Json(updated.into()))
@@ -404,14 +373,15 @@ pub struct PasswordWasReset {
 }
 
 /// Reset a user's password. Ends all of that user's sessions (but the caller's own, when
-/// administrators reset their own password).
+/// administrators reset their own password) and their open invitation. You must hold the
+/// user's role.
 #[utoipa::path(post, path = "/users/{id}/password", tag = "users", params(RecordPath), security(("bearer" = [])),
     request_body = PasswordReset,
     responses(
         (status = 200, description = "Reset", body = PasswordWasReset),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage, or the user's role has rights or visibility you do not hold", body = crate::error::Problem),
         (status = 404, description = "No such user", body = crate::error::Problem),
         (status = 409, description = "A service user (it has no password)", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
@@ -425,22 +395,11 @@ async fn reset_password(
     ApiJson(body): ApiJson<PasswordReset>,
 ) -> Result<Json<PasswordWasReset>, ApiError> {
     let id = parse_id(&id)?;
-    let user = auth.db().user(&id).await?;
-    let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
-    let one_time = crate::password::reset(
-        auth.db(),
-        &auth.tenant.record,
-        &auth.actor(),
-        &user,
+    let one_time = skjold_app::users::reset_password(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        &id,
         body.password,
-        keep,
-    )
-    .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        "user.password_reset",
-        serde_json::json!({ "user_id": user.id, "username": user.username }),
     )
     .await?;
     Ok(Json(PasswordWasReset {

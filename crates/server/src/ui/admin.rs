@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use skjold_app::{users, AppError};
 use skjold_domain::{Email, FieldErrors, Right, Role, RoleId, UserKind, Username, Visibility};
 use skjold_store::{NewUser, RoleRecord, StoreError, User, UserPatch, UserStatus};
 
@@ -645,61 +646,18 @@ async fn show(
 const LAST_ADMIN: &str =
     "This is the tenant's last active administrator; make another administrator first.";
 
-/// Checks a change of role or status by the rules the API applies: `Ok(Some(message))` is a
-/// refusal to show (the last administrator, or a role above the actor's).
-async fn refusal<R: Requirement>(
-    auth: &UiAuth<R>,
-    current: &User,
-    role: Option<&RoleRecord>,
-    status: Option<UserStatus>,
-) -> Result<Option<(String, StatusCode)>, UiError> {
-    match access::check_user_change(auth.db(), Granter::User(&auth.grant), current, role, status)
-        .await
-    {
-        Ok(()) => Ok(None),
-        Err(AccessError::LastAdministrator) => Ok(Some((LAST_ADMIN.into(), StatusCode::CONFLICT))),
-        Err(AccessError::Store(e)) => Err(e.into()),
-        Err(e) => Ok(Some((e.to_string(), StatusCode::FORBIDDEN))),
+/// An action's refusal, to show on the user page (the last administrator, or a user or role
+/// above the actor's); any other error fails the request.
+fn shown_refusal(e: AppError) -> Result<(String, StatusCode), UiError> {
+    match e {
+        AppError::LastAdministrator => Ok((LAST_ADMIN.into(), StatusCode::CONFLICT)),
+        AppError::Forbidden(m) => Ok((m, StatusCode::FORBIDDEN)),
+        AppError::Conflict(m) => Ok((m, StatusCode::CONFLICT)),
+        other => Err(other.into()),
     }
 }
 
-async fn record_change(
-    state: &AppState,
-    auth: &UiAuth<UsersManage>,
-    current: &User,
-    updated: &User,
-) -> Result<(), UiError> {
-    // A change of rights or of who may sign in is a use of system rights: its own event.
-    let kind = if updated.status != current.status {
-        if updated.status == UserStatus::Disabled {
-            "user.disabled"
-        } else {
-            "user.enabled"
-        }
-    } else if updated.role != current.role {
-        "user.role_changed"
-    } else {
-        "user.changed"
-    };
-    auth.audit_event(
-        state,
-        kind,
-        serde_json::json!({
-            "user_id": updated.id, "username": updated.username,
-            "role": {
-                "from": current.role.as_str(), "to": updated.role.as_str(),
-                "from_name": access::role_name(auth.db(), &current.role).await?,
-                "to_name": access::role_name(auth.db(), &updated.role).await?,
-            },
-            "status": { "from": current.status.as_str(), "to": updated.status.as_str() },
-            "via": "web",
-        }),
-    )
-    .await
-}
-
 async fn update(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
@@ -712,7 +670,18 @@ async fn update(
     if !errs.is_empty() {
         return user_page(&auth, &current, UserView::invalid(Some(&form), &errs)).await;
     }
-    if let Some((message, status)) = refusal(&auth, &current, role.as_ref(), None).await? {
+    let change = users::UserChange {
+        details: UserPatch {
+            display_name: Some(display_name),
+            email: Some(email),
+            phone: Some(phone),
+            ..UserPatch::default()
+        },
+        role: role.map(|r| r.id.as_str().to_string()),
+        status: None,
+    };
+    if let Err(e) = users::change(&auth.ctx(), &auth.acting(), &id, change).await {
+        let (message, status) = shown_refusal(e)?;
         return user_page(
             &auth,
             &current,
@@ -720,32 +689,15 @@ async fn update(
         )
         .await;
     }
-    let updated = auth
-        .db()
-        .update_user(
-            &auth.actor(),
-            &id,
-            UserPatch {
-                display_name: Some(display_name),
-                email: Some(email),
-                phone: Some(phone),
-                role: role.map(|r| r.id),
-                status: None,
-            },
-        )
-        .await?;
-    record_change(&state, &auth, &current, &updated).await?;
     Ok(Redirect::to(&format!("/{}/admin/users/{id}", auth.slug())).into_response())
 }
 
 async fn set_status(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = user_id(&id)?;
-    let current = auth.db().user(&id).await?;
     let to = match form.text("to").as_str() {
         "disabled" => UserStatus::Disabled,
         "active" => UserStatus::Active,
@@ -755,75 +707,47 @@ async fn set_status(
             ))
         }
     };
-    if let Some((message, status)) = refusal(&auth, &current, None, Some(to)).await? {
+    let change = users::UserChange {
+        status: Some(to),
+        ..users::UserChange::default()
+    };
+    if let Err(e) = users::change(&auth.ctx(), &auth.acting(), &id, change).await {
+        let (message, status) = shown_refusal(e)?;
+        let current = auth.db().user(&id).await?;
         return user_page(&auth, &current, UserView::refused(message, status)).await;
     }
-    let updated = auth
-        .db()
-        .update_user(
-            &auth.actor(),
-            &id,
-            UserPatch {
-                status: Some(to),
-                ..UserPatch::default()
-            },
-        )
-        .await?;
-    record_change(&state, &auth, &current, &updated).await?;
     Ok(Redirect::to(&format!("/{}/admin/users/{id}", auth.slug())).into_response())
 }
 
 async fn reset_password(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
     let id = user_id(&id)?;
     let user = auth.db().user(&id).await?;
-    // The administrator's own session survives resetting their own password.
-    let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
-    let password = crate::password::reset(
-        auth.db(),
-        &auth.tenant.record,
-        &auth.actor(),
-        &user,
-        None,
-        keep,
-    )
-    .await
-    .map_err(crate::ApiError::from)?
-    .ok_or_else(|| UiError::Internal("no password was made".into()))?;
-    auth.audit_event(
-        &state,
-        "user.password_reset",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "via": "web" }),
-    )
-    .await?;
-    user_page(
-        &auth,
-        &user,
-        UserView::showing(ShownOnce::Password(password)),
-    )
-    .await
+    let view = match users::reset_password(&auth.ctx(), &auth.acting(), &id, None).await {
+        Ok(Some(password)) => UserView::showing(ShownOnce::Password(password)),
+        Ok(None) => return Err(UiError::Internal("no password was made".into())),
+        Err(e) => {
+            let (message, status) = shown_refusal(e)?;
+            UserView::refused(message, status)
+        }
+    };
+    user_page(&auth, &user, view).await
 }
 
 async fn end_sessions(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
     let id = user_id(&id)?;
-    let user = auth.db().user(&id).await?;
-    let keep = (user.id == auth.user().id).then_some(auth.session.token_hash.as_str());
-    let ended = auth.db().delete_sessions_of(&user.id, keep).await?;
-    auth.audit_event(
-        &state,
-        "user.sessions_revoked",
-        serde_json::json!({ "user_id": user.id, "username": user.username, "ended": ended, "via": "web" }),
-    )
-    .await?;
+    if let Err(e) = users::end_access(&auth.ctx(), &auth.acting(), &id).await {
+        let (message, status) = shown_refusal(e)?;
+        let user = auth.db().user(&id).await?;
+        return user_page(&auth, &user, UserView::refused(message, status)).await;
+    }
     Ok(Redirect::to(&format!(
         "/{}/admin/users/{id}?msg=sessions-ended",
         auth.slug()
@@ -885,7 +809,6 @@ async fn withdraw_invite(
 }
 
 async fn require_two_factor(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
@@ -896,17 +819,10 @@ async fn require_two_factor(
         "no" => false,
         _ => return Err(UiError::BadRequest("say whether to require it".into())),
     };
-    if auth
-        .db()
-        .set_two_factor_required(&auth.actor(), &user.id, required)
-        .await?
+    if let Err(e) = users::require_two_factor(&auth.ctx(), &auth.acting(), &user.id, required).await
     {
-        auth.audit_event(
-            &state,
-            "users.two_factor_required",
-            serde_json::json!({ "user": user.id, "username": user.username, "required": required, "via": "web" }),
-        )
-        .await?;
+        let (message, status) = shown_refusal(e)?;
+        return user_page(&auth, &user, UserView::refused(message, status)).await;
     }
     Ok(Redirect::to(&format!("/{}/admin/users/{}", auth.slug(), user.id)).into_response())
 }
@@ -941,6 +857,7 @@ async fn create_service_token(
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
+    auth.require_step_up(&format!("/{}/admin/users/{id}", auth.slug()))?;
     let user = match service_user(&auth, &id).await? {
         Ok(u) => u,
         Err(page) => return Ok(page),

@@ -203,6 +203,29 @@ impl<R: Requirement> UiAuth<R> {
         self.grant.has(right)
     }
 
+    /// The signed-in user as the actor of an action taken in the web UI.
+    pub fn acting(&self) -> skjold_app::Actor {
+        skjold_app::Actor::User {
+            user: self.session.user.clone(),
+            grant: self.grant.clone(),
+            credential: self.session.token_hash.clone(),
+            verified_at: self.session.verified_at.clone(),
+            via: skjold_app::Via::Web,
+        }
+    }
+
+    /// Where an action of this request happens.
+    pub fn ctx(&self) -> skjold_app::Ctx<'_> {
+        skjold_app::Ctx {
+            tenant: &self.tenant.record,
+            db: &self.tenant.db,
+            audit: &self.state.audit,
+            clock: &self.state.clock,
+            ip: Some(self.ip),
+            request_id: Some(crate::middleware::current_request_id()),
+        }
+    }
+
     /// Which records this user sees; every record read and write takes it.
     pub fn sight(&self) -> Sight {
         Sight::of(&self.session.user.id, self.grant.visibility)

@@ -31,6 +31,9 @@ pub enum UiError {
     Conflict(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The action needs a recent password check: go to this "Confirm it is you" page.
+    #[error("step-up required")]
+    StepUp(String),
 }
 
 impl From<StoreError> for UiError {
@@ -46,6 +49,12 @@ impl From<StoreError> for UiError {
             ),
             other => UiError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<skjold_app::AppError> for UiError {
+    fn from(e: skjold_app::AppError) -> Self {
+        ApiError::from(e).into()
     }
 }
 
@@ -78,6 +87,7 @@ impl UiError {
     fn page(&self) -> (StatusCode, &'static str, String) {
         match self {
             UiError::SignIn { .. } => (StatusCode::UNAUTHORIZED, "Sign-in required", String::new()),
+            UiError::StepUp(_) => (StatusCode::FORBIDDEN, "Confirm it is you", String::new()),
             UiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page not found",
@@ -150,6 +160,9 @@ impl IntoResponse for UiError {
                 return res;
             }
             return Redirect::to(login).into_response();
+        }
+        if let UiError::StepUp(to) = &self {
+            return Redirect::to(to).into_response();
         }
         if let UiError::Internal(cause) = &self {
             tracing::error!(

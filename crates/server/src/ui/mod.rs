@@ -22,6 +22,7 @@ mod records;
 mod roles;
 mod security;
 mod signin;
+mod step_up;
 mod teams;
 mod templates;
 mod tokens;
@@ -218,5 +219,6 @@ pub fn router() -> Router<AppState> {
         .merge(security::router())
         .merge(backups::router())
         .merge(two_factor::router())
+        .merge(step_up::router())
         .merge(invite::router())
 }

@@ -177,6 +177,10 @@ async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Res
         )
         .await;
     }
+    // A new e-mail address is where a password reset would go: it needs a recent check.
+    if email.as_deref() != auth.user().email.as_deref() {
+        auth.require_step_up(&format!("/{}/me", auth.slug()))?;
+    }
     auth.db()
         .update_user(
             &auth.actor(),
@@ -292,6 +296,7 @@ async fn create_token(
     post: Post<SignedIn>,
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
+    auth.require_step_up(&format!("/{}/me", auth.slug()))?;
     let created =
         match super::tokens::create_from_form(&state, auth.db(), &auth.user().id, &form).await? {
             Ok(c) => c,

@@ -383,19 +383,14 @@ async fn save_sessions(
     Ok(Redirect::to(&format!("/{}/admin/security?msg=saved", auth.slug())).into_response())
 }
 
-async fn unlock(
-    State(state): State<AppState>,
-    post: Post<UsersManage>,
-) -> Result<Response, UiError> {
+async fn unlock(post: Post<UsersManage>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
-    let name = form.text("username").to_lowercase();
-    if auth.db().clear_sign_in_failures(&name).await? {
-        auth.audit_event(
-            &state,
-            "auth.lock_lifted",
-            serde_json::json!({ "username": name, "via": "web" }),
-        )
-        .await?;
+    let name = form.text("username");
+    match skjold_app::users::lift_lock(&auth.ctx(), &auth.acting(), &name).await {
+        // A lock that ended meanwhile is no longer listed: nothing to show.
+        Ok(()) | Err(skjold_app::AppError::NotFound(_)) => {}
+        Err(skjold_app::AppError::Forbidden(m)) => return Err(UiError::Forbidden(m)),
+        Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to(&format!("/{}/admin/security?msg=unlocked", auth.slug())).into_response())
 }

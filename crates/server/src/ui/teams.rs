@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use skjold_app::{teams, AppError};
 use skjold_domain::Right;
 use skjold_store::{StoreError, Team, TeamMember, TeamPatch};
 
@@ -215,7 +216,6 @@ async fn update(
 }
 
 async fn add_member(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
@@ -231,53 +231,45 @@ async fn add_member(
         )
         .await;
     }
-    match auth
-        .db()
-        .add_team_member(&auth.actor(), &team.id, &user_id)
-        .await
-    {
-        Ok(added) => {
-            if added {
-                auth.audit_event(
-                    &state,
-                    "team.member_added",
-                    serde_json::json!({
-                        "team_id": team.id, "team": team.name, "user_id": user_id,
-                        "before": { "member": false }, "after": { "member": true }, "via": "web",
-                    }),
-                )
-                .await?;
-            }
+    match teams::add_member(&auth.ctx(), &auth.acting(), &team.id, &user_id).await {
+        Ok(_) => {
             Ok(Redirect::to(&format!("/{}/admin/teams/{}", auth.slug(), team.id)).into_response())
         }
         Err(e) => {
-            let (message, status) = store_message(e)?;
+            let (message, status) = action_message(e)?;
             team_page(&auth, team, vec![message], status).await
         }
     }
 }
 
 async fn remove_member(
-    State(state): State<AppState>,
     Path((_, id, user_id)): Path<(String, String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
     let team = auth.db().team(&team_id(&id)?).await?;
     let user_id = team_id(&user_id)?;
-    auth.db()
-        .remove_team_member(&auth.actor(), &team.id, &user_id)
-        .await?;
-    auth.audit_event(
-        &state,
-        "team.member_removed",
-        serde_json::json!({
-            "team_id": team.id, "team": team.name, "user_id": user_id,
-            "before": { "member": true }, "after": { "member": false }, "via": "web",
-        }),
-    )
-    .await?;
+    if let Err(e) = teams::remove_member(&auth.ctx(), &auth.acting(), &team.id, &user_id).await {
+        let (message, status) = action_message(e)?;
+        return team_page(&auth, team, vec![message], status).await;
+    }
     Ok(Redirect::to(&format!("/{}/admin/teams/{}", auth.slug(), team.id)).into_response())
+}
+
+/// An action's refusal as a message on the team page; other errors fail the request.
+fn action_message(e: AppError) -> Result<(String, StatusCode), UiError> {
+    match e {
+        AppError::Forbidden(m) => Ok((m, StatusCode::FORBIDDEN)),
+        AppError::Invalid(f) => Ok((
+            f.0.iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        AppError::NotFound(_) => Err(UiError::NotFound),
+        other => Err(other.into()),
+    }
 }
 
 async fn delete_form(

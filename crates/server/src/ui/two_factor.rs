@@ -130,6 +130,7 @@ fn enrolment_view(auth: &UiAuth<Enrolling>, secret: &str) -> Result<TotpEnrolmen
 
 async fn totp_start(post: Post<Enrolling>) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
+    auth.require_step_up(&format!("/{}/me/two-factor", auth.slug()))?;
     let secret = crate::totp::new_secret();
     match auth.db().start_totp(&auth.user().id, &secret).await {
         Ok(()) => {}
@@ -245,6 +246,7 @@ async fn recovery_codes(
     post: Post<SignedIn>,
 ) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
+    auth.require_step_up(&format!("/{}/me/two-factor", auth.slug()))?;
     let codes = match crate::api::two_factor::regenerate_codes(auth.db(), auth.user()).await {
         Ok(c) => c,
         Err(e) => {
@@ -271,6 +273,16 @@ async fn recovery_codes(
 /// Registration options as JSON, for `static/passkeys.js`.
 async fn passkey_options(State(state): State<AppState>, post: Post<Enrolling>) -> Response {
     let Post { auth, .. } = post;
+    // The script cannot follow a redirect here: it is told where to confirm instead.
+    if let Err(UiError::StepUp(to)) =
+        auth.require_step_up(&format!("/{}/me/two-factor", auth.slug()))
+    {
+        let body = serde_json::json!({
+            "error": "Confirm it is you first: adding a passkey needs your password.",
+            "step_up": to,
+        });
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
     match crate::api::passkeys::registration_start(&state, auth.db(), auth.user()).await {
         Ok(options) => axum::Json(options).into_response(),
         Err(e) => e.into_response(),

@@ -777,3 +777,70 @@ async fn a_search_by_event_walks_the_events_index_and_access_records_are_still_f
     assert!(more);
     assert!(access.iter().all(|r| r.kind == ACCESS));
 }
+
+/// A privileged change whose audit event cannot be written is not made. The audit disk is
+/// "full" here: the tenant's next day file is `/dev/full`, which refuses every write with
+/// ENOSPC. A role change, a disable and a password reset are each answered 503 and the
+/// database still holds the state before them.
+#[tokio::test]
+async fn a_change_that_cannot_be_audited_is_not_made() {
+    let app = spawn_app().await;
+    // Sign in a minute before midnight; the changes come just after, into a new day file.
+    let midnight = (app.clock.now() + chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    app.clock.set(midnight - chrono::Duration::minutes(1));
+    let admin = app.admin_token().await;
+    app.user_with_role("demo", "ulla", Role::User).await;
+    let users: Value = app
+        .get("/demo/api/v1/users", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ulla = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "ulla")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), "demo");
+    std::os::unix::fs::symlink(
+        "/dev/full",
+        dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d"))),
+    )
+    .unwrap();
+    app.clock.advance(chrono::Duration::minutes(2));
+
+    let path = format!("/demo/api/v1/users/{ulla}");
+    for (what, res) in [
+        (
+            "role change",
+            app.patch(&path, &admin, &json!({"role": "administrator"}))
+                .await,
+        ),
+        (
+            "disable",
+            app.patch(&path, &admin, &json!({"status": "disabled"}))
+                .await,
+        ),
+        (
+            "password reset",
+            app.post(&format!("{path}/password"), &admin, &json!({}))
+                .await,
+        ),
+    ] {
+        assert_eq!(res.status(), 503, "{what}");
+    }
+    let db = app.tenant_db("demo").await;
+    let stored = db.user(&ulla).await.unwrap();
+    assert_eq!(stored.role.as_str(), "user");
+    assert_eq!(stored.status, skjold_store::UserStatus::Active);
+    let history = db.history("user", &ulla).await.unwrap();
+    assert_eq!(history.len(), 1, "only the creation: {history:?}");
+}

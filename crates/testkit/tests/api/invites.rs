@@ -450,3 +450,69 @@ async fn tokens_are_made_for_service_users_only_and_never_above_the_makers_right
         .await;
     assert_eq!(res.status(), 409);
 }
+
+/// An invitation link is a way into one account: it ends with whatever ends that account's
+/// access — disabling the user, resetting their password, an administrator's "end all
+/// access" — so an old link cannot set a password afterwards.
+#[tokio::test]
+async fn an_invitation_ends_with_its_users_access() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+
+    // Disabled: the link no longer works, and enabling the user again does not revive it.
+    let (id, url) = invite_new_user(&app, &admin, "dora").await;
+    let res = app
+        .patch(
+            &format!("/demo/api/v1/users/{id}"),
+            &admin,
+            &json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = accept(&app, &token_of(&url), "dora-picked-this-herself").await;
+    assert_eq!(res.status(), 404, "{}", res.text().await.unwrap());
+    let res = app
+        .patch(
+            &format!("/demo/api/v1/users/{id}"),
+            &admin,
+            &json!({"status": "active"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = accept(&app, &token_of(&url), "dora-picked-this-herself").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        sign_in_status(&app, "dora", "dora-picked-this-herself").await,
+        401
+    );
+
+    // Password reset by an administrator: the reset password works, the link does not.
+    let (id, url) = invite_new_user(&app, &admin, "rita").await;
+    let res = app
+        .post(
+            &format!("/demo/api/v1/users/{id}/password"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let one_time = body(res).await["one_time_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = accept(&app, &token_of(&url), "rita-picked-this-herself").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(sign_in_status(&app, "rita", &one_time).await, 201);
+    let detail = body(app.get(&format!("/demo/api/v1/users/{id}"), &admin).await).await;
+    assert_eq!(detail["invite"], Value::Null, "{detail}");
+
+    // Ending all access withdraws it too.
+    let (id, url) = invite_new_user(&app, &admin, "ezra").await;
+    let res = app
+        .delete(&format!("/demo/api/v1/users/{id}/sessions"), &admin)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body(res).await["invites_withdrawn"], 1);
+    let res = accept(&app, &token_of(&url), "ezra-picked-this-himself").await;
+    assert_eq!(res.status(), 404);
+}

@@ -1037,3 +1037,140 @@ async fn ui_backups_page_restores_after_a_confirmation() {
         .unwrap()
         .is_some());
 }
+
+/// The per-user actions of the admin pages refuse, like the API, a user manager acting on an
+/// administrator (whose role they do not hold), and the administrator is left as they were.
+#[tokio::test]
+async fn ui_per_user_actions_refuse_users_above_the_actors_role() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let res = app
+        .post(
+            "/demo/api/v1/roles",
+            &admin,
+            &serde_json::json!({"name": "People", "rights": ["users.read", "users.manage"], "visibility": "all"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    app.user_with_role_named("demo", "mallory", "People").await;
+    let users: serde_json::Value = app
+        .get("/demo/api/v1/users", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin_id = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mallory = ui_sign_in(
+        &app,
+        "mallory",
+        &skjold_testkit::user_password("mallory"),
+        "/demo/",
+    )
+    .await;
+    let user_page = format!("/demo/admin/users/{admin_id}");
+    let body = page(&app, &user_page, &mallory).await.text().await.unwrap();
+    let token = hidden(&body, "csrf_token");
+    for (action, fields) in [
+        ("/password", vec![]),
+        ("/sessions", vec![]),
+        ("/two-factor", vec![("required", "no")]),
+        ("/status", vec![("to", "disabled")]),
+        (
+            "",
+            vec![
+                ("display_name", "pwned"),
+                ("email", "mallory@evil.example"),
+                ("phone", ""),
+                ("role", "administrator"),
+            ],
+        ),
+    ] {
+        let mut fields = fields;
+        fields.push(("csrf_token", &token));
+        let res = form(&app, &format!("{user_page}{action}"), &mallory, &fields).await;
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, 403, "{action}: {text}");
+        assert!(text.contains("whose role you hold"), "{action}: {text}");
+    }
+    // The administrator's session and password still work, and nothing of theirs changed.
+    let me: serde_json::Value = app
+        .get("/demo/api/v1/me", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], serde_json::Value::Null, "{me}");
+    assert_ne!(me["display_name"], "pwned");
+    app.admin_token().await;
+}
+
+/// A token made in the web UI long after signing in needs the password again: the form
+/// sends the browser to "Confirm it is you", which checks the password (a wrong one counts
+/// and says so) and sends it back to the profile, where the token is then made.
+#[tokio::test]
+async fn ui_a_token_long_after_sign_in_needs_the_password_again() {
+    let app = spawn_app().await;
+    let password = app.admin_password.clone();
+    let admin = ui_sign_in(&app, "admin", &password, "/demo/").await;
+    // Eleven minutes on, the session kept alive meanwhile.
+    for _ in 0..2 {
+        app.clock.advance(chrono::Duration::minutes(6));
+        assert_eq!(page(&app, "/demo/me", &admin).await.status(), 200);
+    }
+    let body = page(&app, "/demo/me", &admin).await.text().await.unwrap();
+    let csrf = hidden(&body, "csrf_token");
+    let token_form = [
+        ("csrf_token", csrf.as_str()),
+        ("name", "Sync"),
+        ("scope", "companies:read"),
+        ("days", "30"),
+    ];
+    let res = form(&app, "/demo/me/tokens", &admin, &token_form).await;
+    assert_eq!(res.status(), 303);
+    let to = res.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(to, "/demo/me/verify?next=%2Fdemo%2Fme");
+    let res = page(&app, &to, &admin).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Confirm it is you"), "{body}");
+    assert_eq!(hidden(&body, "next"), "/demo/me");
+
+    let res = form(
+        &app,
+        "/demo/me/verify",
+        &admin,
+        &[
+            ("csrf_token", &csrf),
+            ("next", "/demo/me"),
+            ("password", "not-the-password"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("That is not right"));
+    let res = form(
+        &app,
+        "/demo/me/verify",
+        &admin,
+        &[
+            ("csrf_token", &csrf),
+            ("next", "/demo/me"),
+            ("password", &password),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()[LOCATION], "/demo/me");
+    let res = form(&app, "/demo/me/tokens", &admin, &token_form).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("skjapi_"));
+}

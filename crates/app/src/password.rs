@@ -50,15 +50,6 @@ pub async fn check_new_password(
     Ok(policy)
 }
 
-impl From<PasswordRefusal> for crate::ApiError {
-    fn from(e: PasswordRefusal) -> Self {
-        match e {
-            PasswordRefusal::Policy(v) => crate::ApiError::PasswordRefused(v),
-            PasswordRefusal::Store(s) => s.into(),
-        }
-    }
-}
-
 /// Why a user's password was not reset.
 #[derive(Debug, thiserror::Error)]
 pub enum ResetRefusal {
@@ -68,16 +59,6 @@ pub enum ResetRefusal {
     Refused(#[from] PasswordRefusal),
     #[error("hashing the password failed: {0}")]
     Hash(String),
-}
-
-impl From<ResetRefusal> for crate::ApiError {
-    fn from(e: ResetRefusal) -> Self {
-        match e {
-            ResetRefusal::ServiceUser => crate::ApiError::Conflict(e.to_string()),
-            ResetRefusal::Refused(r) => r.into(),
-            ResetRefusal::Hash(m) => crate::ApiError::Internal(m),
-        }
-    }
 }
 
 /// Resets `user`'s password, the one path for the API, the web UI and the CLI: `chosen`,

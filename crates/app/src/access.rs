@@ -1,6 +1,6 @@
-//! The rules for changing who may do what, shared by the API, the web UI and the CLI: nobody
-//! grants rights or visibility they do not hold themselves, and the tenant never loses its
-//! last active administrator.
+//! The rules for changing who may do what: nobody grants rights or visibility they do not
+//! hold themselves, nobody acts on a user whose role they do not hold, and the tenant never
+//! loses its last active administrator.
 
 use skjold_domain::{Grant, Right, Role, RoleId, Visibility};
 use skjold_store::{RoleRecord, StoreError, TenantDb, User, UserStatus};
@@ -121,19 +121,6 @@ pub async fn role_name(db: &TenantDb, id: &RoleId) -> Result<String, StoreError>
         Ok(r) => Ok(r.name),
         Err(StoreError::NotFound) => Ok(id.to_string()),
         Err(e) => Err(e),
-    }
-}
-
-impl From<AccessError> for crate::ApiError {
-    fn from(e: AccessError) -> Self {
-        match e {
-            AccessError::Escalation(m) => crate::ApiError::Forbidden(m),
-            AccessError::LastAdministrator => crate::ApiError::Conflict(e.to_string()),
-            AccessError::UnknownRole(_) => {
-                skjold_domain::FieldErrors::single("role", e.to_string()).into()
-            }
-            AccessError::Store(s) => s.into(),
-        }
     }
 }
 

@@ -1,0 +1,82 @@
+//! The audit event of an action, recorded inside the action's transaction.
+//!
+//! An action builds its event before it writes, and writes through
+//! [`Audited::db`]: the store records the event durably in the audit trail just before the
+//! first write transaction commits, and rolls that transaction back when the trail cannot
+//! take it. The event describes the whole action, so a second transaction of the same action
+//! does not record it again. An action that ends up committing nothing (a change to the same
+//! value) records its event at [`Audited::finish`].
+
+use crate::{Actor, AppError, Ctx};
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use skjold_audit::AuditTrail;
+use skjold_domain::audit::Draft;
+use skjold_domain::clock::format_timestamp;
+use skjold_store::{BeforeCommit, StoreError, TenantDb};
+use std::sync::{Arc, Mutex};
+
+/// An action's audit event, waiting for the action's commit.
+pub struct Audited {
+    trail: AuditTrail,
+    chain: String,
+    draft: Mutex<Option<Draft>>,
+}
+
+impl Audited {
+    /// The event `kind` with `detail` (an object; the way the action came is added as `via`),
+    /// done by `actor` in the context's tenant.
+    pub fn new(ctx: &Ctx<'_>, actor: &Actor, kind: &str, mut detail: Value) -> Arc<Self> {
+        if let Value::Object(map) = &mut detail {
+            map.insert("via".into(), actor.via().as_str().into());
+        }
+        let (user_id, username) = match actor {
+            Actor::User { user, .. } => (Some(user.id.clone()), Some(user.username.clone())),
+            Actor::Operator => (None, Some("operator".to_string())),
+        };
+        Arc::new(Self {
+            trail: ctx.audit.clone(),
+            chain: ctx.db.slug().as_str().to_string(),
+            draft: Mutex::new(Some(Draft {
+                at: format_timestamp(ctx.clock.now()),
+                kind: kind.to_string(),
+                request_id: ctx.request_id.clone(),
+                user_id,
+                username,
+                ip: ctx.ip.map(|ip| ip.to_string()),
+                detail: Some(detail),
+                ..Draft::default()
+            })),
+        })
+    }
+
+    /// `db`, writing through which records this event before the commit.
+    pub fn db(self: &Arc<Self>, db: &TenantDb) -> TenantDb {
+        db.with_before_commit(self.clone())
+    }
+
+    /// Records the event now if no commit has recorded it: for an action that changed
+    /// nothing, or whose write needed no transaction.
+    pub async fn finish(&self) -> Result<(), AppError> {
+        self.record_pending()
+            .await
+            .map_err(|e| AppError::Unaudited(e.to_string()))
+    }
+
+    async fn record_pending(&self) -> Result<(), StoreError> {
+        let draft = self.draft.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match draft {
+            Some(draft) => self.trail.record(&self.chain, draft).await.map_err(|e| {
+                tracing::error!(error = %e, "refusing a change whose audit event could not be recorded");
+                StoreError::Unaudited(e.to_string())
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl BeforeCommit for Audited {
+    fn before_commit(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.record_pending())
+    }
+}

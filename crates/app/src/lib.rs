@@ -1,0 +1,34 @@
+//! Skjold's application layer: each user action once.
+//!
+//! An action is one function here. It takes the [`Ctx`] it acts in (the tenant, the audit
+//! trail, the clock, where the request came from) and the [`Actor`] doing it, checks every
+//! right — including that nobody acts on a user whose role they do not hold — makes the
+//! change through the journaling store, and records its audit event before the change
+//! commits ([`audited`]): a change that cannot be audited is not made. It answers a typed
+//! outcome or an [`AppError`], never an HTTP type.
+//!
+//! The JSON API, the web UI and the CLI are adapters over these functions; none of them
+//! holds a rule of its own.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`access`] | who may grant which role, and act on which user |
+//! | [`password`] | the tenant's password policy and the one password-reset path |
+//! | [`audited`] | the audit event recorded inside the action's transaction |
+//! | [`users`] | the actions on another user: details, role, status, password, access, two-factor requirement, sign-in locks |
+//! | [`teams`] | team membership |
+//! | [`step_up`] | the recent password or second-factor check that sensitive actions need |
+
+pub mod access;
+mod actor;
+pub mod audited;
+mod ctx;
+mod error;
+pub mod password;
+pub mod step_up;
+pub mod teams;
+pub mod users;
+
+pub use actor::{Actor, Via};
+pub use ctx::Ctx;
+pub use error::AppError;
