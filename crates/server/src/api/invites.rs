@@ -231,7 +231,7 @@ async fn list_service_tokens(
         (status = 201, description = "Created; `token` is shown only now", body = CreatedToken),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Lacks users.manage, or the user's role has rights you do not hold", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage, or the user's role has rights you do not hold, or no password check in the last 10 minutes (`type` …:step-up-required: `POST /session/verify`)", body = crate::error::Problem),
         (status = 404, description = "No such user", body = crate::error::Problem),
         (status = 409, description = "Not a service user, or the service user is disabled", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),

@@ -119,13 +119,15 @@ async fn get_me(auth: Authorized<crate::extract::Enrolling>) -> Json<Me> {
     Json(Me::new(auth.user(), &auth.grant))
 }
 
-/// Update my own name, e-mail and phone.
+/// Update my own name, e-mail and phone. A new e-mail address needs a password check in
+/// this session within the last 10 minutes (`POST /session/verify`; signing in counts).
 #[utoipa::path(patch, path = "/me", tag = "me", params(TenantPath), security(("bearer" = [])),
     request_body = PersonalDetails,
     responses(
         (status = 200, description = "Updated", body = Me),
         (status = 400, description = "Malformed body", body = crate::error::Problem),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "A new e-mail address without a password check in the last 10 minutes (`type` …:step-up-required: `POST /session/verify`)", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),

@@ -251,7 +251,7 @@ pub async fn disable_totp_checked(
     responses(
         (status = 200, description = "The new codes; keep them", body = NewRecoveryCodes),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Called with an API token", body = crate::error::Problem),
+        (status = 403, description = "Called with an API token, or no password check in the last 10 minutes (`type` …:step-up-required: `POST /session/verify`)", body = crate::error::Problem),
         (status = 404, description = "No such tenant", body = crate::error::Problem),
         (status = 409, description = "TOTP is not on", body = crate::error::Problem)))]
 async fn regenerate_recovery_codes(
