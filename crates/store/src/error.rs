@@ -21,6 +21,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error("i/o: {0}")]
     Io(std::io::Error),
+    /// An I/O error on a known file or directory, which the message names.
+    #[error("{}: {error}", path.display())]
+    IoAt {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {
