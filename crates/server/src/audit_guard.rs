@@ -129,6 +129,9 @@ type Limiter = RateLimiter<
     governor::middleware::NoOpMiddleware<std::time::Duration>,
 >;
 
+/// A summary's address, chain and minute.
+type SummaryKey = (IpAddr, String, DateTime<Utc>);
+
 /// The requests of one address in one chain and minute that were not recorded one by one.
 #[derive(Debug, Clone)]
 struct Summary {
@@ -150,7 +153,7 @@ pub struct AuditGuard {
     limits: GuardLimits,
     clock: SharedClock,
     /// Open summaries by (address, chain, minute).
-    summaries: Mutex<HashMap<(IpAddr, String, DateTime<Utc>), Summary>>,
+    summaries: Mutex<HashMap<SummaryKey, Summary>>,
     dir: PathBuf,
     probe: Mutex<Arc<dyn FreeSpaceProbe>>,
     disk: Mutex<DiskState>,
