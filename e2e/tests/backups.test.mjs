@@ -48,10 +48,10 @@ describe('backups', () => {
     await admin.getByRole('heading', { name: 'Backups', exact: true }).waitFor();
     await admin.getByRole('heading', { name: 'Destinations' }).waitFor();
     assert.match(await admin.locator('table').innerText(), /snapshot \(manual\)/);
-    await admin.getByLabel(/Into a new organisation/).fill('demo-then');
+    await admin.getByLabel(/Into a new organisation/).fill('demo-restored-then');
     await admin.getByRole('button', { name: 'Continue' }).click();
     await admin.getByRole('button', { name: 'Yes, restore' }).waitFor();
-    assert.match(await admin.locator('body').innerText(), /demo-then/);
+    assert.match(await admin.locator('body').innerText(), /demo-restored-then/);
     await admin.getByRole('button', { name: 'Yes, restore' }).click();
     await admin.getByText('The restore is started').waitFor();
     // The restore's panel polls while it runs (htmx) and ends showing how it went, without
@@ -61,7 +61,7 @@ describe('backups', () => {
     assert.match(await admin.locator('#restore-progress').innerText(), /Last step: done/);
     for (let i = 0; i < 60; i++) {
       const out = await ctx.server.cli(['tenant', 'list']);
-      if (out.includes('demo-then')) return;
+      if (out.includes('demo-restored-then')) return;
       await new Promise((r) => setTimeout(r, 500));
     }
     assert.fail('the restored organisation did not appear');

@@ -5,9 +5,10 @@
 //! answered writes the record — durably — before the response leaves. A request whose
 //! record cannot be written is answered 503 instead: nothing is served unrecorded.
 
+use crate::audit_guard::Refusal;
 use crate::{ApiError, AppState};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
@@ -89,7 +90,27 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
     req.extensions_mut().insert(slot.clone());
     req.extensions_mut().insert(ClientIp(ip));
     let method = req.method().to_string();
+    let plain_http = req
+        .extensions()
+        .get::<crate::redirect::PlainHttp>()
+        .is_some();
     let path = recorded_path(req.uri().path());
+    // Summaries of refused requests whose minute has closed go in first (cheap when none).
+    write_summaries(&state, false).await;
+    // A request that presents no credentials cannot authenticate anyone: it is counted
+    // against its address's budget before any work is done for it. One that presents some
+    // is counted afterwards, if they turned out to name no one.
+    let credentials = req.headers().contains_key(header::AUTHORIZATION)
+        || req.headers().contains_key(header::COOKIE);
+    if !credentials {
+        if let Err(refusal) = admit_unauthenticated(&state, ip).await {
+            let chain = addressed_tenant(&state, &path)
+                .await
+                .unwrap_or_else(|| SYSTEM_CHAIN.to_string());
+            state.audit_guard.summarise(ip, &chain, &path, refusal);
+            return refusal_response(refusal);
+        }
+    }
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -99,6 +120,25 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
     let response = next.run(req).await;
 
     let who = slot.take();
+    if credentials && who.user_id.is_none() {
+        if let Err(refusal) = admit_unauthenticated(&state, ip).await {
+            let chain = match &who.tenant {
+                Some(tenant) => tenant.clone(),
+                None => addressed_tenant(&state, &path)
+                    .await
+                    .unwrap_or_else(|| SYSTEM_CHAIN.to_string()),
+            };
+            state.audit_guard.summarise(ip, &chain, &path, refusal);
+            // A refusal (the credentials were no good) becomes this one; what the handler
+            // did do is answered as it was, and summarised like the rest.
+            let status = response.status();
+            return if status.is_client_error() || status.is_server_error() {
+                refusal_response(refusal)
+            } else {
+                response
+            };
+        }
+    }
     let bytes = {
         use axum::body::HttpBody;
         response.body().size_hint().exact().map(|n| n as i64)
@@ -122,7 +162,7 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
         duration_ms: Some(started.elapsed().as_millis() as i64),
         bytes,
         user_agent,
-        detail: None,
+        detail: plain_http.then(|| serde_json::json!({"listener": "http"})),
     };
     match state.audit.record(&chain, draft).await {
         Ok(()) => response,
@@ -131,6 +171,85 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
             ApiError::Unavailable.into_response()
         }
     }
+}
+
+/// Counts an unauthenticated request of `ip` with the audit guard; records the one
+/// `system.disk_low` event when this check found the disk newly low.
+async fn admit_unauthenticated(state: &AppState, ip: IpAddr) -> Result<(), Refusal> {
+    let disk = state.audit_guard.check_disk();
+    if let Some(space) = disk.crossed {
+        tracing::error!(
+            available = space.available,
+            total = space.total,
+            "the audit filesystem is low on space: unauthenticated requests are refused until there is room"
+        );
+        let limits = state.config.audit_guard_limits();
+        let event = Event::new(
+            state,
+            crate::audit_guard::DISK_LOW,
+            None,
+            serde_json::json!({
+                "available_bytes": space.available,
+                "total_bytes": space.total,
+                "min_free_bytes": limits.min_free_bytes,
+                "min_free_percent": limits.min_free_percent,
+            }),
+        );
+        if let Err(e) = event.record(state, SYSTEM_CHAIN).await {
+            tracing::error!(error = %e.explain(), "could not record system.disk_low");
+        }
+    }
+    state.audit_guard.admit(ip, disk.low)
+}
+
+fn refusal_response(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::RateLimited { retry_after_secs } => ApiError::Named {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            kind: "too-many-requests",
+            detail: "too many requests without signing in from this address; try again later"
+                .into(),
+        }
+        .into_response_with_retry_after(retry_after_secs),
+        Refusal::DiskLow => ApiError::Named {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "unavailable",
+            detail: "the service is short of room; signed-in users are served, try again later"
+                .into(),
+        }
+        .into_response_with_retry_after(60),
+    }
+}
+
+/// Writes the summaries of refused requests whose minute has closed (all of them when
+/// `all`, at shutdown). Any that cannot be written stay with the guard for the next try.
+pub(crate) async fn write_summaries(state: &AppState, all: bool) {
+    let closed = state.audit_guard.take_closed(all);
+    if closed.is_empty() {
+        return;
+    }
+    let mut unwritten = Vec::new();
+    for (chain, draft) in closed {
+        if let Err(e) = state.audit.record(&chain, draft.clone()).await {
+            tracing::error!(error = %e, chain, "could not write a summary of refused requests");
+            unwritten.push((chain, draft));
+        }
+    }
+    if !unwritten.is_empty() {
+        state.audit_guard.restore(unwritten);
+    }
+}
+
+/// Writes closed minutes' summaries every 15 seconds, so that a flood that stops is
+/// registered without waiting for the next request.
+pub(crate) fn spawn_summary_writer(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+        loop {
+            tick.tick().await;
+            write_summaries(&state, false).await;
+        }
+    })
 }
 
 /// The path as the trail keeps it: at most 1000 characters, and never a secret. The only

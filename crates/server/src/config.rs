@@ -28,6 +28,10 @@ const ENV_KEYS: &[&str] = &[
     "signin_ip_throttle_after",
     "signin_ip_ban_after",
     "signin_ip_ban_minutes",
+    "audit_unauthenticated_per_minute",
+    "audit_unauthenticated_burst",
+    "audit_min_free_mb",
+    "audit_min_free_percent",
 ];
 
 /// The settings as written in the file or the environment, before checking.
@@ -51,6 +55,10 @@ struct RawConfig {
     signin_ip_throttle_after: u32,
     signin_ip_ban_after: u32,
     signin_ip_ban_minutes: u32,
+    audit_unauthenticated_per_minute: u32,
+    audit_unauthenticated_burst: u32,
+    audit_min_free_mb: u64,
+    audit_min_free_percent: u8,
     /// The `[backup]` table (see skjold_backup::BackupSettings).
     backup: skjold_backup::BackupSettings,
 }
@@ -75,6 +83,10 @@ impl Default for RawConfig {
             signin_ip_throttle_after: 10,
             signin_ip_ban_after: 50,
             signin_ip_ban_minutes: 15,
+            audit_unauthenticated_per_minute: 120,
+            audit_unauthenticated_burst: 60,
+            audit_min_free_mb: 1024,
+            audit_min_free_percent: 2,
             backup: skjold_backup::BackupSettings::default(),
         }
     }
@@ -117,6 +129,19 @@ pub struct Config {
     pub signin_ip_ban_after: u32,
     /// The first ban's length; each further ban doubles it, up to a day.
     pub signin_ip_ban_minutes: u32,
+    /// Access records of requests that authenticate no one, per client address (IPv6: /64)
+    /// and minute; beyond it (and the burst) such requests are refused with 429 and
+    /// summarised in one record per address and minute. Default 120.
+    pub audit_unauthenticated_per_minute: u32,
+    /// How many such requests an address may make at once before the rate applies.
+    /// Default 60.
+    pub audit_unauthenticated_burst: u32,
+    /// Below this much free space (MiB) on the audit filesystem — or below
+    /// `audit_min_free_percent` of its size, whichever is less — unauthenticated requests
+    /// are refused with 503 and `system.disk_low` is recorded. Default 1024; 0 turns it off.
+    pub audit_min_free_mb: u64,
+    /// See `audit_min_free_mb`. Default 2; 0 turns the check off.
+    pub audit_min_free_percent: u8,
     /// Backups: destinations, the operator's public keys, schedule. Off (with a loud
     /// warning) while no public key is configured.
     pub backup: skjold_backup::BackupConfig,
@@ -149,6 +174,24 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
 }
 
+/// A parser's message on one line: the TOML parser draws a caret diagram over several lines
+/// (`  |`, `1 | listen =`, `  |  ^`), which a one-line error report leaves out.
+fn one_line(message: &str) -> String {
+    let is_diagram = |line: &str| {
+        let t = line.trim_start();
+        t.starts_with('|')
+            || t.split_once(" |")
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            || t.chars().all(|c| c == '^' || c.is_whitespace())
+    };
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !is_diagram(l))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key,
@@ -157,6 +200,16 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
+    /// The audit guard's settings.
+    pub fn audit_guard_limits(&self) -> crate::audit_guard::GuardLimits {
+        crate::audit_guard::GuardLimits {
+            per_minute: self.audit_unauthenticated_per_minute,
+            burst: self.audit_unauthenticated_burst,
+            min_free_bytes: self.audit_min_free_mb.saturating_mul(1024 * 1024),
+            min_free_percent: self.audit_min_free_percent,
+        }
+    }
+
     /// Loads the layers. `config_file` is the `--config` / `SKJOLD_CONFIG` path; without it,
     /// `./skjold.toml` is read when present.
     pub fn load(
@@ -177,9 +230,19 @@ impl Config {
         figment = figment
             .merge(Env::prefixed("SKJOLD_").only(ENV_KEYS))
             .merge(Serialized::defaults(overrides));
-        let raw: RawConfig = figment
-            .extract()
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let raw: RawConfig = figment.extract().map_err(|e| {
+            let message = one_line(&e.to_string());
+            // A syntax error names the file only by its content; say which file it is.
+            let file = config_file
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("skjold.toml"));
+            let name = file.display().to_string();
+            if message.contains(&name) || !file.exists() {
+                ConfigError::Parse(message)
+            } else {
+                ConfigError::Parse(format!("{name}: {message}"))
+            }
+        })?;
         Self::check(raw)
     }
 
@@ -323,6 +386,30 @@ impl Config {
                 "must be between 1 and 1440",
             ));
         }
+        if !(1..=100_000).contains(&raw.audit_unauthenticated_per_minute) {
+            return Err(invalid(
+                "audit_unauthenticated_per_minute",
+                "must be between 1 and 100000",
+            ));
+        }
+        if !(1..=100_000).contains(&raw.audit_unauthenticated_burst) {
+            return Err(invalid(
+                "audit_unauthenticated_burst",
+                "must be between 1 and 100000",
+            ));
+        }
+        if raw.audit_min_free_mb > 1024 * 1024 * 1024 {
+            return Err(invalid(
+                "audit_min_free_mb",
+                "must be at most 1073741824 (1 PiB)",
+            ));
+        }
+        if raw.audit_min_free_percent > 50 {
+            return Err(invalid(
+                "audit_min_free_percent",
+                "must be between 0 and 50",
+            ));
+        }
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -338,6 +425,22 @@ impl Config {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // Before anything that looks inside it (backup destinations under it): a data_dir
+        // that is a file is named as such, with the operating system's word for it.
+        if raw.data_dir.exists() && !raw.data_dir.is_dir() {
+            // create_dir on an existing path fails without touching it.
+            let os = std::fs::create_dir(&raw.data_dir)
+                .err()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            return Err(invalid(
+                "data_dir",
+                format!(
+                    "{} exists and is not a directory{os}",
+                    raw.data_dir.display()
+                ),
+            ));
+        }
         let backup = raw
             .backup
             .check(&raw.data_dir)
@@ -360,6 +463,10 @@ impl Config {
             signin_ip_throttle_after: raw.signin_ip_throttle_after,
             signin_ip_ban_after: raw.signin_ip_ban_after,
             signin_ip_ban_minutes: raw.signin_ip_ban_minutes,
+            audit_unauthenticated_per_minute: raw.audit_unauthenticated_per_minute,
+            audit_unauthenticated_burst: raw.audit_unauthenticated_burst,
+            audit_min_free_mb: raw.audit_min_free_mb,
+            audit_min_free_percent: raw.audit_min_free_percent,
         })
     }
 
@@ -416,6 +523,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("public_url:"), "{e}");
+        let e = check(|r| r.audit_unauthenticated_per_minute = 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("audit_unauthenticated_per_minute:"), "{e}");
+        let e = check(|r| r.audit_min_free_percent = 90)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("audit_min_free_percent:"), "{e}");
         let e = check(|r| r.max_body_bytes = 1).unwrap_err().to_string();
         assert!(e.starts_with("max_body_bytes:"), "{e}");
         assert!(check(|r| r.redirect_listen = "off".into())
@@ -454,6 +569,19 @@ mod tests {
         let e =
             Config::load(Some(&dir.join("missing.toml")), &ConfigOverrides::default()).unwrap_err();
         assert!(matches!(e, ConfigError::MissingFile(_)));
+    }
+
+    #[test]
+    fn a_toml_syntax_error_is_one_line_naming_the_file() {
+        let dir = tempfile_dir();
+        let file = dir.join("syntax.toml");
+        std::fs::write(&file, "listen = \n").unwrap();
+        let e = Config::load(Some(&file), &ConfigOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains("syntax.toml"), "{e}");
+        assert!(!e.contains('^'), "{e}");
     }
 
     fn tempfile_dir() -> PathBuf {

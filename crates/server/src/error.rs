@@ -206,6 +206,16 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The problem document with a `Retry-After` of `secs` (at least 1).
+    pub fn into_response_with_retry_after(self, secs: u64) -> Response {
+        let mut res = self.into_response();
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        res
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = crate::middleware::current_request_id();

@@ -4,6 +4,7 @@ mod acting;
 pub mod api;
 pub mod audit;
 pub mod audit_export;
+pub mod audit_guard;
 pub mod config;
 mod error;
 pub mod export;

@@ -1,5 +1,7 @@
 //! The plain-HTTP listener: it answers every request with a permanent redirect to HTTPS and
-//! serves nothing else.
+//! serves nothing else. Its requests are audited like the HTTPS listener's (the same access
+//! layer, so also the same per-address limit on unauthenticated traffic), with
+//! `detail.listener = "http"` on their records.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -14,11 +16,22 @@ pub struct RedirectTarget {
     pub https_port: u16,
 }
 
-pub fn router(target: RedirectTarget) -> Router {
-    Router::new().fallback(move |req: Request| {
-        let target = target.clone();
-        async move { redirect(&target, &req) }
-    })
+/// Marks a request as having come in on the plain-HTTP listener, for its access record.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainHttp;
+
+pub fn router(target: RedirectTarget, state: crate::AppState) -> Router {
+    Router::new()
+        .fallback(move |req: Request| {
+            let target = target.clone();
+            async move { redirect(&target, &req) }
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::audit::access_layer,
+        ))
+        .layer(axum::Extension(PlainHttp))
+        .layer(axum::middleware::from_fn(crate::middleware::request_id))
 }
 
 fn redirect(target: &RedirectTarget, req: &Request) -> Response {

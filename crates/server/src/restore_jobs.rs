@@ -75,6 +75,43 @@ fn backups_off() -> ApiError {
     }
 }
 
+/// The names a tenant's own users may restore into: `{slug}-restored`, or
+/// `{slug}-restored-{suffix}` with a suffix of 1–8 lowercase letters or digits — within
+/// the 32 characters of a slug. A tenant user restores side by side only into a name that is
+/// visibly its own organisation's; any other new tenant is the operator's to create
+/// (`skjold backup restore --into`).
+pub fn check_derived_target(tenant: &TenantSlug, into: &TenantSlug) -> Result<(), ApiError> {
+    let rule = || {
+        ApiError::Named {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        kind: "restore-target-not-derived",
+        detail: format!(
+            "into: a restore from here may only create '{tenant}-restored' or '{tenant}-restored-<1 to 8 lowercase letters or digits>' (at most {} characters); the operator can restore into any other name with 'skjold backup restore --into'",
+            skjold_domain::slug::MAX_LEN
+        ),
+    }
+    };
+    let rest = into
+        .as_str()
+        .strip_prefix(tenant.as_str())
+        .and_then(|r| r.strip_prefix("-restored"))
+        .ok_or_else(rule)?;
+    let ok = match rest.strip_prefix('-') {
+        None => rest.is_empty(),
+        Some(suffix) => {
+            (1..=8).contains(&suffix.len())
+                && suffix
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(rule())
+    }
+}
+
 /// Checks a restore request and starts it; returns the job id. Refusals that can be known
 /// before any work (no key on the server, a time in the future or before the oldest
 /// snapshot, a target tenant that exists) come back at once.
@@ -85,6 +122,11 @@ pub async fn start(
     into: Option<TenantSlug>,
     by: &str,
 ) -> Result<String, ApiError> {
+    // This path serves the tenant's own users (API and web UI); the operator's CLI restores
+    // through skjold_backup directly and may name any new tenant.
+    if let Some(into) = &into {
+        check_derived_target(tenant, into)?;
+    }
     let backups = state.backups.clone().ok_or_else(backups_off)?;
     let ids = backups.server_identities().map_err(problem)?;
     if at > state.clock.now() {
@@ -205,4 +247,41 @@ pub async fn start(
         }
     });
     Ok(id)
+}
+
+#[cfg(test)]
+mod derived_target_tests {
+    use super::*;
+
+    fn slug(s: &str) -> TenantSlug {
+        TenantSlug::parse(s).unwrap()
+    }
+
+    #[test]
+    fn only_names_derived_from_the_tenants_own_slug_are_allowed() {
+        let acme = slug("acme");
+        for ok in ["acme-restored", "acme-restored-1", "acme-restored-monday1"] {
+            assert!(check_derived_target(&acme, &slug(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "globex",
+            "acme-old",
+            "acmerestored",
+            "acme-restored-",
+            "acme-restored-toolongsuffix",
+            "acme-restoredx",
+            "acme-restored-a-b",
+            "xacme-restored",
+        ] {
+            let Ok(target) = TenantSlug::parse(bad) else {
+                continue;
+            };
+            let e = check_derived_target(&acme, &target).unwrap_err();
+            assert!(
+                matches!(&e, ApiError::Named { status, kind: "restore-target-not-derived", detail }
+                    if *status == StatusCode::UNPROCESSABLE_ENTITY && detail.contains("acme-restored")),
+                "{bad}: {e:?}"
+            );
+        }
+    }
 }

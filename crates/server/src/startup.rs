@@ -24,7 +24,63 @@ pub struct DemoCredentials {
     pub password: String,
 }
 
+/// Why a server cannot have its data directory to itself.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirLockError {
+    #[error("data_dir {dir} is in use by another skjold serve (process {pid}); run one server per data directory", dir = .dir.display(), pid = .holder.as_deref().unwrap_or("unknown"))]
+    InUse {
+        dir: std::path::PathBuf,
+        holder: Option<String>,
+    },
+    #[error("cannot lock data_dir {dir} (lock file {file}): {source}", dir = .dir.display(), file = .file.display())]
+    Io {
+        dir: std::path::PathBuf,
+        file: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The lock file that keeps a second server off a data directory.
+pub const LOCK_FILE: &str = "skjold.lock";
+
+/// Takes the data directory's exclusive lock for as long as the returned file lives (the
+/// operating system drops it when the process ends, however it ends), and writes this
+/// process's id into it for whoever finds it taken.
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, DataDirLockError> {
+    use fs4::fs_std::FileExt;
+    use std::io::{Read, Seek, Write};
+    let file_path = dir.join(LOCK_FILE);
+    let io = |source| DataDirLockError::Io {
+        dir: dir.to_path_buf(),
+        file: file_path.clone(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&file_path)
+        .map_err(io)?;
+    if !FileExt::try_lock_exclusive(&file).map_err(io)? {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim().to_string();
+        return Err(DataDirLockError::InUse {
+            dir: dir.to_path_buf(),
+            holder: (!holder.is_empty()).then_some(holder),
+        });
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(file)
+}
+
 pub struct Application {
+    /// Held for the process's life: one server per data directory.
+    _lock: std::fs::File,
     state: AppState,
     https: TcpListener,
     redirect: Option<TcpListener>,
@@ -36,6 +92,7 @@ impl Application {
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         skjold_store::create_private_dir(&config.data_dir)
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
+        let lock = lock_data_dir(&config.data_dir)?;
         let (cert, key) = match (&config.tls_cert, &config.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
             _ => tls::ensure_self_signed(&config.data_dir, clock.now())?,
@@ -110,6 +167,7 @@ impl Application {
         };
 
         Ok(Self {
+            _lock: lock,
             state: AppState {
                 relying_party: Arc::new(crate::passkeys::RelyingParty::new(
                     config.public_url.as_ref(),
@@ -120,9 +178,14 @@ impl Application {
                 )),
                 backups,
                 tenants,
-                clock,
+                clock: clock.clone(),
                 audit,
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+                audit_guard: Arc::new(crate::audit_guard::AuditGuard::new(
+                    config.audit_guard_limits(),
+                    clock.clone(),
+                    skjold_audit::logs_root(&config.data_dir),
+                )),
                 ip_guard: Arc::new(crate::ipguard::IpGuard::new(crate::ipguard::IpLimits {
                     throttle_after: config.signin_ip_throttle_after,
                     ban_after: config.signin_ip_ban_after,
@@ -189,11 +252,15 @@ impl Application {
             };
             let server = axum_server::from_tcp(listener)
                 .handle(handle.clone())
-                .serve(redirect::router(target).into_make_service());
+                .serve(
+                    redirect::router(target, self.state.clone())
+                        .into_make_service_with_connect_info::<SocketAddr>(),
+                );
             tokio::spawn(server)
         });
 
         let jobs = crate::jobs::Scheduler::for_state(&self.state).spawn(self.state.clone());
+        let summaries = crate::audit::spawn_summary_writer(self.state.clone());
         let shipping = self.state.backups.clone().map(|b| b.spawn_shipping());
         let stopper = handle.clone();
         tokio::spawn(async move {
@@ -204,6 +271,9 @@ impl Application {
 
         https.await.context("serving HTTPS")?;
         jobs.abort();
+        summaries.abort();
+        // The summaries of refused requests whose minute is still open go in now.
+        crate::audit::write_summaries(&self.state, true).await;
         if let Some(s) = shipping {
             s.abort();
         }
@@ -253,6 +323,8 @@ pub fn app_router(state: AppState) -> Router {
             state.clone(),
             crate::audit::access_layer,
         ))
+        // Outside the access layer, so that its own refusals (429, 503) are drained too.
+        .layer(axum::middleware::from_fn(middleware::drain_refused_body))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(state)

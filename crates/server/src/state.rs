@@ -16,6 +16,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Per-address sign-in throttling and bans.
     pub ip_guard: Arc<crate::ipguard::IpGuard>,
+    /// Per-address limits on unauthenticated traffic's audit records, and the low-disk guard.
+    pub audit_guard: Arc<crate::audit_guard::AuditGuard>,
     /// The backup machinery; `None` while no backup key is configured.
     pub backups: Option<Arc<skjold_backup::Backups>>,
     /// The server as a WebAuthn relying party (passkeys).

@@ -137,7 +137,10 @@ impl Backend {
     pub(crate) async fn connect_catalog(&self) -> Result<AnyPool, StoreError> {
         match self {
             Backend::Sqlite { data_dir } => {
-                create_private_dir(data_dir)?;
+                create_private_dir(data_dir).map_err(|error| StoreError::IoAt {
+                    path: data_dir.clone(),
+                    error,
+                })?;
                 connect_sqlite(&data_dir.join("catalog.db"), 4).await
             }
             Backend::Postgres { server, catalog } => {
@@ -346,7 +349,23 @@ pub(crate) fn tenant_database(catalog: &str, slug: &TenantSlug) -> String {
 const SYNCED: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
 
 fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", path.display())
+    sqlite_url_mode(path, "rwc")
+}
+
+/// A `sqlite://` URL for a file. sqlx cuts the path at the first `?` and percent-decodes
+/// it, so `%`, `?` and `#` in a directory name are escaped (a data dir named `100%20`
+/// otherwise opened `100 `).
+fn sqlite_url_mode(path: &Path, mode: &str) -> String {
+    let mut escaped = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => escaped.push_str("%25"),
+            '?' => escaped.push_str("%3F"),
+            '#' => escaped.push_str("%23"),
+            c => escaped.push(c),
+        }
+    }
+    format!("sqlite://{escaped}?mode={mode}")
 }
 
 pub(crate) async fn connect_sqlite(path: &Path, max: u32) -> Result<AnyPool, StoreError> {
@@ -366,7 +385,7 @@ pub(crate) async fn connect_sqlite_unsynced(
 ) -> Result<AnyPool, StoreError> {
     let mode = if read_only { "ro" } else { "rw" };
     sqlite_pool(
-        &format!("sqlite://{}?mode={mode}", path.display()),
+        &sqlite_url_mode(path, mode),
         max,
         "PRAGMA synchronous = OFF;",
     )
@@ -376,6 +395,15 @@ pub(crate) async fn connect_sqlite_unsynced(
 /// A SQLite pool whose connections run `durability` (journal mode, synchronous) and then
 /// what every connection needs: foreign keys (off by default in SQLite) and a busy timeout.
 async fn sqlite_pool(url: &str, max: u32, durability: &'static str) -> Result<AnyPool, StoreError> {
+    // One plain connection first, reading the file's header: a file that is not a database
+    // (or cannot be opened) fails here at once with SQLite's reason, where the pool would
+    // retry it until its acquire timeout and then say only "pool timed out".
+    {
+        use sqlx::{Connection, Executor};
+        let mut probe = sqlx::AnyConnection::connect(url).await?;
+        probe.execute("PRAGMA schema_version").await?;
+        probe.close().await?;
+    }
     Ok(sqlite_pool_options(max, durability).connect(url).await?)
 }
 

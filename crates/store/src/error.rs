@@ -24,6 +24,12 @@ pub enum StoreError {
     /// The change's audit event could not be recorded before commit, so it was rolled back.
     #[error("not audited: {0}")]
     Unaudited(String),
+    /// An I/O error on a known file or directory, which the message names.
+    #[error("{}: {error}", path.display())]
+    IoAt {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

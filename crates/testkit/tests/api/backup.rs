@@ -282,6 +282,23 @@ async fn restore_through_the_api_side_by_side_and_in_place() {
             422,
             "validation",
         ),
+        // A tenant's user creates no tenant of any free name: only one derived from its
+        // own slug (the operator's CLI may name any).
+        (
+            serde_json::json!({ "at": t1, "into": "globex" }),
+            422,
+            "restore-target-not-derived",
+        ),
+        (
+            serde_json::json!({ "at": t1, "into": "demo-then" }),
+            422,
+            "restore-target-not-derived",
+        ),
+        (
+            serde_json::json!({ "at": t1, "into": "demo-restored-x-y" }),
+            422,
+            "restore-target-not-derived",
+        ),
         (
             serde_json::json!({ "at": t1, "extra": 1 }),
             422,
@@ -291,6 +308,24 @@ async fn restore_through_the_api_side_by_side_and_in_place() {
         let r = app.post("/demo/api/v1/backup/restore", &admin, &body).await;
         let code = r.status().as_u16();
         let problem: serde_json::Value = r.json().await.unwrap();
+        if kind == "restore-target-not-derived" {
+            assert_eq!(code, 422, "{body}: {problem}");
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("'demo-restored'"),
+                "the refusal names the rule: {problem}"
+            );
+            assert!(app
+                .state
+                .tenants
+                .catalog()
+                .get(&skjold_domain::TenantSlug::parse(body["into"].as_str().unwrap()).unwrap())
+                .await
+                .unwrap()
+                .is_none());
+        }
         assert!(
             code == status || (code == 400 && kind == "validation"),
             "{body}: {code} {problem}"
@@ -308,7 +343,7 @@ async fn restore_through_the_api_side_by_side_and_in_place() {
         .post(
             "/demo/api/v1/backup/restore",
             &admin,
-            &serde_json::json!({ "at": t1, "into": "demo-then" }),
+            &serde_json::json!({ "at": t1, "into": "demo-restored-then" }),
         )
         .await;
     assert_eq!(r.status(), 202);
@@ -317,14 +352,14 @@ async fn restore_through_the_api_side_by_side_and_in_place() {
     assert!(job["progress"]["phase"].is_string(), "{job}");
     let job = finished_job(&app, &admin, job["id"].as_str().unwrap()).await;
     assert_eq!(job["state"], "ok", "{job}");
-    assert_eq!(job["result"]["into"], "demo-then");
+    assert_eq!(job["result"]["into"], "demo-restored-then");
     assert_eq!(job["progress"]["phase"], "done", "{job}");
     assert_eq!(job["progress"]["message"], "done", "{job}");
     assert_eq!(phases_of(&job["progress"]), expected_phases(false), "{job}");
     let (_, copy) = app
         .state
         .tenants
-        .open(&skjold_domain::TenantSlug::parse("demo-then").unwrap())
+        .open(&skjold_domain::TenantSlug::parse("demo-restored-then").unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -333,7 +368,7 @@ async fn restore_through_the_api_side_by_side_and_in_place() {
         .post(
             "/demo/api/v1/backup/restore",
             &admin,
-            &serde_json::json!({ "at": t1, "into": "demo-then" }),
+            &serde_json::json!({ "at": t1, "into": "demo-restored-then" }),
         )
         .await;
     assert_eq!(again.status(), 409);

@@ -2,6 +2,7 @@
 //! Runs on SQLite, or on PostgreSQL when SKJOLD_TEST_DATABASE_URL is set (.ci/run does both).
 
 mod audit;
+mod audit_flood;
 mod backup;
 mod conformance;
 mod cross_tenant;

@@ -125,3 +125,107 @@ async fn plain_http_only_redirects_permanently_to_https() {
         );
     }
 }
+
+/// "All web access is recorded" includes the plain-HTTP listener: each redirect leaves an
+/// access record (the addressed tenant's chain, else the system chain), and its traffic
+/// counts against the same per-address limit as unauthenticated HTTPS requests.
+#[tokio::test]
+async fn plain_http_requests_are_audited_and_rate_limited() {
+    let app = spawn_app().await;
+    let addr = app.redirect_addr.unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
+    assert_eq!(
+        get("/demo/api/v1/companies?q=x").await.unwrap().status(),
+        308
+    );
+    assert_eq!(get("/healthz").await.unwrap().status(), 308);
+
+    app.state.audit.flush().await.unwrap();
+    let records = |chain: &str| {
+        let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), chain);
+        skjold_audit::day_files(&dir)
+            .unwrap()
+            .into_iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|r| r["detail"]["listener"] == "http")
+            .collect::<Vec<_>>()
+    };
+    let demo = records("demo");
+    assert_eq!(demo.len(), 1, "{demo:?}");
+    assert_eq!(demo[0]["kind"], "http.access");
+    assert_eq!(demo[0]["path"], "/demo/api/v1/companies");
+    assert_eq!(demo[0]["status"], 308);
+    assert_eq!(demo[0]["ip"], "127.0.0.1");
+    let system = records(skjold_domain::audit::SYSTEM_CHAIN);
+    assert_eq!(system.len(), 1, "{system:?}");
+    assert_eq!(system[0]["path"], "/healthz");
+
+    // Flooding the redirect is refused like any unauthenticated traffic (the test clock
+    // stands still, so the burst is all there is; the two requests above used two of it).
+    let burst = app.state.config.audit_unauthenticated_burst;
+    let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+    for _ in 0..burst + 20 {
+        *statuses
+            .entry(get("/demo/").await.unwrap().status().as_u16())
+            .or_default() += 1;
+    }
+    assert_eq!(statuses.get(&429), Some(&22), "{statuses:?}");
+    assert_eq!(statuses.get(&308), Some(&(burst - 2)), "{statuses:?}");
+}
+
+/// A request refused before its body is read (no session: 401; a body over the limit: 413)
+/// still gets its status over HTTP/2, instead of a reset stream ("stream error" in curl).
+#[tokio::test]
+async fn a_refused_request_with_a_body_gets_its_status_over_http2() {
+    let app = spawn_app().await;
+    let cert = std::fs::read(skjold_server::tls::self_signed_paths(app.data_dir.path()).0).unwrap();
+    let h2 = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .tls_built_in_root_certs(false)
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    // Larger than the HTTP/2 windows, so the client is still sending when the server
+    // decides.
+    let res = h2
+        .post(app.url("/demo/api/v1/companies"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 4 << 20])
+        .send()
+        .await
+        .expect("the refusal arrives, not a stream error");
+    assert_eq!(res.version(), reqwest::Version::HTTP_2);
+    assert_eq!(res.status(), 401);
+    let problem: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:skjold:problem:unauthenticated");
+
+    let token = app.admin_token().await;
+    let res = h2
+        .post(app.url("/demo/api/v1/companies"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 3 << 20])
+        .send()
+        .await
+        .expect("the 413 arrives, not a stream error");
+    assert_eq!(res.version(), reqwest::Version::HTTP_2);
+    assert_eq!(res.status(), 413);
+    // The connection is still good for the next request.
+    let res = h2
+        .get(app.url("/demo/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

@@ -931,13 +931,17 @@ async fn ui_backups_page_restores_after_a_confirmation() {
         &app,
         "/demo/admin/backups/restore",
         &admin,
-        &[("csrf_token", &csrf), ("at", &at), ("into", "demo-ui")],
+        &[
+            ("csrf_token", &csrf),
+            ("at", &at),
+            ("into", "demo-restored-ui"),
+        ],
     )
     .await;
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     assert!(
-        body.contains("Yes, restore") && body.contains("demo-ui"),
+        body.contains("Yes, restore") && body.contains("demo-restored-ui"),
         "{body}"
     );
     assert!(app
@@ -964,7 +968,7 @@ async fn ui_backups_page_restores_after_a_confirmation() {
         &[
             ("csrf_token", &csrf),
             ("at", &at),
-            ("into", "demo-ui"),
+            ("into", "demo-restored-ui"),
             ("confirmed", "yes"),
         ],
     )
@@ -1027,7 +1031,7 @@ async fn ui_backups_page_restores_after_a_confirmation() {
         .status(),
         404
     );
-    let new = skjold_domain::TenantSlug::parse("demo-ui").unwrap();
+    let new = skjold_domain::TenantSlug::parse("demo-restored-ui").unwrap();
     assert!(app
         .state
         .tenants
