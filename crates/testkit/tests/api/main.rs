@@ -17,6 +17,7 @@ mod rights;
 mod roles;
 mod session;
 mod sessions;
+mod signin_races;
 mod tenancy;
 mod tls;
 mod tokens;
