@@ -42,7 +42,13 @@ pub async fn check_new_password(
     )?;
     if let (Some(id), true) = (user_id, policy.history > 0) {
         for hash in db.recent_password_hashes(id, policy.history).await? {
-            if skjold_auth::verify_password(password.to_string(), Some(hash)).await {
+            // Waits its turn in the hashing queue without a limit (a signed-in user's own
+            // change); a failed computation counts as a match, so it never lets a reused
+            // password through.
+            let reused = skjold_auth::verify_password_patiently(password.to_string(), hash)
+                .await
+                .unwrap_or(true);
+            if reused {
                 return Err(PolicyViolation::history(policy.history).into());
             }
         }

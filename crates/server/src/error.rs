@@ -65,6 +65,10 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("service unavailable")]
     Unavailable,
+    /// Too many passwords are being checked at once (the bounded hashing queue's wait
+    /// limit passed): try again after this many seconds.
+    #[error("busy checking passwords")]
+    Busy { retry_after_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
     /// A refusal with its own problem type, e.g. `backup-identity-missing`.
@@ -94,6 +98,9 @@ impl From<crate::passkeys::PasskeyError> for ApiError {
         use crate::passkeys::PasskeyError;
         match e {
             PasskeyError::Unavailable(m) => ApiError::PasskeysUnavailable(m),
+            PasskeyError::TooManyPending => ApiError::TooManyAttempts {
+                retry_after_secs: 60,
+            },
             PasskeyError::Store(s) => s.into(),
             PasskeyError::State(m) => ApiError::Internal(format!("passkey state: {m}")),
         }
@@ -174,6 +181,11 @@ impl ApiError {
                 "unavailable",
                 "the service is not ready".into(),
             ),
+            Busy { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is checking too many passwords at once; try again after Retry-After seconds".into(),
+            ),
             Named {
                 status,
                 kind,
@@ -184,6 +196,17 @@ impl ApiError {
                 "internal",
                 "something went wrong on our side; quote the request id when reporting it".into(),
             ),
+        }
+    }
+}
+
+impl From<skjold_auth::PasswordError> for ApiError {
+    fn from(e: skjold_auth::PasswordError) -> Self {
+        match e {
+            skjold_auth::PasswordError::Busy { retry_after_secs } => {
+                ApiError::Busy { retry_after_secs }
+            }
+            other => ApiError::Internal(other.to_string()),
         }
     }
 }
@@ -225,6 +248,7 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match &self {
             ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Busy { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
         let (errors, rule) = match self {

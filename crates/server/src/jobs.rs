@@ -9,7 +9,8 @@
 //! Jobs today: `audit.verify` (daily: every chain checked; damage raises a security event in
 //! the installation's chain and the tenant's) and `audit.retention` (daily: closed days past
 //! `audit_retention_days` leave the chain behind an anchor), and `sessions.cleanup` (daily:
-//! each tenant's sessions that ended by its timeouts but were never presented again).
+//! each tenant's sessions that ended by its timeouts but were never presented again, and
+//! its failed sign-in records untouched for a day and not locked).
 //! In a scale-out installation each node runs its own scheduler for now; a lease so that a
 //! job runs on one node at a time is still to come.
 
@@ -280,10 +281,12 @@ pub async fn audit_retention(state: AppState) -> Result<serde_json::Value, Strin
 
 /// Deletes every tenant's ended sessions (a session is otherwise deleted only when it is
 /// presented after its end, and one never presented again would keep its user's address
-/// and browser for good).
+/// and browser for good), and the failed sign-in records of names untouched for a day and
+/// not locked (probing random usernames would otherwise grow that table for good).
 pub async fn sessions_cleanup(state: AppState) -> Result<serde_json::Value, String> {
     let tenants = tenants(&state).await?;
     let mut deleted = 0;
+    let mut failures_pruned = 0;
     for tenant in &tenants {
         let Some((_, db)) = state
             .tenants
@@ -301,8 +304,16 @@ pub async fn sessions_cleanup(state: AppState) -> Result<serde_json::Value, Stri
             .delete_ended_sessions(timeouts)
             .await
             .map_err(|e| e.to_string())?;
+        failures_pruned += db
+            .prune_sign_in_failures()
+            .await
+            .map_err(|e| e.to_string())?;
     }
-    Ok(serde_json::json!({ "tenants": tenants.len(), "deleted": deleted }))
+    Ok(serde_json::json!({
+        "tenants": tenants.len(),
+        "deleted": deleted,
+        "sign_in_failures_pruned": failures_pruned,
+    }))
 }
 
 fn backups(state: &AppState) -> Option<&std::sync::Arc<skjold_backup::Backups>> {

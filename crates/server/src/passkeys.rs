@@ -23,6 +23,9 @@ use webauthn_rs_proto::{AllowCredentials, ResidentKeyRequirement};
 
 /// How long a ceremony may take between its two requests.
 const CEREMONY_MINUTES: i64 = 5;
+/// Sign-in ceremonies that anyone may start without a password (passwordless options,
+/// real or decoy) pending at most per tenant: each is a row in the tenant's database.
+pub const MAX_PENDING_SIGN_IN_CEREMONIES: i64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasskeyError {
@@ -35,6 +38,9 @@ pub enum PasskeyError {
     /// Stored state that does not parse: a bug or a damaged row, never the client's fault.
     #[error("passkey state: {0}")]
     State(String),
+    /// Too many sign-in ceremonies without a password are pending: try again later.
+    #[error("too many passkey sign-ins are pending")]
+    TooManyPending,
 }
 
 /// The server as a WebAuthn relying party: its id (a domain) and origin come from the
@@ -124,17 +130,26 @@ pub async fn keep<S: Serialize>(
 ) -> Result<String, PasskeyError> {
     let token = skjold_auth::new_token();
     let state = serde_json::to_string(state).map_err(|e| PasskeyError::State(e.to_string()))?;
-    db.put_ceremony(
-        &skjold_auth::hash_token(&token),
-        &Ceremony {
-            kind: kind.to_string(),
-            user_id: user_id.map(str::to_string),
-            username: username.map(str::to_string),
-            state,
-        },
-        now + Duration::minutes(CEREMONY_MINUTES),
-    )
-    .await?;
+    const UNAUTHENTICATED: &[&str] = &[kind::USERNAME, kind::DISCOVERABLE, kind::DECOY];
+    let bound = UNAUTHENTICATED
+        .contains(&kind)
+        .then_some((UNAUTHENTICATED, MAX_PENDING_SIGN_IN_CEREMONIES));
+    let kept = db
+        .put_ceremony(
+            &skjold_auth::hash_token(&token),
+            &Ceremony {
+                kind: kind.to_string(),
+                user_id: user_id.map(str::to_string),
+                username: username.map(str::to_string),
+                state,
+            },
+            now + Duration::minutes(CEREMONY_MINUTES),
+            bound,
+        )
+        .await?;
+    if !kept {
+        return Err(PasskeyError::TooManyPending);
+    }
     Ok(token)
 }
 

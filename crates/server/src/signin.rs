@@ -8,13 +8,24 @@
 //! whether an account exists. This is the password method; other ways to sign in (single
 //! sign-on, later) would end in the same [`Outcome`] and go through the same per-address
 //! guard.
+//!
+//! Every check of a credential (password, TOTP or recovery code, passkey, the current
+//! password of a password change) first reserves an attempt ([`reserve`]): per address in
+//! the in-memory guard and per name in the tenant database, each atomically. A reservation
+//! counts as a failure from the start, so however many attempts arrive at once, no more
+//! credentials are checked than the lockout and the address ban allow. A success clears
+//! the name's count ([`Attempt::succeeded`]), a failure settles the reservation and may
+//! lock ([`Attempt::failed`]), an attempt that was not decided gives it back
+//! ([`Attempt::release`]).
 
 use crate::audit::Event;
 use crate::ipguard::{AfterFailure, Verdict};
 use crate::{ApiError, AppState};
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
 use skjold_domain::Username;
-use skjold_store::{FailureOutcome, TenantDb, TenantRecord, TenantStatus, User, UserStatus};
+use skjold_store::{
+    FailureOutcome, Reservation, TenantDb, TenantRecord, TenantStatus, User, UserStatus,
+};
 use std::net::IpAddr;
 
 #[derive(Debug)]
@@ -84,7 +95,6 @@ pub async fn check_password(
     } = creds;
     let chain = record.slug.as_str();
     let now = state.clock.now();
-    let key = attempt_key(typed_username);
     let failed_event = |reason: &str, extra: serde_json::Value| {
         let mut detail = serde_json::json!({ "reason": reason, "via": via });
         if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
@@ -93,10 +103,11 @@ pub async fn check_password(
         Event::new(state, "auth.sign_in.failed", Some(ip), detail).tried(typed_username)
     };
 
-    // 1 and 2. The address, then the account.
-    if let Some(refused) = admission(state, record, db, typed_username, ip, via).await? {
-        return Ok(refused);
-    }
+    // 1 and 2. The address, then the account: an attempt reserved at both.
+    let attempt = match reserve(state, record, db, typed_username, ip, via).await? {
+        Ok(attempt) => attempt,
+        Err(refused) => return Ok(refused),
+    };
 
     // 3. The password, against a dummy hash when there is no such user (equal timing).
     let found = match Username::parse(typed_username) {
@@ -107,7 +118,13 @@ pub async fn check_password(
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
-    let verified = skjold_auth::verify_password(password, hash).await;
+    let verified = match skjold_auth::verify_password(password, hash).await {
+        Ok(v) => v,
+        Err(e) => {
+            attempt.release(state, db).await?;
+            return Err(e.into());
+        }
+    };
     let reason = match &user {
         None => Some("unknown_user"),
         Some(_) if !verified => Some("wrong_password"),
@@ -118,13 +135,14 @@ pub async fn check_password(
         failed_event(reason, serde_json::Value::Null)
             .record(state, chain)
             .await?;
-        return failure(state, record, db, &key, user.is_some(), ip, via).await;
+        return attempt.failed(state, record, db, user.is_some(), via).await;
     }
     let Some(user) = user else {
         return Ok(Outcome::Failed);
     };
 
     if record.status != TenantStatus::Active {
+        attempt.release(state, db).await?;
         Event::new(
             state,
             "auth.sign_in.failed",
@@ -136,13 +154,14 @@ pub async fn check_password(
         .await?;
         return Ok(Outcome::Suspended);
     }
-    // 4. The second factor, for a user who has one: a missing code is not a failure (the
-    //    password was right), a wrong or replayed one is.
+    // 4. The second factor, for a user who has one, under the same reservation: a missing
+    //    code is not a failure (the password was right), a wrong or replayed one is.
     let totp = db.totp_factor(&user.id).await?.filter(|f| f.confirmed);
     let factors = crate::two_factor::factors_of(db, &user.id).await?;
     if factors.any() {
         let code = second_factor.map(str::trim).filter(|c| !c.is_empty());
         let Some(code) = code else {
+            attempt.release(state, db).await?;
             if then_passkey && factors.passkeys > 0 {
                 return Ok(Outcome::PasswordVerified { user });
             }
@@ -172,12 +191,68 @@ pub async fn check_password(
                 failed_event("wrong_second_factor", serde_json::Value::Null)
                     .record(state, chain)
                     .await?;
-                return failure(state, record, db, &key, true, ip, via).await;
+                return attempt.failed(state, record, db, true, via).await;
             }
         }
     }
-    db.clear_sign_in_failures(&key).await?;
+    attempt.succeeded(state, db).await?;
     succeeded(db, user, factors, now).await
+}
+
+/// Checks a signed-in user's current password (before changing it) like a sign-in: an
+/// attempt reserved first (refused with `TooManyAttempts` while the account is locked,
+/// even for the right password), a wrong one audited as `auth.sign_in.failed` with reason
+/// `wrong_current_password` and counted toward the lockout, a right one clearing the count.
+pub async fn check_current_password(
+    state: &AppState,
+    record: &TenantRecord,
+    db: &TenantDb,
+    user: &User,
+    current: String,
+    ip: IpAddr,
+    via: &'static str,
+) -> Result<bool, ApiError> {
+    let attempt = match reserve(state, record, db, &user.username, ip, via).await? {
+        Ok(attempt) => attempt,
+        Err(Outcome::TryLater { retry_after_secs }) => {
+            return Err(ApiError::TooManyAttempts { retry_after_secs })
+        }
+        Err(_) => {
+            return Err(ApiError::TooManyAttempts {
+                retry_after_secs: 1,
+            })
+        }
+    };
+    let stored = match Username::parse(&user.username) {
+        Ok(u) if current.len() <= 4096 => db.user_for_sign_in(&u).await?.and_then(|(_, h)| h),
+        _ => None,
+    };
+    let right = match skjold_auth::verify_password(current, stored).await {
+        Ok(right) => right,
+        Err(e) => {
+            attempt.release(state, db).await?;
+            return Err(e.into());
+        }
+    };
+    if right {
+        attempt.succeeded(state, db).await?;
+        return Ok(true);
+    }
+    Event::new(
+        state,
+        "auth.sign_in.failed",
+        Some(ip),
+        serde_json::json!({ "reason": "wrong_current_password", "via": via }),
+    )
+    .by(&user.id, &user.username)
+    .record(state, record.slug.as_str())
+    .await?;
+    match attempt.failed(state, record, db, true, via).await? {
+        Outcome::TryLater { retry_after_secs } => {
+            Err(ApiError::TooManyAttempts { retry_after_secs })
+        }
+        _ => Ok(false),
+    }
 }
 
 /// A sign-in that passed every check: whether the password has expired, and whether the
@@ -208,7 +283,8 @@ pub async fn succeeded(
 
 /// Before any credential is looked at: a throttled or banned address, or a locked account
 /// (or name, if there is no such account), is refused. Locked means that the right
-/// credentials do not get in either.
+/// credentials do not get in either. This only looks (for requests that check no
+/// credential, such as passkey options without a password); a check reserves ([`reserve`]).
 pub async fn admission(
     state: &AppState,
     record: &TenantRecord,
@@ -232,19 +308,7 @@ pub async fn admission(
     }
     if let Some(lock) = db.sign_in_lock(&key).await? {
         if let Some(until) = lock.locked_at(now) {
-            Event::new(
-                state,
-                "auth.sign_in.failed",
-                Some(ip),
-                serde_json::json!({
-                    "reason": "locked",
-                    "via": via,
-                    "locked_until": format_timestamp(until),
-                }),
-            )
-            .tried(typed_username)
-            .record(state, record.slug.as_str())
-            .await?;
+            locked_event(state, record, typed_username, until, ip, via).await?;
             return Ok(Some(Outcome::TryLater {
                 retry_after_secs: retry_after(until, now),
             }));
@@ -253,12 +317,163 @@ pub async fn admission(
     Ok(None)
 }
 
+async fn locked_event(
+    state: &AppState,
+    record: &TenantRecord,
+    typed_username: &str,
+    until: chrono::DateTime<chrono::Utc>,
+    ip: IpAddr,
+    via: &'static str,
+) -> Result<(), ApiError> {
+    Event::new(
+        state,
+        "auth.sign_in.failed",
+        Some(ip),
+        serde_json::json!({
+            "reason": "locked",
+            "via": via,
+            "locked_until": format_timestamp(until),
+        }),
+    )
+    .tried(typed_username)
+    .record(state, record.slug.as_str())
+    .await
+}
+
+/// One attempt at a credential, reserved at the address and the name; settle it with
+/// [`Attempt::failed`], [`Attempt::succeeded`] or [`Attempt::release`]. One that is never
+/// settled (the request was cancelled, the server stopped) stays counted as a failure.
+#[must_use = "an attempt is settled: failed, succeeded or released"]
+pub struct Attempt {
+    /// The name's key; empty when the attempt named nobody (counted by address only).
+    key: String,
+    ip: IpAddr,
+}
+
+/// Reserves an attempt before any credential is checked: refused (the [`Outcome`] to
+/// answer) when the address is throttled or banned, the name is locked, or every place
+/// the lockout leaves is taken by attempts still being checked.
+pub async fn reserve(
+    state: &AppState,
+    record: &TenantRecord,
+    db: &TenantDb,
+    typed_username: &str,
+    ip: IpAddr,
+    via: &'static str,
+) -> Result<Result<Attempt, Outcome>, ApiError> {
+    let now = state.clock.now();
+    match state.ip_guard.reserve(ip, now) {
+        Verdict::Allowed => {}
+        Verdict::Throttled(secs) | Verdict::Banned(secs) => {
+            return Ok(Err(Outcome::TryLater {
+                retry_after_secs: secs,
+            }));
+        }
+    }
+    let key = attempt_key(typed_username);
+    if key.is_empty() {
+        return Ok(Ok(Attempt { key, ip }));
+    }
+    let lockout = match crate::password::policy(db).await {
+        Ok(policy) => policy.lockout,
+        Err(e) => {
+            state.ip_guard.release(ip);
+            return Err(e.into());
+        }
+    };
+    let reserved = db
+        .reserve_sign_in_attempt(
+            &key,
+            lockout.max_failures,
+            chrono::Duration::minutes(1),
+            |nth| lockout.lock_duration_minutes(nth),
+        )
+        .await;
+    let refused = match reserved {
+        Ok(Reservation::Reserved) => return Ok(Ok(Attempt { key, ip })),
+        Ok(Reservation::Locked { until, started }) => {
+            state.ip_guard.release(ip);
+            if let Some(lock_count) = started {
+                let known = match Username::parse(typed_username) {
+                    Ok(u) => db.user_for_sign_in(&u).await?.is_some(),
+                    Err(_) => false,
+                };
+                locked_now_event(
+                    state, record, &key, until, lock_count, known, &lockout, ip, via,
+                )
+                .await?;
+            }
+            locked_event(state, record, typed_username, until, ip, via).await?;
+            Outcome::TryLater {
+                retry_after_secs: retry_after(until, now),
+            }
+        }
+        Ok(Reservation::InFlight) => {
+            state.ip_guard.release(ip);
+            Event::new(
+                state,
+                "auth.sign_in.failed",
+                Some(ip),
+                serde_json::json!({ "reason": "attempts_in_flight", "via": via }),
+            )
+            .tried(typed_username)
+            .record(state, record.slug.as_str())
+            .await?;
+            Outcome::TryLater {
+                retry_after_secs: 1,
+            }
+        }
+        Err(e) => {
+            state.ip_guard.release(ip);
+            return Err(e.into());
+        }
+    };
+    Ok(Err(refused))
+}
+
+impl Attempt {
+    /// The credential was right: the name's failures are forgotten, the address's place
+    /// given back.
+    pub async fn succeeded(self, state: &AppState, db: &TenantDb) -> Result<(), ApiError> {
+        state.ip_guard.release(self.ip);
+        if !self.key.is_empty() {
+            db.clear_sign_in_failures(&self.key).await?;
+        }
+        Ok(())
+    }
+
+    /// Nothing was decided (the password was right and a second factor is still to come,
+    /// the tenant is suspended, the server was too busy to check): the places are given back.
+    pub async fn release(self, state: &AppState, db: &TenantDb) -> Result<(), ApiError> {
+        state.ip_guard.release(self.ip);
+        if !self.key.is_empty() {
+            db.release_sign_in_attempt(&self.key).await?;
+        }
+        Ok(())
+    }
+
+    /// The credential was wrong: the reservation becomes a counted failure, which may lock
+    /// the name or ban the address; records the locks it starts.
+    pub async fn failed(
+        self,
+        state: &AppState,
+        record: &TenantRecord,
+        db: &TenantDb,
+        known: bool,
+        via: &'static str,
+    ) -> Result<Outcome, ApiError> {
+        failure(state, record, db, &self.key, known, self.ip, via).await
+    }
+}
+
 /// A failed second step or passkey sign-in of `typed_username` ("" when the credential
-/// named nobody): recorded, and counted like a wrong password.
+/// named nobody): recorded, and the attempt counted like a wrong password.
+#[allow(clippy::too_many_arguments)]
 pub async fn failed_factor(
     state: &AppState,
     record: &TenantRecord,
     db: &TenantDb,
+    attempt: Attempt,
     typed_username: &str,
     reason: &str,
     ip: IpAddr,
@@ -273,16 +488,9 @@ pub async fn failed_factor(
     .tried(typed_username)
     .record(state, record.slug.as_str())
     .await?;
-    failure(
-        state,
-        record,
-        db,
-        &attempt_key(typed_username),
-        !typed_username.is_empty(),
-        ip,
-        via,
-    )
-    .await
+    attempt
+        .failed(state, record, db, !typed_username.is_empty(), via)
+        .await
 }
 
 /// Clears a name's failures after a sign-in that did not go through [`check_password`].
@@ -292,7 +500,37 @@ pub async fn clear_failures(db: &TenantDb, typed_username: &str) -> Result<(), A
     Ok(())
 }
 
-/// Counts a failure against the name and the address; records the locks it starts.
+#[allow(clippy::too_many_arguments)]
+async fn locked_now_event(
+    state: &AppState,
+    record: &TenantRecord,
+    key: &str,
+    until: chrono::DateTime<chrono::Utc>,
+    lock_count: i64,
+    known: bool,
+    lockout: &skjold_domain::LockoutPolicy,
+    ip: IpAddr,
+    via: &'static str,
+) -> Result<(), ApiError> {
+    Event::new(
+        state,
+        "auth.account_locked",
+        Some(ip),
+        serde_json::json!({
+            "until": format_timestamp(until),
+            "lock_count": lock_count,
+            "known_user": known,
+            "failures": lockout.max_failures,
+            "via": via,
+        }),
+    )
+    .tried(key)
+    .record(state, record.slug.as_str())
+    .await
+}
+
+/// Settles a reserved attempt as a failure against the name and the address; records the
+/// locks it starts.
 async fn failure(
     state: &AppState,
     record: &TenantRecord,
@@ -310,12 +548,12 @@ async fn failure(
     let counted = if key.is_empty() {
         FailureOutcome::Counted { failures: 0 }
     } else {
-        db.record_sign_in_failure(key, lockout.max_failures, |nth| {
+        db.count_reserved_failure(key, lockout.max_failures, |nth| {
             lockout.lock_duration_minutes(nth)
         })
         .await?
     };
-    if let AfterFailure::BanStarted(until) = state.ip_guard.record_failure(ip, now) {
+    if let AfterFailure::BanStarted(until) = state.ip_guard.settle_failure(ip, now) {
         Event::new(
             state,
             "auth.address_banned",
@@ -330,21 +568,13 @@ async fn failure(
     }
     match counted {
         FailureOutcome::Counted { .. } => Ok(Outcome::Failed),
+        FailureOutcome::AlreadyLocked { until } => Ok(Outcome::TryLater {
+            retry_after_secs: retry_after(until, now),
+        }),
         FailureOutcome::Locked { until, lock_count } => {
-            Event::new(
-                state,
-                "auth.account_locked",
-                Some(ip),
-                serde_json::json!({
-                    "until": format_timestamp(until),
-                    "lock_count": lock_count,
-                    "known_user": known,
-                    "failures": lockout.max_failures,
-                    "via": via,
-                }),
+            locked_now_event(
+                state, record, key, until, lock_count, known, &lockout, ip, via,
             )
-            .tried(key)
-            .record(state, chain)
             .await?;
             Ok(Outcome::TryLater {
                 retry_after_secs: retry_after(until, now),

@@ -105,28 +105,39 @@ async fn check_code(
     via: &'static str,
 ) -> Result<Outcome, ApiError> {
     let user = &session.user;
-    if let Some(refused) = signin::admission(state, record, db, &user.username, ip, via).await? {
-        return Ok(refused);
-    }
+    let attempt = match signin::reserve(state, record, db, &user.username, ip, via).await? {
+        Ok(attempt) => attempt,
+        Err(refused) => return Ok(refused),
+    };
     let factor = db.totp_factor(&user.id).await?.filter(|f| f.confirmed);
     let now_secs = state.clock.now().timestamp().max(0) as u64;
     let verified = match &factor {
         Some(f) if code.len() <= 12 && code.chars().all(|c| c.is_ascii_digit()) => {
-            crate::totp::verify(db, &user.id, &user.username, f, code, now_secs).await?
+            match crate::totp::verify(db, &user.id, &user.username, f, code, now_secs).await {
+                Ok(v) => v,
+                Err(e) => {
+                    attempt.release(state, db).await?;
+                    return Err(e.into());
+                }
+            }
         }
         _ => None,
     };
     match verified {
-        Some(_) => Ok(Outcome::SignedIn {
-            user: user.clone(),
-            password_expired: false,
-            must_enrol: false,
-        }),
+        Some(_) => {
+            attempt.succeeded(state, db).await?;
+            Ok(Outcome::SignedIn {
+                user: user.clone(),
+                password_expired: false,
+                must_enrol: false,
+            })
+        }
         None => {
             signin::failed_factor(
                 state,
                 record,
                 db,
+                attempt,
                 &user.username,
                 "wrong_second_factor",
                 ip,

@@ -43,6 +43,34 @@ pub enum FailureOutcome {
         until: DateTime<Utc>,
         lock_count: i64,
     },
+    /// Another attempt of the same burst locked the username already.
+    AlreadyLocked { until: DateTime<Utc> },
+}
+
+/// What reserving an attempt at a username found.
+#[derive(Debug, Clone)]
+pub enum Reservation {
+    /// Go on and check the credentials.
+    Reserved,
+    /// Locked until then; `started` is the lock's number when this reservation started it
+    /// (attempts that took the last places never came back).
+    Locked {
+        until: DateTime<Utc>,
+        started: Option<i64>,
+    },
+    /// Every place is taken by attempts still being checked: one of them locks or clears.
+    InFlight,
+}
+
+/// The lock that the `max_failures`th failure starts.
+fn lock_for(
+    current: &SignInLock,
+    now: DateTime<Utc>,
+    lock_minutes: &impl Fn(u32) -> u32,
+) -> (DateTime<Utc>, i64) {
+    let nth = current.lock_count + 1;
+    let minutes = lock_minutes(u32::try_from(nth).unwrap_or(u32::MAX));
+    (now + chrono::Duration::minutes(i64::from(minutes)), nth)
 }
 
 fn lock_from_row(row: &sqlx::any::AnyRow) -> Result<SignInLock, StoreError> {
@@ -219,9 +247,66 @@ impl TenantDb {
         row.as_ref().map(lock_from_row).transpose()
     }
 
-    /// Counts a failed sign-in; the `max_failures`th in a row locks the username for
-    /// `lock_minutes(nth lock)`.
-    pub async fn record_sign_in_failure(
+    /// Reserves one attempt at the username before any credential is checked, atomically
+    /// (one transaction with the row locked: `FOR UPDATE` on PostgreSQL, a write
+    /// transaction on SQLite). A reservation counts as a failure from the start, so however
+    /// many attempts arrive at once, at most `max_failures` are let through between two
+    /// successes; a success clears it ([`Self::clear_sign_in_failures`]), a check that
+    /// neither failed nor succeeded gives it back ([`Self::release_sign_in_attempt`]) and a
+    /// failure settles it ([`Self::count_reserved_failure`]). A reservation never settled
+    /// (a cancelled request, a crash) stays counted: after `stale` it is taken as failed.
+    pub async fn reserve_sign_in_attempt(
+        &self,
+        username: &str,
+        max_failures: u32,
+        stale: chrono::Duration,
+        lock_minutes: impl Fn(u32) -> u32,
+    ) -> Result<Reservation, StoreError> {
+        let now_t = self.clock.now();
+        let now = format_timestamp(now_t);
+        let mut tx = self.write_tx().await?;
+        let current = self.locked_failure_row(&mut tx, username, &now).await?;
+        if let Some(until) = current.locked_at(now_t) {
+            tx.rollback().await?;
+            return Ok(Reservation::Locked {
+                until,
+                started: None,
+            });
+        }
+        if current.failures >= i64::from(max_failures) {
+            let in_flight_since = parse_timestamp(&current.last_failure_at).unwrap_or(now_t);
+            if now_t - in_flight_since < stale {
+                tx.rollback().await?;
+                return Ok(Reservation::InFlight);
+            }
+            // The attempts that took the last places never came back: failed.
+            let (until, lock_count) = lock_for(&current, now_t, &lock_minutes);
+            self.write_failure_row(&mut tx, username, 0, lock_count, Some(until), &now)
+                .await?;
+            tx.commit().await?;
+            return Ok(Reservation::Locked {
+                until,
+                started: Some(lock_count),
+            });
+        }
+        self.write_failure_row(
+            &mut tx,
+            username,
+            current.failures + 1,
+            current.lock_count,
+            current.locked_until.as_deref().and_then(parse_timestamp),
+            &now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Reservation::Reserved)
+    }
+
+    /// Settles a reserved attempt as failed: the reservation already counted it; if the
+    /// places are used up (`max_failures` in a row) the username is locked for
+    /// `lock_minutes(nth lock)`. If a success cleared the count meanwhile, the failure is
+    /// counted anew.
+    pub async fn count_reserved_failure(
         &self,
         username: &str,
         max_failures: u32,
@@ -230,64 +315,98 @@ impl TenantDb {
         let now_t = self.clock.now();
         let now = format_timestamp(now_t);
         let mut tx = self.write_tx().await?;
+        let current = self.locked_failure_row(&mut tx, username, &now).await?;
+        if let Some(until) = current.locked_at(now_t) {
+            tx.rollback().await?;
+            return Ok(FailureOutcome::AlreadyLocked { until });
+        }
+        let failures = current.failures.max(1);
+        let outcome = if failures >= i64::from(max_failures) {
+            let (until, lock_count) = lock_for(&current, now_t, &lock_minutes);
+            self.write_failure_row(&mut tx, username, 0, lock_count, Some(until), &now)
+                .await?;
+            FailureOutcome::Locked { until, lock_count }
+        } else {
+            if failures != current.failures {
+                self.write_failure_row(
+                    &mut tx,
+                    username,
+                    failures,
+                    current.lock_count,
+                    current.locked_until.as_deref().and_then(parse_timestamp),
+                    &now,
+                )
+                .await?;
+            }
+            FailureOutcome::Counted { failures }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Gives back a reserved attempt that neither failed nor succeeded (the password was
+    /// right but a second factor is still to come, the server was too busy to check, …).
+    pub async fn release_sign_in_attempt(&self, username: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sign_in_failures SET failures = failures - 1 \
+             WHERE username = $1 AND failures > 0 AND (locked_until IS NULL OR locked_until <= $2)",
+        )
+        .bind(username)
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The username's failure row, made if missing, locked for the rest of `tx`.
+    async fn locked_failure_row(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        username: &str,
+        now: &str,
+    ) -> Result<SignInLock, StoreError> {
+        // Two first attempts at once: one inserts, the other waits for it (PostgreSQL) or
+        // for the write lock (SQLite) and then finds the row.
+        sqlx::query(
+            "INSERT INTO sign_in_failures (username, failures, lock_count, locked_until, \
+             last_failure_at) VALUES ($1, 0, 0, NULL, $2) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(username)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         let row = sqlx::query(&format!(
             "SELECT username, failures, lock_count, locked_until, last_failure_at \
              FROM sign_in_failures WHERE username = $1{}",
             self.lock_clause()
         ))
         .bind(username)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
-        let current = row.as_ref().map(lock_from_row).transpose()?;
-        let (failures, lock_count) = current
-            .as_ref()
-            .map(|c| (c.failures + 1, c.lock_count))
-            .unwrap_or((1, 0));
-        let outcome = if failures >= i64::from(max_failures) {
-            let nth = lock_count + 1;
-            let minutes = lock_minutes(u32::try_from(nth).unwrap_or(u32::MAX));
-            FailureOutcome::Locked {
-                until: now_t + chrono::Duration::minutes(i64::from(minutes)),
-                lock_count: nth,
-            }
-        } else {
-            FailureOutcome::Counted { failures }
-        };
-        let (failures, lock_count, locked_until) = match &outcome {
-            FailureOutcome::Counted { failures } => {
-                (*failures, lock_count, current.and_then(|c| c.locked_until))
-            }
-            FailureOutcome::Locked { until, lock_count } => {
-                (0, *lock_count, Some(format_timestamp(*until)))
-            }
-        };
-        if row.is_some() {
-            sqlx::query(
-                "UPDATE sign_in_failures SET failures = $1, lock_count = $2, locked_until = $3, \
-                 last_failure_at = $4 WHERE username = $5",
-            )
-            .bind(failures)
-            .bind(lock_count)
-            .bind(locked_until)
-            .bind(&now)
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "INSERT INTO sign_in_failures (username, failures, lock_count, locked_until, \
-                 last_failure_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(username)
-            .bind(failures)
-            .bind(lock_count)
-            .bind(locked_until)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(outcome)
+        lock_from_row(&row)
+    }
+
+    async fn write_failure_row(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        username: &str,
+        failures: i64,
+        lock_count: i64,
+        locked_until: Option<DateTime<Utc>>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sign_in_failures SET failures = $1, lock_count = $2, locked_until = $3, \
+             last_failure_at = $4 WHERE username = $5",
+        )
+        .bind(failures)
+        .bind(lock_count)
+        .bind(locked_until.map(format_timestamp))
+        .bind(now)
+        .bind(username)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     /// Forgets a username's failures and locks (after a successful sign-in, or when an

@@ -38,7 +38,7 @@ pub use catalog::{Catalog, NewTenant, TenantRecord, TenantStatus};
 pub use commit::BeforeCommit;
 pub use dump::{DumpItem, DumpSink, ExportSummary, JournalRecord, LoadObserver, MemorySink};
 pub use error::StoreError;
-pub use identity::{FailureOutcome, SignInLock};
+pub use identity::{FailureOutcome, Reservation, SignInLock};
 pub use invites::Invite;
 pub use journal::{Actor, HistoryEntry, JournalOp};
 pub use recent::RecentChange;

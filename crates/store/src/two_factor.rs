@@ -154,41 +154,93 @@ impl TenantDb {
         Ok(name)
     }
 
-    /// Records a use: the credential's new state (counter, backup flags) and the time.
-    pub async fn passkey_used(&self, id: &str, credential: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE id = $3")
-            .bind(credential)
-            .bind(self.now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Records a use: the credential's new state (counter, backup flags) and the time, in
+    /// one compare-and-set statement: only if the stored credential is still `seen` (what
+    /// the check read). Answers `false` when it had changed meanwhile (another sign-in with
+    /// the same authenticator moved its counter first: a cloned authenticator, or a replay).
+    pub async fn passkey_used(
+        &self,
+        id: &str,
+        seen: &str,
+        credential: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE passkeys SET credential = $1, last_used_at = $2 \
+             WHERE id = $3 AND credential = $4",
+        )
+        .bind(credential)
+        .bind(self.now())
+        .bind(id)
+        .bind(seen)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Keeps a ceremony's state until `expires_at` (and drops ceremonies that expired).
+    /// With `at_most`, the ceremony is kept only while fewer than that many ceremonies of
+    /// the same kinds are pending (for ceremonies that anyone may start without signing
+    /// in, so that they cannot grow the table without bound); answers whether it was kept.
     pub async fn put_ceremony(
         &self,
         id_hash: &str,
         ceremony: &Ceremony,
         expires_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), StoreError> {
+        at_most: Option<(&[&str], i64)>,
+    ) -> Result<bool, StoreError> {
         sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
             .bind(self.now())
             .execute(&self.pool)
             .await?;
-        sqlx::query(
-            "INSERT INTO webauthn_ceremonies (id, kind, user_id, username, state, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        let insert = "INSERT INTO webauthn_ceremonies (id, kind, user_id, username, state, \
+             expires_at) SELECT $1, $2, $3, $4, $5, $6";
+        let done = match at_most {
+            None => {
+                sqlx::query(&format!("{insert} WHERE 1 = 1"))
+                    .bind(id_hash)
+                    .bind(&ceremony.kind)
+                    .bind(&ceremony.user_id)
+                    .bind(&ceremony.username)
+                    .bind(&ceremony.state)
+                    .bind(format_timestamp(expires_at))
+                    .execute(&self.pool)
+                    .await?
+            }
+            Some((kinds, max)) => {
+                // One statement: the count and the insert together (concurrent requests
+                // may overshoot by at most their number, never without bound).
+                let list = (0..kinds.len())
+                    .map(|i| format!("${}", i + 8))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "{insert} WHERE (SELECT COUNT(*) FROM webauthn_ceremonies \
+                     WHERE kind IN ({list})) < $7"
+                );
+                let mut q = sqlx::query(&sql)
+                    .bind(id_hash)
+                    .bind(&ceremony.kind)
+                    .bind(&ceremony.user_id)
+                    .bind(&ceremony.username)
+                    .bind(&ceremony.state)
+                    .bind(format_timestamp(expires_at))
+                    .bind(max);
+                for k in kinds {
+                    q = q.bind(*k);
+                }
+                q.execute(&self.pool).await?
+            }
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// How many ceremonies are pending (for tests and diagnostics).
+    pub async fn pending_ceremonies(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM webauthn_ceremonies")
+                .fetch_one(&self.pool)
+                .await?,
         )
-        .bind(id_hash)
-        .bind(&ceremony.kind)
-        .bind(&ceremony.user_id)
-        .bind(&ceremony.username)
-        .bind(&ceremony.state)
-        .bind(format_timestamp(expires_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// Takes a ceremony's state, once: of two requests with one token only one gets it. An

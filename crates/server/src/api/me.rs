@@ -174,7 +174,9 @@ pub struct PasswordChange {
         (status = 404, description = "No such tenant", body = crate::error::Problem),
         (status = 413, description = "Body too large", body = crate::error::Problem),
         (status = 415, description = "Body is not JSON", body = crate::error::Problem),
-        (status = 422, description = "Wrong current password, or the new one breaks the policy (`rule` names the rule)", body = crate::error::Problem)))]
+        (status = 422, description = "Wrong current password, or the new one breaks the policy (`rule` names the rule)", body = crate::error::Problem),
+        (status = 429, description = "Too many wrong current passwords (or sign-ins): the account is locked for `Retry-After` seconds", body = crate::error::Problem),
+        (status = 503, description = "Too many passwords being checked at once: try again after `Retry-After` seconds", body = crate::error::Problem)))]
 async fn change_password(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -182,15 +184,17 @@ async fn change_password(
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let user = auth.user();
-    let stored = match skjold_domain::Username::parse(&user.username) {
-        Ok(u) if body.current_password.len() <= 4096 => auth
-            .db()
-            .user_for_sign_in(&u)
-            .await?
-            .and_then(|(_, hash)| hash),
-        _ => None,
-    };
-    if !skjold_auth::verify_password(body.current_password, stored).await {
+    let right = crate::signin::check_current_password(
+        &state,
+        &auth.tenant.record,
+        auth.db(),
+        user,
+        body.current_password,
+        ip,
+        "api",
+    )
+    .await?;
+    if !right {
         return Err(FieldErrors::single("current_password", "is not your current password").into());
     }
     crate::password::check_new_password(
@@ -201,9 +205,7 @@ async fn change_password(
         &body.new_password,
     )
     .await?;
-    let hash = skjold_auth::hash_password(body.new_password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = skjold_auth::hash_password(body.new_password).await?;
     auth.db()
         .set_password_hash(
             &auth.actor(),

@@ -548,15 +548,18 @@ pub async fn passkey_outcome(
         return Ok(Outcome::Failed);
     };
     let typed = ceremony.username.clone().unwrap_or_default();
-    if let Some(refused) = crate::signin::admission(state, record, db, &typed, ip, via).await? {
-        return Ok(refused);
-    }
-    let fail = |reason: &'static str| {
+    let attempt = match crate::signin::reserve(state, record, db, &typed, ip, via).await? {
+        Ok(attempt) => attempt,
+        Err(refused) => return Ok(refused),
+    };
+    let fail = |attempt: crate::signin::Attempt, reason: &'static str| {
         let typed = typed.clone();
-        async move { crate::signin::failed_factor(state, record, db, &typed, reason, ip, via).await }
+        async move {
+            crate::signin::failed_factor(state, record, db, attempt, &typed, reason, ip, via).await
+        }
     };
     let Ok(credential) = serde_json::from_value::<PublicKeyCredential>(credential) else {
-        return fail("passkey_malformed").await;
+        return fail(attempt, "passkey_malformed").await;
     };
     let cred_id = pk::cred_id_text(credential.get_credential_id());
     let stored = db.passkey_by_cred_id(&cred_id).await?;
@@ -564,7 +567,7 @@ pub async fn passkey_outcome(
         kind::SECOND_FACTOR | kind::USERNAME => {
             let Some(stored) = stored.filter(|s| Some(&s.user_id) == ceremony.user_id.as_ref())
             else {
-                return fail("passkey_unknown").await;
+                return fail(attempt, "passkey_unknown").await;
             };
             let auth: PasskeyAuthentication = pk::parse_state(&ceremony)?;
             (
@@ -578,7 +581,7 @@ pub async fn passkey_outcome(
                 .ok()
                 .map(|(uuid, _)| uuid.to_string());
             let Some(stored) = stored.filter(|s| Some(&s.user_id) == handle.as_ref()) else {
-                return fail("passkey_unknown").await;
+                return fail(attempt, "passkey_unknown").await;
             };
             let auth: DiscoverableAuthentication = pk::parse_state(&ceremony)?;
             let passkey = pk::parse_passkey(&stored.credential)?;
@@ -587,14 +590,15 @@ pub async fn passkey_outcome(
                 stored,
             )
         }
-        _ => return fail("passkey_unknown").await,
+        _ => return fail(attempt, "passkey_unknown").await,
     };
     let (verified, stored) = result;
     let mut passkey = pk::parse_passkey(&stored.credential)?;
     let user = db.user(&stored.user_id).await?;
     // The library compares the signature counter with the credential as it was when the
     // options were made; two ceremonies started together would both pass that. So the
-    // counter is compared with the stored one again, now.
+    // stored counter is compared and set in one statement (below), and here only a counter
+    // that did not move past the one the ceremony saw is refused at once.
     let verified = verified.and_then(|v| {
         let before = pk::stored_counter(&stored.credential);
         if (v.counter() > 0 || before > 0) && v.counter() <= before {
@@ -604,7 +608,28 @@ pub async fn passkey_outcome(
         }
     });
     let verified = match verified {
-        Ok(v) => v,
+        Ok(v) => {
+            let credential = if passkey.update_credential(&v) == Some(true) {
+                pk::passkey_json(&passkey)?
+            } else {
+                stored.credential.clone()
+            };
+            // Compare-and-set against the credential as read: of two answers that both
+            // passed with the counter read above, only the first moves it; the other finds
+            // the credential changed and is refused like a counter that went back.
+            let moved = db
+                .passkey_used(&stored.id, &stored.credential, &credential)
+                .await?;
+            if moved {
+                Ok(v)
+            } else {
+                Err(WebauthnError::CredentialPossibleCompromise)
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match verified {
+        Ok(_) => {}
         Err(WebauthnError::CredentialPossibleCompromise) => {
             Event::new(
                 state,
@@ -615,26 +640,21 @@ pub async fn passkey_outcome(
             .by(&user.id, &user.username)
             .record(state, record.slug.as_str())
             .await?;
-            return fail("passkey_counter_went_back").await;
+            return fail(attempt, "passkey_counter_went_back").await;
         }
         Err(e) => {
             tracing::info!(error = %e, "passkey sign-in refused");
-            return fail("passkey_failed").await;
+            return fail(attempt, "passkey_failed").await;
         }
     };
-    if passkey.update_credential(&verified) == Some(true) || stored.last_used_at.is_none() {
-        db.passkey_used(&stored.id, &pk::passkey_json(&passkey)?)
-            .await?;
-    } else {
-        db.passkey_used(&stored.id, &stored.credential).await?;
-    }
     if user.status != UserStatus::Active {
-        return fail("user_disabled").await;
+        return fail(attempt, "user_disabled").await;
     }
     if record.status != skjold_store::TenantStatus::Active {
+        attempt.release(state, db).await?;
         return Ok(Outcome::Suspended);
     }
-    crate::signin::clear_failures(db, &typed).await?;
+    attempt.succeeded(state, db).await?;
     crate::signin::clear_failures(db, &user.username).await?;
     let factors = crate::two_factor::factors_of(db, &user.id).await?;
     crate::signin::succeeded(db, user, factors, state.clock.now()).await

@@ -197,21 +197,30 @@ pub async fn disable_totp_checked(
     let mut left = tf::factors_of(db, &user.id).await?;
     left.totp = false;
     keep_required_factor(db, user, left).await?;
-    if let Some(Outcome::TryLater { retry_after_secs }) =
-        crate::signin::admission(state, record, db, &user.username, ip, via).await?
-    {
-        return Err(ApiError::TooManyAttempts { retry_after_secs });
-    }
+    let attempt = match crate::signin::reserve(state, record, db, &user.username, ip, via).await? {
+        Ok(attempt) => attempt,
+        Err(Outcome::TryLater { retry_after_secs }) => {
+            return Err(ApiError::TooManyAttempts { retry_after_secs })
+        }
+        Err(_) => {
+            return Err(ApiError::TooManyAttempts {
+                retry_after_secs: 1,
+            })
+        }
+    };
     let (field, right) = match (body_password.filter(|p| !p.is_empty()), code.map(str::trim)) {
         (Some(password), _) => {
             let hash = match Username::parse(&user.username) {
                 Ok(u) => db.user_for_sign_in(&u).await?.and_then(|(_, h)| h),
                 Err(_) => None,
             };
-            (
-                "password",
-                skjold_auth::verify_password(password, hash).await,
-            )
+            match skjold_auth::verify_password(password, hash).await {
+                Ok(right) => ("password", right),
+                Err(e) => {
+                    attempt.release(state, db).await?;
+                    return Err(e.into());
+                }
+            }
         }
         (None, Some(code)) if !code.is_empty() => {
             let now = state.clock.now().timestamp().max(0) as u64;
@@ -221,9 +230,10 @@ pub async fn disable_totp_checked(
             ("code", ok)
         }
         _ => {
+            attempt.release(state, db).await?;
             return Err(
                 FieldErrors::single("password", "send the password or a current code").into(),
-            )
+            );
         }
     };
     if !right {
@@ -231,6 +241,7 @@ pub async fn disable_totp_checked(
             state,
             record,
             db,
+            attempt,
             &user.username,
             "totp_disable_refused",
             ip,
@@ -242,6 +253,7 @@ pub async fn disable_totp_checked(
         }
         return Err(FieldErrors::single(field, "is not right").into());
     }
+    attempt.release(state, db).await?;
     db.disable_totp(&user.id).await?;
     Ok(field)
 }

@@ -34,6 +34,13 @@ pub enum UiError {
     /// The action needs a recent password check: go to this "Confirm it is you" page.
     #[error("step-up required")]
     StepUp(String),
+    /// Refused for now: too many attempts (429) or too many passwords being checked (503);
+    /// try again after this many seconds.
+    #[error("try again later")]
+    TryLater {
+        status: StatusCode,
+        retry_after_secs: u64,
+    },
 }
 
 impl From<StoreError> for UiError {
@@ -72,6 +79,14 @@ impl From<ApiError> for UiError {
             ),
             ApiError::BadRequest(m) => UiError::BadRequest(m),
             ApiError::Unavailable => UiError::Internal("service unavailable".into()),
+            ApiError::Busy { retry_after_secs } => UiError::TryLater {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after_secs,
+            },
+            ApiError::TooManyAttempts { retry_after_secs } => UiError::TryLater {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                retry_after_secs,
+            },
             other => UiError::Internal(other.to_string()),
         }
     }
@@ -112,6 +127,20 @@ impl UiError {
                 m.clone(),
             ),
             UiError::Conflict(m) => (StatusCode::CONFLICT, "This cannot be done now", m.clone()),
+            UiError::TryLater {
+                status,
+                retry_after_secs,
+            } => (
+                *status,
+                "Try again later",
+                if *status == StatusCode::TOO_MANY_REQUESTS {
+                    format!("Too many attempts. Try again in {retry_after_secs} seconds.")
+                } else {
+                    format!(
+                        "The server is busy checking other passwords. Try again in {retry_after_secs} seconds."
+                    )
+                },
+            ),
             UiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
@@ -172,6 +201,16 @@ impl IntoResponse for UiError {
             );
         }
         let (status, title, message) = self.page();
-        error_page(status, title, &message)
+        let mut res = error_page(status, title, &message);
+        if let UiError::TryLater {
+            retry_after_secs, ..
+        } = &self
+        {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from((*retry_after_secs).max(1)),
+            );
+        }
+        res
     }
 }

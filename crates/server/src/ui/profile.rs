@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use skjold_domain::{FieldErrors, Username};
+use skjold_domain::FieldErrors;
 use skjold_store::UserPatch;
 
 async fn page(
@@ -211,15 +211,17 @@ async fn change_password(
     let current = form.get("current_password").unwrap_or("").to_string();
     let new = form.get("new_password").unwrap_or("").to_string();
     let repeat = form.get("repeat_password").unwrap_or("");
-    let stored = match Username::parse(&auth.user().username) {
-        Ok(u) if current.len() <= 4096 => auth
-            .db()
-            .user_for_sign_in(&u)
-            .await?
-            .and_then(|(_, hash)| hash),
-        _ => None,
-    };
-    if !skjold_auth::verify_password(current, stored).await {
+    let right = crate::signin::check_current_password(
+        &state,
+        &auth.tenant.record,
+        auth.db(),
+        auth.user(),
+        current,
+        auth.ip(),
+        "web",
+    )
+    .await?;
+    if !right {
         errs.add("current_password", "is not your current password");
     }
     if errs.is_empty() {
@@ -255,7 +257,7 @@ async fn change_password(
     }
     let hash = skjold_auth::hash_password(new)
         .await
-        .map_err(|e| UiError::Internal(e.to_string()))?;
+        .map_err(crate::ApiError::from)?;
     // Every other session ends; this one stays.
     auth.db()
         .set_password_hash(

@@ -19,6 +19,7 @@ mod rights;
 mod roles;
 mod session;
 mod sessions;
+mod signin_races;
 mod step_up;
 mod tenancy;
 mod tls;
