@@ -829,6 +829,12 @@ async fn start_server(
         .env("SKJOLD_REDIRECT_LISTEN", "off")
         .env("SKJOLD_MAX_OPEN_TENANTS", MAX_OPEN_TENANTS.to_string())
         .env("SKJOLD_LOG", "warn")
+        // wrk sends tens of thousands of unauthenticated /healthz requests a second: the
+        // audit flood guard would answer most of them 429 and the baseline would measure
+        // refusals. The guard is tested in the API suite (audit_flood.rs); here it is
+        // opened wide (the server warns about it in its log).
+        .env("SKJOLD_AUDIT_UNAUTHENTICATED_PER_MINUTE", "1000000000")
+        .env("SKJOLD_AUDIT_UNAUTHENTICATED_BURST", "1000000000")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

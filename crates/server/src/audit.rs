@@ -102,6 +102,16 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
     // is counted afterwards, if they turned out to name no one.
     let credentials = req.headers().contains_key(header::AUTHORIZATION)
         || req.headers().contains_key(header::COOKIE);
+    if !credentials && !plain_http && is_static_file(&path) {
+        // The web UI's style sheet, scripts and icons are the same for everyone and served
+        // from memory; a browser opening the sign-in page fetches several, and an office
+        // behind one address opens it many times at nine. They are never refused, and are
+        // registered in the address's summary of the minute instead of one record each, so
+        // they neither use up the address's budget nor fill the audit disk.
+        let response = next.run(req).await;
+        state.audit_guard.summarise_served(ip, SYSTEM_CHAIN, &path);
+        return response;
+    }
     if !credentials {
         if let Err(refusal) = admit_unauthenticated(&state, ip).await {
             let chain = addressed_tenant(&state, &path)
@@ -171,6 +181,11 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
             ApiError::Unavailable.into_response()
         }
     }
+}
+
+/// A file under `/static/`: the UI's assets, public and identical for everyone.
+fn is_static_file(path: &str) -> bool {
+    path.starts_with("/static/")
 }
 
 /// Counts an unauthenticated request of `ip` with the audit guard; records the one

@@ -285,6 +285,16 @@ impl AuditGuard {
 
     /// Adds a refused request to its address's summary for this minute.
     pub fn summarise(&self, ip: IpAddr, chain: &str, path: &str, refusal: Refusal) {
+        self.summarise_as(ip, chain, path, refusal.reason());
+    }
+
+    /// Counts a request of `ip` that was served but not recorded on its own (a static
+    /// file fetched without signing in) in its address's summary for this minute.
+    pub fn summarise_served(&self, ip: IpAddr, chain: &str, path: &str) {
+        self.summarise_as(ip, chain, path, "static_file");
+    }
+
+    fn summarise_as(&self, ip: IpAddr, chain: &str, path: &str, reason: &'static str) {
         let now = self.clock.now();
         let mut all = self.summaries.lock().unwrap_or_else(|p| p.into_inner());
         let s = all
@@ -301,7 +311,7 @@ impl AuditGuard {
         if s.paths.len() < SAMPLE_PATHS && !s.paths.iter().any(|p| p == path) {
             s.paths.push(path.to_string());
         }
-        *s.reasons.entry(refusal.reason()).or_default() += 1;
+        *s.reasons.entry(reason).or_default() += 1;
     }
 
     /// The summaries of minutes that have closed (all of them when `all`), as records to

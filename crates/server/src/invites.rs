@@ -7,12 +7,15 @@
 //! clock), and a new invitation of the same user replaces it. Until the invitee sets a
 //! password, they cannot sign in.
 
+use crate::audit::Event;
+use crate::extract::Tenant;
 use crate::ipguard::{AfterFailure, Verdict};
 use crate::password::PasswordRefusal;
-use crate::ApiError;
+use crate::{ApiError, AppState};
 use axum::http::{HeaderMap, Uri};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::{Clock, TenantSlug, UserKind, UserStatus};
+use skjold_store::TenantStatus;
 use skjold_store::{StoreError, TenantDb, TenantRecord, User};
 use std::net::IpAddr;
 
@@ -263,5 +266,40 @@ mod tests {
         assert!(!looks_like_token("skj_' OR 1=1 --"));
         assert!(!looks_like_token("abc"));
         assert!(!looks_like_token(&format!("skj_{}", "a".repeat(200))));
+    }
+}
+
+/// Accepting, for the API and the web page: the address guard, the policy, the event.
+pub(crate) async fn accept_link(
+    state: &AppState,
+    tenant: &Tenant,
+    ip: std::net::IpAddr,
+    token: &str,
+    password: &str,
+    via: &str,
+) -> Result<User, ApiError> {
+    if tenant.record.status != TenantStatus::Active {
+        return Err(ApiError::Forbidden("this tenant is suspended".into()));
+    }
+    admit(state, ip)?;
+    let chain = tenant.record.slug.as_str();
+    match accept(&tenant.db, &tenant.record, token, password).await {
+        Ok(user) => {
+            Event::new(
+                state,
+                "user.invite_accepted",
+                Some(ip),
+                serde_json::json!({ "user_id": user.id, "username": user.username, "via": via }),
+            )
+            .by(&user.id, &user.username)
+            .record(state, chain)
+            .await?;
+            Ok(user)
+        }
+        Err(AcceptError::NotOpen) => {
+            count_miss(state, chain, ip, via).await?;
+            Err(AcceptError::NotOpen.into())
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -5,25 +5,30 @@ pub mod api;
 pub mod audit;
 pub mod audit_export;
 pub mod audit_guard;
+pub mod audit_search;
 pub mod config;
 mod error;
 pub mod export;
 mod extract;
+pub mod factors;
 pub mod invites;
 pub mod ipguard;
 pub mod jobs;
 mod middleware;
+pub mod passkey_flows;
 pub mod passkeys;
 pub mod provision;
 pub mod records_export;
 mod redirect;
 pub mod restore_jobs;
 pub mod scopes;
+pub mod sessions;
 pub mod signin;
 mod startup;
 mod state;
 pub mod step_up;
 pub mod tls;
+pub mod tokens;
 pub mod totp;
 pub mod two_factor;
 pub mod ui;
@@ -43,3 +48,49 @@ pub use error::ApiError;
 pub use skjold_app::{access, password};
 pub use startup::{app_router, shutdown_signal, Application, DemoCredentials};
 pub use state::AppState;
+
+/// The adapters stay apart: the web UI and the JSON API share code only through the modules
+/// beside them (and the application layer), never one through the other, so neither can
+/// hold a copy of a rule that the other lacks. The command line reaches none of either.
+#[cfg(test)]
+mod layering {
+    use std::path::Path;
+
+    /// Every `.rs` file under `dir` that mentions `needle` outside a comment.
+    fn offenders(dir: &Path, needle: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("source directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                out.extend(offenders(&path, needle));
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source file");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if code.contains(needle) {
+                    out.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_ui_the_api_and_the_cli_do_not_reach_into_each_other() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let cli = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skjold/src");
+        let mut found = offenders(&src.join("ui"), "crate::api");
+        found.extend(offenders(&src.join("api"), "crate::ui"));
+        found.extend(offenders(&cli, "skjold_server::api"));
+        found.extend(offenders(&cli, "skjold_server::ui"));
+        assert!(
+            found.is_empty(),
+            "adapters reaching into each other:\n{}",
+            found.join("\n")
+        );
+    }
+}

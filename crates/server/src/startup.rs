@@ -139,6 +139,12 @@ impl Application {
             None
         };
 
+        if config.audit_unauthenticated_per_minute > crate::config::AUDIT_GUARD_OFF_ABOVE {
+            tracing::warn!(
+                per_minute = config.audit_unauthenticated_per_minute,
+                "THE AUDIT FLOOD GUARD IS AS GOOD AS OFF: audit_unauthenticated_per_minute lets anyone fill the audit disk with unauthenticated requests (docs/operator-guide.md)"
+            );
+        }
         let backups = if config.backup.recipients.is_empty() {
             tracing::warn!(
                 "BACKUPS ARE OFF: backup.recipients names no age public key, so nothing is backed up (docs/backup.md)"

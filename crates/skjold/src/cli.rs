@@ -827,7 +827,7 @@ async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<()> {
             limit,
             json,
         } => {
-            let q = skjold_server::api::audit::audit_query(
+            let q = skjold_server::audit_search::audit_query(
                 from.as_deref(),
                 to.as_deref(),
                 user.as_deref(),

@@ -1,6 +1,6 @@
 //! `skjold user invite` and `skjold user token …`: invitation links for persons and API
 //! tokens for service users, from the command line, with the API's rules
-//! (`skjold_server::invites`, `skjold_server::api::tokens`). Each is audited as the
+//! (`skjold_server::invites`, `skjold_server::tokens`). Each is audited as the
 //! operator's.
 
 use clap::Subcommand;
@@ -144,11 +144,11 @@ pub async fn token(
             let expires_at = skjold_domain::clock::format_timestamp(
                 skjold_domain::Clock::now(&clock) + chrono::Duration::days(days),
             );
-            let created = skjold_server::api::tokens::create(
+            let created = skjold_server::tokens::create(
                 &clock,
                 &db,
                 &user.id,
-                skjold_server::api::tokens::NewTokenBody {
+                skjold_server::tokens::NewTokenBody {
                     name,
                     scopes,
                     expires_at: Some(expires_at),
@@ -193,7 +193,7 @@ pub async fn token(
                 .api_tokens_of(&user.id)
                 .await?
                 .into_iter()
-                .map(|t| skjold_server::api::tokens::TokenView::new(t, now))
+                .map(|t| skjold_server::tokens::TokenView::new(t, now))
                 .collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&tokens)?);

@@ -3,11 +3,12 @@
 //! an integration — access without ever handling their secret. The rules are in
 //! [`crate::invites`] and [`super::tokens`].
 
-use super::tokens::{CreatedToken, NewTokenBody, TokenList, TokenView};
+use super::tokens::TokenList;
 use super::{parse_id, RecordPath, TenantPath};
 use crate::access::{self, Granter};
-use crate::audit::{ClientIp, Event};
+use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, Tenant, UsersManage};
+use crate::tokens::{CreatedToken, NewTokenBody, TokenView};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -15,7 +16,7 @@ use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_domain::UserKind;
-use skjold_store::{TenantStatus, User};
+use skjold_store::User;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -141,45 +142,11 @@ async fn accept_invite(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     ApiJson(body): ApiJson<AcceptInvite>,
 ) -> Result<Json<InviteAccepted>, ApiError> {
-    let user = accept(&state, &tenant, ip, &body.token, &body.password, "api").await?;
+    let user = crate::invites::accept_link(&state, &tenant, ip, &body.token, &body.password, "api")
+        .await?;
     Ok(Json(InviteAccepted {
         username: user.username,
     }))
-}
-
-/// Accepting, for the API and the web page: the address guard, the policy, the event.
-pub(crate) async fn accept(
-    state: &AppState,
-    tenant: &Tenant,
-    ip: std::net::IpAddr,
-    token: &str,
-    password: &str,
-    via: &str,
-) -> Result<User, ApiError> {
-    if tenant.record.status != TenantStatus::Active {
-        return Err(ApiError::Forbidden("this tenant is suspended".into()));
-    }
-    crate::invites::admit(state, ip)?;
-    let chain = tenant.record.slug.as_str();
-    match crate::invites::accept(&tenant.db, &tenant.record, token, password).await {
-        Ok(user) => {
-            Event::new(
-                state,
-                "user.invite_accepted",
-                Some(ip),
-                serde_json::json!({ "user_id": user.id, "username": user.username, "via": via }),
-            )
-            .by(&user.id, &user.username)
-            .record(state, chain)
-            .await?;
-            Ok(user)
-        }
-        Err(crate::invites::AcceptError::NotOpen) => {
-            crate::invites::count_miss(state, chain, ip, via).await?;
-            Err(crate::invites::AcceptError::NotOpen.into())
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The service user `id`, or why not: tokens are made for service users only (a person
@@ -251,7 +218,7 @@ async fn create_service_token(
             "the service user is disabled: enable it first".into(),
         ));
     }
-    let created = super::tokens::create(state.clock.as_ref(), auth.db(), &user.id, body).await?;
+    let created = crate::tokens::create(state.clock.as_ref(), auth.db(), &user.id, body).await?;
     auth.audit_event(
         &state,
         ip,

@@ -4,6 +4,7 @@
 use super::{parse_id, RecordPath, TenantPath};
 use crate::audit::ClientIp;
 use crate::extract::{Authorized, SignedIn, UsersManage};
+use crate::sessions::{live_sessions, revoke_by_id, SessionView};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,75 +16,8 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[derive(Serialize, ToSchema)]
-pub struct SessionView {
-    /// The session's id (not its token).
-    pub id: String,
-    /// The browser or client that signed in, as it named itself.
-    pub user_agent: Option<String>,
-    /// The address it signed in from.
-    pub ip: Option<String>,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    /// Last use, to the minute.
-    #[schema(format = DateTime)]
-    pub last_seen_at: String,
-    /// The absolute end; it ends earlier when idle for the tenant's idle timeout.
-    #[schema(format = DateTime)]
-    pub expires_at: String,
-    /// The session of this request.
-    pub current: bool,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct SessionList {
     items: Vec<SessionView>,
-}
-
-/// The signed-in user's sessions that are still live, newest first.
-pub async fn live_sessions(
-    state: &AppState,
-    db: &skjold_store::TenantDb,
-    user_id: &str,
-    current_hash: &str,
-) -> Result<Vec<SessionView>, ApiError> {
-    let timeouts = state.tenant_session_timeouts(db).await?;
-    let now = state.clock.now();
-    let mut out = Vec::new();
-    for s in db.sessions_of(user_id).await? {
-        let parse = skjold_domain::clock::parse_timestamp;
-        let live = matches!(
-            (parse(&s.expires_at), parse(&s.last_seen_at)),
-            (Some(exp), Some(seen)) if now < exp && now - seen < timeouts.idle
-        );
-        if !live {
-            continue;
-        }
-        out.push(SessionView {
-            id: skjold_auth::session_id(&s.token_hash),
-            current: s.token_hash == current_hash,
-            user_agent: s.user_agent,
-            ip: s.ip,
-            created_at: s.created_at,
-            last_seen_at: s.last_seen_at,
-            expires_at: s.expires_at,
-        });
-    }
-    Ok(out)
-}
-
-/// Ends one of a user's sessions by its id; answers whether it existed.
-pub async fn revoke_by_id(
-    db: &skjold_store::TenantDb,
-    user_id: &str,
-    id: &str,
-) -> Result<bool, ApiError> {
-    for s in db.sessions_of(user_id).await? {
-        if skjold_auth::tokens_equal(&skjold_auth::session_id(&s.token_hash), id) {
-            db.delete_session(&s.token_hash).await?;
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// My sessions: where and when I am signed in.

@@ -272,7 +272,7 @@ async fn get_user(
 ) -> Result<Json<UserDetail>, ApiError> {
     let id = parse_id(&id)?;
     let user = auth.db().user(&id).await?;
-    let two_factor = super::two_factor::user_two_factor(auth.db(), &user).await?;
+    let two_factor = crate::factors::user_two_factor(auth.db(), &user).await?;
     let now = state.clock.now();
     let invite = auth.db().invite_of(&user.id).await?.map(|i| OpenInvite {
         expired: i.expired_at(now),

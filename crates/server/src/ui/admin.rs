@@ -597,7 +597,7 @@ async fn user_page<R: Requirement>(
     } else {
         Vec::new()
     };
-    let two_factor = crate::api::two_factor::user_two_factor(auth.db(), user).await?;
+    let two_factor = crate::factors::user_two_factor(auth.db(), user).await?;
     render(
         status,
         &AdminUserPage {

@@ -114,7 +114,7 @@ async fn accept(
     if username.is_some() && password != form.get("repeat_password").unwrap_or("") {
         return again(MISMATCH, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    match crate::api::invites::accept(&state, &tenant, ip, &token, password, "web").await {
+    match crate::invites::accept_link(&state, &tenant, ip, &token, password, "web").await {
         Ok(_) => Ok(Redirect::to(&format!(
             "/{}/login?msg=invite-accepted",
             tenant.record.slug

@@ -106,7 +106,7 @@ async fn page_with_token(
         .map(|e| e.message.clone())
         .collect();
     let sessions =
-        crate::api::sessions::live_sessions(state, auth.db(), &user.id, &auth.session.token_hash)
+        crate::sessions::live_sessions(state, auth.db(), &user.id, &auth.session.token_hash)
             .await?
             .into_iter()
             .map(|s| SessionRow {
@@ -282,7 +282,7 @@ async fn revoke_session(
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
-    if crate::api::sessions::revoke_by_id(auth.db(), &auth.user().id, &id).await? {
+    if crate::sessions::revoke_by_id(auth.db(), &auth.user().id, &id).await? {
         auth.audit_event(
             &state,
             "auth.session_revoked",

@@ -272,7 +272,7 @@ async fn passkey_options(State(state): State<AppState>, req: Request) -> Respons
         .get("password")
         .filter(|p| !p.is_empty())
         .map(str::to_string);
-    match crate::api::passkeys::options_for(&state, &tenant, &username, password, ip, "web").await {
+    match crate::passkey_flows::options_for(&state, &tenant, &username, password, ip, "web").await {
         Ok(options) => axum::Json(options).into_response(),
         Err(ApiError::SignInFailed) => json_error(StatusCode::UNAUTHORIZED, FAILED),
         Err(ApiError::TooManyAttempts { .. }) => {
@@ -324,7 +324,7 @@ async fn passkey_sign_in(State(state): State<AppState>, req: Request) -> Result<
     }
     let credential = serde_json::from_str(form.get("credential").unwrap_or(""))
         .unwrap_or(serde_json::Value::Null);
-    let outcome = crate::api::passkeys::passkey_outcome(
+    let outcome = crate::passkey_flows::passkey_outcome(
         &state,
         &tenant,
         form.get("ceremony").unwrap_or("").to_string(),

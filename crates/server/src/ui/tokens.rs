@@ -1,12 +1,12 @@
 //! API tokens on web pages: the table of a user's tokens and the "New API token" form, for
 //! my own tokens (My profile) and for a service user's (Admin → Users). The rules are the
-//! API's ([`crate::api::tokens::create`]).
+//! API's ([`crate::tokens::create`]).
 
 use super::auth::FormData;
 use super::fields::show_time;
 use super::templates::TokenRow;
 use super::UiError;
-use crate::api::tokens::{CreatedToken, NewTokenBody, TokenView};
+use crate::tokens::{CreatedToken, NewTokenBody, TokenView};
 use crate::{ApiError, AppState};
 use skjold_domain::FieldErrors;
 use skjold_store::TenantDb;
@@ -80,7 +80,7 @@ pub async fn create_from_form(
         scopes,
         expires_at: Some(expires_at),
     };
-    match crate::api::tokens::create(state.clock.as_ref(), db, user_id, body).await {
+    match crate::tokens::create(state.clock.as_ref(), db, user_id, body).await {
         Ok(created) => Ok(Ok(created)),
         Err(ApiError::Invalid(e)) => {
             for fe in e.0 {

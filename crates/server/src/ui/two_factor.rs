@@ -1,6 +1,6 @@
 //! My profile → Two-factor: the authenticator app (set up with a QR code made here, turn
-//! off, new recovery codes) and passkeys (add, rename, remove). The rules are the API's
-//! (`crate::api::two_factor`, `crate::api::passkeys`). A session restricted to enrolment is
+//! off, new recovery codes) and passkeys (add, rename, remove). The rules are shared with the
+//! API (`crate::factors`, `crate::passkey_flows`). A session restricted to enrolment is
 //! sent here and can reach nothing else until it has enrolled.
 
 use super::auth::{FormData, Post, UiAuth};
@@ -202,7 +202,7 @@ async fn totp_disable(
     post: Post<SignedIn>,
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
-    let done = crate::api::two_factor::disable_totp_checked(
+    let done = crate::factors::disable_totp_checked(
         &state,
         &auth.tenant.record,
         auth.db(),
@@ -247,7 +247,7 @@ async fn recovery_codes(
 ) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
     auth.require_step_up(&format!("/{}/me/two-factor", auth.slug()))?;
-    let codes = match crate::api::two_factor::regenerate_codes(auth.db(), auth.user()).await {
+    let codes = match crate::factors::regenerate_codes(auth.db(), auth.user()).await {
         Ok(c) => c,
         Err(e) => {
             let extra = Extra {
@@ -283,7 +283,7 @@ async fn passkey_options(State(state): State<AppState>, post: Post<Enrolling>) -
         });
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
-    match crate::api::passkeys::registration_start(&state, auth.db(), auth.user()).await {
+    match crate::passkey_flows::registration_start(&state, auth.db(), auth.user()).await {
         Ok(options) => axum::Json(options).into_response(),
         Err(e) => e.into_response(),
     }
@@ -296,7 +296,7 @@ async fn passkey_add(
     let Post { auth, form } = post;
     let credential = serde_json::from_str(form.get("credential").unwrap_or(""))
         .unwrap_or(serde_json::Value::Null);
-    let added = crate::api::passkeys::registration_finish(
+    let added = crate::passkey_flows::registration_finish(
         &state,
         auth.db(),
         auth.user(),
@@ -337,7 +337,7 @@ async fn passkey_rename(
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
-    let name = match crate::api::passkeys::check_name(form.get("name").unwrap_or("")) {
+    let name = match crate::passkey_flows::check_name(form.get("name").unwrap_or("")) {
         Ok(n) => n,
         Err(e) => {
             let extra = Extra {
@@ -370,7 +370,7 @@ async fn passkey_remove(
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
-    match crate::api::passkeys::remove_passkey(auth.db(), auth.user(), &id).await {
+    match crate::passkey_flows::remove_passkey(auth.db(), auth.user(), &id).await {
         Ok(name) => {
             auth.audit_event(
                 &state,

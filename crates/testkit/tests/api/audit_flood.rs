@@ -246,3 +246,53 @@ async fn a_low_disk_refuses_unauthenticated_work_first_and_raises_one_event_per_
         .sum();
     assert_eq!(refused, 5);
 }
+
+/// The UI's static files, fetched without signing in (a browser opening the sign-in page),
+/// are never refused and never use up the address's budget: they are registered in one
+/// summary per address and minute in the installation's chain instead of a record each.
+#[tokio::test]
+async fn static_files_are_served_to_anyone_and_summarised() {
+    let app = app_behind_proxy().await;
+    let burst = app.state.config.audit_unauthenticated_burst as usize;
+    for _ in 0..burst * 3 {
+        let res = anonymous(&app, "/static/skjold.css", ATTACKER)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    // The address's budget is untouched: the sign-in page still answers.
+    let res = anonymous(&app, "/demo/login", ATTACKER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    app.clock.advance(chrono::Duration::seconds(61));
+    anonymous(&app, "/healthz", "192.0.2.1")
+        .send()
+        .await
+        .unwrap();
+    app.state.audit.flush().await.unwrap();
+    let dir = skjold_audit::chain_dir(
+        &skjold_audit::logs_root(app.data_dir.path()),
+        skjold_domain::audit::SYSTEM_CHAIN,
+    );
+    let mut lines = Vec::new();
+    for file in skjold_audit::day_files(&dir).unwrap() {
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            if v["ip"] == ATTACKER {
+                lines.push(v);
+            }
+        }
+    }
+    assert_eq!(lines.len(), 1, "one summary, no record per file: {lines:?}");
+    assert_eq!(lines[0]["kind"], "access.summarised");
+    assert_eq!(lines[0]["detail"]["count"], (burst * 3) as u64);
+    assert_eq!(
+        lines[0]["detail"]["reasons"]["static_file"],
+        (burst * 3) as u64
+    );
+    assert_eq!(lines[0]["detail"]["paths"][0], "/static/skjold.css");
+}
