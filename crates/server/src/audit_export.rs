@@ -105,6 +105,39 @@ pub fn response(
     )
 }
 
+/// The download of an export already recorded as an event: waits for the copier so the
+/// export includes every record written before it (its own event too), then streams.
+pub async fn exported(
+    state: &AppState,
+    db: &TenantDb,
+    q: AuditQuery,
+    format: ExportFormat,
+) -> Result<axum::response::Response, ApiError> {
+    state
+        .audit
+        .flush()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let name = format!(
+        "audit-{}-{}",
+        db.slug(),
+        state.clock.now().format("%Y%m%dT%H%M%SZ")
+    );
+    Ok(response(db.clone(), q, format, &name))
+}
+
+/// What an export event records: the format and the filters, so an auditor sees what left.
+pub fn export_detail(format: ExportFormat, q: &AuditQuery) -> serde_json::Value {
+    serde_json::json!({
+        "format": format.as_str(),
+        "from": q.from,
+        "to": q.to,
+        "user": q.username,
+        "ip": q.ip,
+        "event": q.kind,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,37 +186,4 @@ mod tests {
         let back: AuditRecord = serde_json::from_slice(out.strip_suffix(b"\n").unwrap()).unwrap();
         assert_eq!(back, r);
     }
-}
-
-/// The download of an export already recorded as an event: waits for the copier so the
-/// export includes every record written before it (its own event too), then streams.
-pub async fn exported(
-    state: &AppState,
-    db: &TenantDb,
-    q: AuditQuery,
-    format: ExportFormat,
-) -> Result<axum::response::Response, ApiError> {
-    state
-        .audit
-        .flush()
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let name = format!(
-        "audit-{}-{}",
-        db.slug(),
-        state.clock.now().format("%Y%m%dT%H%M%SZ")
-    );
-    Ok(response(db.clone(), q, format, &name))
-}
-
-/// What an export event records: the format and the filters, so an auditor sees what left.
-pub fn export_detail(format: ExportFormat, q: &AuditQuery) -> serde_json::Value {
-    serde_json::json!({
-        "format": format.as_str(),
-        "from": q.from,
-        "to": q.to,
-        "user": q.username,
-        "ip": q.ip,
-        "event": q.kind,
-    })
 }

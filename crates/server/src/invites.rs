@@ -219,6 +219,41 @@ fn looks_like_token(token: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Accepting, for the API and the web page: the address guard, the policy, the event.
+pub(crate) async fn accept_link(
+    state: &AppState,
+    tenant: &Tenant,
+    ip: std::net::IpAddr,
+    token: &str,
+    password: &str,
+    via: &str,
+) -> Result<User, ApiError> {
+    if tenant.record.status != TenantStatus::Active {
+        return Err(ApiError::Forbidden("this tenant is suspended".into()));
+    }
+    admit(state, ip)?;
+    let chain = tenant.record.slug.as_str();
+    match accept(&tenant.db, &tenant.record, token, password).await {
+        Ok(user) => {
+            Event::new(
+                state,
+                "user.invite_accepted",
+                Some(ip),
+                serde_json::json!({ "user_id": user.id, "username": user.username, "via": via }),
+            )
+            .by(&user.id, &user.username)
+            .record(state, chain)
+            .await?;
+            Ok(user)
+        }
+        Err(AcceptError::NotOpen) => {
+            count_miss(state, chain, ip, via).await?;
+            Err(AcceptError::NotOpen.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,40 +301,5 @@ mod tests {
         assert!(!looks_like_token("skj_' OR 1=1 --"));
         assert!(!looks_like_token("abc"));
         assert!(!looks_like_token(&format!("skj_{}", "a".repeat(200))));
-    }
-}
-
-/// Accepting, for the API and the web page: the address guard, the policy, the event.
-pub(crate) async fn accept_link(
-    state: &AppState,
-    tenant: &Tenant,
-    ip: std::net::IpAddr,
-    token: &str,
-    password: &str,
-    via: &str,
-) -> Result<User, ApiError> {
-    if tenant.record.status != TenantStatus::Active {
-        return Err(ApiError::Forbidden("this tenant is suspended".into()));
-    }
-    admit(state, ip)?;
-    let chain = tenant.record.slug.as_str();
-    match accept(&tenant.db, &tenant.record, token, password).await {
-        Ok(user) => {
-            Event::new(
-                state,
-                "user.invite_accepted",
-                Some(ip),
-                serde_json::json!({ "user_id": user.id, "username": user.username, "via": via }),
-            )
-            .by(&user.id, &user.username)
-            .record(state, chain)
-            .await?;
-            Ok(user)
-        }
-        Err(AcceptError::NotOpen) => {
-            count_miss(state, chain, ip, via).await?;
-            Err(AcceptError::NotOpen.into())
-        }
-        Err(e) => Err(e.into()),
     }
 }
