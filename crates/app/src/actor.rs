@@ -55,6 +55,17 @@ impl Actor {
         }
     }
 
+    /// Refuses the action unless the actor holds `right` (an operator holds every right).
+    /// The adapters check it too before they parse anything; this is the rule itself.
+    pub fn require(&self, right: skjold_domain::Right) -> Result<(), crate::AppError> {
+        match self {
+            Actor::User { grant, .. } if !grant.has(right) => Err(crate::AppError::Forbidden(
+                format!("this needs the right {}", right.as_str()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The actor as the change journal records it.
     pub fn journal(&self) -> skjold_store::Actor {
         match self {

@@ -16,7 +16,10 @@
 //! | [`password`] | the tenant's password policy and the one password-reset path |
 //! | [`audited`] | the audit event recorded inside the action's transaction |
 //! | [`users`] | the actions on another user: details, role, status, password, access, two-factor requirement, sign-in locks |
+//! | [`roles`] | making, changing and deleting roles |
+//! | [`settings`] | the password policy, session timeouts and token lifetime |
 //! | [`teams`] | team membership |
+//! | [`two_factor`] | the tenant's two-factor requirement: whom it covers, setting it |
 //! | [`step_up`] | the recent password or second-factor check that sensitive actions need |
 
 pub mod access;
@@ -25,8 +28,11 @@ pub mod audited;
 mod ctx;
 mod error;
 pub mod password;
+pub mod roles;
+pub mod settings;
 pub mod step_up;
 pub mod teams;
+pub mod two_factor;
 pub mod users;
 
 pub use actor::{Actor, Via};

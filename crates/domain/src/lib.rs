@@ -10,6 +10,7 @@ pub mod crm;
 pub mod field;
 pub mod password_policy;
 pub mod rights;
+pub mod session_settings;
 pub mod slug;
 pub mod user;
 
@@ -17,5 +18,6 @@ pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use field::{double_option, parse_json, parse_json_bytes, FieldError, FieldErrors};
 pub use password_policy::{LockoutPolicy, PasswordPolicy, PasswordRule, PolicyViolation};
 pub use rights::{Access, Grant, Right, Role, RoleId, Visibility};
+pub use session_settings::SessionSettings;
 pub use slug::TenantSlug;
 pub use user::{Email, UserKind, UserStatus, Username};

@@ -95,6 +95,7 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
         .get::<crate::redirect::PlainHttp>()
         .is_some();
     let path = recorded_path(req.uri().path());
+    let browser = wants_page(&path, req.headers());
     // Summaries of refused requests whose minute has closed go in first (cheap when none).
     write_summaries(&state, false).await;
     // A request that presents no credentials cannot authenticate anyone: it is counted
@@ -118,7 +119,7 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
                 .await
                 .unwrap_or_else(|| SYSTEM_CHAIN.to_string());
             state.audit_guard.summarise(ip, &chain, &path, refusal);
-            return refusal_response(refusal);
+            return refusal_response(refusal, browser);
         }
     }
     let user_agent = req
@@ -143,7 +144,7 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
             // did do is answered as it was, and summarised like the rest.
             let status = response.status();
             return if status.is_client_error() || status.is_server_error() {
-                refusal_response(refusal)
+                refusal_response(refusal, browser)
             } else {
                 response
             };
@@ -217,23 +218,55 @@ async fn admit_unauthenticated(state: &AppState, ip: IpAddr) -> Result<(), Refus
     state.audit_guard.admit(ip, disk.low)
 }
 
-fn refusal_response(refusal: Refusal) -> Response {
-    match refusal {
-        Refusal::RateLimited { retry_after_secs } => ApiError::Named {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            kind: "too-many-requests",
-            detail: "too many requests without signing in from this address; try again later"
-                .into(),
-        }
-        .into_response_with_retry_after(retry_after_secs),
-        Refusal::DiskLow => ApiError::Named {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            kind: "unavailable",
-            detail: "the service is short of room; signed-in users are served, try again later"
-                .into(),
-        }
-        .into_response_with_retry_after(60),
+/// The refusal as its client reads it: a problem document for the API and other programs,
+/// an error page for a browser (one behind a busy office address opening the sign-in page
+/// should read what happened, not JSON).
+fn refusal_response(refusal: Refusal, browser: bool) -> Response {
+    let (status, kind, retry_after_secs, detail, page) = match refusal {
+        Refusal::RateLimited { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            retry_after_secs,
+            "too many requests without signing in from this address; try again later",
+            format!(
+                "Too many requests without signing in came from your address. Try again in \
+                 {} seconds.",
+                retry_after_secs.max(1)
+            ),
+        ),
+        Refusal::DiskLow => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            60,
+            "the service is short of room; signed-in users are served, try again later",
+            "The service is short of room and serves only signed-in users for now. Try again \
+             in a few minutes."
+                .to_string(),
+        ),
+    };
+    if browser {
+        let mut res = crate::ui::error_page(status, "Try again later", &page);
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from(retry_after_secs.max(1)),
+        );
+        return res;
     }
+    ApiError::Named {
+        status,
+        kind,
+        detail: detail.into(),
+    }
+    .into_response_with_retry_after(retry_after_secs)
+}
+
+/// Whether a request is a browser's for a page: not the API, and HTML accepted.
+fn wants_page(path: &str, headers: &HeaderMap) -> bool {
+    !path.contains("/api/")
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
 }
 
 /// Writes the summaries of refused requests whose minute has closed (all of them when

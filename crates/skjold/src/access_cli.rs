@@ -228,27 +228,20 @@ pub async fn role(
             visibility: v,
             description,
         } => {
-            let (slug, db) = open(router, &tenant).await?;
-            let role = db
-                .create_role(
-                    &ACTOR,
-                    NewRole {
-                        name,
-                        description,
-                        rights: rights(&names)?,
-                        visibility: visibility(&v)?,
-                    },
-                )
-                .await
-                .map_err(store_err)?;
-            event(
-                router,
-                audit,
-                &slug,
-                "role.created",
-                serde_json::json!({ "before": null, "after": access::role_detail(&role) }),
+            let at = Operating::open(router, &tenant).await?;
+            let slug = at.db.slug().clone();
+            let role = skjold_app::roles::create(
+                &at.ctx(router, audit),
+                &Operator,
+                NewRole {
+                    name,
+                    description,
+                    rights: rights(&names)?,
+                    visibility: visibility(&v)?,
+                },
             )
-            .await?;
+            .await
+            .map_err(app_err)?;
             println!(
                 "added role '{}' ({}) to tenant '{slug}'",
                 role.name, role.id
@@ -262,48 +255,26 @@ pub async fn role(
             visibility: v,
             description,
         } => {
-            let (slug, db) = open(router, &tenant).await?;
-            let current = access::find_role(&db, &role).await?;
+            let at = Operating::open(router, &tenant).await?;
+            let current = access::find_role(&at.db, &role).await?;
             let patch = RolePatch {
                 name,
                 description: description.map(Some),
                 rights: names.as_deref().map(rights).transpose()?,
                 visibility: v.as_deref().map(visibility).transpose()?,
             };
-            let (before, after) = db
-                .update_role(&ACTOR, &current.id, patch)
-                .await
-                .map_err(store_err)?;
-            if before != after {
-                event(
-                    router,
-                    audit,
-                    &slug,
-                    "role.changed",
-                    serde_json::json!({
-                        "before": access::role_detail(&before),
-                        "after": access::role_detail(&after),
-                    }),
-                )
-                .await?;
-            }
+            let after =
+                skjold_app::roles::update(&at.ctx(router, audit), &Operator, &current.id, patch)
+                    .await
+                    .map_err(app_err)?;
             println!("changed role '{}'", after.name);
         }
         RoleCommand::Remove { tenant, role } => {
-            let (slug, db) = open(router, &tenant).await?;
-            let current = access::find_role(&db, &role).await?;
-            let removed = db
-                .delete_role(&ACTOR, &current.id)
+            let at = Operating::open(router, &tenant).await?;
+            let current = access::find_role(&at.db, &role).await?;
+            let removed = skjold_app::roles::delete(&at.ctx(router, audit), &Operator, &current.id)
                 .await
-                .map_err(store_err)?;
-            event(
-                router,
-                audit,
-                &slug,
-                "role.deleted",
-                serde_json::json!({ "before": access::role_detail(&removed), "after": null }),
-            )
-            .await?;
+                .map_err(app_err)?;
             println!("removed role '{}'", removed.name);
         }
     }

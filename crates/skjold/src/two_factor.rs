@@ -3,13 +3,10 @@
 //! `skjold_server::two_factor`). Each change is journaled and audited as the operator's.
 
 use anyhow::Context;
+use skjold_app::two_factor::{self as tf, Required, TwoFactorPolicy};
 use skjold_audit::AuditTrail;
 use skjold_domain::{TenantSlug, Username};
-use skjold_server::provision::operator_event;
-use skjold_server::two_factor::{self as tf, Required, TwoFactorPolicy};
-use skjold_store::{Actor, TenantDb, TenantRouter};
-
-const ACTOR: Actor = Actor::System { what: "cli" };
+use skjold_store::{TenantDb, TenantRouter};
 
 async fn open(router: &TenantRouter, slug: &TenantSlug) -> anyhow::Result<TenantDb> {
     Ok(router
@@ -88,16 +85,11 @@ pub async fn settings(
                     anyhow::bail!("{}", why.join("; "));
                 }
             };
-            let before = tf::policy(&db).await?;
-            let after = tf::store_policy(&db, &ACTOR, wanted).await?;
-            operator_event(
-                router,
-                audit,
-                slug.as_str(),
-                "settings.two_factor_changed",
-                serde_json::json!({ "via": "cli", "before": before, "after": after }),
-            )
-            .await?;
+            let at = crate::access_cli::Operating::open(router, slug.as_str()).await?;
+            let after =
+                tf::set_policy(&at.ctx(router, audit), &skjold_app::Actor::Operator, wanted)
+                    .await
+                    .map_err(crate::access_cli::app_err)?;
             after
         }
     };

@@ -22,6 +22,51 @@ pub struct RoleRecord {
 }
 
 impl RoleRecord {
+    /// The role with `patch` applied, and the names of the fields that changed. Built-in
+    /// roles keep their names; the administrator's rights and visibility are fixed.
+    pub fn patched(&self, patch: RolePatch) -> Result<(RoleRecord, Vec<String>), StoreError> {
+        let mut role = self.clone();
+        let mut changed = Vec::new();
+        if let Some(name) = patch.name {
+            let name = check_role_name(&name)?;
+            if name != role.name {
+                if role.builtin {
+                    return Err(
+                        FieldErrors::single("name", "a built-in role keeps its name").into(),
+                    );
+                }
+                role.name = name;
+                changed.push("name".to_string());
+            }
+        }
+        if let Some(d) = patch.description {
+            let d = d.filter(|d| !d.trim().is_empty());
+            if d != role.description {
+                role.description = d;
+                changed.push("description".to_string());
+            }
+        }
+        if let Some(rights) = patch.rights {
+            let rights = normalise(rights);
+            if rights != role.rights {
+                role.rights = rights;
+                changed.push("rights".to_string());
+            }
+        }
+        if let Some(v) = patch.visibility {
+            if v != role.visibility {
+                role.visibility = v;
+                changed.push("visibility".to_string());
+            }
+        }
+        if self.id.is_administrator() && changed.iter().any(|c| c != "description") {
+            return Err(StoreError::Conflict(
+                "the administrator role always holds every right and sees every record".into(),
+            ));
+        }
+        Ok((role, changed))
+    }
+
     pub fn grant(&self) -> Grant {
         Grant {
             role: self.id.clone(),
@@ -157,15 +202,28 @@ impl TenantDb {
         )
     }
 
-    pub async fn create_role(&self, actor: &Actor, new: NewRole) -> Result<RoleRecord, StoreError> {
-        let role = RoleRecord {
+    /// The role `new` would make, with its id, checked name and sorted rights: what an
+    /// action audits before [`TenantDb::insert_role`] stores it.
+    pub fn planned_role(&self, new: NewRole) -> Result<RoleRecord, StoreError> {
+        Ok(RoleRecord {
             id: RoleId::new(crate::users::new_id(&self.clock)),
             name: check_role_name(&new.name)?,
             description: new.description.filter(|d| !d.trim().is_empty()),
             rights: normalise(new.rights),
             visibility: new.visibility,
             builtin: false,
-        };
+        })
+    }
+
+    /// Makes a new role of the tenant's own.
+    pub async fn create_role(&self, actor: &Actor, new: NewRole) -> Result<RoleRecord, StoreError> {
+        let role = self.planned_role(new)?;
+        self.insert_role(actor, &role).await?;
+        Ok(role)
+    }
+
+    /// Stores a role made by [`TenantDb::planned_role`].
+    pub async fn insert_role(&self, actor: &Actor, role: &RoleRecord) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO roles (id, name, description, rights, visibility, builtin) \
@@ -196,12 +254,11 @@ impl TenantDb {
                     "rights".into(),
                     "visibility".into(),
                 ],
-                data: Some(serde_json::to_value(&role).unwrap_or_default()),
+                data: Some(serde_json::to_value(role).unwrap_or_default()),
             },
         )
         .await?;
-        self.commit(tx).await?;
-        Ok(role)
+        self.commit(tx).await
     }
 
     /// Changes a role. Built-in roles keep their names; the administrator's rights and
@@ -213,62 +270,48 @@ impl TenantDb {
         patch: RolePatch,
     ) -> Result<(RoleRecord, RoleRecord), StoreError> {
         let before = self.role(id).await?;
-        let mut role = before.clone();
-        let mut changed = Vec::new();
-        if let Some(name) = patch.name {
-            let name = check_role_name(&name)?;
-            if name != role.name {
-                if role.builtin {
-                    return Err(
-                        FieldErrors::single("name", "a built-in role keeps its name").into(),
-                    );
-                }
-                role.name = name;
-                changed.push("name".to_string());
-            }
+        let (after, changed) = before.patched(patch)?;
+        if !changed.is_empty() {
+            self.replace_role(actor, &before, &after, changed).await?;
         }
-        if let Some(d) = patch.description {
-            let d = d.filter(|d| !d.trim().is_empty());
-            if d != role.description {
-                role.description = d;
-                changed.push("description".to_string());
-            }
-        }
-        if let Some(rights) = patch.rights {
-            let rights = normalise(rights);
-            if rights != role.rights {
-                role.rights = rights;
-                changed.push("rights".to_string());
-            }
-        }
-        if let Some(v) = patch.visibility {
-            if v != role.visibility {
-                role.visibility = v;
-                changed.push("visibility".to_string());
-            }
-        }
-        if changed.is_empty() {
-            return Ok((before, role));
-        }
-        if id.is_administrator() && changed.iter().any(|c| c != "description") {
-            return Err(StoreError::Conflict(
-                "the administrator role always holds every right and sees every record".into(),
-            ));
-        }
+        Ok((before, after))
+    }
+
+    /// Stores `after` (from [`RoleRecord::patched`]) in place of `before`, provided the role
+    /// is still as `before` shows it: a change made meanwhile is a conflict, not overwritten.
+    pub async fn replace_role(
+        &self,
+        actor: &Actor,
+        before: &RoleRecord,
+        after: &RoleRecord,
+        changed: Vec<String>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let updated = sqlx::query(
             "UPDATE roles SET name = $1, description = $2, rights = $3, visibility = $4 \
-             WHERE id = $5",
+             WHERE id = $5 AND name = $6 AND rights = $7 AND visibility = $8 \
+             AND COALESCE(description, '') = $9",
         )
-        .bind(&role.name)
-        .bind(&role.description)
-        .bind(rights_json(&role.rights))
-        .bind(role.visibility.as_str())
-        .bind(id.as_str())
+        .bind(&after.name)
+        .bind(&after.description)
+        .bind(rights_json(&after.rights))
+        .bind(after.visibility.as_str())
+        .bind(before.id.as_str())
+        .bind(&before.name)
+        .bind(rights_json(&before.rights))
+        .bind(before.visibility.as_str())
+        .bind(before.description.clone().unwrap_or_default())
         .execute(&mut *tx)
         .await;
-        if let Err(e) = updated {
-            return Err(taken(&e, &role.name).unwrap_or(e.into()));
+        match updated {
+            Err(e) => return Err(taken(&e, &after.name).unwrap_or(e.into())),
+            Ok(done) if done.rows_affected() == 0 => {
+                return Err(StoreError::Conflict(format!(
+                    "the role '{}' was changed or deleted meanwhile; reload it and try again",
+                    before.name
+                )))
+            }
+            Ok(_) => {}
         }
         let now = self.now();
         journal::append(
@@ -277,15 +320,14 @@ impl TenantDb {
             actor,
             Change {
                 entity: "role",
-                record_id: id.as_str(),
+                record_id: after.id.as_str(),
                 op: JournalOp::Update,
                 changed,
-                data: Some(serde_json::to_value(&role).unwrap_or_default()),
+                data: Some(serde_json::to_value(after).unwrap_or_default()),
             },
         )
         .await?;
-        self.commit(tx).await?;
-        Ok((before, role))
+        self.commit(tx).await
     }
 
     /// Deletes a tenant's own role that nobody holds. Returns the role as it was.

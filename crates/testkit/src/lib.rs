@@ -148,6 +148,14 @@ impl TestApp {
             .expect("request")
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::PUT, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.request(Method::DELETE, path, Some(token))
             .send()

@@ -4,7 +4,6 @@
 //! they do. Every change is a security event with the role before and after.
 
 use super::TenantPath;
-use crate::access::{self, Granter};
 use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, RolesManage, UsersRead};
 use crate::{ApiError, AppState};
@@ -12,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use skjold_app::{roles, Via};
 use skjold_domain::{double_option, Right, RoleId, Visibility};
 use skjold_store::{NewRole, RolePatch, RoleRecord};
 use utoipa::{IntoParams, ToSchema};
@@ -144,24 +144,15 @@ async fn create_role(
     auth: Authorized<RolesManage>,
     ApiJson(body): ApiJson<NewRoleBody>,
 ) -> Result<(StatusCode, HeaderMap, Json<RoleView>), ApiError> {
-    Granter::User(&auth.grant).may_grant(&body.rights, body.visibility)?;
-    let role = auth
-        .db()
-        .create_role(
-            &auth.actor(),
-            NewRole {
-                name: body.name,
-                description: body.description,
-                rights: body.rights,
-                visibility: body.visibility,
-            },
-        )
-        .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        "role.created",
-        serde_json::json!({ "before": null, "after": access::role_detail(&role) }),
+    let role = roles::create(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        NewRole {
+            name: body.name,
+            description: body.description,
+            rights: body.rights,
+            visibility: body.visibility,
+        },
     )
     .await?;
     let mut headers = HeaderMap::new();
@@ -212,40 +203,18 @@ async fn update_role(
     Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<RoleChange>,
 ) -> Result<Json<RoleView>, ApiError> {
-    let id = role_id(&id)?;
-    let current = auth.db().role(&id).await.map_err(not_found)?;
-    let granter = Granter::User(&auth.grant);
-    granter.may_handle(&current)?;
-    granter.may_grant(
-        body.rights.as_deref().unwrap_or(&current.rights),
-        body.visibility.unwrap_or(current.visibility),
-    )?;
-    let (before, after) = auth
-        .db()
-        .update_role(
-            &auth.actor(),
-            &id,
-            RolePatch {
-                name: body.name,
-                description: body.description,
-                rights: body.rights,
-                visibility: body.visibility,
-            },
-        )
-        .await
-        .map_err(not_found)?;
-    if before != after {
-        auth.audit_event(
-            &state,
-            ip,
-            "role.changed",
-            serde_json::json!({
-                "before": access::role_detail(&before),
-                "after": access::role_detail(&after),
-            }),
-        )
-        .await?;
-    }
+    let after = roles::update(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        &role_id(&id)?,
+        RolePatch {
+            name: body.name,
+            description: body.description,
+            rights: body.rights,
+            visibility: body.visibility,
+        },
+    )
+    .await?;
     Ok(Json(view(auth.db(), after).await?))
 }
 
@@ -264,19 +233,10 @@ async fn delete_role(
     auth: Authorized<RolesManage>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let id = role_id(&id)?;
-    let current = auth.db().role(&id).await.map_err(not_found)?;
-    Granter::User(&auth.grant).may_handle(&current)?;
-    let role = auth
-        .db()
-        .delete_role(&auth.actor(), &id)
-        .await
-        .map_err(not_found)?;
-    auth.audit_event(
-        &state,
-        ip,
-        "role.deleted",
-        serde_json::json!({ "before": access::role_detail(&role), "after": null }),
+    roles::delete(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        &role_id(&id)?,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

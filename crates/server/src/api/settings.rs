@@ -8,6 +8,7 @@ use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::Extension;
 use axum::Json;
+use skjold_app::{settings, Via};
 use skjold_domain::PasswordPolicy;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -43,16 +44,8 @@ async fn put_policy(
     auth: Authorized<SettingsManage>,
     ApiJson(body): ApiJson<PasswordPolicy>,
 ) -> Result<Json<PasswordPolicy>, ApiError> {
-    body.validate()?;
-    let before = crate::password::policy(auth.db()).await?;
-    crate::password::store_policy(auth.db(), &auth.actor(), &body).await?;
-    auth.audit_event(
-        &state,
-        ip,
-        "settings.password_policy_changed",
-        serde_json::json!({ "before": before, "after": body }),
-    )
-    .await?;
+    let body =
+        settings::set_password_policy(&auth.ctx(&state, ip), &auth.acting(Via::Api), body).await?;
     Ok(Json(body))
 }
 
@@ -74,17 +67,6 @@ pub struct SessionSettingsView {
     effective_absolute_hours: i64,
     /// The longest an API token may live, in days.
     effective_token_max_days: i64,
-}
-
-impl SessionSettingsView {
-    /// The tenant's own settings, without what they resolve to.
-    fn own(&self) -> SessionSettings {
-        SessionSettings {
-            idle_minutes: self.idle_minutes,
-            absolute_hours: self.absolute_hours,
-            token_max_days: self.token_max_days,
-        }
-    }
 }
 
 async fn session_view(
@@ -143,19 +125,7 @@ async fn put_sessions(
     auth: Authorized<SettingsManage>,
     ApiJson(body): ApiJson<SessionSettings>,
 ) -> Result<Json<SessionSettingsView>, ApiError> {
-    body.validate()?;
-    let before = session_view(&state, auth.db()).await?;
-    let value = serde_json::to_value(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    auth.db()
-        .put_setting(&auth.actor(), SessionSettings::NAME, &value)
-        .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        "settings.sessions_changed",
-        serde_json::json!({ "before": before.own(), "after": body }),
-    )
-    .await?;
+    settings::set_sessions(&auth.ctx(&state, ip), &auth.acting(Via::Api), body).await?;
     Ok(Json(session_view(&state, auth.db()).await?))
 }
 

@@ -185,15 +185,7 @@ async fn put_policy(
     auth: Authorized<SettingsManage>,
     ApiJson(body): ApiJson<TwoFactorPolicy>,
 ) -> Result<Json<TwoFactorPolicy>, ApiError> {
-    let before = tf::policy(auth.db()).await?;
-    let after = tf::store_policy(auth.db(), &auth.actor(), body).await?;
-    auth.audit_event(
-        &state,
-        ip,
-        "settings.two_factor_changed",
-        serde_json::json!({ "before": before, "after": after }),
-    )
-    .await?;
+    let after = tf::set_policy(&auth.ctx(&state, ip), &auth.acting(Via::Api), body).await?;
     Ok(Json(after))
 }
 

@@ -65,6 +65,27 @@ impl From<skjold_app::AppError> for UiError {
     }
 }
 
+/// An action's refusal as the page that asked for it shows it — a right or role the actor
+/// does not hold, a conflict, invalid fields — with the status to answer; anything else
+/// fails the request.
+pub(crate) fn shown_refusal(e: skjold_app::AppError) -> Result<(String, StatusCode), UiError> {
+    use skjold_app::AppError;
+    match e {
+        AppError::Forbidden(m) => Ok((m, StatusCode::FORBIDDEN)),
+        AppError::Conflict(m) => Ok((m, StatusCode::CONFLICT)),
+        AppError::LastAdministrator => Ok((e.to_string(), StatusCode::CONFLICT)),
+        AppError::Invalid(f) => Ok((
+            f.0.iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        AppError::NotFound(_) => Err(UiError::NotFound),
+        other => Err(other.into()),
+    }
+}
+
 impl From<ApiError> for UiError {
     fn from(e: ApiError) -> Self {
         match e {

@@ -36,7 +36,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get};
 use axum::Router;
-pub use error::UiError;
+pub use error::{error_page, UiError};
 use skjold_domain::Right;
 
 /// What every page's frame (header, navigation, sign-out) needs.

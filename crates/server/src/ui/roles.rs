@@ -5,16 +5,17 @@
 
 use super::admin::{right_label, role_title, visibility_label};
 use super::auth::{FormData, Post, UiAuth};
+use super::error::shown_refusal;
 use super::{render, Chrome, UiError};
-use crate::access::{self, AccessError, Granter};
 use crate::extract::{Requirement, RolesManage};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use skjold_app::roles;
 use skjold_domain::{Right, RoleId, Visibility};
 use skjold_store::{NewRole, RolePatch, RoleRecord, StoreError};
 
@@ -295,33 +296,7 @@ async fn list(auth: UiAuth<RolesManage>) -> Result<Response, UiError> {
     list_page(&auth, form, Vec::new(), StatusCode::OK).await
 }
 
-/// A refusal as the page shows it; other errors are errors.
-fn refusal(e: AccessError) -> Result<(String, StatusCode), UiError> {
-    match e {
-        AccessError::Store(s) => refusal_store(s),
-        AccessError::LastAdministrator => Ok((e.to_string(), StatusCode::CONFLICT)),
-        other => Ok((other.to_string(), StatusCode::FORBIDDEN)),
-    }
-}
-
-fn refusal_store(e: StoreError) -> Result<(String, StatusCode), UiError> {
-    match e {
-        StoreError::Conflict(m) => Ok((m, StatusCode::CONFLICT)),
-        StoreError::Invalid(f) => Ok((
-            f.0.iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )),
-        other => Err(other.into()),
-    }
-}
-
-async fn create(
-    State(state): State<AppState>,
-    post: Post<RolesManage>,
-) -> Result<Response, UiError> {
+async fn create(post: Post<RolesManage>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let mut errors = Vec::new();
     let s = submitted(&form, &mut errors);
@@ -329,39 +304,26 @@ async fn create(
         let f = s.form(false, false);
         return list_page(&auth, f, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let outcome = match Granter::User(&auth.grant).may_grant(&s.rights, visibility) {
-        Err(e) => Err(refusal(e)),
-        Ok(()) => auth
-            .db()
-            .create_role(
-                &auth.actor(),
-                NewRole {
-                    name: s.name.clone(),
-                    description: Some(s.description.clone()),
-                    rights: s.rights.clone(),
-                    visibility,
-                },
-            )
-            .await
-            .map_err(refusal_store),
-    };
+    let outcome = roles::create(
+        &auth.ctx(),
+        &auth.acting(),
+        NewRole {
+            name: s.name.clone(),
+            description: Some(s.description.clone()),
+            rights: s.rights.clone(),
+            visibility,
+        },
+    )
+    .await;
     match outcome {
-        Ok(role) => {
-            auth.audit_event(
-                &state,
-                "role.created",
-                serde_json::json!({ "before": null, "after": access::role_detail(&role), "via": "web" }),
-            )
-            .await?;
-            Ok(Redirect::to(&format!(
-                "/{}/admin/roles/{}?msg=created",
-                auth.slug(),
-                role.id
-            ))
-            .into_response())
-        }
+        Ok(role) => Ok(Redirect::to(&format!(
+            "/{}/admin/roles/{}?msg=created",
+            auth.slug(),
+            role.id
+        ))
+        .into_response()),
         Err(e) => {
-            let (message, status) = e?;
+            let (message, status) = shown_refusal(e)?;
             list_page(&auth, s.form(false, false), vec![message], status).await
         }
     }
@@ -422,7 +384,6 @@ async fn show(
 }
 
 async fn update(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<RolesManage>,
 ) -> Result<Response, UiError> {
@@ -458,44 +419,16 @@ async fn update(
             visibility: Some(visibility),
         }
     };
-    let granter = Granter::User(&auth.grant);
-    let allowed = granter.may_handle(&current).and_then(|_| {
-        granter.may_grant(
-            patch.rights.as_deref().unwrap_or(&current.rights),
-            patch.visibility.unwrap_or(current.visibility),
-        )
-    });
-    let outcome = match allowed {
-        Err(e) => Err(refusal(e)),
-        Ok(()) => auth
-            .db()
-            .update_role(&auth.actor(), &current.id, patch)
-            .await
-            .map_err(refusal_store),
-    };
+    let outcome = roles::update(&auth.ctx(), &auth.acting(), &current.id, patch).await;
     match outcome {
-        Ok((before, after)) => {
-            if before != after {
-                auth.audit_event(
-                    &state,
-                    "role.changed",
-                    serde_json::json!({
-                        "before": access::role_detail(&before),
-                        "after": access::role_detail(&after),
-                        "via": "web",
-                    }),
-                )
-                .await?;
-            }
-            Ok(Redirect::to(&format!(
-                "/{}/admin/roles/{}?msg=saved",
-                auth.slug(),
-                after.id
-            ))
-            .into_response())
-        }
+        Ok(after) => Ok(Redirect::to(&format!(
+            "/{}/admin/roles/{}?msg=saved",
+            auth.slug(),
+            after.id
+        ))
+        .into_response()),
         Err(e) => {
-            let (message, status) = e?;
+            let (message, status) = shown_refusal(e)?;
             let f = s.form(current.builtin, fixed);
             role_page(&auth, &current, f, vec![message], false, status).await
         }
@@ -520,32 +453,18 @@ async fn delete_form(
 }
 
 async fn delete(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<RolesManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
     let role = auth.db().role(&role_id(&id)?).await?;
-    let outcome = match Granter::User(&auth.grant).may_handle(&role) {
-        Err(e) => Err(refusal(e)),
-        Ok(()) => auth
-            .db()
-            .delete_role(&auth.actor(), &role.id)
-            .await
-            .map_err(refusal_store),
-    };
+    let outcome = roles::delete(&auth.ctx(), &auth.acting(), &role.id).await;
     match outcome {
-        Ok(removed) => {
-            auth.audit_event(
-                &state,
-                "role.deleted",
-                serde_json::json!({ "before": access::role_detail(&removed), "after": null, "via": "web" }),
-            )
-            .await?;
+        Ok(_) => {
             Ok(Redirect::to(&format!("/{}/admin/roles?msg=deleted", auth.slug())).into_response())
         }
         Err(e) => {
-            let (message, status) = e?;
+            let (message, status) = shown_refusal(e)?;
             let title = role_title(&role.id, &role.name);
             render(
                 status,

@@ -318,14 +318,7 @@ async fn save_policy(
         )
         .await;
     }
-    let before = crate::password::policy(auth.db()).await?;
-    crate::password::store_policy(auth.db(), &auth.actor(), &policy).await?;
-    auth.audit_event(
-        &state,
-        "settings.password_policy_changed",
-        serde_json::json!({ "before": before, "after": policy, "via": "web" }),
-    )
-    .await?;
+    skjold_app::settings::set_password_policy(&auth.ctx(), &auth.acting(), policy).await?;
     Ok(Redirect::to(&format!("/{}/admin/security?msg=saved", auth.slug())).into_response())
 }
 
@@ -369,17 +362,7 @@ async fn save_sessions(
         )
         .await;
     }
-    let before = state.session_settings(auth.db()).await?;
-    let value = serde_json::to_value(&settings).map_err(|e| UiError::Internal(e.to_string()))?;
-    auth.db()
-        .put_setting(&auth.actor(), crate::state::SessionSettings::NAME, &value)
-        .await?;
-    auth.audit_event(
-        &state,
-        "settings.sessions_changed",
-        serde_json::json!({ "before": before, "after": settings, "via": "web" }),
-    )
-    .await?;
+    skjold_app::settings::set_sessions(&auth.ctx(), &auth.acting(), settings).await?;
     Ok(Redirect::to(&format!("/{}/admin/security?msg=saved", auth.slug())).into_response())
 }
 
@@ -412,7 +395,6 @@ async fn save_two_factor(
         .filter(|(k, _)| k == "roles")
         .map(|(_, v)| v.clone())
         .collect();
-    let before = crate::two_factor::policy(auth.db()).await?;
     let wanted = crate::two_factor::TwoFactorPolicy { required, roles };
     let wanted = match wanted.resolved(auth.db()).await? {
         Ok(policy) => policy,
@@ -428,13 +410,7 @@ async fn save_two_factor(
             .await;
         }
     };
-    let after = crate::two_factor::store_policy(auth.db(), &auth.actor(), wanted).await?;
-    auth.audit_event(
-        &state,
-        "settings.two_factor_changed",
-        serde_json::json!({ "before": before, "after": after, "via": "web" }),
-    )
-    .await?;
+    crate::two_factor::set_policy(&auth.ctx(), &auth.acting(), wanted).await?;
     Ok(Redirect::to(&format!("/{}/admin/security?msg=saved", auth.slug())).into_response())
 }
 

@@ -3,6 +3,7 @@
 //! role). Every change is an audit event, as through the API (`api/teams.rs`).
 
 use super::auth::{Post, UiAuth};
+use super::error::shown_refusal;
 use super::{render, Chrome, UiError};
 use crate::extract::{Requirement, UsersManage, UsersRead};
 use crate::AppState;
@@ -12,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use skjold_app::{teams, AppError};
+use skjold_app::teams;
 use skjold_domain::Right;
 use skjold_store::{StoreError, Team, TeamMember, TeamPatch};
 
@@ -236,7 +237,7 @@ async fn add_member(
             Ok(Redirect::to(&format!("/{}/admin/teams/{}", auth.slug(), team.id)).into_response())
         }
         Err(e) => {
-            let (message, status) = action_message(e)?;
+            let (message, status) = shown_refusal(e)?;
             team_page(&auth, team, vec![message], status).await
         }
     }
@@ -250,26 +251,10 @@ async fn remove_member(
     let team = auth.db().team(&team_id(&id)?).await?;
     let user_id = team_id(&user_id)?;
     if let Err(e) = teams::remove_member(&auth.ctx(), &auth.acting(), &team.id, &user_id).await {
-        let (message, status) = action_message(e)?;
+        let (message, status) = shown_refusal(e)?;
         return team_page(&auth, team, vec![message], status).await;
     }
     Ok(Redirect::to(&format!("/{}/admin/teams/{}", auth.slug(), team.id)).into_response())
-}
-
-/// An action's refusal as a message on the team page; other errors fail the request.
-fn action_message(e: AppError) -> Result<(String, StatusCode), UiError> {
-    match e {
-        AppError::Forbidden(m) => Ok((m, StatusCode::FORBIDDEN)),
-        AppError::Invalid(f) => Ok((
-            f.0.iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )),
-        AppError::NotFound(_) => Err(UiError::NotFound),
-        other => Err(other.into()),
-    }
 }
 
 async fn delete_form(

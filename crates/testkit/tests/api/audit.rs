@@ -844,3 +844,98 @@ async fn a_change_that_cannot_be_audited_is_not_made() {
     let history = db.history("user", &ulla).await.unwrap();
     assert_eq!(history.len(), 1, "only the creation: {history:?}");
 }
+
+/// Roles and the tenant's security settings are rights too: with the audit trail unable to
+/// record, making, changing or deleting a role and changing the password policy, the
+/// session timeouts or the two-factor requirement are refused (503) and nothing is stored.
+#[tokio::test]
+async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
+    let app = spawn_app().await;
+    let midnight = (app.clock.now() + chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    app.clock.set(midnight - chrono::Duration::minutes(1));
+    let admin = app.admin_token().await;
+    let res = app
+        .post(
+            "/demo/api/v1/roles",
+            &admin,
+            &json!({"name": "Auditors", "rights": ["audit.read"], "visibility": "own"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let role: Value = res.json().await.unwrap();
+    let role_path = format!("/demo/api/v1/roles/{}", role["id"].as_str().unwrap());
+    let policy_before: Value = app
+        .get("/demo/api/v1/settings/password-policy", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), "demo");
+    std::os::unix::fs::symlink(
+        "/dev/full",
+        dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d"))),
+    )
+    .unwrap();
+    app.clock.advance(chrono::Duration::minutes(2));
+
+    let mut stricter = policy_before.clone();
+    stricter["min_length"] = json!(20);
+    for (what, res) in [
+        (
+            "role created",
+            app.post(
+                "/demo/api/v1/roles",
+                &admin,
+                &json!({"name": "Readers", "rights": ["companies.read"], "visibility": "own"}),
+            )
+            .await,
+        ),
+        (
+            "role changed",
+            app.patch(&role_path, &admin, &json!({"rights": ["users.manage"]}))
+                .await,
+        ),
+        ("role deleted", app.delete(&role_path, &admin).await),
+        (
+            "password policy",
+            app.put("/demo/api/v1/settings/password-policy", &admin, &stricter)
+                .await,
+        ),
+        (
+            "session timeouts",
+            app.put(
+                "/demo/api/v1/settings/sessions",
+                &admin,
+                &json!({"idle_minutes": 5}),
+            )
+            .await,
+        ),
+        (
+            "two-factor requirement",
+            app.put(
+                "/demo/api/v1/settings/two-factor",
+                &admin,
+                &json!({"required": "all"}),
+            )
+            .await,
+        ),
+    ] {
+        assert_eq!(res.status(), 503, "{what}");
+    }
+    let db = app.tenant_db("demo").await;
+    let roles = db.list_roles().await.unwrap();
+    assert!(roles.iter().all(|r| r.name != "Readers"), "no new role");
+    let kept = roles.iter().find(|r| r.name == "Auditors").expect("kept");
+    assert_eq!(kept.rights, vec![skjold_domain::Right::AuditRead]);
+    assert_eq!(
+        db.setting("password_policy").await.unwrap(),
+        None,
+        "the policy was never stored"
+    );
+    assert_eq!(db.setting("sessions").await.unwrap(), None);
+    assert_eq!(db.setting("two_factor").await.unwrap(), None);
+}

@@ -296,3 +296,37 @@ async fn static_files_are_served_to_anyone_and_summarised() {
     );
     assert_eq!(lines[0]["detail"]["paths"][0], "/static/skjold.css");
 }
+
+/// A browser refused by the flood guard reads a page saying when to try again, not JSON;
+/// a program asking the API still gets the problem document.
+#[tokio::test]
+async fn a_browser_refused_by_the_flood_guard_gets_a_page() {
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        c.audit_unauthenticated_burst = 2;
+    })
+    .await;
+    let page = |path: &str| {
+        anonymous(&app, path, ATTACKER).header("accept", "text/html,application/xhtml+xml")
+    };
+    for _ in 0..2 {
+        assert_eq!(page("/demo/login").send().await.unwrap().status(), 200);
+    }
+    let res = page("/demo/login").send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Try again later"), "{body}");
+    assert!(
+        body.contains("Too many requests without signing in"),
+        "{body}"
+    );
+
+    let res = page("/demo/api/v1/companies").send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+}
