@@ -34,6 +34,9 @@ pub enum AppError {
     /// The action's audit event could not be recorded, so the change was not made.
     #[error("the audit trail cannot record this action now, so it was not done")]
     Unaudited(String),
+    /// The server is checking as many passwords as its memory allows; try again shortly.
+    #[error("too many passwords are being checked at once; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
@@ -84,6 +87,7 @@ impl From<ResetRefusal> for AppError {
             ResetRefusal::ServiceUser => AppError::Conflict(e.to_string()),
             ResetRefusal::Refused(r) => r.into(),
             ResetRefusal::Hash(m) => AppError::Internal(m),
+            ResetRefusal::Busy { retry_after_secs } => AppError::Busy { retry_after_secs },
         }
     }
 }

@@ -65,6 +65,9 @@ pub enum ResetRefusal {
     Refused(#[from] PasswordRefusal),
     #[error("hashing the password failed: {0}")]
     Hash(String),
+    /// The hashing queue stayed full for its wait limit.
+    #[error("too many passwords are being checked at once; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
 }
 
 /// Resets `user`'s password, the one path for the API, the web UI and the CLI: `chosen`,
@@ -97,7 +100,12 @@ pub async fn reset(
     };
     let hash = skjold_auth::hash_password(password)
         .await
-        .map_err(|e| ResetRefusal::Hash(e.to_string()))?;
+        .map_err(|e| match e {
+            skjold_auth::PasswordError::Busy { retry_after_secs } => {
+                ResetRefusal::Busy { retry_after_secs }
+            }
+            other => ResetRefusal::Hash(other.to_string()),
+        })?;
     db.set_password_hash(actor, &user.id, &hash, keep)
         .await
         .map_err(PasswordRefusal::from)?;

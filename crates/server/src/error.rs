@@ -318,6 +318,7 @@ impl From<ResetRefusal> for ApiError {
             ResetRefusal::ServiceUser => ApiError::Conflict(e.to_string()),
             ResetRefusal::Refused(r) => r.into(),
             ResetRefusal::Hash(m) => ApiError::Internal(m),
+            ResetRefusal::Busy { retry_after_secs } => ApiError::Busy { retry_after_secs },
         }
     }
 }
@@ -343,6 +344,7 @@ impl From<AppError> for ApiError {
                 tracing::error!(%cause, "an action was refused because it could not be audited");
                 ApiError::Unavailable
             }
+            AppError::Busy { retry_after_secs } => ApiError::Busy { retry_after_secs },
             AppError::Store(s) => s.into(),
             AppError::Internal(m) => ApiError::Internal(m),
         }

@@ -137,6 +137,9 @@ pub enum AcceptError {
     Password(#[from] PasswordRefusal),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The hashing queue stayed full: the invitee tries again in a moment.
+    #[error("too many passwords are being checked at once; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
 }
 
 impl From<AcceptError> for ApiError {
@@ -147,6 +150,7 @@ impl From<AcceptError> for ApiError {
             }
             AcceptError::Password(p) => p.into(),
             AcceptError::Store(s) => s.into(),
+            AcceptError::Busy { retry_after_secs } => ApiError::Busy { retry_after_secs },
         }
     }
 }
@@ -204,7 +208,12 @@ pub async fn accept(
         .await?;
     let hash = skjold_auth::hash_password(password.to_string())
         .await
-        .map_err(|e| StoreError::Config(format!("hashing the password: {e}")))?;
+        .map_err(|e| match e {
+            skjold_auth::PasswordError::Busy { retry_after_secs } => {
+                AcceptError::Busy { retry_after_secs }
+            }
+            other => StoreError::Config(format!("hashing the password: {other}")).into(),
+        })?;
     db.accept_invite(&skjold_auth::hash_token(token), &user, &hash)
         .await?
         .ok_or(AcceptError::NotOpen)

@@ -199,7 +199,7 @@ async fn create_user(
         FirstAccess::Password(p) | FirstAccess::OneTimePassword(p) => Some(
             skjold_auth::hash_password(p.clone())
                 .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
+                .map_err(ApiError::from)?,
         ),
         FirstAccess::Invite | FirstAccess::Service => None,
     };

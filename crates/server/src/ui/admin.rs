@@ -418,7 +418,7 @@ async fn create(
         Some(p) => Some(
             skjold_auth::hash_password(p)
                 .await
-                .map_err(|e| UiError::Internal(e.to_string()))?,
+                .map_err(crate::ApiError::from)?,
         ),
         None => None,
     };
