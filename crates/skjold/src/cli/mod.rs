@@ -1,10 +1,16 @@
+mod access;
+mod invites;
+mod restore_progress;
+mod tokens;
+mod two_factor;
+
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use skjold_audit::AuditTrail;
 use skjold_domain::{SharedClock, SystemClock, TenantSlug, UserKind, Username};
 use skjold_server::provision::operator_event;
 use skjold_server::{Application, Config, ConfigOverrides};
-use skjold_store::{Catalog, TenantRouter, TenantStatus};
+use skjold_store::{Catalog, TenantDb, TenantRouter, TenantStatus, User};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,10 +53,10 @@ enum Command {
     User(UserCommand),
     /// List, add, change and remove a tenant's roles.
     #[command(subcommand)]
-    Role(crate::access_cli::RoleCommand),
+    Role(crate::cli::access::RoleCommand),
     /// List, add and remove a tenant's teams and their members.
     #[command(subcommand)]
-    Team(crate::access_cli::TeamCommand),
+    Team(crate::cli::access::TeamCommand),
     /// Search and verify the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -275,7 +281,7 @@ enum UserCommand {
     },
     /// A service user's API tokens: add, list, revoke.
     #[command(subcommand)]
-    Token(crate::invites_cli::TokenCommand),
+    Token(crate::cli::tokens::TokenCommand),
     /// Change a user's role or status. The last active administrator stays one.
     Set {
         /// The tenant's slug.
@@ -363,14 +369,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Role(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             let (router, audit) = open_router(&config).await?;
-            let result = crate::access_cli::role(&router, &audit, cmd).await;
+            let result = crate::cli::access::role(&router, &audit, cmd).await;
             close(router, audit).await?;
             result
         }
         Command::Team(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             let (router, audit) = open_router(&config).await?;
-            let result = crate::access_cli::team(&router, &audit, cmd).await;
+            let result = crate::cli::access::team(&router, &audit, cmd).await;
             close(router, audit).await?;
             result
         }
@@ -399,7 +405,7 @@ async fn settings(config: Config, cmd: SettingsCommand) -> anyhow::Result<()> {
             json,
         } => {
             let slug = parse_slug(&tenant)?;
-            crate::two_factor::settings(&router, &audit, &slug, required, roles, json).await
+            crate::cli::two_factor::settings(&router, &audit, &slug, required, roles, json).await
         }
     };
     audit.flush().await?;
@@ -516,6 +522,23 @@ fn read_password_stdin() -> anyhow::Result<String> {
         bail!("no password on standard input");
     }
     Ok(p)
+}
+
+async fn user_named(
+    router: &TenantRouter,
+    slug: &TenantSlug,
+    username: &str,
+) -> anyhow::Result<(skjold_store::TenantRecord, TenantDb, User)> {
+    let (record, db) = router
+        .open(slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+    let name = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+    let (user, _) = db
+        .user_for_sign_in(&name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user '{name}' in tenant '{slug}'"))?;
+    Ok((record, db, user))
 }
 
 async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result<()> {
@@ -637,7 +660,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             role,
             status,
         } => {
-            crate::access_cli::set_user(
+            crate::cli::access::set_user(
                 &router,
                 &audit,
                 &tenant,
@@ -675,7 +698,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 );
             } else {
                 println!("added user '{}' ({role}) to tenant '{slug}'", user.username);
-                crate::invites_cli::invite(
+                crate::cli::invites::invite(
                     &router,
                     &audit,
                     config.public_url.as_ref(),
@@ -687,7 +710,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Invite { tenant, username } => {
             let slug = parse_slug(&tenant)?;
-            crate::invites_cli::invite(
+            crate::cli::invites::invite(
                 &router,
                 &audit,
                 config.public_url.as_ref(),
@@ -696,7 +719,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             )
             .await?;
         }
-        UserCommand::Token(cmd) => crate::invites_cli::token(&router, &audit, cmd).await?,
+        UserCommand::Token(cmd) => crate::cli::tokens::token(&router, &audit, cmd).await?,
         UserCommand::Add {
             tenant,
             username,
@@ -737,8 +760,9 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let slug = parse_slug(&tenant)?;
             let chosen = password_stdin.then(read_password_stdin).transpose()?;
-            let made = crate::access_cli::reset_password(&router, &audit, &slug, &username, chosen)
-                .await?;
+            let made =
+                crate::cli::access::reset_password(&router, &audit, &slug, &username, chosen)
+                    .await?;
             println!("password of '{username}' in tenant '{slug}' reset; their sessions ended");
             if let Some(password) = made {
                 println!("one-time password: {password}");
@@ -746,7 +770,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::EndSessions { tenant, username } => {
             let slug = parse_slug(&tenant)?;
-            let ended = crate::access_cli::end_sessions(&router, &audit, &slug, &username).await?;
+            let ended = crate::cli::access::end_sessions(&router, &audit, &slug, &username).await?;
             println!(
                 "ended {} session(s) of '{username}' in tenant '{slug}'; revoked {} API token(s) \
                  and {} open invitation(s)",
@@ -759,7 +783,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             off,
         } => {
             let slug = parse_slug(&tenant)?;
-            crate::two_factor::require(&router, &audit, &slug, &username, off).await?;
+            crate::cli::two_factor::require(&router, &audit, &slug, &username, off).await?;
         }
         UserCommand::List { tenant, json } => {
             let slug = parse_slug(&tenant)?;
@@ -1103,7 +1127,7 @@ async fn backup(config: Config, cmd: BackupCommand) -> anyhow::Result<()> {
                 by: "operator".into(),
             };
             let (progress, watch) = skjold_backup::Progress::channel();
-            let printer = tokio::spawn(crate::restore_progress::print(watch));
+            let printer = tokio::spawn(crate::cli::restore_progress::print(watch));
             let outcome = backups.restore_watched(&req, &ids, &audit, &progress).await;
             drop(progress);
             // The printer ends when the channel closes; its last line is the final phase.
