@@ -27,7 +27,7 @@ pub async fn require(
     username: &str,
     off: bool,
 ) -> anyhow::Result<()> {
-    let at = crate::cli::access::Operating::open(router, slug.as_str()).await?;
+    let at = super::access::Operating::open(router, slug.as_str()).await?;
     let db = &at.db;
     let name = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
     let (user, _) = db
@@ -41,7 +41,7 @@ pub async fn require(
         !off,
     )
     .await
-    .map_err(crate::cli::access::app_err)?;
+    .map_err(super::access::app_err)?;
     let factors = tf::factors_of(db, &user.id).await?;
     println!(
         "user '{}': second factor {} (enrolled: {})",
