@@ -104,3 +104,10 @@ pub fn data_path_of(manifest_path: &str) -> Option<String> {
         format!("{base}.age")
     })
 }
+
+pub(crate) fn manifest_path_of(data_path: &str) -> Option<String> {
+    data_path
+        .strip_suffix(".jsonl.age")
+        .or_else(|| data_path.strip_suffix(".age"))
+        .map(|b| format!("{b}.json"))
+}

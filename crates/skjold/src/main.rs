@@ -1,10 +1,6 @@
 //! `skjold`: the server and its operator commands.
 
-mod access_cli;
 mod cli;
-mod invites_cli;
-mod restore_progress;
-mod two_factor;
 
 use clap::Parser;
 use std::process::ExitCode;

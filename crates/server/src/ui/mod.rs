@@ -7,7 +7,6 @@
 //! session's CSRF token ([`auth::Post`]). All writes go through the same `TenantDb` methods
 //! as the API, so the change journal records them the same way.
 
-mod admin;
 mod assets;
 mod audit;
 pub(crate) mod auth;
@@ -16,9 +15,11 @@ mod dashboard;
 mod error;
 mod fields;
 mod invite;
+mod personal_details;
 mod pipeline;
 mod profile;
 mod records;
+mod role_labels;
 mod roles;
 mod security;
 mod signin;
@@ -27,6 +28,7 @@ mod teams;
 mod templates;
 mod tokens;
 mod two_factor;
+mod users;
 
 use crate::extract::Requirement;
 use crate::AppState;
@@ -211,7 +213,7 @@ pub fn router() -> Router<AppState> {
         .merge(dashboard::router())
         .merge(records::router())
         .merge(pipeline::router())
-        .merge(admin::router())
+        .merge(users::router())
         .merge(roles::router())
         .merge(teams::router())
         .merge(audit::router())

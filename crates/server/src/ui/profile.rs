@@ -1,8 +1,9 @@
 //! My profile: my name, e-mail and phone (the API's `PATCH /me` rules), and my password.
 
-use super::admin::{personal_details, right_label, role_title, visibility_label};
 use super::auth::{FormData, Post, UiAuth};
 use super::fields::show_time;
+use super::personal_details::personal_details;
+use super::role_labels::{right_label, role_title, visibility_label};
 use super::templates::{FormField, ProfilePage, SessionRow};
 use super::{render, Chrome, UiError};
 use crate::extract::SignedIn;

@@ -3,9 +3,9 @@
 //! `crate::access`): only holders of `roles.manage`, nobody grants what they do not hold,
 //! built-in roles stay and the administrator does not change.
 
-use super::admin::{right_label, role_title, visibility_label};
 use super::auth::{FormData, Post, UiAuth};
 use super::error::shown_refusal;
+use super::role_labels::{right_label, role_title, visibility_label};
 use super::{render, Chrome, UiError};
 use crate::extract::{Requirement, RolesManage};
 use crate::AppState;

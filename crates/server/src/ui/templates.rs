@@ -1,8 +1,8 @@
 //! The pages' data, one struct per template in `crates/server/templates/`. Askama checks
 //! the templates against these at compile time and escapes every value for HTML.
 
-use super::admin::{Created, ShownOnce};
 use super::fields::Cell;
+use super::users::{Created, ShownOnce};
 use super::Chrome;
 use askama::Template;
 

@@ -1,11 +1,10 @@
-//! `skjold user invite` and `skjold user token …`: invitation links for persons and API
-//! tokens for service users, from the command line, with the API's rules
-//! (`skjold_server::invites`, `skjold_server::tokens`). Each is audited as the
-//! operator's.
+//! `skjold user token …`: API tokens for service users, from the command line, with the
+//! API's rules (`skjold_server::tokens`). Each is audited as the operator's.
 
+use super::user_named;
 use clap::Subcommand;
 use skjold_audit::AuditTrail;
-use skjold_domain::{SystemClock, TenantSlug, UserKind, Username};
+use skjold_domain::{SystemClock, TenantSlug, UserKind};
 use skjold_server::provision::operator_event;
 use skjold_store::{TenantDb, TenantRouter, User};
 
@@ -49,57 +48,6 @@ pub enum TokenCommand {
     },
 }
 
-async fn user_named(
-    router: &TenantRouter,
-    slug: &TenantSlug,
-    username: &str,
-) -> anyhow::Result<(skjold_store::TenantRecord, TenantDb, User)> {
-    let (record, db) = router
-        .open(slug)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
-    let name = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
-    let (user, _) = db
-        .user_for_sign_in(&name)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no user '{name}' in tenant '{slug}'"))?;
-    Ok((record, db, user))
-}
-
-/// Makes (or replaces) a person's invitation and prints the link once.
-pub async fn invite(
-    router: &TenantRouter,
-    audit: &AuditTrail,
-    public_url: Option<&url::Url>,
-    slug: &TenantSlug,
-    username: &str,
-) -> anyhow::Result<()> {
-    let (_, db, user) = user_named(router, slug, username).await?;
-    let issued = skjold_server::invites::issue(&SystemClock, &db, slug, &user, "operator")
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.explain()))?;
-    operator_event(
-        router,
-        audit,
-        slug.as_str(),
-        "user.invited",
-        serde_json::json!({
-            "via": "cli", "user_id": user.id, "username": user.username,
-            "expires_at": issued.expires_at,
-        }),
-    )
-    .await?;
-    let link = issued.url(public_url, None);
-    println!(
-        "invitation for '{}' (works once, until {}):\n{link}",
-        user.username, issued.expires_at
-    );
-    if public_url.is_none() {
-        println!("(prefix the path with the server's https:// address, or set public_url)");
-    }
-    Ok(())
-}
-
 async fn service_user(
     router: &TenantRouter,
     slug: &TenantSlug,
@@ -129,7 +77,7 @@ pub async fn token(
             days,
             json,
         } => {
-            let slug = super::cli::parse_slug(&tenant)?;
+            let slug = super::parse_slug(&tenant)?;
             let (db, user) = service_user(router, &slug, &username).await?;
             if user.status != skjold_domain::UserStatus::Active {
                 anyhow::bail!(
@@ -186,7 +134,7 @@ pub async fn token(
             username,
             json,
         } => {
-            let slug = super::cli::parse_slug(&tenant)?;
+            let slug = super::parse_slug(&tenant)?;
             let (db, user) = service_user(router, &slug, &username).await?;
             let now = skjold_domain::Clock::now(&SystemClock);
             let tokens: Vec<_> = db
@@ -216,7 +164,7 @@ pub async fn token(
             username,
             id,
         } => {
-            let slug = super::cli::parse_slug(&tenant)?;
+            let slug = super::parse_slug(&tenant)?;
             let (db, user) = service_user(router, &slug, &username).await?;
             if !db.delete_api_token(&user.id, &id).await? {
                 anyhow::bail!("'{}' has no token with the id '{id}'", user.username);

@@ -6,6 +6,8 @@
 
 use super::auth::{FormData, Post, UiAuth};
 use super::fields::show_time;
+use super::personal_details::personal_details;
+use super::role_labels::{right_label, role_title, visibility_label};
 use super::templates::{AdminUserPage, AdminUsersPage, FormField, Opt, UserRow};
 use super::{render, Chrome, UiError};
 use crate::access::{self, AccessError, Granter};
@@ -17,58 +19,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use skjold_app::{users, AppError};
-use skjold_domain::{Email, FieldErrors, Right, Role, RoleId, UserKind, Username, Visibility};
+use skjold_domain::{FieldErrors, Right, UserKind, Username};
 use skjold_store::{NewUser, RoleRecord, StoreError, User, UserPatch, UserStatus};
-
-/// A role's name as pages show it: the built-in ones capitalised, the tenant's own as
-/// they were named.
-pub fn role_title(id: &RoleId, name: &str) -> String {
-    match id.builtin() {
-        Some(Role::Administrator) => "Administrator".into(),
-        Some(Role::Manager) => "Manager".into(),
-        Some(Role::User) => "User".into(),
-        Some(Role::ReadOnly) => "Read-only".into(),
-        None => name.to_string(),
-    }
-}
-
-/// A right in plain words.
-pub fn right_label(r: skjold_domain::Right) -> &'static str {
-    use skjold_domain::Right::*;
-    match r {
-        CompaniesRead => "read companies",
-        CompaniesWrite => "create and change companies",
-        CompaniesDelete => "delete companies",
-        PersonsRead => "read persons",
-        PersonsWrite => "create and change persons",
-        PersonsDelete => "delete persons",
-        ActivitiesRead => "read activities",
-        ActivitiesWrite => "create and change activities",
-        ActivitiesDelete => "delete activities",
-        SalesRead => "read sales",
-        SalesWrite => "create and change sales",
-        SalesDelete => "delete sales",
-        DocumentsRead => "read documents",
-        DocumentsWrite => "add and change documents",
-        DocumentsDelete => "delete documents",
-        UsersRead => "see users and teams",
-        UsersManage => "manage users and teams",
-        RolesManage => "manage roles",
-        SettingsManage => "change settings",
-        AuditRead => "read the audit trail",
-        BackupRestore => "restore backups",
-        Export => "export data",
-    }
-}
-
-/// Which records a visibility shows, in plain words.
-pub fn visibility_label(v: Visibility) -> &'static str {
-    match v {
-        Visibility::Own => "own records",
-        Visibility::Team => "own and team members' records",
-        Visibility::All => "all records",
-    }
-}
 
 /// Each role with what it lets its holders do.
 fn roles_overview(roles: &[RoleRecord]) -> Vec<(String, Vec<&'static str>)> {
@@ -153,44 +105,6 @@ async fn chosen_role<R: Requirement>(
             Ok(None)
         }
     }
-}
-
-/// Name, e-mail and phone as a user may set them: the API's rules
-/// (`api::me::PersonalDetails`), for form fields. Empty clears a field.
-pub fn personal_details(
-    form: &FormData,
-    errs: &mut FieldErrors,
-) -> (Option<String>, Option<String>, Option<String>) {
-    let get = |name: &str| Some(form.text(name)).filter(|s| !s.is_empty());
-    let display_name = get("display_name");
-    if let Some(n) = &display_name {
-        if n.chars().count() > 100 || n.chars().any(char::is_control) {
-            errs.add(
-                "display_name",
-                "has at most 100 characters and no control characters",
-            );
-        }
-    }
-    let email = get("email");
-    if let Some(e) = &email {
-        if let Err(m) = Email::parse(e) {
-            errs.add("email", m);
-        }
-    }
-    let phone = get("phone");
-    if let Some(p) = &phone {
-        let ok = p.len() <= 40
-            && p.chars().any(|c| c.is_ascii_digit())
-            && p.chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        if !ok {
-            errs.add(
-                "phone",
-                "a phone number uses digits, spaces and + - ( ) . only",
-            );
-        }
-    }
-    (display_name, email, phone)
 }
 
 fn detail_fields(

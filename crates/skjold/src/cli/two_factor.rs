@@ -24,7 +24,7 @@ pub async fn require(
     username: &str,
     off: bool,
 ) -> anyhow::Result<()> {
-    let at = crate::access_cli::Operating::open(router, slug.as_str()).await?;
+    let at = super::access::Operating::open(router, slug.as_str()).await?;
     let db = &at.db;
     let name = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
     let (user, _) = db
@@ -38,7 +38,7 @@ pub async fn require(
         !off,
     )
     .await
-    .map_err(crate::access_cli::app_err)?;
+    .map_err(super::access::app_err)?;
     let factors = tf::factors_of(db, &user.id).await?;
     println!(
         "user '{}': second factor {} (enrolled: {})",
@@ -85,11 +85,11 @@ pub async fn settings(
                     anyhow::bail!("{}", why.join("; "));
                 }
             };
-            let at = crate::access_cli::Operating::open(router, slug.as_str()).await?;
+            let at = super::access::Operating::open(router, slug.as_str()).await?;
             let after =
                 tf::set_policy(&at.ctx(router, audit), &skjold_app::Actor::Operator, wanted)
                     .await
-                    .map_err(crate::access_cli::app_err)?;
+                    .map_err(super::access::app_err)?;
             after
         }
     };
