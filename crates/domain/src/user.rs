@@ -121,9 +121,34 @@ impl Email {
     }
 }
 
+/// What a phone number may be: up to 40 characters, at least one digit, and only digits,
+/// spaces and `+ - ( ) .`. The error is the message shown with the field.
+pub fn check_phone(phone: &str) -> Result<(), &'static str> {
+    let ok = phone.len() <= 40
+        && phone.chars().any(|c| c.is_ascii_digit())
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err("a phone number uses digits, spaces and + - ( ) . only")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_numbers_are_digits_and_a_few_signs() {
+        assert!(check_phone("+47 22 00 00 00").is_ok());
+        assert!(check_phone("(0) 22-00.00").is_ok());
+        assert!(check_phone("no digits").is_err());
+        assert!(check_phone("+ - ( )").is_err());
+        assert!(check_phone("22 00 <script>").is_err());
+        assert!(check_phone(&"1".repeat(41)).is_err());
+    }
 
     #[test]
     fn usernames_are_lowercased_and_checked() {

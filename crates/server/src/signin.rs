@@ -255,6 +255,58 @@ pub async fn check_current_password(
     }
 }
 
+/// The session a sign-in opened: its token (shown once, stored as a hash), when it ends at
+/// the latest, and the timeouts it was opened with.
+pub struct OpenedSession {
+    pub token: String,
+    pub expires_at: String,
+    pub timeouts: skjold_store::SessionTimeouts,
+}
+
+/// Opens the session of a user the sign-in rules let in — restricted to enrolling a second
+/// factor when `must_enrol` — and records `auth.sign_in.succeeded`, in one shape whether the
+/// sign-in came through the API or the web form (`via`).
+pub async fn open_session(
+    state: &AppState,
+    tenant: &crate::extract::Tenant,
+    user: &skjold_store::User,
+    must_enrol: bool,
+    ip: IpAddr,
+    headers: &axum::http::HeaderMap,
+    via: &'static str,
+) -> Result<OpenedSession, ApiError> {
+    let token = skjold_auth::new_token();
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
+    let expires_at = tenant
+        .db
+        .create_session_restricted(
+            &user.id,
+            &skjold_auth::hash_token(&token),
+            timeouts,
+            Some(&ip.to_string()),
+            user_agent,
+            must_enrol,
+        )
+        .await?;
+    Event::new(
+        state,
+        "auth.sign_in.succeeded",
+        Some(ip),
+        serde_json::json!({ "via": via, "enrolment_required": must_enrol }),
+    )
+    .by(&user.id, &user.username)
+    .record(state, tenant.record.slug.as_str())
+    .await?;
+    Ok(OpenedSession {
+        token,
+        expires_at,
+        timeouts,
+    })
+}
+
 /// A sign-in that passed every check: whether the password has expired, and whether the
 /// user must enrol a second factor before anything else.
 pub async fn succeeded(

@@ -6,7 +6,7 @@ use crate::extract::{ApiJson, Authorized, Enrolling, Tenant};
 use crate::signin::Outcome;
 use crate::{ApiError, AppState};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -97,7 +97,6 @@ pub(super) async fn start_session(
     headers: &HeaderMap,
     via: &'static str,
 ) -> Result<(StatusCode, Json<NewSession>), ApiError> {
-    let chain = tenant.record.slug.as_str();
     let (user, password_expired, must_enrol) = match outcome {
         Outcome::SignedIn {
             user,
@@ -113,35 +112,13 @@ pub(super) async fn start_session(
             return Err(ApiError::SecondFactorRequired)
         }
     };
-    let token = skjold_auth::new_token();
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let expires_at = tenant
-        .db
-        .create_session_restricted(
-            &user.id,
-            &skjold_auth::hash_token(&token),
-            state.tenant_session_timeouts(&tenant.db).await?,
-            Some(&ip.to_string()),
-            user_agent,
-            must_enrol,
-        )
-        .await?;
-    Event::new(
-        state,
-        "auth.sign_in.succeeded",
-        Some(ip),
-        serde_json::json!({ "via": via, "enrolment_required": must_enrol }),
-    )
-    .by(&user.id, &user.username)
-    .record(state, chain)
-    .await?;
+    let session =
+        crate::signin::open_session(state, tenant, &user, must_enrol, ip, headers, via).await?;
     Ok((
         StatusCode::CREATED,
         Json(NewSession {
-            token,
-            expires_at,
+            token: session.token,
+            expires_at: session.expires_at,
             user: super::me::Me::load(&tenant.db, &user).await?,
             password_expired,
             two_factor_enrolment_required: must_enrol,

@@ -28,15 +28,8 @@ pub fn personal_details(
     }
     let phone = get("phone");
     if let Some(p) = &phone {
-        let ok = p.len() <= 40
-            && p.chars().any(|c| c.is_ascii_digit())
-            && p.chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        if !ok {
-            errs.add(
-                "phone",
-                "a phone number uses digits, spaces and + - ( ) . only",
-            );
+        if let Err(m) = skjold_domain::user::check_phone(p) {
+            errs.add("phone", m);
         }
     }
     (display_name, email, phone)

@@ -196,35 +196,8 @@ async fn start_session(
     // A session this browser had before ends: a sign-in always starts a fresh one.
     end_previous_session(state, headers).await;
 
-    let token = skjold_auth::new_token();
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
-    tenant
-        .db
-        .create_session_restricted(
-            &user.id,
-            &skjold_auth::hash_token(&token),
-            timeouts,
-            Some(&ip.to_string()),
-            user_agent,
-            must_enrol,
-        )
-        .await?;
-    Event::new(
-        state,
-        "auth.sign_in.succeeded",
-        Some(ip),
-        if must_enrol {
-            serde_json::json!({ "via": via, "enrolment_required": true })
-        } else {
-            serde_json::json!({ "via": via })
-        },
-    )
-    .by(&user.id, &user.username)
-    .record(state, &slug)
-    .await?;
+    let session =
+        crate::signin::open_session(state, tenant, &user, must_enrol, ip, headers, via).await?;
     let target = if must_enrol {
         format!("/{slug}/me/two-factor?msg=enrol")
     } else if password_expired {
@@ -236,7 +209,11 @@ async fn start_session(
     let mut res = Redirect::to(&target).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        session_cookie(&slug, &token, timeouts.absolute.num_seconds()),
+        session_cookie(
+            &slug,
+            &session.token,
+            session.timeouts.absolute.num_seconds(),
+        ),
     );
     Ok(res)
 }
