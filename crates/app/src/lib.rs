@@ -13,6 +13,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`access`] | who may grant which role, and act on which user |
+//! | [`credentials`] | password hashing behind its queue, bearer tokens, the common-password list |
 //! | [`password`] | the tenant's password policy and the one password-reset path |
 //! | [`audited`] | the audit event recorded inside the action's transaction |
 //! | [`users`] | the actions on another user: details, role, status, password, access, two-factor requirement, sign-in locks |
@@ -25,6 +26,7 @@
 pub mod access;
 mod actor;
 pub mod audited;
+pub mod credentials;
 mod ctx;
 mod error;
 pub mod password;

@@ -38,14 +38,14 @@ pub async fn check_new_password(
         password,
         username,
         &[tenant.slug.as_str(), tenant.display_name.as_str()],
-        skjold_auth::is_common_password,
+        crate::credentials::is_common_password,
     )?;
     if let (Some(id), true) = (user_id, policy.history > 0) {
         for hash in db.recent_password_hashes(id, policy.history).await? {
             // Waits its turn in the hashing queue without a limit (a signed-in user's own
             // change); a failed computation counts as a match, so it never lets a reused
             // password through.
-            let reused = skjold_auth::verify_password_patiently(password.to_string(), hash)
+            let reused = crate::credentials::verify_password_patiently(password.to_string(), hash)
                 .await
                 .unwrap_or(true);
             if reused {
@@ -98,10 +98,10 @@ pub async fn reset(
             (p.clone(), Some(p))
         }
     };
-    let hash = skjold_auth::hash_password(password)
+    let hash = crate::credentials::hash_password(password)
         .await
         .map_err(|e| match e {
-            skjold_auth::PasswordError::Busy { retry_after_secs } => {
+            crate::credentials::PasswordError::Busy { retry_after_secs } => {
                 ResetRefusal::Busy { retry_after_secs }
             }
             other => ResetRefusal::Hash(other.to_string()),
@@ -124,7 +124,7 @@ pub fn generate_password(
     // Random 20+ characters from 56 pass any policy at once but for bad luck with the
     // character classes; a few tries make that vanishingly rare.
     for _ in 0..100 {
-        let mut p = skjold_auth::generate_password_of(len);
+        let mut p = crate::credentials::generate_password_of(len);
         if policy.require_symbol {
             p.replace_range(len / 2..len / 2 + 1, "-");
         }
@@ -132,7 +132,7 @@ pub fn generate_password(
             &p,
             username,
             &[tenant.slug.as_str(), tenant.display_name.as_str()],
-            skjold_auth::is_common_password,
+            crate::credentials::is_common_password,
         ) {
             Ok(()) => return Ok(p),
             Err(v) => last = Some(v),

@@ -200,10 +200,10 @@ impl ApiError {
     }
 }
 
-impl From<skjold_auth::PasswordError> for ApiError {
-    fn from(e: skjold_auth::PasswordError) -> Self {
+impl From<skjold_app::credentials::PasswordError> for ApiError {
+    fn from(e: skjold_app::credentials::PasswordError) -> Self {
         match e {
-            skjold_auth::PasswordError::Busy { retry_after_secs } => {
+            skjold_app::credentials::PasswordError::Busy { retry_after_secs } => {
                 ApiError::Busy { retry_after_secs }
             }
             other => ApiError::Internal(other.to_string()),

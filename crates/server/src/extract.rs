@@ -271,8 +271,8 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
     ) -> Result<Self, Self::Rejection> {
         let tenant = Tenant::from_request_parts(parts, state).await?;
         let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
-        let hash = skjold_auth::hash_token(token);
-        let session = if token.starts_with(skjold_auth::API_TOKEN_PREFIX) {
+        let hash = skjold_app::credentials::hash_token(token);
+        let session = if token.starts_with(skjold_app::credentials::API_TOKEN_PREFIX) {
             let ip = parts
                 .extensions
                 .get::<crate::audit::ClientIp>()

@@ -96,7 +96,7 @@ pub async fn disable_totp_checked(
                 Ok(u) => db.user_for_sign_in(&u).await?.and_then(|(_, h)| h),
                 Err(_) => None,
             };
-            match skjold_auth::verify_password(password, hash).await {
+            match skjold_app::credentials::verify_password(password, hash).await {
                 Ok(right) => ("password", right),
                 Err(e) => {
                     attempt.release(state, db).await?;

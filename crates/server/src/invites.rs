@@ -86,11 +86,11 @@ pub async fn issue(
     if let Some(why) = refusal(user) {
         return Err(ApiError::Conflict(why.into()));
     }
-    let token = skjold_auth::new_token();
+    let token = skjold_app::credentials::new_token();
     let expires_at = format_timestamp(clock.now() + chrono::Duration::days(INVITE_DAYS));
     db.put_invite(
         &user.id,
-        &skjold_auth::hash_token(&token),
+        &skjold_app::credentials::hash_token(&token),
         created_by,
         &expires_at,
     )
@@ -160,7 +160,8 @@ pub async fn invited(db: &TenantDb, token: &str) -> Result<Option<User>, StoreEr
     if !looks_like_token(token) {
         return Ok(None);
     }
-    db.invited_user(&skjold_auth::hash_token(token)).await
+    db.invited_user(&skjold_app::credentials::hash_token(token))
+        .await
 }
 
 /// Refuses an address that the sign-in guard throttles or bans. Guessing a token is
@@ -206,15 +207,15 @@ pub async fn accept(
     let user = invited(db, token).await?.ok_or(AcceptError::NotOpen)?;
     crate::password::check_new_password(db, tenant, &user.username, Some(&user.id), password)
         .await?;
-    let hash = skjold_auth::hash_password(password.to_string())
+    let hash = skjold_app::credentials::hash_password(password.to_string())
         .await
         .map_err(|e| match e {
-            skjold_auth::PasswordError::Busy { retry_after_secs } => {
+            skjold_app::credentials::PasswordError::Busy { retry_after_secs } => {
                 AcceptError::Busy { retry_after_secs }
             }
             other => StoreError::Config(format!("hashing the password: {other}")).into(),
         })?;
-    db.accept_invite(&skjold_auth::hash_token(token), &user, &hash)
+    db.accept_invite(&skjold_app::credentials::hash_token(token), &user, &hash)
         .await?
         .ok_or(AcceptError::NotOpen)
 }
@@ -306,7 +307,7 @@ mod tests {
 
     #[test]
     fn only_token_shaped_strings_are_looked_up() {
-        assert!(looks_like_token(&skjold_auth::new_token()));
+        assert!(looks_like_token(&skjold_app::credentials::new_token()));
         assert!(!looks_like_token("skj_' OR 1=1 --"));
         assert!(!looks_like_token("abc"));
         assert!(!looks_like_token(&format!("skj_{}", "a".repeat(200))));

@@ -128,7 +128,7 @@ pub async fn keep<S: Serialize>(
     username: Option<&str>,
     state: &S,
 ) -> Result<String, PasskeyError> {
-    let token = skjold_auth::new_token();
+    let token = skjold_app::credentials::new_token();
     let state = serde_json::to_string(state).map_err(|e| PasskeyError::State(e.to_string()))?;
     const UNAUTHENTICATED: &[&str] = &[kind::USERNAME, kind::DISCOVERABLE, kind::DECOY];
     let bound = UNAUTHENTICATED
@@ -136,7 +136,7 @@ pub async fn keep<S: Serialize>(
         .then_some((UNAUTHENTICATED, MAX_PENDING_SIGN_IN_CEREMONIES));
     let kept = db
         .put_ceremony(
-            &skjold_auth::hash_token(&token),
+            &skjold_app::credentials::hash_token(&token),
             &Ceremony {
                 kind: kind.to_string(),
                 user_id: user_id.map(str::to_string),
@@ -158,7 +158,9 @@ pub async fn take(db: &TenantDb, token: &str) -> Result<Option<Ceremony>, Passke
     if token.is_empty() || token.len() > 200 {
         return Ok(None);
     }
-    Ok(db.take_ceremony(&skjold_auth::hash_token(token)).await?)
+    Ok(db
+        .take_ceremony(&skjold_app::credentials::hash_token(token))
+        .await?)
 }
 
 pub fn parse_state<S: DeserializeOwned>(ceremony: &Ceremony) -> Result<S, PasskeyError> {

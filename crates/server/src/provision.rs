@@ -61,7 +61,7 @@ pub async fn create_tenant_with_admin(
                 p,
                 username.as_str(),
                 &names,
-                skjold_auth::is_common_password,
+                skjold_app::credentials::is_common_password,
             )
             .map_err(|v| ProvisionError::Password(v.to_string()))?;
     }
@@ -163,7 +163,7 @@ pub async fn add_user_of_kind(
                     crate::password::PasswordRefusal::Store(s) => ProvisionError::Store(s),
                 })?;
             Some(
-                skjold_auth::hash_password(password)
+                skjold_app::credentials::hash_password(password)
                     .await
                     .map_err(|e| ProvisionError::Invalid(e.to_string()))?,
             )

@@ -46,7 +46,7 @@ pub async fn live_sessions(
             continue;
         }
         out.push(SessionView {
-            id: skjold_auth::session_id(&s.token_hash),
+            id: skjold_app::credentials::session_id(&s.token_hash),
             current: s.token_hash == current_hash,
             user_agent: s.user_agent,
             ip: s.ip,
@@ -65,7 +65,10 @@ pub async fn revoke_by_id(
     id: &str,
 ) -> Result<bool, ApiError> {
     for s in db.sessions_of(user_id).await? {
-        if skjold_auth::tokens_equal(&skjold_auth::session_id(&s.token_hash), id) {
+        if skjold_app::credentials::tokens_equal(
+            &skjold_app::credentials::session_id(&s.token_hash),
+            id,
+        ) {
             db.delete_session(&s.token_hash).await?;
             return Ok(true);
         }

@@ -118,7 +118,7 @@ pub async fn check_password(
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
-    let verified = match skjold_auth::verify_password(password, hash).await {
+    let verified = match skjold_app::credentials::verify_password(password, hash).await {
         Ok(v) => v,
         Err(e) => {
             attempt.release(state, db).await?;
@@ -227,7 +227,7 @@ pub async fn check_current_password(
         Ok(u) if current.len() <= 4096 => db.user_for_sign_in(&u).await?.and_then(|(_, h)| h),
         _ => None,
     };
-    let right = match skjold_auth::verify_password(current, stored).await {
+    let right = match skjold_app::credentials::verify_password(current, stored).await {
         Ok(right) => right,
         Err(e) => {
             attempt.release(state, db).await?;
@@ -275,7 +275,7 @@ pub async fn open_session(
     headers: &axum::http::HeaderMap,
     via: &'static str,
 ) -> Result<OpenedSession, ApiError> {
-    let token = skjold_auth::new_token();
+    let token = skjold_app::credentials::new_token();
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
@@ -284,7 +284,7 @@ pub async fn open_session(
         .db
         .create_session_restricted(
             &user.id,
-            &skjold_auth::hash_token(&token),
+            &skjold_app::credentials::hash_token(&token),
             timeouts,
             Some(&ip.to_string()),
             user_agent,

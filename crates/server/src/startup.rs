@@ -123,7 +123,7 @@ impl Application {
         );
 
         // Inflate the common-password list off the request path.
-        tokio::task::spawn_blocking(skjold_auth::preload_common_passwords);
+        tokio::task::spawn_blocking(skjold_app::credentials::preload_common_passwords);
         let demo = if tenants.catalog().is_empty().await? {
             let slug = TenantSlug::parse("demo").map_err(|e| anyhow::anyhow!(e))?;
             let (_, user, password) = crate::provision::create_tenant_with_admin(

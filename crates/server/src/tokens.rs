@@ -130,12 +130,12 @@ pub async fn create(
     let mut scopes = body.scopes;
     scopes.sort();
     scopes.dedup();
-    let token = skjold_auth::new_api_token();
+    let token = skjold_app::credentials::new_api_token();
     let created = db
         .create_api_token(NewApiToken {
             user_id,
             name: &name,
-            token_hash: &skjold_auth::hash_token(&token),
+            token_hash: &skjold_app::credentials::hash_token(&token),
             scopes: &scopes,
             expires_at: &format_timestamp(expires),
         })

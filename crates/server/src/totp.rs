@@ -42,7 +42,7 @@ pub fn matching_step(totp: &TOTP, code: &str, now_secs: u64) -> Option<i64> {
     let mut found = None;
     for delta in [-1i64, 0, 1] {
         let t = (now_secs as i64 + delta * STEP as i64).max(0) as u64;
-        if skjold_auth::tokens_equal(&totp.generate(t), code) {
+        if skjold_app::credentials::tokens_equal(&totp.generate(t), code) {
             found = Some((t / STEP) as i64);
         }
     }
@@ -86,7 +86,7 @@ pub fn recovery_hash(code: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    skjold_auth::hash_token(&format!("recovery:{norm}"))
+    skjold_app::credentials::hash_token(&format!("recovery:{norm}"))
 }
 
 /// Checks a second factor at sign-in: a current TOTP code not used before, or an unused

@@ -198,7 +198,7 @@ async fn change_password(
         &body.new_password,
     )
     .await?;
-    let hash = skjold_auth::hash_password(body.new_password).await?;
+    let hash = skjold_app::credentials::hash_password(body.new_password).await?;
     auth.db()
         .set_password_hash(
             &auth.actor(),

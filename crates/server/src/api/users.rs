@@ -197,7 +197,7 @@ async fn create_user(
     };
     let password_hash = match &access {
         FirstAccess::Password(p) | FirstAccess::OneTimePassword(p) => Some(
-            skjold_auth::hash_password(p.clone())
+            skjold_app::credentials::hash_password(p.clone())
                 .await
                 .map_err(ApiError::from)?,
         ),

@@ -13,7 +13,7 @@
 //! live in the tenant's own database). One browser is signed in to one tenant at a time;
 //! signing in to another replaces the cookie.
 //!
-//! The token is the same kind as the API's bearer tokens (`skjold_auth::new_token`); the
+//! The token is the same kind as the API's bearer tokens (`skjold_app::credentials::new_token`); the
 //! store keeps only its hash, with the same idle and absolute timeouts.
 //!
 //! # CSRF
@@ -314,7 +314,7 @@ impl<R: Requirement> FromRequestParts<AppState> for UiAuth<R> {
         let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
         let session = tenant
             .db
-            .session(&skjold_auth::hash_token(&token), timeouts)
+            .session(&skjold_app::credentials::hash_token(&token), timeouts)
             .await?;
         let Some(session) = session else {
             return Err(sign_in(true));

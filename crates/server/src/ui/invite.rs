@@ -22,7 +22,7 @@ const TRY_LATER: &str =
 fn signin_token(headers: &HeaderMap) -> String {
     match auth::cookie(headers, SIGNIN_COOKIE) {
         Some(t) if t.starts_with("skj_") && t.len() <= 100 => t.to_string(),
-        _ => skjold_auth::new_token(),
+        _ => skjold_app::credentials::new_token(),
     }
 }
 

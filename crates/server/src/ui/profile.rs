@@ -256,7 +256,7 @@ async fn change_password(
         )
         .await;
     }
-    let hash = skjold_auth::hash_password(new)
+    let hash = skjold_app::credentials::hash_password(new)
         .await
         .map_err(crate::ApiError::from)?;
     // Every other session ends; this one stays.

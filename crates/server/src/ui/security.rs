@@ -268,7 +268,7 @@ async fn page<R: Requirement>(
             lockout_fields,
             errors,
             locks,
-            common_count: skjold_auth::common_password_count(),
+            common_count: skjold_app::credentials::common_password_count(),
             session_fields,
             default_idle: state.config.session_idle_minutes,
             default_absolute: state.config.session_absolute_hours,

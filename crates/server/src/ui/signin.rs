@@ -34,7 +34,7 @@ const STALE_FORM: &str =
 fn signin_token(headers: &HeaderMap) -> String {
     match auth::cookie(headers, SIGNIN_COOKIE) {
         Some(t) if t.starts_with("skj_") && t.len() <= 100 => t.to_string(),
-        _ => skjold_auth::new_token(),
+        _ => skjold_app::credentials::new_token(),
     }
 }
 
@@ -74,7 +74,7 @@ async fn signed_in(tenant: &Tenant, headers: &HeaderMap, state: &AppState) -> bo
         tenant
             .db
             .session(
-                &skjold_auth::hash_token(token),
+                &skjold_app::credentials::hash_token(token),
                 match state.tenant_session_timeouts(&tenant.db).await {
                     Ok(t) => t,
                     Err(_) => return false,
@@ -332,7 +332,9 @@ async fn end_previous_session(state: &AppState, headers: &HeaderMap) {
         return;
     };
     if let Ok(Some((_, db))) = state.tenants.open(&slug).await {
-        let _ = db.delete_session(&skjold_auth::hash_token(token)).await;
+        let _ = db
+            .delete_session(&skjold_app::credentials::hash_token(token))
+            .await;
     }
 }
 
@@ -361,7 +363,7 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
     let ip = auth::client_ip(&parts);
     let form = read_form(Request::from_parts(parts, body), &state).await?;
     if let Some(token) = session_token(&headers, &slug) {
-        let hash = skjold_auth::hash_token(token);
+        let hash = skjold_app::credentials::hash_token(token);
         let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
         if let Some(session) = tenant.db.session(&hash, timeouts).await? {
             // A live session ends only by a form of its own.

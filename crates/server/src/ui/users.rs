@@ -330,7 +330,7 @@ async fn create(
     };
     let password_hash = match password {
         Some(p) => Some(
-            skjold_auth::hash_password(p)
+            skjold_app::credentials::hash_password(p)
                 .await
                 .map_err(crate::ApiError::from)?,
         ),

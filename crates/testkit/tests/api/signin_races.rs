@@ -468,7 +468,7 @@ async fn burst_memory_in_own_process() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let reads = reader.await.unwrap();
     let (after, peak) = (vm_kib("VmRSS:"), vm_kib("VmHWM:"));
-    let limits = skjold_auth::hashing_limits();
+    let limits = skjold_app::credentials::hashing_limits();
     println!(
         "150 sign-ins at once [{}]: {counts:?}; hashing permits {}; RSS before {} MiB, after {} MiB, peak {} MiB; bystander GET /me: {reads} answered 200",
         skjold_testkit::backend_name(),
@@ -497,11 +497,11 @@ fn a_full_hashing_queue_answers_503_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "run by a_full_hashing_queue_answers_503_with_retry_after in a process of its own"]
 async fn busy_in_own_process() {
-    let limits = skjold_auth::HashingLimits {
+    let limits = skjold_app::credentials::HashingLimits {
         permits: 1,
         wait: std::time::Duration::from_millis(1),
     };
-    assert!(skjold_auth::configure_hashing(limits));
+    assert!(skjold_app::credentials::configure_hashing(limits));
     let app = Arc::new(app_behind_proxy().await);
     let bodies: Vec<(Value, String)> = (0..30)
         .map(|i| {

@@ -5,7 +5,7 @@ use flate2::read::GzDecoder;
 use std::io::Read;
 use std::sync::OnceLock;
 
-static LIST_GZ: &[u8] = include_bytes!("../data/common-passwords.txt.gz");
+static LIST_GZ: &[u8] = include_bytes!("../../data/common-passwords.txt.gz");
 
 /// The inflated list: one buffer of sorted, lowercased lines and where each line starts.
 struct List {

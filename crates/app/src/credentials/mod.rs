@@ -1,4 +1,7 @@
-//! Credentials: password hashing with argon2id and bearer tokens.
+//! Credentials: password hashing with argon2id (behind a bounded queue), bearer tokens and
+//! their hashes, and the common-password list — the primitives the actions check and make
+//! credentials with. (Formerly the `skjold-auth` crate, folded into the application layer:
+//! the rules that use them — sign-in, sessions, factors — are actions, and belong here.)
 //!
 //! Hashing is deliberately slow, so it runs on the blocking pool, never on the async
 //! runtime's workers. Bearer tokens are random and only their SHA-256 is stored.
