@@ -168,6 +168,7 @@ async fn search(
             searched,
             next_href,
             first_href: (!cursor.is_empty()).then(|| with_query(&base, &filters)),
+            kinds: AuditKind::ALL,
         },
     )
 }
