@@ -11,7 +11,7 @@ use crate::{Actor, AppError, Ctx};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use skjold_audit::AuditTrail;
-use skjold_domain::audit::Draft;
+use skjold_domain::audit::{AuditKind, Draft};
 use skjold_domain::clock::format_timestamp;
 use skjold_store::{BeforeCommit, StoreError, TenantDb};
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ pub struct Audited {
 impl Audited {
     /// The event `kind` with `detail` (an object; the way the action came is added as `via`),
     /// done by `actor` in the context's tenant.
-    pub fn new(ctx: &Ctx<'_>, actor: &Actor, kind: &str, mut detail: Value) -> Arc<Self> {
+    pub fn new(ctx: &Ctx<'_>, actor: &Actor, kind: AuditKind, mut detail: Value) -> Arc<Self> {
         if let Value::Object(map) = &mut detail {
             map.insert("via".into(), actor.via().as_str().into());
         }
@@ -39,7 +39,7 @@ impl Audited {
             chain: ctx.db.slug().as_str().to_string(),
             draft: Mutex::new(Some(Draft {
                 at: format_timestamp(ctx.clock.now()),
-                kind: kind.to_string(),
+                kind: kind.into(),
                 request_id: ctx.request_id.clone(),
                 user_id,
                 username,

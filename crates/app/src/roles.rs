@@ -8,6 +8,7 @@ use crate::access::{role_detail, Granter};
 use crate::audited::Audited;
 use crate::{Actor, AppError, Ctx};
 use serde_json::json;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::RoleId;
 use skjold_store::{NewRole, RolePatch, RoleRecord, StoreError};
 
@@ -18,7 +19,7 @@ pub async fn create(ctx: &Ctx<'_>, actor: &Actor, new: NewRole) -> Result<RoleRe
     let event = Audited::new(
         ctx,
         actor,
-        "role.created",
+        AuditKind::RoleCreated,
         json!({ "before": null, "after": role_detail(&role) }),
     );
     event
@@ -50,7 +51,7 @@ pub async fn update(
     let event = Audited::new(
         ctx,
         actor,
-        "role.changed",
+        AuditKind::RoleChanged,
         json!({ "before": role_detail(&before), "after": role_detail(&after) }),
     );
     event
@@ -68,7 +69,7 @@ pub async fn delete(ctx: &Ctx<'_>, actor: &Actor, id: &RoleId) -> Result<RoleRec
     let event = Audited::new(
         ctx,
         actor,
-        "role.deleted",
+        AuditKind::RoleDeleted,
         json!({ "before": role_detail(&role), "after": null }),
     );
     Ok(event.db(ctx.db).delete_role(&actor.journal(), id).await?)

@@ -6,6 +6,7 @@ use crate::audited::Audited;
 use crate::password;
 use crate::{Actor, AppError, Ctx};
 use serde_json::json;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{PasswordPolicy, Right, SessionSettings};
 use skjold_store::{StoreError, TenantDb};
 
@@ -21,7 +22,7 @@ pub async fn set_password_policy(
     let event = Audited::new(
         ctx,
         actor,
-        "settings.password_policy_changed",
+        AuditKind::SettingsPasswordPolicyChanged,
         json!({ "before": before, "after": policy }),
     );
     password::store_policy(&event.db(ctx.db), &actor.journal(), &policy).await?;
@@ -51,7 +52,7 @@ pub async fn set_sessions(
     let event = Audited::new(
         ctx,
         actor,
-        "settings.sessions_changed",
+        AuditKind::SettingsSessionsChanged,
         json!({ "before": before, "after": settings }),
     );
     event

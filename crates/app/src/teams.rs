@@ -8,6 +8,7 @@ use crate::audited::Audited;
 use crate::users::may_act_on;
 use crate::{Actor, AppError, Ctx};
 use serde_json::json;
+use skjold_domain::audit::AuditKind;
 
 /// Adds `user_id` to the team; `false` when they were a member already. Recorded as
 /// `team.member_added`.
@@ -47,7 +48,7 @@ pub async fn add_member(
     let event = Audited::new(
         ctx,
         actor,
-        "team.member_added",
+        AuditKind::TeamMemberAdded,
         json!({
             "team_id": team.id, "team": team.name, "user_id": user.id,
             "before": { "member": false }, "after": { "member": true },
@@ -76,7 +77,7 @@ pub async fn remove_member(
     let event = Audited::new(
         ctx,
         actor,
-        "team.member_removed",
+        AuditKind::TeamMemberRemoved,
         json!({
             "team_id": team.id, "team": team.name, "user_id": user.id,
             "before": { "member": true }, "after": { "member": false },

@@ -8,6 +8,7 @@
 use crate::audited::Audited;
 use crate::{Actor, AppError, Ctx};
 use serde::{Deserialize, Serialize};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{FieldErrors, Right};
 use skjold_store::{StoreError, TenantDb, User};
 use utoipa::ToSchema;
@@ -134,7 +135,7 @@ pub async fn set_policy(
     let event = Audited::new(
         ctx,
         actor,
-        "settings.two_factor_changed",
+        AuditKind::SettingsTwoFactorChanged,
         serde_json::json!({ "before": before, "after": after }),
     );
     event

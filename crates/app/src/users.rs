@@ -10,6 +10,7 @@ use crate::access::{self, Granter};
 use crate::audited::Audited;
 use crate::{Actor, AppError, Ctx};
 use serde_json::json;
+use skjold_domain::audit::AuditKind;
 use skjold_store::{EndedAccess, RoleRecord, User, UserPatch, UserStatus};
 
 /// Refuses an action of `actor` on `target` unless the actor holds the target's role (an
@@ -64,14 +65,14 @@ pub async fn change(
     // A change of rights or of who may sign in is a use of system rights: its own event.
     let kind = if new_status != current.status {
         if new_status == UserStatus::Disabled {
-            "user.disabled"
+            AuditKind::UserDisabled
         } else {
-            "user.enabled"
+            AuditKind::UserEnabled
         }
     } else if new_role != current.role {
-        "user.role_changed"
+        AuditKind::UserRoleChanged
     } else {
-        "user.changed"
+        AuditKind::UserChanged
     };
     let detail = json!({
         "user_id": current.id, "username": current.username,
@@ -108,7 +109,7 @@ pub async fn reset_password(
     let event = Audited::new(
         ctx,
         actor,
-        "user.password_reset",
+        AuditKind::UserPasswordReset,
         json!({ "user_id": user.id, "username": user.username }),
     );
     let made = crate::password::reset(
@@ -143,7 +144,7 @@ pub async fn end_access(ctx: &Ctx<'_>, actor: &Actor, id: &str) -> Result<EndedA
     let event = Audited::new(
         ctx,
         actor,
-        "user.sessions_revoked",
+        AuditKind::UserSessionsRevoked,
         json!({
             "user_id": user.id, "username": user.username,
             "ended": sessions, "api_tokens": api_tokens, "invites": invites,
@@ -166,7 +167,7 @@ pub async fn require_two_factor(
     let event = Audited::new(
         ctx,
         actor,
-        "users.two_factor_required",
+        AuditKind::UsersTwoFactorRequired,
         json!({ "user": user.id, "username": user.username, "required": required }),
     );
     // The event is recorded by the commit, so only when the demand changes.
@@ -191,7 +192,12 @@ pub async fn lift_lock(ctx: &Ctx<'_>, actor: &Actor, typed: &str) -> Result<(), 
             "no sign-in failures recorded for that name",
         ));
     }
-    let event = Audited::new(ctx, actor, "auth.lock_lifted", json!({ "username": name }));
+    let event = Audited::new(
+        ctx,
+        actor,
+        AuditKind::AuthLockLifted,
+        json!({ "username": name }),
+    );
     // Clearing is one statement without a transaction of its own: record first.
     event.finish().await?;
     ctx.db.clear_sign_in_failures(&name).await?;

@@ -10,7 +10,7 @@ mod verify;
 mod writer;
 
 pub use files::{chain_dir, day_files, Seal};
-pub use retention::{purge_before, PurgeReport, PURGED};
+pub use retention::{purge_before, PurgeReport};
 pub use trail::{backfill, AuditError, AuditTrail};
 pub use verify::{verify_chain, Damage, DamageKind, VerifyReport};
 

@@ -6,11 +6,9 @@
 use crate::files;
 use crate::trail::{chain_db, AuditTrail};
 use serde::Serialize;
-use skjold_domain::audit::{AuditRecord, Draft};
+use skjold_domain::audit::{AuditKind, AuditRecord, Draft};
 use skjold_store::{StoreError, TenantRouter};
 use std::path::Path;
-
-pub const PURGED: &str = "audit.purged";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PurgeReport {
@@ -47,7 +45,7 @@ pub async fn purge_before(
     };
     let anchor = Draft {
         at: now.to_string(),
-        kind: PURGED.to_string(),
+        kind: AuditKind::AuditPurged.into(),
         username: Some("system".to_string()),
         detail: Some(serde_json::json!({
             "before_day": before_day,

@@ -11,14 +11,11 @@ use crate::restore::{choose_snapshot, Built, Target};
 use crate::{BackupError, Backups, Progress};
 use sha2::{Digest, Sha256};
 use skjold_audit::AuditTrail;
-use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
+use skjold_domain::audit::{AuditKind, Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::TenantSlug;
 use skjold_store::{DrillRecord, DumpSink, StoreError, TenantDb};
 use std::collections::BTreeMap;
-
-/// The kind of the security event a failed drill raises.
-pub const DRILL_FAILED: &str = "backup.drill.failed";
 
 /// An export reduced to, per table, its row count and an order-independent digest of its
 /// rows, so two databases of any size compare in constant memory.
@@ -108,7 +105,7 @@ impl Backups {
             for chain in [SYSTEM_CHAIN, slug.as_str()] {
                 let draft = Draft {
                     at: format_timestamp(self.clock.now()),
-                    kind: DRILL_FAILED.to_string(),
+                    kind: AuditKind::BackupDrillFailed.into(),
                     username: Some("system".to_string()),
                     detail: Some(detail.clone()),
                     ..Draft::default()

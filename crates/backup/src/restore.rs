@@ -8,6 +8,7 @@ use crate::{BackupError, Backups, Journal, SnapshotReader};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use skjold_audit::AuditTrail;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::TenantSlug;
@@ -58,13 +59,13 @@ async fn record(
     audit: &AuditTrail,
     chain: &str,
     at: DateTime<Utc>,
-    kind: &str,
+    kind: AuditKind,
     by: &str,
     detail: serde_json::Value,
 ) -> Result<(), BackupError> {
     let draft = Draft {
         at: format_timestamp(at),
-        kind: kind.to_string(),
+        kind: kind.into(),
         username: Some(by.to_string()),
         detail: Some(detail),
         ..Draft::default()
@@ -193,7 +194,7 @@ impl Backups {
                 audit,
                 SYSTEM_CHAIN,
                 self.clock.now(),
-                "backup.restored",
+                AuditKind::BackupRestored,
                 &req.by,
                 detail.clone(),
             )
@@ -202,7 +203,7 @@ impl Backups {
                 audit,
                 into.as_str(),
                 self.clock.now(),
-                "backup.restored",
+                AuditKind::BackupRestored,
                 &req.by,
                 detail.clone(),
             )
@@ -212,7 +213,7 @@ impl Backups {
                     audit,
                     slug,
                     self.clock.now(),
-                    "backup.restored",
+                    AuditKind::BackupRestored,
                     &req.by,
                     detail,
                 )
@@ -259,7 +260,7 @@ impl Backups {
             audit,
             slug,
             self.clock.now(),
-            "backup.restored",
+            AuditKind::BackupRestored,
             &req.by,
             detail.clone(),
         )
@@ -268,7 +269,7 @@ impl Backups {
             audit,
             SYSTEM_CHAIN,
             self.clock.now(),
-            "backup.restored",
+            AuditKind::BackupRestored,
             &req.by,
             detail,
         )

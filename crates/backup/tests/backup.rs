@@ -981,7 +981,7 @@ async fn drills_leave_evidence_and_a_failed_one_raises_a_security_event() {
     env.audit.flush().await.unwrap();
     for chain in [skjold_domain::audit::SYSTEM_CHAIN, "acme"] {
         assert!(
-            audit_lines(&env, chain).contains(skjold_backup::drill::DRILL_FAILED),
+            audit_lines(&env, chain).contains(skjold_domain::AuditKind::BackupDrillFailed.as_str()),
             "no drill failure in {chain}"
         );
     }

@@ -14,6 +14,7 @@ use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::audit::{Draft, GENESIS};
 use skjold_domain::clock::format_timestamp;
 use skjold_store::{AuditQuery, TenantDb};
@@ -232,7 +233,7 @@ async fn generate(
         let draft = if roll < 970 {
             Draft {
                 at: format_timestamp(at),
-                kind: "http.access".into(),
+                kind: AuditKind::HttpAccess.into(),
                 request_id: Some(format!("{i:016x}")),
                 username: Some(username),
                 ip: Some(ip),
@@ -255,16 +256,16 @@ async fn generate(
             }
         } else {
             let kind = match roll {
-                970..=984 => "auth.sign_in.succeeded",
-                985..=994 => "auth.sign_in.failed",
-                _ => "user.changed",
+                970..=984 => AuditKind::AuthSignInSucceeded,
+                985..=994 => AuditKind::AuthSignInFailed,
+                _ => AuditKind::UserChanged,
             };
             Draft {
                 at: format_timestamp(at),
                 kind: kind.into(),
                 username: Some(username),
                 ip: Some(ip),
-                detail: (kind == "auth.sign_in.failed")
+                detail: (kind == AuditKind::AuthSignInFailed)
                     .then(|| serde_json::json!({"reason": "wrong_password"})),
                 ..Draft::default()
             }

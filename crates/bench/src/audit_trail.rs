@@ -16,7 +16,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use skjold_audit::AuditTrail;
-use skjold_domain::audit::{Draft, ACCESS};
+use skjold_domain::audit::{AuditKind, Draft};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::SharedClock;
 use std::path::PathBuf;
@@ -178,7 +178,7 @@ async fn one_run(
 fn access_draft(clock: &SharedClock, task: u64, i: u64) -> Draft {
     Draft {
         at: format_timestamp(clock.now()),
-        kind: ACCESS.to_string(),
+        kind: AuditKind::HttpAccess.into(),
         request_id: Some(format!("01JBENCH{task:04}{i:014}")),
         user_id: Some("01JBENCHUSER00000000000000".to_string()),
         username: Some(crate::load::ADMIN.to_string()),

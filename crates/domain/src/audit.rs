@@ -17,8 +17,10 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The chain of installation-level records (operators, tenantless requests).
 pub const SYSTEM_CHAIN: &str = "_system";
 
-/// The kind of every per-request access record.
-pub const ACCESS: &str = "http.access";
+pub use crate::audit_kind::{AuditKind, Severity, UnknownAuditKind};
+
+/// The kind of every per-request access record, as stored ([`AuditKind::HttpAccess`]).
+pub const ACCESS: &str = AuditKind::HttpAccess.as_str();
 
 /// One audit record as stored in the database and written to the daily file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -29,7 +31,8 @@ pub struct AuditRecord {
     pub at: String,
     /// The tenant's slug, or `_system`.
     pub chain: String,
-    /// `http.access`, or a security event such as `auth.sign_in.failed`.
+    /// `http.access`, or a security event such as `auth.sign_in.failed`: an [`AuditKind`]'s
+    /// text, kept as text because a trail may hold kinds that are no longer written.
     pub kind: String,
     pub request_id: Option<String>,
     pub user_id: Option<String>,
@@ -55,6 +58,7 @@ pub struct AuditRecord {
 #[derive(Debug, Clone, Default)]
 pub struct Draft {
     pub at: String,
+    /// The [`AuditKind`]'s text: producers name their kind with the enum (`kind.into()`).
     pub kind: String,
     pub request_id: Option<String>,
     pub user_id: Option<String>,

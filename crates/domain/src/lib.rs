@@ -5,6 +5,7 @@
 //! This crate does no I/O.
 
 pub mod audit;
+mod audit_kind;
 pub mod clock;
 pub mod crm;
 pub mod field;
@@ -14,6 +15,7 @@ pub mod session_settings;
 pub mod slug;
 pub mod user;
 
+pub use audit::{AuditKind, Severity};
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use field::{double_option, parse_json, parse_json_bytes, FieldError, FieldErrors};
 pub use password_policy::{LockoutPolicy, PasswordPolicy, PasswordRule, PolicyViolation};

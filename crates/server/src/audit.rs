@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use serde_json::Value;
-use skjold_domain::audit::{Draft, ACCESS, SYSTEM_CHAIN};
+use skjold_domain::audit::{AuditKind, Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -162,7 +162,7 @@ pub async fn access_layer(State(state): State<AppState>, mut req: Request, next:
     };
     let draft = Draft {
         at,
-        kind: ACCESS.to_string(),
+        kind: AuditKind::HttpAccess.into(),
         request_id: Some(crate::middleware::current_request_id()),
         user_id: who.user_id,
         username: who.username,
@@ -202,7 +202,7 @@ async fn admit_unauthenticated(state: &AppState, ip: IpAddr) -> Result<(), Refus
         let limits = state.config.audit_guard_limits();
         let event = Event::new(
             state,
-            crate::audit_guard::DISK_LOW,
+            AuditKind::SystemDiskLow,
             None,
             serde_json::json!({
                 "available_bytes": space.available,
@@ -330,12 +330,12 @@ pub struct Event {
 }
 
 impl Event {
-    /// `kind` names the event, e.g. `auth.sign_in.failed`; `detail` is free-form JSON.
-    pub fn new(state: &AppState, kind: &str, ip: Option<IpAddr>, detail: Value) -> Self {
+    /// `kind` names the event, e.g. [`AuditKind::AuthSignInFailed`]; `detail` is free-form JSON.
+    pub fn new(state: &AppState, kind: AuditKind, ip: Option<IpAddr>, detail: Value) -> Self {
         Self {
             draft: Draft {
                 at: format_timestamp(state.clock.now()),
-                kind: kind.to_string(),
+                kind: kind.into(),
                 request_id: Some(crate::middleware::current_request_id()),
                 ip: ip.map(|i| i.to_string()),
                 detail: (!detail.is_null()).then_some(detail),
@@ -373,7 +373,7 @@ impl<R: crate::extract::Requirement> crate::extract::Authorized<R> {
         &self,
         state: &AppState,
         ip: IpAddr,
-        kind: &str,
+        kind: AuditKind,
         detail: Value,
     ) -> Result<(), ApiError> {
         Event::new(state, kind, Some(ip), detail)

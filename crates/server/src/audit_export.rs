@@ -9,9 +9,6 @@ use axum::response::Response;
 use skjold_domain::audit::AuditRecord;
 use skjold_store::{AuditQuery, TenantDb};
 
-/// The event every export leaves in the trail it exported.
-pub const EXPORTED: &str = "audit.exported";
-
 /// Records fetched per database round trip while streaming.
 const PAGE: usize = 500;
 

@@ -26,7 +26,7 @@ use governor::clock::Clock as GovernorClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use serde_json::json;
-use skjold_domain::audit::Draft;
+use skjold_domain::audit::{AuditKind, Draft};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::SharedClock;
 use std::collections::HashMap;
@@ -34,12 +34,6 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-/// The kind of the record that stands for the requests of one address and minute that were
-/// refused (or not recorded one by one) by this guard.
-pub const SUMMARISED: &str = "access.summarised";
-/// The security event raised when the audit filesystem runs low.
-pub const DISK_LOW: &str = "system.disk_low";
 
 /// How many sample paths a summary keeps.
 const SAMPLE_PATHS: usize = 10;
@@ -333,7 +327,7 @@ impl AuditGuard {
             .map(|((ip, chain, minute), s)| {
                 let draft = Draft {
                     at: format_timestamp(s.last),
-                    kind: SUMMARISED.to_string(),
+                    kind: AuditKind::AccessSummarised.into(),
                     ip: Some(ip.to_string()),
                     detail: Some(json!({
                         "minute": format_timestamp(minute),

@@ -13,6 +13,7 @@ use crate::ipguard::{AfterFailure, Verdict};
 use crate::password::PasswordRefusal;
 use crate::{ApiError, AppState};
 use axum::http::{HeaderMap, Uri};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::{Clock, TenantSlug, UserKind, UserStatus};
 use skjold_store::TenantStatus;
@@ -114,7 +115,7 @@ pub async fn issue_recorded(
     let issued = issue(state.clock.as_ref(), db, db.slug(), user, &by.id).await?;
     crate::audit::Event::new(
         state,
-        "user.invited",
+        AuditKind::UserInvited,
         Some(ip),
         serde_json::json!({
             "user_id": user.id, "username": user.username,
@@ -187,7 +188,7 @@ pub async fn count_miss(
     if let AfterFailure::BanStarted(until) = state.ip_guard.record_failure(ip, state.clock.now()) {
         crate::audit::Event::new(
             state,
-            "auth.address_banned",
+            AuditKind::AuthAddressBanned,
             Some(ip),
             serde_json::json!({ "until": format_timestamp(until), "via": via }),
         )
@@ -247,7 +248,7 @@ pub(crate) async fn accept_link(
         Ok(user) => {
             Event::new(
                 state,
-                "user.invite_accepted",
+                AuditKind::UserInviteAccepted,
                 Some(ip),
                 serde_json::json!({ "user_id": user.id, "username": user.username, "via": via }),
             )

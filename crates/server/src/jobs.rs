@@ -16,6 +16,7 @@
 
 use crate::AppState;
 use chrono::{DateTime, Duration, Utc};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use std::future::Future;
@@ -206,12 +207,12 @@ async fn chains(state: &AppState) -> Result<Vec<String>, String> {
 async fn system_event(
     state: &AppState,
     chain: &str,
-    kind: &str,
+    kind: AuditKind,
     detail: serde_json::Value,
 ) -> Result<(), String> {
     let draft = Draft {
         at: format_timestamp(state.clock.now()),
-        kind: kind.to_string(),
+        kind: kind.into(),
         username: Some("system".to_string()),
         detail: Some(detail),
         ..Draft::default()
@@ -241,15 +242,27 @@ pub async fn audit_verify(state: AppState) -> Result<serde_json::Value, String> 
                 "chain": chain, "kind": first.kind, "location": first.location,
                 "detail": first.detail, "damage_count": report.damage.len(),
             });
-            system_event(&state, SYSTEM_CHAIN, "audit.verify.failed", detail.clone()).await?;
+            system_event(
+                &state,
+                SYSTEM_CHAIN,
+                AuditKind::AuditVerifyFailed,
+                detail.clone(),
+            )
+            .await?;
             if chain != SYSTEM_CHAIN {
-                system_event(&state, &chain, "audit.verify.failed", detail).await?;
+                system_event(&state, &chain, AuditKind::AuditVerifyFailed, detail).await?;
             }
             damaged.push(chain);
         }
     }
     let summary = serde_json::json!({ "chains": checked, "damaged": damaged });
-    system_event(&state, SYSTEM_CHAIN, "audit.verified", summary.clone()).await?;
+    system_event(
+        &state,
+        SYSTEM_CHAIN,
+        AuditKind::AuditVerified,
+        summary.clone(),
+    )
+    .await?;
     Ok(summary)
 }
 
@@ -339,7 +352,7 @@ pub async fn backup_snapshot(state: AppState) -> Result<serde_json::Value, Strin
         system_event(
             &state,
             SYSTEM_CHAIN,
-            "backup.snapshot.failed",
+            AuditKind::BackupSnapshotFailed,
             serde_json::json!({ "failed": failed }),
         )
         .await?;

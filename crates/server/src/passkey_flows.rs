@@ -8,6 +8,7 @@ use crate::passkeys::{self as pk, kind};
 use crate::signin::Outcome;
 use crate::{ApiError, AppState};
 use serde::Serialize;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{FieldErrors, Username};
 use skjold_store::{PasskeyRecord, UserStatus};
 use utoipa::ToSchema;
@@ -375,7 +376,7 @@ pub async fn passkey_outcome(
         Err(WebauthnError::CredentialPossibleCompromise) => {
             Event::new(
                 state,
-                "auth.passkey_clone_suspected",
+                AuditKind::AuthPasskeyCloneSuspected,
                 Some(ip),
                 serde_json::json!({ "passkey": stored.id, "name": stored.name, "via": via }),
             )

@@ -2,6 +2,7 @@
 //! behalf: shared by `serve` (the demo tenant) and the CLI. Each step is an audited event.
 
 use skjold_audit::AuditTrail;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::{Role, TenantSlug, UserKind, Username};
@@ -27,12 +28,12 @@ pub async fn operator_event(
     router: &TenantRouter,
     audit: &AuditTrail,
     chain: &str,
-    kind: &str,
+    kind: AuditKind,
     detail: serde_json::Value,
 ) -> Result<(), skjold_audit::AuditError> {
     let draft = Draft {
         at: format_timestamp(router.catalog().clock().now()),
-        kind: kind.to_string(),
+        kind: kind.into(),
         username: Some("operator".to_string()),
         detail: Some(detail),
         ..Draft::default()
@@ -76,7 +77,7 @@ pub async fn create_tenant_with_admin(
         router,
         audit,
         SYSTEM_CHAIN,
-        "tenant.created",
+        AuditKind::TenantCreated,
         serde_json::json!({ "tenant": slug.as_str(), "name": display_name }),
     )
     .await?;
@@ -188,7 +189,7 @@ pub async fn add_user_of_kind(
         router,
         audit,
         slug.as_str(),
-        "user.created",
+        AuditKind::UserCreated,
         serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "kind": user.kind, "by": what }),
     )
     .await?;

@@ -10,9 +10,6 @@ use serde_json::Value;
 use skjold_domain::crm::Entity;
 use skjold_store::{ListQuery, Page, Sight, StoreError, TenantDb, MAX_LIMIT};
 
-/// The event every export of CRM records leaves in the tenant's trail.
-pub const EXPORTED: &str = "records.exported";
-
 /// The columns of a record type's CSV: its id, every stored field, its two times. The same
 /// keys as the API's JSON, in this fixed order whatever a page holds.
 pub fn columns<E: Entity>() -> Vec<&'static str> {
@@ -89,7 +86,8 @@ enum Step<E> {
 
 /// Reads the first page of every record `query` matches within `sight` (its limit and cursor
 /// are ignored), so that a bad filter is refused before anything is sent; the caller then
-/// records [`Export::detail`] as [`EXPORTED`] and answers with [`Export::response`].
+/// records [`Export::detail`] as [`skjold_domain::AuditKind::RecordsExported`] and answers
+/// with [`Export::response`].
 pub async fn start<E: Entity>(
     db: &TenantDb,
     sight: &Sight,

@@ -7,6 +7,7 @@ use crate::{ApiError, AppState};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use skjold_backup::{BackupError, Progress, RestoreProgress, RestoreRequest};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::audit::Draft;
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::TenantSlug;
@@ -221,7 +222,7 @@ pub async fn start(
                 });
                 let draft = Draft {
                     at: format_timestamp(state.clock.now()),
-                    kind: "backup.restore.failed".into(),
+                    kind: AuditKind::BackupRestoreFailed.into(),
                     username: Some(req.by.clone()),
                     detail: Some(detail),
                     ..Draft::default()

@@ -21,6 +21,7 @@
 use crate::audit::Event;
 use crate::ipguard::{AfterFailure, Verdict};
 use crate::{ApiError, AppState};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
 use skjold_domain::Username;
 use skjold_store::{
@@ -100,7 +101,7 @@ pub async fn check_password(
         if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
             d.extend(extra);
         }
-        Event::new(state, "auth.sign_in.failed", Some(ip), detail).tried(typed_username)
+        Event::new(state, AuditKind::AuthSignInFailed, Some(ip), detail).tried(typed_username)
     };
 
     // 1 and 2. The address, then the account: an attempt reserved at both.
@@ -145,7 +146,7 @@ pub async fn check_password(
         attempt.release(state, db).await?;
         Event::new(
             state,
-            "auth.sign_in.failed",
+            AuditKind::AuthSignInFailed,
             Some(ip),
             serde_json::json!({ "reason": "tenant_suspended", "via": via }),
         )
@@ -178,7 +179,7 @@ pub async fn check_password(
             Some("recovery_code") => {
                 Event::new(
                     state,
-                    "auth.recovery_code_used",
+                    AuditKind::AuthRecoveryCodeUsed,
                     Some(ip),
                     serde_json::json!({ "via": via }),
                 )
@@ -240,7 +241,7 @@ pub async fn check_current_password(
     }
     Event::new(
         state,
-        "auth.sign_in.failed",
+        AuditKind::AuthSignInFailed,
         Some(ip),
         serde_json::json!({ "reason": "wrong_current_password", "via": via }),
     )
@@ -293,7 +294,7 @@ pub async fn open_session(
         .await?;
     Event::new(
         state,
-        "auth.sign_in.succeeded",
+        AuditKind::AuthSignInSucceeded,
         Some(ip),
         serde_json::json!({ "via": via, "enrolment_required": must_enrol }),
     )
@@ -379,7 +380,7 @@ async fn locked_event(
 ) -> Result<(), ApiError> {
     Event::new(
         state,
-        "auth.sign_in.failed",
+        AuditKind::AuthSignInFailed,
         Some(ip),
         serde_json::json!({
             "reason": "locked",
@@ -464,7 +465,7 @@ pub async fn reserve(
             state.ip_guard.release(ip);
             Event::new(
                 state,
-                "auth.sign_in.failed",
+                AuditKind::AuthSignInFailed,
                 Some(ip),
                 serde_json::json!({ "reason": "attempts_in_flight", "via": via }),
             )
@@ -533,7 +534,7 @@ pub async fn failed_factor(
 ) -> Result<Outcome, ApiError> {
     Event::new(
         state,
-        "auth.sign_in.failed",
+        AuditKind::AuthSignInFailed,
         Some(ip),
         serde_json::json!({ "reason": reason, "via": via }),
     )
@@ -566,7 +567,7 @@ async fn locked_now_event(
 ) -> Result<(), ApiError> {
     Event::new(
         state,
-        "auth.account_locked",
+        AuditKind::AuthAccountLocked,
         Some(ip),
         serde_json::json!({
             "until": format_timestamp(until),
@@ -608,7 +609,7 @@ async fn failure(
     if let AfterFailure::BanStarted(until) = state.ip_guard.settle_failure(ip, now) {
         Event::new(
             state,
-            "auth.address_banned",
+            AuditKind::AuthAddressBanned,
             Some(ip),
             serde_json::json!({ "until": format_timestamp(until), "via": via }),
         )

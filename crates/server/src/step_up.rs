@@ -7,6 +7,7 @@
 use crate::audit::Event;
 use crate::signin::{self, Credentials, Outcome};
 use crate::{ApiError, AppState};
+use skjold_domain::audit::AuditKind;
 use skjold_store::{Session, TenantDb, TenantRecord};
 use std::net::IpAddr;
 
@@ -84,7 +85,7 @@ pub async fn verify(
     db.mark_session_verified(&session.token_hash).await?;
     Event::new(
         state,
-        "auth.step_up",
+        AuditKind::AuthStepUp,
         Some(ip),
         serde_json::json!({ "via": via }),
     )

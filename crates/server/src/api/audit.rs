@@ -2,14 +2,14 @@
 //! no route that changes or deletes a record.
 
 use super::TenantPath;
-use crate::audit_export::{self, export_detail, exported};
+use crate::audit_export::{export_detail, exported};
 use crate::audit_search::{audit_query, encode_cursor, search_flushed};
 use crate::export::ExportFormat;
 use crate::extract::{ApiQuery, AuditRead, Authorized};
 use crate::{ApiError, AppState};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use skjold_domain::audit::AuditRecord;
+use skjold_domain::audit::{AuditKind, AuditRecord};
 use skjold_domain::FieldErrors;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -137,7 +137,7 @@ async fn export_audit(
         None,
     )?;
     let detail = export_detail(p.format, &q);
-    auth.audit_event(&state, ip.0, audit_export::EXPORTED, detail)
+    auth.audit_event(&state, ip.0, AuditKind::AuditExported, detail)
         .await?;
     exported(&state, auth.db(), q, p.format).await
 }

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::UserKind;
 use skjold_store::User;
 use utoipa::ToSchema;
@@ -101,7 +102,7 @@ async fn withdraw_invite(
     auth.audit_event(
         &state,
         ip,
-        "user.invite_withdrawn",
+        AuditKind::UserInviteWithdrawn,
         serde_json::json!({ "user_id": user.id, "username": user.username }),
     )
     .await?;
@@ -222,7 +223,7 @@ async fn create_service_token(
     auth.audit_event(
         &state,
         ip,
-        "api_token.created",
+        AuditKind::ApiTokenCreated,
         serde_json::json!({
             "token_id": created.view.id, "name": created.view.name,
             "scopes": created.view.scopes, "expires_at": created.view.expires_at,
@@ -270,7 +271,7 @@ async fn revoke_service_token(
     auth.audit_event(
         &state,
         ip,
-        "api_token.revoked",
+        AuditKind::ApiTokenRevoked,
         serde_json::json!({ "token_id": token_id, "for_user_id": user.id, "for_username": user.username }),
     )
     .await?;

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{double_option, Email, FieldErrors, Grant, Right, Visibility};
 use skjold_store::{TenantDb, User, UserPatch};
 use utoipa::ToSchema;
@@ -144,8 +145,13 @@ async fn patch_me(
         .db()
         .update_user(&auth.actor(), &auth.user().id, patch)
         .await?;
-    auth.audit_event(&state, ip, "user.profile_updated", serde_json::Value::Null)
-        .await?;
+    auth.audit_event(
+        &state,
+        ip,
+        AuditKind::UserProfileUpdated,
+        serde_json::Value::Null,
+    )
+    .await?;
     Ok(Json(Me::new(&user, &auth.grant)))
 }
 
@@ -207,8 +213,13 @@ async fn change_password(
             Some(&auth.session.token_hash),
         )
         .await?;
-    auth.audit_event(&state, ip, "user.password_changed", serde_json::Value::Null)
-        .await?;
+    auth.audit_event(
+        &state,
+        ip,
+        AuditKind::UserPasswordChanged,
+        serde_json::Value::Null,
+    )
+    .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

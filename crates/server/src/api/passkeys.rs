@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
+use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -135,7 +136,7 @@ async fn register(
     auth.audit_event(
         &state,
         ip,
-        "auth.passkey_added",
+        AuditKind::AuthPasskeyAdded,
         serde_json::json!({ "passkey": record.id, "name": record.name }),
     )
     .await?;
@@ -175,7 +176,7 @@ async fn rename(
     auth.audit_event(
         &state,
         ip,
-        "auth.passkey_renamed",
+        AuditKind::AuthPasskeyRenamed,
         serde_json::json!({ "passkey": record.id, "name": record.name }),
     )
     .await?;
@@ -202,7 +203,7 @@ async fn remove(
     auth.audit_event(
         &state,
         ip,
-        "auth.passkey_removed",
+        AuditKind::AuthPasskeyRemoved,
         serde_json::json!({ "passkey": id, "name": name }),
     )
     .await?;

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_domain::crm::{Activity, Company, Entity, Person, Sale};
-use skjold_domain::FieldErrors;
+use skjold_domain::{AuditKind, FieldErrors};
 use skjold_store::{HistoryEntry, ListQuery, ListSort};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -239,7 +239,7 @@ async fn export<E: Entity>(
     let export =
         records_export::start::<E>(auth.db(), &auth.sight(), query, format, state.clock.now())
             .await?;
-    auth.audit_event(state, ip, records_export::EXPORTED, export.detail())
+    auth.audit_event(state, ip, AuditKind::RecordsExported, export.detail())
         .await?;
     Ok(export.response())
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -139,10 +140,15 @@ async fn sign_out(
     auth: Authorized<Enrolling>,
 ) -> Result<StatusCode, ApiError> {
     auth.db().delete_session(&auth.session.token_hash).await?;
-    Event::new(&state, "auth.sign_out", Some(ip), serde_json::Value::Null)
-        .by(&auth.user().id, &auth.user().username)
-        .record(&state, auth.db().slug().as_str())
-        .await?;
+    Event::new(
+        &state,
+        AuditKind::AuthSignOut,
+        Some(ip),
+        serde_json::Value::Null,
+    )
+    .by(&auth.user().id, &auth.user().username)
+    .record(&state, auth.db().slug().as_str())
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -12,6 +12,7 @@ use axum::Extension;
 use axum::Json;
 use serde::Serialize;
 use skjold_app::Via;
+use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -67,7 +68,7 @@ async fn revoke_my_session(
     auth.audit_event(
         &state,
         ip,
-        "auth.session_revoked",
+        AuditKind::AuthSessionRevoked,
         serde_json::json!({ "session": id }),
     )
     .await?;

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use skjold_app::Via;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::double_option;
 use skjold_store::{StoreError, Team, TeamMember, TeamPatch};
 use utoipa::{IntoParams, ToSchema};
@@ -169,7 +170,7 @@ async fn create_team(
     auth.audit_event(
         &state,
         ip,
-        "team.created",
+        AuditKind::TeamCreated,
         serde_json::json!({ "before": null, "after": detail(&team) }),
     )
     .await?;
@@ -234,7 +235,7 @@ async fn update_team(
         auth.audit_event(
             &state,
             ip,
-            "team.changed",
+            AuditKind::TeamChanged,
             serde_json::json!({ "before": detail(&before), "after": detail(&after) }),
         )
         .await?;
@@ -267,7 +268,7 @@ async fn delete_team(
     auth.audit_event(
         &state,
         ip,
-        "team.deleted",
+        AuditKind::TeamDeleted,
         serde_json::json!({ "before": before, "after": null }),
     )
     .await?;

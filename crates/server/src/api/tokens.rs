@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::Extension;
 use axum::Json;
 use serde::Serialize;
+use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -70,7 +71,7 @@ async fn create_token(
     auth.audit_event(
         &state,
         ip,
-        "api_token.created",
+        AuditKind::ApiTokenCreated,
         serde_json::json!({
             "token_id": created.view.id, "name": created.view.name,
             "scopes": created.view.scopes, "expires_at": created.view.expires_at,
@@ -112,7 +113,7 @@ async fn revoke_token(
     auth.audit_event(
         &state,
         ip,
-        "api_token.revoked",
+        AuditKind::ApiTokenRevoked,
         serde_json::json!({ "token_id": id }),
     )
     .await?;

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::FieldErrors;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -106,8 +107,13 @@ async fn confirm(
             .unrestrict_session(&auth.session.token_hash)
             .await?;
     }
-    auth.audit_event(&state, ip, "auth.totp_enabled", serde_json::Value::Null)
-        .await?;
+    auth.audit_event(
+        &state,
+        ip,
+        AuditKind::AuthTotpEnabled,
+        serde_json::Value::Null,
+    )
+    .await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))

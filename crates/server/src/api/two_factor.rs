@@ -15,6 +15,7 @@ use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_app::Via;
+use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -119,7 +120,7 @@ async fn disable_totp(
     auth.audit_event(
         &state,
         ip,
-        "auth.totp_disabled",
+        AuditKind::AuthTotpDisabled,
         serde_json::json!({ "proof": field }),
     )
     .await?;
@@ -144,7 +145,7 @@ async fn regenerate_recovery_codes(
     auth.audit_event(
         &state,
         ip,
-        "auth.recovery_codes_regenerated",
+        AuditKind::AuthRecoveryCodesRegenerated,
         serde_json::Value::Null,
     )
     .await?;

@@ -11,6 +11,7 @@ use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_app::Via;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{double_option, FieldErrors, UserKind, Username};
 use skjold_store::{NewUser, User, UserStatus};
 use utoipa::ToSchema;
@@ -221,7 +222,7 @@ async fn create_user(
     auth.audit_event(
         &state,
         ip,
-        "user.created",
+        AuditKind::UserCreated,
         serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "role_name": role.name, "kind": user.kind }),
     )
     .await?;

@@ -6,7 +6,6 @@ use super::fields::show_time;
 use super::records::with_query;
 use super::templates::{AuditPage, AuditRow, FormField};
 use super::{render, Chrome, UiError};
-use crate::audit_export::EXPORTED;
 use crate::audit_export::{export_detail, exported};
 use crate::audit_search::{audit_query, encode_cursor, search_flushed};
 use crate::export::ExportFormat;
@@ -17,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use skjold_domain::audit::AuditRecord;
+use skjold_domain::audit::{AuditKind, AuditRecord};
 use skjold_domain::FieldErrors;
 
 const PAGE: usize = 50;
@@ -169,6 +168,7 @@ async fn search(
             searched,
             next_href,
             first_href: (!cursor.is_empty()).then(|| with_query(&base, &filters)),
+            kinds: AuditKind::ALL,
         },
     )
 }
@@ -200,7 +200,7 @@ async fn export(
                 .join("; "),
         )
     })?;
-    auth.audit_event(&state, EXPORTED, export_detail(format, &q))
+    auth.audit_event(&state, AuditKind::AuditExported, export_detail(format, &q))
         .await?;
     Ok(exported(&state, auth.db(), q, format).await?)
 }

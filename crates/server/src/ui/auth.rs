@@ -249,7 +249,7 @@ impl<R: Requirement> UiAuth<R> {
     pub async fn audit_event(
         &self,
         state: &AppState,
-        kind: &str,
+        kind: skjold_domain::AuditKind,
         detail: serde_json::Value,
     ) -> Result<(), UiError> {
         crate::audit::Event::new(state, kind, Some(self.ip), detail)

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::FieldErrors;
 use skjold_store::UserPatch;
 
@@ -196,7 +197,7 @@ async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Res
         .await?;
     auth.audit_event(
         &state,
-        "user.profile_updated",
+        AuditKind::UserProfileUpdated,
         serde_json::json!({ "via": "web" }),
     )
     .await?;
@@ -270,7 +271,7 @@ async fn change_password(
         .await?;
     auth.audit_event(
         &state,
-        "user.password_changed",
+        AuditKind::UserPasswordChanged,
         serde_json::json!({ "via": "web" }),
     )
     .await?;
@@ -286,7 +287,7 @@ async fn revoke_session(
     if crate::sessions::revoke_by_id(auth.db(), &auth.user().id, &id).await? {
         auth.audit_event(
             &state,
-            "auth.session_revoked",
+            AuditKind::AuthSessionRevoked,
             serde_json::json!({ "session": id, "via": "web" }),
         )
         .await?;
@@ -317,7 +318,7 @@ async fn create_token(
         };
     auth.audit_event(
         &state,
-        "api_token.created",
+        AuditKind::ApiTokenCreated,
         serde_json::json!({
             "token_id": created.view.id, "name": created.view.name,
             "scopes": created.view.scopes, "expires_at": created.view.expires_at, "via": "web",
@@ -345,7 +346,7 @@ async fn revoke_token(
     if auth.db().delete_api_token(&auth.user().id, &id).await? {
         auth.audit_event(
             &state,
-            "api_token.revoked",
+            AuditKind::ApiTokenRevoked,
             serde_json::json!({ "token_id": id, "via": "web" }),
         )
         .await?;

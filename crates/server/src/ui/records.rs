@@ -24,7 +24,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{Map, Value};
 use skjold_domain::crm::{Activity, Company, Entity, EntityKind, Person, Sale};
-use skjold_domain::{Access, FieldErrors, Right};
+use skjold_domain::{Access, AuditKind, FieldErrors, Right};
 use skjold_store::{JournalOp, ListQuery, ListSort, StoreError};
 
 const PAGE_SIZE: usize = 25;
@@ -982,7 +982,7 @@ async fn export<E: Entity>(
     let export =
         records_export::start::<E>(auth.db(), &auth.sight(), query, format, state.clock.now())
             .await?;
-    auth.audit_event(&state, records_export::EXPORTED, export.detail())
+    auth.audit_event(&state, AuditKind::RecordsExported, export.detail())
         .await?;
     Ok(export.response())
 }

@@ -17,6 +17,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::TenantSlug;
 
 const FAILED: &str = "Sign-in failed. Check your username and password and try again.";
@@ -376,7 +377,7 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
             tenant.db.delete_session(&session.token_hash).await?;
             Event::new(
                 &state,
-                "auth.sign_out",
+                AuditKind::AuthSignOut,
                 Some(ip),
                 serde_json::json!({ "via": "web" }),
             )

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use skjold_app::teams;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::Right;
 use skjold_store::{StoreError, Team, TeamMember, TeamPatch};
 
@@ -129,7 +130,7 @@ async fn create(
         Ok(team) => {
             auth.audit_event(
                 &state,
-                "team.created",
+                AuditKind::TeamCreated,
                 serde_json::json!({ "before": null, "after": detail(&team), "via": "web" }),
             )
             .await?;
@@ -200,7 +201,7 @@ async fn update(
             if before != after {
                 auth.audit_event(
                     &state,
-                    "team.changed",
+                    AuditKind::TeamChanged,
                     serde_json::json!({ "before": detail(&before), "after": detail(&after), "via": "web" }),
                 )
                 .await?;
@@ -282,7 +283,7 @@ async fn delete(
     before["members"] = serde_json::json!(members);
     auth.audit_event(
         &state,
-        "team.deleted",
+        AuditKind::TeamDeleted,
         serde_json::json!({ "before": before, "after": null, "via": "web" }),
     )
     .await?;

@@ -417,6 +417,8 @@ pub struct AuditPage {
     /// Downloads of everything the filters match.
     pub csv_href: String,
     pub jsonl_href: String,
+    /// The kinds the event filter offers: every kind the code writes.
+    pub kinds: &'static [skjold_domain::AuditKind],
 }
 
 /// A sign-in lock as the security page lists it.

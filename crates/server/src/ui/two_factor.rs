@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use skjold_domain::audit::AuditKind;
 
 /// What the page shows beyond the stored state.
 #[derive(Default)]
@@ -184,7 +185,7 @@ async fn totp_confirm(
     }
     auth.audit_event(
         &state,
-        "auth.totp_enabled",
+        AuditKind::AuthTotpEnabled,
         serde_json::json!({ "via": "web" }),
     )
     .await?;
@@ -217,7 +218,7 @@ async fn totp_disable(
         Ok(proof) => {
             auth.audit_event(
                 &state,
-                "auth.totp_disabled",
+                AuditKind::AuthTotpDisabled,
                 serde_json::json!({ "proof": proof, "via": "web" }),
             )
             .await?;
@@ -259,7 +260,7 @@ async fn recovery_codes(
     };
     auth.audit_event(
         &state,
-        "auth.recovery_codes_regenerated",
+        AuditKind::AuthRecoveryCodesRegenerated,
         serde_json::json!({ "via": "web" }),
     )
     .await?;
@@ -312,7 +313,7 @@ async fn passkey_add(
         Ok(record) => {
             auth.audit_event(
                 &state,
-                "auth.passkey_added",
+                AuditKind::AuthPasskeyAdded,
                 serde_json::json!({ "passkey": record.id, "name": record.name, "via": "web" }),
             )
             .await?;
@@ -353,7 +354,7 @@ async fn passkey_rename(
         .await?;
     auth.audit_event(
         &state,
-        "auth.passkey_renamed",
+        AuditKind::AuthPasskeyRenamed,
         serde_json::json!({ "passkey": record.id, "name": record.name, "via": "web" }),
     )
     .await?;
@@ -374,7 +375,7 @@ async fn passkey_remove(
         Ok(name) => {
             auth.audit_event(
                 &state,
-                "auth.passkey_removed",
+                AuditKind::AuthPasskeyRemoved,
                 serde_json::json!({ "passkey": id, "name": name, "via": "web" }),
             )
             .await?;

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use skjold_app::{users, AppError};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{FieldErrors, Right, UserKind, Username};
 use skjold_store::{NewUser, RoleRecord, StoreError, User, UserPatch, UserStatus};
 
@@ -362,7 +363,7 @@ async fn create(
     };
     auth.audit_event(
         &state,
-        "user.created",
+        AuditKind::UserCreated,
         serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "kind": user.kind, "via": "web" }),
     )
     .await?;
@@ -714,7 +715,7 @@ async fn withdraw_invite(
     if auth.db().revoke_invite(&user.id).await? {
         auth.audit_event(
             &state,
-            "user.invite_withdrawn",
+            AuditKind::UserInviteWithdrawn,
             serde_json::json!({ "user_id": user.id, "username": user.username, "via": "web" }),
         )
         .await?;
@@ -793,7 +794,7 @@ async fn create_service_token(
     };
     auth.audit_event(
         &state,
-        "api_token.created",
+        AuditKind::ApiTokenCreated,
         serde_json::json!({
             "token_id": created.view.id, "name": created.view.name,
             "scopes": created.view.scopes, "expires_at": created.view.expires_at,
@@ -823,7 +824,7 @@ async fn revoke_service_token(
     if auth.db().delete_api_token(&user.id, &token_id).await? {
         auth.audit_event(
             &state,
-            "api_token.revoked",
+            AuditKind::ApiTokenRevoked,
             serde_json::json!({ "token_id": token_id, "for_user_id": user.id, "for_username": user.username, "via": "web" }),
         )
         .await?;

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use skjold_app::Actor::Operator;
 use skjold_app::{AppError, Ctx};
 use skjold_audit::AuditTrail;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{Right, TenantSlug, Visibility};
 use skjold_server::access;
 use skjold_server::provision::operator_event;
@@ -187,7 +188,7 @@ async fn event(
     router: &TenantRouter,
     audit: &AuditTrail,
     slug: &TenantSlug,
-    kind: &str,
+    kind: AuditKind,
     mut detail: serde_json::Value,
 ) -> anyhow::Result<()> {
     detail["via"] = "cli".into();
@@ -338,7 +339,7 @@ pub async fn team(
                 router,
                 audit,
                 &slug,
-                "team.created",
+                AuditKind::TeamCreated,
                 serde_json::json!({ "before": null, "after": { "id": t.id, "name": t.name } }),
             )
             .await?;
@@ -352,7 +353,7 @@ pub async fn team(
                 router,
                 audit,
                 &slug,
-                "team.deleted",
+                AuditKind::TeamDeleted,
                 serde_json::json!({
                     "before": { "id": t.id, "name": t.name, "members": members },
                     "after": null,

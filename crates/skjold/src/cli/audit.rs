@@ -2,6 +2,7 @@
 
 use super::{open_router, parse_slug};
 use clap::Subcommand;
+use skjold_domain::audit::AuditKind;
 use skjold_server::provision::operator_event;
 use skjold_server::Config;
 
@@ -95,7 +96,7 @@ pub(super) async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<(
                 "from": q.from, "to": q.to, "user": q.username, "ip": q.ip, "event": q.kind,
                 "records": records.len(),
             });
-            operator_event(&router, &audit, &chain, "audit.searched", detail).await?;
+            operator_event(&router, &audit, &chain, AuditKind::AuditSearched, detail).await?;
             if json {
                 for r in &records {
                     println!("{}", serde_json::to_string(r)?);
@@ -168,7 +169,7 @@ pub(super) async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<(
                 &router,
                 &audit,
                 skjold_domain::audit::SYSTEM_CHAIN,
-                "audit.verified",
+                AuditKind::AuditVerified,
                 serde_json::json!({"via": "cli", "chains": checked, "damaged": damaged}),
             )
             .await?;

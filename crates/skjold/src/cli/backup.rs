@@ -3,6 +3,7 @@
 use super::{open_router, parse_slug};
 use anyhow::bail;
 use clap::Subcommand;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{SharedClock, SystemClock};
 use skjold_server::provision::operator_event;
 use skjold_server::Config;
@@ -135,7 +136,7 @@ pub(super) async fn backup(config: Config, cmd: BackupCommand) -> anyhow::Result
                 &router,
                 &audit,
                 skjold_domain::audit::SYSTEM_CHAIN,
-                "backup.run",
+                AuditKind::BackupRun,
                 serde_json::json!({ "failed": failed }),
             )
             .await?;
@@ -308,9 +309,9 @@ pub(super) async fn backup(config: Config, cmd: BackupCommand) -> anyhow::Result
                 &audit,
                 skjold_domain::audit::SYSTEM_CHAIN,
                 if report.ok() {
-                    "backup.verified"
+                    AuditKind::BackupVerified
                 } else {
-                    "backup.verify.failed"
+                    AuditKind::BackupVerifyFailed
                 },
                 serde_json::json!({ "checked": report.checked, "problems": report.problems.len() }),
             )

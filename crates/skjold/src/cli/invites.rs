@@ -3,6 +3,7 @@
 
 use super::user_named;
 use skjold_audit::AuditTrail;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{SystemClock, TenantSlug};
 use skjold_server::provision::operator_event;
 use skjold_store::TenantRouter;
@@ -23,7 +24,7 @@ pub async fn invite(
         router,
         audit,
         slug.as_str(),
-        "user.invited",
+        AuditKind::UserInvited,
         serde_json::json!({
             "via": "cli", "user_id": user.id, "username": user.username,
             "expires_at": issued.expires_at,

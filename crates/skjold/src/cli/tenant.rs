@@ -2,6 +2,7 @@
 
 use super::{open_router, parse_slug, read_password_stdin};
 use clap::Subcommand;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::TenantSlug;
 use skjold_server::provision::operator_event;
 use skjold_server::Config;
@@ -66,7 +67,7 @@ pub(super) async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result
                 &router,
                 &audit,
                 skjold_domain::audit::SYSTEM_CHAIN,
-                "tenant.listed",
+                AuditKind::TenantListed,
                 serde_json::json!({"via": "cli", "count": tenants.len()}),
             )
             .await?;
@@ -97,7 +98,7 @@ pub(super) async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result
                     &router,
                     &audit,
                     chain,
-                    "tenant.suspended",
+                    AuditKind::TenantSuspended,
                     serde_json::json!({ "tenant": slug.as_str() }),
                 )
                 .await?;
@@ -116,7 +117,7 @@ pub(super) async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result
                     &router,
                     &audit,
                     chain,
-                    "tenant.resumed",
+                    AuditKind::TenantResumed,
                     serde_json::json!({ "tenant": slug.as_str() }),
                 )
                 .await?;

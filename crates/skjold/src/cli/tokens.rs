@@ -4,6 +4,7 @@
 use super::user_named;
 use clap::Subcommand;
 use skjold_audit::AuditTrail;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{SystemClock, TenantSlug, UserKind};
 use skjold_server::provision::operator_event;
 use skjold_store::{TenantDb, TenantRouter, User};
@@ -108,7 +109,7 @@ pub async fn token(
                 router,
                 audit,
                 slug.as_str(),
-                "api_token.created",
+                AuditKind::ApiTokenCreated,
                 serde_json::json!({
                     "via": "cli", "token_id": created.view.id, "name": created.view.name,
                     "scopes": created.view.scopes, "expires_at": created.view.expires_at,
@@ -173,7 +174,7 @@ pub async fn token(
                 router,
                 audit,
                 slug.as_str(),
-                "api_token.revoked",
+                AuditKind::ApiTokenRevoked,
                 serde_json::json!({
                     "via": "cli", "token_id": id, "for_user_id": user.id,
                     "for_username": user.username,

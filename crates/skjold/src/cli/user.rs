@@ -2,6 +2,7 @@
 
 use super::{open_router, parse_slug, read_password_stdin};
 use clap::Subcommand;
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{UserKind, Username};
 use skjold_server::provision::operator_event;
 use skjold_server::Config;
@@ -242,7 +243,7 @@ pub(super) async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()>
                 &router,
                 &audit,
                 slug.as_str(),
-                "user.listed",
+                AuditKind::UserListed,
                 serde_json::json!({"via": "cli", "count": users.len()}),
             )
             .await?;

@@ -1178,3 +1178,33 @@ async fn ui_a_token_long_after_sign_in_needs_the_password_again() {
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("skjapi_"));
 }
+
+#[tokio::test]
+async fn ui_audit_page_offers_every_kind_the_code_writes_in_its_event_filter() {
+    let app = spawn_app().await;
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let body = page(&app, "/demo/admin/audit", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = body.find("<datalist id=\"audit-events\">").unwrap();
+    let list = &body[start..start + body[start..].find("</datalist>").unwrap()];
+    let offered: Vec<&str> = list
+        .split("<option value=\"")
+        .skip(1)
+        .map(|o| &o[..o.find('"').unwrap()])
+        .collect();
+    let kinds: Vec<&str> = skjold_domain::AuditKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(offered, kinds);
+    for kind in [
+        "http.access",
+        "auth.sign_in.failed",
+        "backup.restore.failed",
+    ] {
+        assert!(offered.contains(&kind), "{kind}");
+    }
+}
