@@ -20,6 +20,7 @@
 //! | [`roles`] | making, changing and deleting roles |
 //! | [`settings`] | the password policy, session timeouts and token lifetime |
 //! | [`teams`] | team membership |
+//! | [`tokens`] | minting and revoking API tokens, one's own or a service user's |
 //! | [`two_factor`] | the tenant's two-factor requirement: whom it covers, setting it |
 //! | [`step_up`] | the recent password or second-factor check that sensitive actions need |
 
@@ -34,6 +35,7 @@ pub mod roles;
 pub mod settings;
 pub mod step_up;
 pub mod teams;
+pub mod tokens;
 pub mod two_factor;
 pub mod users;
 

@@ -6,37 +6,7 @@
 //! user's rights. A token cannot manage tokens, sessions or the password (`/me/…` other
 //! than `GET /me`), nor sign out.
 
-/// The resources a scope can name (`all` names every one).
-pub const RESOURCES: &[&str] = &[
-    "companies",
-    "persons",
-    "activities",
-    "sales",
-    "users",
-    "roles",
-    "teams",
-    "audit",
-    "settings",
-];
-
-/// Checks a scope's spelling; the message names what is wrong.
-pub fn check_scope(scope: &str) -> Result<(), String> {
-    let Some((resource, access)) = scope.split_once(':') else {
-        return Err(format!(
-            "'{scope}' is not <resource>:read or <resource>:write"
-        ));
-    };
-    if access != "read" && access != "write" {
-        return Err(format!("'{scope}': the access is read or write"));
-    }
-    if resource != "all" && !RESOURCES.contains(&resource) {
-        return Err(format!(
-            "'{scope}': the resource is all or one of {}",
-            RESOURCES.join(", ")
-        ));
-    }
-    Ok(())
-}
+pub use skjold_app::tokens::{check_scope, RESOURCES};
 
 /// What a route needs of a token: `Ok(Some((resource, write)))`, `Ok(None)` for a route
 /// any token may use (`GET /me`), `Err(message)` for one no token may use.

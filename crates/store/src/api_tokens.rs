@@ -18,6 +18,9 @@ pub struct ApiToken {
 }
 
 pub struct NewApiToken<'a> {
+    /// From [`TenantDb::new_record_id`]: known before the write, so the action's audit
+    /// event can name the token.
+    pub id: &'a str,
     pub user_id: &'a str,
     pub name: &'a str,
     pub token_hash: &'a str,
@@ -44,8 +47,13 @@ const COLUMNS: &str =
     "t.id, t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.last_used_at, t.last_used_ip";
 
 impl TenantDb {
+    /// A fresh id for a row about to be written (time-ordered, like every id here).
+    pub fn new_record_id(&self) -> String {
+        crate::users::new_id(&self.clock)
+    }
+
     pub async fn create_api_token(&self, new: NewApiToken<'_>) -> Result<ApiToken, StoreError> {
-        let id = crate::users::new_id(&self.clock);
+        let id = new.id.to_string();
         let now = self.now();
         let scopes = serde_json::to_string(new.scopes).unwrap_or_else(|_| "[]".into());
         sqlx::query(

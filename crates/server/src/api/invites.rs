@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_app::{tokens, Via};
 use skjold_domain::audit::AuditKind;
 use skjold_domain::UserKind;
 use skjold_store::User;
@@ -212,23 +213,11 @@ async fn create_service_token(
     Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    auth.require_step_up(&state)?;
-    let user = service_user(&auth, &id).await?;
-    if user.status != skjold_domain::UserStatus::Active {
-        return Err(ApiError::Conflict(
-            "the service user is disabled: enable it first".into(),
-        ));
-    }
-    let created = crate::tokens::create(state.clock.as_ref(), auth.db(), &user.id, body).await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::ApiTokenCreated,
-        serde_json::json!({
-            "token_id": created.view.id, "name": created.view.name,
-            "scopes": created.view.scopes, "expires_at": created.view.expires_at,
-            "for_user_id": user.id, "for_username": user.username,
-        }),
+    let created = tokens::mint(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        tokens::Whose::ServiceUser(&parse_id(&id)?),
+        body,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -263,16 +252,11 @@ async fn revoke_service_token(
     auth: Authorized<UsersManage>,
     Path((_, id, token_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let user = service_user(&auth, &id).await?;
-    let token_id = parse_id(&token_id)?;
-    if !auth.db().delete_api_token(&user.id, &token_id).await? {
-        return Err(ApiError::NotFound("no such token"));
-    }
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::ApiTokenRevoked,
-        serde_json::json!({ "token_id": token_id, "for_user_id": user.id, "for_username": user.username }),
+    tokens::revoke(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        tokens::Whose::ServiceUser(&parse_id(&id)?),
+        &parse_id(&token_id)?,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,14 +5,14 @@
 use super::TenantPath;
 use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, SignedIn};
-use crate::tokens::{create, CreatedToken, NewTokenBody, TokenView};
+use crate::tokens::{CreatedToken, NewTokenBody, TokenView};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Extension;
 use axum::Json;
 use serde::Serialize;
-use skjold_domain::audit::AuditKind;
+use skjold_app::{tokens, Via};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -66,16 +66,11 @@ async fn create_token(
     auth: Authorized<SignedIn>,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    auth.require_step_up(&state)?;
-    let created = create(state.clock.as_ref(), auth.db(), &auth.user().id, body).await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::ApiTokenCreated,
-        serde_json::json!({
-            "token_id": created.view.id, "name": created.view.name,
-            "scopes": created.view.scopes, "expires_at": created.view.expires_at,
-        }),
+    let created = tokens::mint(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        tokens::Whose::Own,
+        body,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -107,14 +102,11 @@ async fn revoke_token(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = super::parse_id(&id)?;
-    if !auth.db().delete_api_token(&auth.user().id, &id).await? {
-        return Err(ApiError::NotFound("no such token"));
-    }
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::ApiTokenRevoked,
-        serde_json::json!({ "token_id": id }),
+    tokens::revoke(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        tokens::Whose::Own,
+        &id,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

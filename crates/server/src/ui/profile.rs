@@ -301,30 +301,28 @@ async fn create_token(
 ) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     auth.require_step_up(&format!("/{}/me", auth.slug()))?;
-    let created =
-        match super::tokens::create_from_form(&state, auth.db(), &auth.user().id, &form).await? {
-            Ok(c) => c,
-            Err(errs) => {
-                return page(
-                    &state,
-                    &auth,
-                    None,
-                    &errs,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await;
-            }
-        };
-    auth.audit_event(
+    let created = match super::tokens::create_from_form(
         &state,
-        AuditKind::ApiTokenCreated,
-        serde_json::json!({
-            "token_id": created.view.id, "name": created.view.name,
-            "scopes": created.view.scopes, "expires_at": created.view.expires_at, "via": "web",
-        }),
+        &auth.ctx(),
+        &auth.acting(),
+        skjold_app::tokens::Whose::Own,
+        &form,
     )
-    .await?;
+    .await?
+    {
+        Ok(c) => c,
+        Err(errs) => {
+            return page(
+                &state,
+                &auth,
+                None,
+                &errs,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
     page_with_token(
         &state,
         &auth,
@@ -337,19 +335,20 @@ async fn create_token(
     .await
 }
 
-async fn revoke_token(
-    State(state): State<AppState>,
-    post: Post<SignedIn>,
-) -> Result<Response, UiError> {
+async fn revoke_token(post: Post<SignedIn>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
-    if auth.db().delete_api_token(&auth.user().id, &id).await? {
-        auth.audit_event(
-            &state,
-            AuditKind::ApiTokenRevoked,
-            serde_json::json!({ "token_id": id, "via": "web" }),
-        )
-        .await?;
+    match skjold_app::tokens::revoke(
+        &auth.ctx(),
+        &auth.acting(),
+        skjold_app::tokens::Whose::Own,
+        &id,
+    )
+    .await
+    {
+        // A token revoked meanwhile (or a forged id) is no longer listed: nothing to show.
+        Ok(()) | Err(skjold_app::AppError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to(&format!("/{}/me?msg=token-revoked", auth.slug())).into_response())
 }

@@ -1,13 +1,13 @@
 //! API tokens on web pages: the table of a user's tokens and the "New API token" form, for
 //! my own tokens (My profile) and for a service user's (Admin → Users). The rules are the
-//! API's ([`crate::tokens::create`]).
+//! application layer's ([`skjold_app::tokens::mint`]).
 
 use super::auth::FormData;
 use super::fields::show_time;
 use super::templates::TokenRow;
 use super::UiError;
 use crate::tokens::{CreatedToken, NewTokenBody, TokenView};
-use crate::{ApiError, AppState};
+use crate::AppState;
 use skjold_domain::FieldErrors;
 use skjold_store::TenantDb;
 
@@ -48,12 +48,13 @@ pub fn scope_options() -> Vec<String> {
         .collect()
 }
 
-/// Makes a token for `user_id` from the form (name, scope checkboxes, days). A refusal is
+/// Makes a token (`whose`: mine or a service user's) from the form (name, scope checkboxes, days). A refusal is
 /// `Ok(Err(_))` with one message per problem, under the field `token`.
 pub async fn create_from_form(
     state: &AppState,
-    db: &TenantDb,
-    user_id: &str,
+    ctx: &skjold_app::Ctx<'_>,
+    actor: &skjold_app::Actor,
+    whose: skjold_app::tokens::Whose<'_>,
     form: &FormData,
 ) -> Result<Result<CreatedToken, FieldErrors>, UiError> {
     let scopes: Vec<String> = form
@@ -80,9 +81,9 @@ pub async fn create_from_form(
         scopes,
         expires_at: Some(expires_at),
     };
-    match crate::tokens::create(state.clock.as_ref(), db, user_id, body).await {
+    match skjold_app::tokens::mint(ctx, actor, whose, body).await {
         Ok(created) => Ok(Ok(created)),
-        Err(ApiError::Invalid(e)) => {
+        Err(skjold_app::AppError::Invalid(e)) => {
             for fe in e.0 {
                 let what = if fe.field.starts_with("scopes") {
                     "Scopes"

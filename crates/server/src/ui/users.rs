@@ -788,20 +788,18 @@ async fn create_service_token(
         )
         .await;
     }
-    let created = match super::tokens::create_from_form(&state, auth.db(), &user.id, &form).await? {
+    let created = match super::tokens::create_from_form(
+        &state,
+        &auth.ctx(),
+        &auth.acting(),
+        skjold_app::tokens::Whose::ServiceUser(&user.id),
+        &form,
+    )
+    .await?
+    {
         Ok(c) => c,
         Err(errs) => return user_page(&auth, &user, UserView::invalid(None, &errs)).await,
     };
-    auth.audit_event(
-        &state,
-        AuditKind::ApiTokenCreated,
-        serde_json::json!({
-            "token_id": created.view.id, "name": created.view.name,
-            "scopes": created.view.scopes, "expires_at": created.view.expires_at,
-            "for_user_id": user.id, "for_username": user.username, "via": "web",
-        }),
-    )
-    .await?;
     user_page(
         &auth,
         &user,
@@ -811,7 +809,6 @@ async fn create_service_token(
 }
 
 async fn revoke_service_token(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
@@ -821,13 +818,16 @@ async fn revoke_service_token(
         Err(page) => return Ok(page),
     };
     let token_id = form.text("id");
-    if auth.db().delete_api_token(&user.id, &token_id).await? {
-        auth.audit_event(
-            &state,
-            AuditKind::ApiTokenRevoked,
-            serde_json::json!({ "token_id": token_id, "for_user_id": user.id, "for_username": user.username, "via": "web" }),
-        )
-        .await?;
+    match skjold_app::tokens::revoke(
+        &auth.ctx(),
+        &auth.acting(),
+        skjold_app::tokens::Whose::ServiceUser(&user.id),
+        &token_id,
+    )
+    .await
+    {
+        Ok(()) | Err(skjold_app::AppError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to(&format!("/{}/admin/users/{}", auth.slug(), user.id)).into_response())
 }

@@ -4,9 +4,7 @@
 use super::user_named;
 use clap::Subcommand;
 use skjold_audit::AuditTrail;
-use skjold_domain::audit::AuditKind;
 use skjold_domain::{SystemClock, TenantSlug, UserKind};
-use skjold_server::provision::operator_event;
 use skjold_store::{TenantDb, TenantRouter, User};
 
 #[derive(Debug, Subcommand)]
@@ -89,34 +87,24 @@ pub async fn token(
             if !(1..=3650).contains(&days) {
                 anyhow::bail!("--days: a whole number of days, 1 to 3650");
             }
-            let clock = SystemClock;
+            let at = super::access::Operating::open(router, slug.as_str()).await?;
+            let ctx = at.ctx(router, audit);
             let expires_at = skjold_domain::clock::format_timestamp(
-                skjold_domain::Clock::now(&clock) + chrono::Duration::days(days),
+                ctx.clock.now() + chrono::Duration::days(days),
             );
-            let created = skjold_server::tokens::create(
-                &clock,
-                &db,
-                &user.id,
-                skjold_server::tokens::NewTokenBody {
+            drop(db);
+            let created = skjold_app::tokens::mint(
+                &ctx,
+                &skjold_app::Actor::Operator,
+                skjold_app::tokens::Whose::ServiceUser(&user.id),
+                skjold_app::tokens::NewTokenBody {
                     name,
                     scopes,
                     expires_at: Some(expires_at),
                 },
             )
             .await
-            .map_err(|e| anyhow::anyhow!("{}", e.explain()))?;
-            operator_event(
-                router,
-                audit,
-                slug.as_str(),
-                AuditKind::ApiTokenCreated,
-                serde_json::json!({
-                    "via": "cli", "token_id": created.view.id, "name": created.view.name,
-                    "scopes": created.view.scopes, "expires_at": created.view.expires_at,
-                    "for_user_id": user.id, "for_username": user.username,
-                }),
-            )
-            .await?;
+            .map_err(super::access::app_err)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
@@ -167,20 +155,21 @@ pub async fn token(
         } => {
             let slug = super::parse_slug(&tenant)?;
             let (db, user) = service_user(router, &slug, &username).await?;
-            if !db.delete_api_token(&user.id, &id).await? {
-                anyhow::bail!("'{}' has no token with the id '{id}'", user.username);
-            }
-            operator_event(
-                router,
-                audit,
-                slug.as_str(),
-                AuditKind::ApiTokenRevoked,
-                serde_json::json!({
-                    "via": "cli", "token_id": id, "for_user_id": user.id,
-                    "for_username": user.username,
-                }),
+            drop(db);
+            let at = super::access::Operating::open(router, slug.as_str()).await?;
+            match skjold_app::tokens::revoke(
+                &at.ctx(router, audit),
+                &skjold_app::Actor::Operator,
+                skjold_app::tokens::Whose::ServiceUser(&user.id),
+                &id,
             )
-            .await?;
+            .await
+            {
+                Err(skjold_app::AppError::NotFound(_)) => {
+                    anyhow::bail!("'{}' has no token with the id '{id}'", user.username)
+                }
+                other => other.map_err(super::access::app_err)?,
+            }
             println!("revoked the token {id} of '{}'", user.username);
         }
     }
