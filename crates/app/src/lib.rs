@@ -19,6 +19,7 @@
 //! | [`users`] | the actions on another user: details, role, status, password, access, two-factor requirement, sign-in locks |
 //! | [`roles`] | making, changing and deleting roles |
 //! | [`settings`] | the password policy, session timeouts and token lifetime |
+//! | [`invites`] | issuing and withdrawing invitation links |
 //! | [`teams`] | team membership |
 //! | [`tokens`] | minting and revoking API tokens, one's own or a service user's |
 //! | [`two_factor`] | the tenant's two-factor requirement: whom it covers, setting it |
@@ -30,6 +31,7 @@ pub mod audited;
 pub mod credentials;
 mod ctx;
 mod error;
+pub mod invites;
 pub mod password;
 pub mod roles;
 pub mod settings;

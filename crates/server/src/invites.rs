@@ -15,13 +15,12 @@ use crate::{ApiError, AppState};
 use axum::http::{HeaderMap, Uri};
 use skjold_domain::audit::AuditKind;
 use skjold_domain::clock::format_timestamp;
-use skjold_domain::{Clock, TenantSlug, UserKind, UserStatus};
+
 use skjold_store::TenantStatus;
 use skjold_store::{StoreError, TenantDb, TenantRecord, User};
 use std::net::IpAddr;
 
-/// How long an invitation link works.
-pub const INVITE_DAYS: i64 = 7;
+pub use skjold_app::invites::{refusal, INVITE_DAYS};
 
 /// An invitation just made: the token is in `path` (and `url`), shown only now.
 #[derive(Debug, Clone)]
@@ -64,68 +63,18 @@ fn plausible_host(h: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
-/// Why an invitation cannot be made for a user.
-pub fn refusal(user: &User) -> Option<&'static str> {
-    if user.kind == UserKind::Service {
-        return Some("a service user has no password to set: make API tokens for it instead");
-    }
-    if user.status == UserStatus::Disabled {
-        return Some("the user is disabled: enable them before inviting them");
-    }
-    None
-}
-
-/// Makes (or replaces) a person's invitation. `created_by` is the inviting user's id, or
-/// `operator`.
+/// Issues a person's invitation (the application layer's [`skjold_app::invites::issue`]),
+/// as the link's path.
 pub async fn issue(
-    clock: &dyn Clock,
-    db: &TenantDb,
-    slug: &TenantSlug,
-    user: &User,
-    created_by: &str,
-) -> Result<IssuedInvite, ApiError> {
-    if let Some(why) = refusal(user) {
-        return Err(ApiError::Conflict(why.into()));
-    }
-    let token = skjold_app::credentials::new_token();
-    let expires_at = format_timestamp(clock.now() + chrono::Duration::days(INVITE_DAYS));
-    db.put_invite(
-        &user.id,
-        &skjold_app::credentials::hash_token(&token),
-        created_by,
-        &expires_at,
-    )
-    .await?;
+    ctx: &skjold_app::Ctx<'_>,
+    actor: &skjold_app::Actor,
+    user_id: &str,
+) -> Result<IssuedInvite, skjold_app::AppError> {
+    let invitation = skjold_app::invites::issue(ctx, actor, user_id).await?;
     Ok(IssuedInvite {
-        path: format!("/{slug}/invite/{token}"),
-        expires_at,
+        path: format!("/{}/invite/{}", ctx.db.slug(), invitation.token),
+        expires_at: invitation.expires_at,
     })
-}
-
-/// [`issue`] on behalf of the signed-in `by`, recorded as `user.invited` in the tenant's
-/// trail: what the API and the web UI both do.
-pub async fn issue_recorded(
-    state: &crate::AppState,
-    db: &TenantDb,
-    by: &User,
-    ip: IpAddr,
-    user: &User,
-    via: &str,
-) -> Result<IssuedInvite, ApiError> {
-    let issued = issue(state.clock.as_ref(), db, db.slug(), user, &by.id).await?;
-    crate::audit::Event::new(
-        state,
-        AuditKind::UserInvited,
-        Some(ip),
-        serde_json::json!({
-            "user_id": user.id, "username": user.username,
-            "expires_at": issued.expires_at, "via": via,
-        }),
-    )
-    .by(&by.id, &by.username)
-    .record(state, db.slug().as_str())
-    .await?;
-    Ok(issued)
 }
 
 /// Why accepting an invitation failed.

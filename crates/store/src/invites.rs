@@ -135,8 +135,12 @@ impl TenantDb {
     pub async fn revoke_invite(&self, user_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let done = revoke_invites_in(&mut tx, user_id).await?;
+        if done == 0 {
+            // Nothing withdrawn: nothing to commit (and no event of the action's to record).
+            return Ok(false);
+        }
         self.commit(tx).await?;
-        Ok(done > 0)
+        Ok(true)
     }
 }
 

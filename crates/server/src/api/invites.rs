@@ -16,7 +16,6 @@ use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_app::{tokens, Via};
-use skjold_domain::audit::AuditKind;
 use skjold_domain::UserKind;
 use skjold_store::User;
 use utoipa::ToSchema;
@@ -53,7 +52,6 @@ async fn invite_user(
 ) -> Result<(StatusCode, Json<InviteLink>), ApiError> {
     let id = parse_id(&id)?;
     let user = auth.db().user(&id).await?;
-    access::check_admit(auth.db(), Granter::User(&auth.grant), &user).await?;
     let link = invite(
         &state,
         &auth,
@@ -73,8 +71,12 @@ pub(crate) async fn invite(
     user: &User,
     host: Option<&str>,
 ) -> Result<InviteLink, ApiError> {
-    let issued =
-        crate::invites::issue_recorded(state, auth.db(), auth.user(), ip, user, "api").await?;
+    let issued = crate::invites::issue(
+        &auth.ctx(state, ip),
+        &auth.acting(skjold_app::Via::Api),
+        &user.id,
+    )
+    .await?;
     Ok(InviteLink {
         url: issued.url(state.config.public_url.as_ref(), host),
         expires_at: issued.expires_at,
@@ -95,16 +97,10 @@ async fn withdraw_invite(
     auth: Authorized<UsersManage>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
-    let user = auth.db().user(&id).await?;
-    if !auth.db().revoke_invite(&user.id).await? {
-        return Err(ApiError::NotFound("no open invitation"));
-    }
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::UserInviteWithdrawn,
-        serde_json::json!({ "user_id": user.id, "username": user.username }),
+    skjold_app::invites::withdraw(
+        &auth.ctx(&state, ip),
+        &auth.acting(skjold_app::Via::Api),
+        &parse_id(&id)?,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

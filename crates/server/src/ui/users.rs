@@ -397,9 +397,7 @@ async fn invite(
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<(String, String), UiError> {
-    let issued =
-        crate::invites::issue_recorded(state, auth.db(), auth.user(), auth.ip(), user, "web")
-            .await?;
+    let issued = crate::invites::issue(&auth.ctx(), &auth.acting(), &user.id).await?;
     let link = issued.url(
         state.config.public_url.as_ref(),
         crate::invites::request_host(headers, uri),
@@ -706,19 +704,16 @@ async fn invite_user(
 }
 
 async fn withdraw_invite(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
     let user = auth.db().user(&user_id(&id)?).await?;
-    if auth.db().revoke_invite(&user.id).await? {
-        auth.audit_event(
-            &state,
-            AuditKind::UserInviteWithdrawn,
-            serde_json::json!({ "user_id": user.id, "username": user.username, "via": "web" }),
-        )
-        .await?;
+    match skjold_app::invites::withdraw(&auth.ctx(), &auth.acting(), &user.id).await {
+        // Withdrawn meanwhile (or used): the page shows no open invitation any more.
+        Ok(()) | Err(skjold_app::AppError::NotFound(_)) => {}
+        Err(skjold_app::AppError::Forbidden(m)) => return Err(UiError::Forbidden(m)),
+        Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to(&format!("/{}/admin/users/{}", auth.slug(), user.id)).into_response())
 }

@@ -1,11 +1,9 @@
 //! `skjold user invite`: invitation links for persons, from the command line, with the
-//! API's rules (`skjold_server::invites`), audited as the operator's.
+//! application layer's rules (`skjold_app::invites`), audited as the operator's.
 
 use super::user_named;
 use skjold_audit::AuditTrail;
-use skjold_domain::audit::AuditKind;
-use skjold_domain::{SystemClock, TenantSlug};
-use skjold_server::provision::operator_event;
+use skjold_domain::TenantSlug;
 use skjold_store::TenantRouter;
 
 /// Makes (or replaces) a person's invitation and prints the link once.
@@ -17,20 +15,15 @@ pub async fn invite(
     username: &str,
 ) -> anyhow::Result<()> {
     let (_, db, user) = user_named(router, slug, username).await?;
-    let issued = skjold_server::invites::issue(&SystemClock, &db, slug, &user, "operator")
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.explain()))?;
-    operator_event(
-        router,
-        audit,
-        slug.as_str(),
-        AuditKind::UserInvited,
-        serde_json::json!({
-            "via": "cli", "user_id": user.id, "username": user.username,
-            "expires_at": issued.expires_at,
-        }),
+    drop(db);
+    let at = super::access::Operating::open(router, slug.as_str()).await?;
+    let issued = skjold_server::invites::issue(
+        &at.ctx(router, audit),
+        &skjold_app::Actor::Operator,
+        &user.id,
     )
-    .await?;
+    .await
+    .map_err(super::access::app_err)?;
     let link = issued.url(public_url, None);
     println!(
         "invitation for '{}' (works once, until {}):\n{link}",

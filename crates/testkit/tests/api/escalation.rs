@@ -250,3 +250,43 @@ async fn a_team_manager_cannot_share_a_team_with_an_administrator() {
     let list = body(app.get("/demo/api/v1/companies", &mallory).await).await;
     assert!(!list.to_string().contains("Board secrets"), "{list}");
 }
+
+/// Invitations are actions on another user's account too: a user manager cannot withdraw
+/// (or make) the invitation of someone above their role, and the refused withdrawal leaves
+/// the link working and records no `user.invite_withdrawn`.
+#[tokio::test]
+async fn a_user_manager_cannot_withdraw_an_administrators_invitation() {
+    let app = spawn_app().await;
+    let (admin, mallory) = setup(&app, "all").await;
+    let res = app
+        .post(
+            "/demo/api/v1/users",
+            &admin,
+            &json!({"username": "ada2", "role": "administrator", "invite": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let created = body(res).await;
+    let ada = created["user"]["id"]
+        .as_str()
+        .or(created["id"].as_str())
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string();
+    let invite = format!("/demo/api/v1/users/{ada}/invite");
+    assert_refused(app.delete(&invite, &mallory).await, "withdraw").await;
+    assert_refused(
+        app.post(&invite, &mallory, &json!({})).await,
+        "re-invite (replacing the link)",
+    )
+    .await;
+    let trail = app
+        .get("/demo/api/v1/audit?event=user.invite_withdrawn", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!trail.contains(&ada), "{trail}");
+    // The administrator's own withdrawal works, once.
+    assert_eq!(app.delete(&invite, &admin).await.status(), 204);
+    assert_eq!(app.delete(&invite, &admin).await.status(), 404);
+}
