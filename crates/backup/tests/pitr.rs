@@ -536,3 +536,68 @@ proptest! {
         rt.block_on(case(steps, pick_t, between));
     }
 }
+
+/// The registry names every table the migrations make, and no other; every table a
+/// snapshot carries is journaled or says why it need not be.
+#[tokio::test]
+async fn the_registry_knows_every_table_of_the_schema() {
+    let env = Env::new().await;
+    let (db, _) = env.tenant("acme").await;
+    let tables = db.schema_tables().await.unwrap();
+    assert!(tables.iter().any(|t| t == "api_tokens"), "{tables:?}");
+    let problems = skjold_store::registry::check_against(&tables);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for name in &tables {
+        let t = skjold_store::registry::table(name).unwrap();
+        if t.in_snapshots() {
+            assert!(
+                t.entity().is_some() || matches!(t.keep, skjold_store::registry::Keep::Carried { .. }),
+                "{name}"
+            );
+        }
+    }
+    env.cleanup().await;
+}
+
+/// Credentials and factors are journaled for restores, but record history never shows
+/// them: only records and users have a history.
+#[tokio::test]
+async fn credential_journal_entries_never_show_in_history() {
+    let env = Env::new().await;
+    let (db, user) = env.tenant("acme").await;
+    let scopes = vec!["companies:read".to_string()];
+    let token = db
+        .create_api_token(NewApiToken {
+            user_id: &user,
+            name: "ci",
+            token_hash: "somehash",
+            scopes: &scopes,
+            expires_at: "2027-01-01T00:00:00Z",
+        })
+        .await
+        .unwrap();
+    let passkey = db
+        .add_passkey(&user, "cred", "key", "{}")
+        .await
+        .unwrap();
+    db.start_totp(&user, "SECRET").await.unwrap();
+    db.confirm_totp(&user, 1, &["c1".into()]).await.unwrap();
+    let entries = db.journal_since(0, 1000).await.unwrap();
+    for (entity, id) in [
+        ("api_token", token.id.as_str()),
+        ("passkey", passkey.id.as_str()),
+        ("totp_factor", user.as_str()),
+    ] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.entity == entity && e.record_id == id && e.data.is_none()),
+            "{entity} is journaled without history data"
+        );
+        assert!(db.history(entity, id).await.unwrap().is_empty(), "{entity}");
+    }
+    assert!(entries.iter().any(|e| e.entity == "recovery_code"));
+    // Users keep their history.
+    assert!(!db.history("user", &user).await.unwrap().is_empty());
+    env.cleanup().await;
+}
