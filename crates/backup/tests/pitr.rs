@@ -233,14 +233,18 @@ struct Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    (1u32..7200, op(), prop::bool::weighted(0.1), prop::bool::weighted(0.3)).prop_map(
-        |(wait, op, snapshot, ship)| Step {
+    (
+        1u32..7200,
+        op(),
+        prop::bool::weighted(0.1),
+        prop::bool::weighted(0.3),
+    )
+        .prop_map(|(wait, op, snapshot, ship)| Step {
             wait,
             op,
             snapshot,
             ship,
-        },
-    )
+        })
 }
 
 fn pick<T: Clone>(items: &[T], n: u8) -> Option<T> {
@@ -283,7 +287,9 @@ async fn run(db: &TenantDb, user: &str, actor: &Actor, op: &Op, n: &mut u32) {
         Op::CreateCompany(k) => {
             let input: CompanyInput =
                 serde_json::from_value(json!({ "name": format!("Firma {k} {n}") })).unwrap();
-            db.create::<Company>(&everything, actor, input).await.unwrap();
+            db.create::<Company>(&everything, actor, input)
+                .await
+                .unwrap();
         }
         Op::UpdateCompany(k) => {
             if let Some(id) = pick(&companies, *k) {
@@ -382,9 +388,7 @@ async fn run(db: &TenantDb, user: &str, actor: &Actor, op: &Op, n: &mut u32) {
             db.disable_totp(user).await.unwrap();
         }
         Op::RegenerateCodes(k) => {
-            let codes: Vec<String> = (0..(k % 4 + 1))
-                .map(|i| format!("regen{n}-{i}"))
-                .collect();
+            let codes: Vec<String> = (0..(k % 4 + 1)).map(|i| format!("regen{n}-{i}")).collect();
             db.replace_recovery_codes(user, &codes).await.unwrap();
         }
         Op::UseRecoveryCode(k) => {
@@ -463,14 +467,7 @@ fn state_at(history: &[(DateTime<Utc>, State)], t: DateTime<Utc>) -> &State {
 }
 
 /// One case, in a tenant of its own (`slug`) of the shared environment.
-async fn case(
-    env: &Env,
-    slug: &str,
-    steps: Vec<Step>,
-    pick_t: u32,
-    between: bool,
-    in_place: bool,
-) {
+async fn case(env: &Env, slug: &str, steps: Vec<Step>, pick_t: u32, between: bool, in_place: bool) {
     let (db, user) = env.tenant(slug).await;
     let actor = Actor::User { id: user.clone() };
     env.backups.snapshot(db.slug(), "manual").await.unwrap();
@@ -590,7 +587,8 @@ async fn the_registry_knows_every_table_of_the_schema() {
         let t = skjold_store::registry::table(name).unwrap();
         if t.in_snapshots() {
             assert!(
-                t.entity().is_some() || matches!(t.keep, skjold_store::registry::Keep::Carried { .. }),
+                t.entity().is_some()
+                    || matches!(t.keep, skjold_store::registry::Keep::Carried { .. }),
                 "{name}"
             );
         }
@@ -615,10 +613,7 @@ async fn credential_journal_entries_never_show_in_history() {
         })
         .await
         .unwrap();
-    let passkey = db
-        .add_passkey(&user, "cred", "key", "{}")
-        .await
-        .unwrap();
+    let passkey = db.add_passkey(&user, "cred", "key", "{}").await.unwrap();
     db.start_totp(&user, "SECRET").await.unwrap();
     db.confirm_totp(&user, 1, &["c1".into()]).await.unwrap();
     let entries = db.journal_since(0, 1000).await.unwrap();

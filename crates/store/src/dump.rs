@@ -168,7 +168,10 @@ fn value_at(row: &AnyRow, i: usize) -> Result<Value, StoreError> {
 }
 
 /// Every table the database really has (the database's own catalog aside).
-async fn all_tables(conn: &mut AnyConnection, kind: BackendKind) -> Result<Vec<String>, StoreError> {
+async fn all_tables(
+    conn: &mut AnyConnection,
+    kind: BackendKind,
+) -> Result<Vec<String>, StoreError> {
     let sql = match kind {
         BackendKind::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
@@ -633,9 +636,8 @@ impl TenantDb {
                         .await?
                         .flatten();
                         Some(match data {
-                            Some(d) => serde_json::from_str(&d).map_err(|e| {
-                                StoreError::Corrupt(format!("journal data: {e}"))
-                            })?,
+                            Some(d) => serde_json::from_str(&d)
+                                .map_err(|e| StoreError::Corrupt(format!("journal data: {e}")))?,
                             None => wanted.clone(),
                         })
                     };
@@ -721,10 +723,7 @@ impl TenantDb {
 }
 
 /// The journal's record ids of rows holding (at least) the table's key columns.
-fn record_ids(
-    table: &registry::Table,
-    rows: Vec<AnyRow>,
-) -> Result<HashSet<String>, StoreError> {
+fn record_ids(table: &registry::Table, rows: Vec<AnyRow>) -> Result<HashSet<String>, StoreError> {
     rows.iter()
         .map(|r| table.record_id(&table.key_of_row(&row_to_json(r)?)?))
         .collect()

@@ -4,8 +4,8 @@
 use crate::journal::{self, Actor, Change, JournalOp};
 use crate::{StoreError, TenantDb};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use serde::Serialize;
+use serde_json::Value;
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
 use sqlx::Row;
 
@@ -232,8 +232,15 @@ impl TenantDb {
             .bind(old)
             .fetch_all(&mut **tx)
             .await?;
-            journal::append_rows(tx, now, actor, "password_history", JournalOp::Create, &added)
-                .await?;
+            journal::append_rows(
+                tx,
+                now,
+                actor,
+                "password_history",
+                JournalOp::Create,
+                &added,
+            )
+            .await?;
             // Keep the newest few only.
             let dropped = sqlx::query(
                 "DELETE FROM password_history WHERE user_id = $1 AND seq NOT IN \
@@ -411,8 +418,15 @@ impl TenantDb {
         .bind(now)
         .fetch_all(&mut **tx)
         .await?;
-        journal::append_rows(tx, now, &SIGN_IN, "sign_in_failures", JournalOp::Create, &made)
-            .await?;
+        journal::append_rows(
+            tx,
+            now,
+            &SIGN_IN,
+            "sign_in_failures",
+            JournalOp::Create,
+            &made,
+        )
+        .await?;
         let row = sqlx::query(&format!(
             "SELECT username, failures, lock_count, locked_until, last_failure_at \
              FROM sign_in_failures WHERE username = $1{}",
@@ -459,10 +473,11 @@ impl TenantDb {
     /// administrator lifts the lock). Answers whether there was anything to forget.
     pub async fn clear_sign_in_failures(&self, username: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let rows = sqlx::query("DELETE FROM sign_in_failures WHERE username = $1 RETURNING username")
-            .bind(username)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows =
+            sqlx::query("DELETE FROM sign_in_failures WHERE username = $1 RETURNING username")
+                .bind(username)
+                .fetch_all(&mut *tx)
+                .await?;
         if rows.is_empty() {
             tx.rollback().await?;
             return Ok(false);

@@ -146,10 +146,9 @@ impl Table {
         self.key
             .iter()
             .map(|(n, _)| {
-                row.get(n)
-                    .filter(|v| !v.is_null())
-                    .cloned()
-                    .ok_or_else(|| StoreError::Corrupt(format!("a row of {} has no {n}", self.name)))
+                row.get(n).filter(|v| !v.is_null()).cloned().ok_or_else(|| {
+                    StoreError::Corrupt(format!("a row of {} has no {n}", self.name))
+                })
             })
             .collect()
     }
@@ -469,7 +468,10 @@ mod tests {
             ("recovery_codes", "users"),
             ("password_history", "users"),
         ] {
-            assert!(load_position(parent) < load_position(child), "{parent} before {child}");
+            assert!(
+                load_position(parent) < load_position(child),
+                "{parent} before {child}"
+            );
         }
     }
 }

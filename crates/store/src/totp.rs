@@ -18,11 +18,20 @@ pub(crate) async fn delete_recovery_codes_in(
     at: &str,
     user_id: &str,
 ) -> Result<u64, StoreError> {
-    let rows = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 RETURNING user_id, code_hash")
-        .bind(user_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    journal::append_rows(tx, at, &owner(user_id), "recovery_codes", JournalOp::Delete, &rows).await
+    let rows =
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 RETURNING user_id, code_hash")
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    journal::append_rows(
+        tx,
+        at,
+        &owner(user_id),
+        "recovery_codes",
+        JournalOp::Delete,
+        &rows,
+    )
+    .await
 }
 
 /// Stores new recovery codes (their hashes) inside `tx`, journaling each.
@@ -61,7 +70,16 @@ pub(crate) async fn delete_totp_in(
         .bind(user_id)
         .fetch_all(&mut **tx)
         .await?;
-    Ok(journal::append_rows(tx, at, &owner(user_id), "totp_factors", JournalOp::Delete, &rows).await? > 0)
+    Ok(journal::append_rows(
+        tx,
+        at,
+        &owner(user_id),
+        "totp_factors",
+        JournalOp::Delete,
+        &rows,
+    )
+    .await?
+        > 0)
 }
 
 #[derive(Debug, Clone)]
