@@ -1,7 +1,9 @@
 //! API tokens: stored by hash, looked up with their (active) user, last use recorded.
 
+use crate::journal::{self, Actor, JournalOp};
 use crate::users::User;
 use crate::{StoreError, TenantDb};
+use serde_json::Value;
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
 use sqlx::Row;
 
@@ -56,6 +58,7 @@ impl TenantDb {
         let id = new.id.to_string();
         let now = self.now();
         let scopes = serde_json::to_string(new.scopes).unwrap_or_else(|_| "[]".into());
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -67,8 +70,20 @@ impl TenantDb {
         .bind(&scopes)
         .bind(&now)
         .bind(new.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        journal::append_row(
+            &mut tx,
+            &now,
+            &Actor::User {
+                id: new.user_id.to_string(),
+            },
+            "api_tokens",
+            &[Value::from(id.as_str())],
+            JournalOp::Create,
+        )
+        .await?;
+        self.commit(tx).await?;
         Ok(ApiToken {
             id,
             user_id: new.user_id.to_string(),
@@ -94,12 +109,29 @@ impl TenantDb {
 
     /// Deletes one of a user's tokens; answers whether it existed.
     pub async fn delete_api_token(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        journal::append_row(
+            &mut tx,
+            &self.now(),
+            &Actor::User {
+                id: user_id.to_string(),
+            },
+            "api_tokens",
+            &[Value::from(id)],
+            JournalOp::Delete,
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(true)
     }
 
     /// The live token for a hash, with its active user; records its use (time and address,
@@ -132,12 +164,30 @@ impl TenantDb {
             .and_then(parse_timestamp)
             .is_none_or(|t| now - t >= chrono::Duration::seconds(60));
         if stale || token.last_used_ip.as_deref() != Some(ip) {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
-                .bind(format_timestamp(now))
-                .bind(ip)
-                .bind(&token.id)
-                .execute(&self.pool)
+            let at = format_timestamp(now);
+            let mut tx = self.write_tx().await?;
+            let done = sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $1, last_used_ip = $2 WHERE id = $3",
+            )
+            .bind(&at)
+            .bind(ip)
+            .bind(&token.id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                journal::append_row(
+                    &mut tx,
+                    &at,
+                    &Actor::User {
+                        id: token.user_id.clone(),
+                    },
+                    "api_tokens",
+                    &[Value::from(token.id.as_str())],
+                    JournalOp::Update,
+                )
                 .await?;
+            }
+            tx.commit().await?;
         }
         Ok(Some((token, user)))
     }

@@ -1,6 +1,6 @@
 //! Whole-tenant export and load, for backups and point-in-time restore.
 //!
-//! A snapshot is every row of every tenant table (except those in [`NOT_BACKED_UP`]) read in
+//! A snapshot is every row of every tenant table (except those the [`registry`] excludes) read in
 //! one consistent read transaction — SQLite's WAL snapshot or PostgreSQL's REPEATABLE READ —
 //! so writers go on while it runs. The rows travel as JSON values (the schema has only text
 //! and integer columns), which makes a snapshot the same on both databases: a SQLite tenant
@@ -9,7 +9,7 @@
 //! commits.
 
 use crate::journal::{self, Actor, Change, JournalOp};
-use crate::{BackendKind, StoreError, TenantDb};
+use crate::{registry, BackendKind, StoreError, TenantDb};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -17,45 +17,6 @@ use sqlx::any::{AnyRow, AnyTypeInfoKind};
 use sqlx::AnyConnection;
 use sqlx::{Any, Column, Executor, Row, Statement, Transaction, TypeInfo, ValueRef};
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-/// Tables a backup leaves out: the migrations' bookkeeping (a snapshot records the schema
-/// version instead), sessions (a restore never brings back a sign-in) and the audit trail's
-/// database copy (backed up as its sealed day files, and never rolled back).
-pub const NOT_BACKED_UP: &[&str] = &[
-    "_sqlx_migrations",
-    "sessions",
-    "audit_log",
-    // A WebAuthn ceremony lives for minutes; a restore never brings one back.
-    "webauthn_ceremonies",
-    // The server's own keys (decoy credential ids): a restored tenant makes new ones.
-    "server_keys",
-    // Invitation links, like sessions: a restore brings no old link back to life.
-    "invites",
-];
-
-/// Tables that reference each other, parents first; all others follow by name.
-const LOAD_ORDER: &[&str] = &[
-    "roles",
-    "users",
-    "teams",
-    "team_members",
-    "companies",
-    "persons",
-    "sales",
-    "activities",
-];
-
-/// The journaled record tables and their entity names, parents first.
-const ENTITY_TABLES: &[(&str, &str)] = &[
-    ("role", "roles"),
-    ("user", "users"),
-    ("team", "teams"),
-    ("team_member", "team_members"),
-    ("company", "companies"),
-    ("person", "persons"),
-    ("sale", "sales"),
-    ("activity", "activities"),
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ColKind {
@@ -206,7 +167,8 @@ fn value_at(row: &AnyRow, i: usize) -> Result<Value, StoreError> {
     })
 }
 
-pub(crate) async fn list_tables(
+/// Every table the database really has (the database's own catalog aside).
+async fn all_tables(
     conn: &mut AnyConnection,
     kind: BackendKind,
 ) -> Result<Vec<String>, StoreError> {
@@ -219,19 +181,23 @@ pub(crate) async fn list_tables(
         }
     };
     let mut names: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *conn).await?;
-    names.retain(|n| !NOT_BACKED_UP.contains(&n.as_str()));
+    names.sort();
+    Ok(names)
+}
+
+/// The tables a backup carries, in load order.
+pub(crate) async fn list_tables(
+    conn: &mut AnyConnection,
+    kind: BackendKind,
+) -> Result<Vec<String>, StoreError> {
+    let mut names = all_tables(conn, kind).await?;
+    // A table the registry does not know is carried (and loads last): the registry's test
+    // fails for it, but a backup must not silently lose rows.
+    names.retain(|n| registry::table(n).is_none_or(|t| t.in_snapshots()));
     for n in &names {
         check_ident(n)?;
     }
-    names.sort_by_key(|n| {
-        (
-            LOAD_ORDER
-                .iter()
-                .position(|o| o == n)
-                .unwrap_or(LOAD_ORDER.len()),
-            n.clone(),
-        )
-    });
+    names.sort_by_key(|n| (registry::load_position(n), n.clone()));
     Ok(names)
 }
 
@@ -367,6 +333,13 @@ impl TenantDb {
             schema_version,
             tables,
         })
+    }
+
+    /// Every table of this tenant's database as it really is (after its migrations), by
+    /// name: what the [registry](crate::registry) is checked against.
+    pub async fn schema_tables(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        all_tables(&mut conn, self.kind).await
     }
 
     /// The journal's newest position (0 when empty).
@@ -521,10 +494,12 @@ impl TenantDb {
         })
     }
 
-    /// Makes this tenant's records (users, companies, persons, sales, activities and their
-    /// search words) equal to `source`'s, in one transaction, journaling every change as
-    /// made by `actor` — so the journal stays one line of history that backups go on
-    /// shipping. Sessions end (everyone signs in again); the audit trail is not touched.
+    /// Makes this tenant's journaled tables (records, users, roles, teams, settings, and the
+    /// credentials and factors: API tokens, passkeys, TOTP, recovery codes, password
+    /// history, sign-in failures) and the records' search words equal to `source`'s, in one
+    /// transaction, journaling every change as made by `actor` — so the journal stays one
+    /// line of history that backups go on shipping. Which tables: the registry's journaled
+    /// ones. Sessions end (everyone signs in again); the audit trail is not touched.
     pub async fn apply_state_from(
         &self,
         source: &TenantDb,
@@ -534,46 +509,73 @@ impl TenantDb {
         if self.kind == BackendKind::Postgres {
             // Writers wait until the restore is done, readers go on. (SQLite's write
             // transaction already excludes other writers.)
-            sqlx::query(
-                "LOCK TABLE roles, users, teams, team_members, companies, persons, sales, activities, search_tokens \
-                 IN SHARE ROW EXCLUSIVE MODE",
-            )
+            let tables: Vec<&str> = registry::journaled_tables()
+                .map(|t| t.name)
+                .chain(["search_tokens"])
+                .collect();
+            sqlx::query(&format!(
+                "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                tables.join(", ")
+            ))
             .execute(&mut *tx)
             .await?;
         }
         let now = self.now();
         let mut report = ApplyReport::default();
-        let mut deletes: Vec<(&str, &str, Vec<String>)> = Vec::new();
         let mut schema = Schema::default();
-        for (entity, table) in ENTITY_TABLES {
-            let mut live_ids: HashSet<String> =
-                sqlx::query_scalar::<_, String>(&format!("SELECT id FROM {table}"))
+        let mut gone: Vec<(&'static registry::Table, Vec<String>)> = Vec::new();
+        // Every row of the source, parents first, in pages by key.
+        for table in registry::journaled_tables() {
+            let entity = table.entity().unwrap_or_default();
+            let keys = table.key_list();
+            // What is left of these after the source's rows is what goes.
+            let mut live_ids = record_ids(
+                table,
+                sqlx::query(&format!("SELECT {keys} FROM {}", table.name))
                     .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
-            let mut last = String::new();
+                    .await?,
+            )?;
+            let select_here = format!(
+                "SELECT * FROM {} WHERE {}",
+                table.name,
+                table.key_condition(1)
+            );
+            let mut last: Option<Vec<Value>> = None;
             loop {
-                let rows = sqlx::query(&format!(
-                    "SELECT * FROM {table} WHERE id > $1 ORDER BY id LIMIT 500"
-                ))
-                .bind(&last)
-                .fetch_all(&source.pool)
-                .await?;
+                let rows = match &last {
+                    None => {
+                        sqlx::query(&format!(
+                            "SELECT * FROM {} ORDER BY {keys} LIMIT 500",
+                            table.name
+                        ))
+                        .fetch_all(&source.pool)
+                        .await?
+                    }
+                    Some(after) => {
+                        let sql = format!(
+                            "SELECT * FROM {} WHERE ({keys}) > ({}) ORDER BY {keys} LIMIT 500",
+                            table.name,
+                            (1..=table.key.len())
+                                .map(|i| format!("${i}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                        registry::bind_key(sqlx::query(&sql), table, after)?
+                            .fetch_all(&source.pool)
+                            .await?
+                    }
+                };
                 if rows.is_empty() {
                     break;
                 }
                 for row in &rows {
                     let wanted = row_to_json(row)?;
-                    let id = wanted["id"]
-                        .as_str()
-                        .ok_or_else(|| StoreError::Corrupt(format!("{table} row without id")))?
-                        .to_string();
-                    last = id.clone();
+                    let key = table.key_of_row(&wanted)?;
+                    let id = table.record_id(&key)?;
+                    last = Some(key.clone());
                     let existed = live_ids.remove(&id);
                     let current = if existed {
-                        let r = sqlx::query(&format!("SELECT * FROM {table} WHERE id = $1"))
-                            .bind(&id)
+                        let r = registry::bind_key(sqlx::query(&select_here), table, &key)?
                             .fetch_one(&mut *tx)
                             .await?;
                         Some(row_to_json(&r)?)
@@ -584,7 +586,7 @@ impl TenantDb {
                         "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 \
                          ORDER BY token",
                     )
-                    .bind(*entity)
+                    .bind(entity)
                     .bind(&id)
                     .fetch_all(&source.pool)
                     .await?;
@@ -592,7 +594,7 @@ impl TenantDb {
                         "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 \
                          ORDER BY token",
                     )
-                    .bind(*entity)
+                    .bind(entity)
                     .bind(&id)
                     .fetch_all(&mut *tx)
                     .await?;
@@ -617,22 +619,27 @@ impl TenantDb {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    upsert(&mut tx, &mut schema, table, &wanted).await?;
+                    upsert(&mut tx, &mut schema, table.name, &wanted).await?;
                     set_tokens(&mut tx, entity, &id, &wanted_tokens).await?;
-                    // History shows the record as its last journal entry described it.
-                    let data: Option<String> = sqlx::query_scalar(
-                        "SELECT data FROM journal WHERE entity = $1 AND record_id = $2 \
-                         ORDER BY seq DESC LIMIT 1",
-                    )
-                    .bind(*entity)
-                    .bind(&id)
-                    .fetch_optional(&source.pool)
-                    .await?
-                    .flatten();
-                    let data = match data {
-                        Some(d) => serde_json::from_str(&d)
-                            .map_err(|e| StoreError::Corrupt(format!("journal data: {e}")))?,
-                        None => wanted.clone(),
+                    let data = if table.is_secret() {
+                        // Credentials and factors: their entries carry the after-image only.
+                        None
+                    } else {
+                        // History shows the record as its last journal entry described it.
+                        let data: Option<String> = sqlx::query_scalar(
+                            "SELECT data FROM journal WHERE entity = $1 AND record_id = $2 \
+                             ORDER BY seq DESC LIMIT 1",
+                        )
+                        .bind(entity)
+                        .bind(&id)
+                        .fetch_optional(&source.pool)
+                        .await?
+                        .flatten();
+                        Some(match data {
+                            Some(d) => serde_json::from_str(&d)
+                                .map_err(|e| StoreError::Corrupt(format!("journal data: {e}")))?,
+                            None => wanted.clone(),
+                        })
                     };
                     journal::append(
                         &mut tx,
@@ -646,8 +653,8 @@ impl TenantDb {
                             } else {
                                 JournalOp::Create
                             },
-                            changed,
-                            data: Some(data),
+                            changed: if table.is_secret() { vec![] } else { changed },
+                            data,
                         },
                     )
                     .await?;
@@ -658,20 +665,26 @@ impl TenantDb {
                     }
                 }
             }
-            let mut gone: Vec<String> = live_ids.into_iter().collect();
-            gone.sort();
-            deletes.push((entity, table, gone));
+            let mut ids: Vec<String> = live_ids.into_iter().collect();
+            ids.sort();
+            gone.push((table, ids));
         }
-        // Children before parents.
-        for (entity, table, ids) in deletes.iter().rev() {
+        // Then what goes, children before parents.
+        for (table, ids) in gone.iter().rev() {
+            let entity = table.entity().unwrap_or_default();
+            let delete = format!(
+                "DELETE FROM {} WHERE {}",
+                table.name,
+                table.key_condition(1)
+            );
             for id in ids {
                 sqlx::query("DELETE FROM search_tokens WHERE entity = $1 AND record_id = $2")
-                    .bind(*entity)
+                    .bind(entity)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
-                    .bind(id)
+                let key = table.key_values(id)?;
+                registry::bind_key(sqlx::query(&delete), table, &key)?
                     .execute(&mut *tx)
                     .await?;
                 journal::append(
@@ -693,19 +706,27 @@ impl TenantDb {
         sqlx::query("DELETE FROM sessions")
             .execute(&mut *tx)
             .await?;
-        for (_, table) in ENTITY_TABLES {
-            let sql = format!("SELECT COUNT(*) FROM {table}");
+        for table in registry::journaled_tables() {
+            let sql = format!("SELECT COUNT(*) FROM {}", table.name);
             let here: i64 = sqlx::query_scalar(&sql).fetch_one(&mut *tx).await?;
             let there: i64 = sqlx::query_scalar(&sql).fetch_one(&source.pool).await?;
             if here != there {
                 return Err(StoreError::Corrupt(format!(
-                    "{table}: {here} rows after the restore, {there} expected"
+                    "{}: {here} rows after the restore, {there} expected",
+                    table.name
                 )));
             }
         }
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// The journal's record ids of rows holding (at least) the table's key columns.
+fn record_ids(table: &registry::Table, rows: Vec<AnyRow>) -> Result<HashSet<String>, StoreError> {
+    rows.iter()
+        .map(|r| table.record_id(&table.key_of_row(&row_to_json(r)?)?))
+        .collect()
 }
 
 /// Rows of one table waiting to go in with one multi-row INSERT.
@@ -825,14 +846,19 @@ pub(crate) async fn check_links(
             }
         }
         BackendKind::Postgres => {
-            // Links are checked as rows go in. The journal's sequence must continue
-            // after the restored entries.
-            sqlx::query(
-                "SELECT setval(pg_get_serial_sequence('journal', 'seq'), \
-                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal), false)",
-            )
-            .execute(&mut **tx)
-            .await?;
+            // Links are checked as rows go in. Sequences (the journal's, the password
+            // history's) must continue after the restored rows.
+            for t in registry::TABLES.iter().filter(|t| t.in_snapshots()) {
+                if let Some(col) = t.serial {
+                    sqlx::query(&format!(
+                        "SELECT setval(pg_get_serial_sequence('{0}', '{col}'), \
+                         (SELECT COALESCE(MAX({col}), 0) + 1 FROM {0}), false)",
+                        t.name
+                    ))
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
         }
     }
     Ok(())
@@ -855,23 +881,32 @@ async fn upsert(
         kinds.push(schema.kind_of(tx, table, name).await?);
         names.push(name.as_str());
     }
-    let key = crate::journal::key_of(table);
-    if !names.contains(&key) {
-        return Err(StoreError::Corrupt(format!(
-            "an after-image of {table} has no {key}"
-        )));
+    let spec = registry::table(table)
+        .ok_or_else(|| StoreError::Corrupt(format!("{table} is not in the registry")))?;
+    let is_key = |n: &str| spec.key.iter().any(|(k, _)| *k == n);
+    for (k, _) in spec.key {
+        if !names.contains(k) {
+            return Err(StoreError::Corrupt(format!(
+                "an after-image of {table} has no {k}"
+            )));
+        }
     }
     let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
     let sets: Vec<String> = names
         .iter()
-        .filter(|n| **n != key)
+        .filter(|n| !is_key(n))
         .map(|n| format!("{n} = excluded.{n}"))
         .collect();
+    let on_conflict = if sets.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        format!("DO UPDATE SET {}", sets.join(", "))
+    };
     let sql = format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({key}) DO UPDATE SET {}",
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) {on_conflict}",
         names.join(", "),
         placeholders.join(", "),
-        sets.join(", ")
+        spec.key_list()
     );
     let mut q = sqlx::query(&sql);
     for ((name, kind), v) in names.iter().zip(&kinds).zip(row.values()) {
@@ -920,23 +955,33 @@ pub(crate) async fn apply_entry(
             )))
         }
     };
-    let table = image["table"].as_str().ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "journal entry {}: after-image names no table",
-            e.seq
-        ))
-    })?;
-    check_ident(table)?;
+    // The registry, not the entry, says which table an entity's rows are in; the image
+    // must agree.
+    let spec = registry::journaled_table(&e.entity)
+        .map_err(|err| StoreError::Corrupt(format!("journal entry {}: {err}", e.seq)))?;
+    let table = spec.name;
+    if image["table"].as_str() != Some(table) {
+        return Err(StoreError::Corrupt(format!(
+            "journal entry {}: the after-image names table {} for entity {}, not {table}",
+            e.seq, image["table"], e.entity
+        )));
+    }
     match e.op.as_str() {
         "delete" => {
-            let key = crate::journal::key_of(table);
-            sqlx::query(&format!("DELETE FROM {table} WHERE {key} = $1"))
-                .bind(&e.record_id)
+            let key = spec.key_values(&e.record_id)?;
+            let sql = format!("DELETE FROM {table} WHERE {}", spec.key_condition(1));
+            registry::bind_key(sqlx::query(&sql), spec, &key)?
                 .execute(&mut **tx)
                 .await?;
             set_tokens(tx, &e.entity, &e.record_id, &[]).await?;
         }
         "create" | "update" => {
+            if spec.record_id(&spec.key_of_row(&image["row"])?)? != e.record_id {
+                return Err(StoreError::Corrupt(format!(
+                    "journal entry {}: the after-image is of another row than {}",
+                    e.seq, e.record_id
+                )));
+            }
             upsert(tx, schema, table, &image["row"]).await?;
             let tokens: Vec<String> = image["search"]
                 .as_array()

@@ -5,11 +5,20 @@ use crate::journal::{self, Actor, Change, JournalOp};
 use crate::{StoreError, TenantDb};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
 use sqlx::Row;
 
 /// How many earlier hashes a user keeps at most (the policy's history rule allows up to 24).
 const HISTORY_KEPT: i64 = 24;
+
+/// Who changes the sign-in failure counters: the sign-in itself (or an administrator's
+/// unlock, which the audit trail records by name).
+const SIGN_IN: Actor = Actor::System { what: "sign-in" };
+
+fn username_key(username: &str) -> [Value; 1] {
+    [Value::from(username)]
+}
 
 /// The failed sign-ins of one username, and its lock if it has one.
 #[derive(Debug, Clone, Serialize)]
@@ -204,6 +213,7 @@ impl TenantDb {
     pub(crate) async fn remember_old_hash(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        actor: &Actor,
         user_id: &str,
         now: &str,
     ) -> Result<(), StoreError> {
@@ -213,23 +223,42 @@ impl TenantDb {
                 .fetch_optional(&mut **tx)
                 .await?;
         if let Some(Some(old)) = old {
-            sqlx::query(
-                "INSERT INTO password_history (user_id, set_at, password_hash) VALUES ($1, $2, $3)",
+            let added = sqlx::query(
+                "INSERT INTO password_history (user_id, set_at, password_hash) \
+                 VALUES ($1, $2, $3) RETURNING seq",
             )
             .bind(user_id)
             .bind(now)
             .bind(old)
-            .execute(&mut **tx)
+            .fetch_all(&mut **tx)
+            .await?;
+            journal::append_rows(
+                tx,
+                now,
+                actor,
+                "password_history",
+                JournalOp::Create,
+                &added,
+            )
             .await?;
             // Keep the newest few only.
-            sqlx::query(
+            let dropped = sqlx::query(
                 "DELETE FROM password_history WHERE user_id = $1 AND seq NOT IN \
                  (SELECT seq FROM password_history WHERE user_id = $1 \
-                  ORDER BY seq DESC LIMIT $2)",
+                  ORDER BY seq DESC LIMIT $2) RETURNING seq",
             )
             .bind(user_id)
             .bind(HISTORY_KEPT)
-            .execute(&mut **tx)
+            .fetch_all(&mut **tx)
+            .await?;
+            journal::append_rows(
+                tx,
+                now,
+                actor,
+                "password_history",
+                JournalOp::Delete,
+                &dropped,
+            )
             .await?;
         }
         Ok(())
@@ -347,14 +376,27 @@ impl TenantDb {
     /// Gives back a reserved attempt that neither failed nor succeeded (the password was
     /// right but a second factor is still to come, the server was too busy to check, …).
     pub async fn release_sign_in_attempt(&self, username: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(
             "UPDATE sign_in_failures SET failures = failures - 1 \
-             WHERE username = $1 AND failures > 0 AND (locked_until IS NULL OR locked_until <= $2)",
+             WHERE username = $1 AND failures > 0 AND (locked_until IS NULL OR locked_until <= $2) \
+             RETURNING username",
         )
         .bind(username)
-        .bind(self.now())
-        .execute(&self.pool)
+        .bind(&now)
+        .fetch_all(&mut *tx)
         .await?;
+        journal::append_rows(
+            &mut tx,
+            &now,
+            &SIGN_IN,
+            "sign_in_failures",
+            JournalOp::Update,
+            &rows,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -367,13 +409,23 @@ impl TenantDb {
     ) -> Result<SignInLock, StoreError> {
         // Two first attempts at once: one inserts, the other waits for it (PostgreSQL) or
         // for the write lock (SQLite) and then finds the row.
-        sqlx::query(
+        let made = sqlx::query(
             "INSERT INTO sign_in_failures (username, failures, lock_count, locked_until, \
-             last_failure_at) VALUES ($1, 0, 0, NULL, $2) ON CONFLICT (username) DO NOTHING",
+             last_failure_at) VALUES ($1, 0, 0, NULL, $2) ON CONFLICT (username) DO NOTHING \
+             RETURNING username",
         )
         .bind(username)
         .bind(now)
-        .execute(&mut **tx)
+        .fetch_all(&mut **tx)
+        .await?;
+        journal::append_rows(
+            tx,
+            now,
+            &SIGN_IN,
+            "sign_in_failures",
+            JournalOp::Create,
+            &made,
+        )
         .await?;
         let row = sqlx::query(&format!(
             "SELECT username, failures, lock_count, locked_until, last_failure_at \
@@ -406,17 +458,41 @@ impl TenantDb {
         .bind(username)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        journal::append_row(
+            tx,
+            now,
+            &SIGN_IN,
+            "sign_in_failures",
+            &username_key(username),
+            JournalOp::Update,
+        )
+        .await
     }
 
     /// Forgets a username's failures and locks (after a successful sign-in, or when an
     /// administrator lifts the lock). Answers whether there was anything to forget.
     pub async fn clear_sign_in_failures(&self, username: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM sign_in_failures WHERE username = $1")
-            .bind(username)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.write_tx().await?;
+        let rows =
+            sqlx::query("DELETE FROM sign_in_failures WHERE username = $1 RETURNING username")
+                .bind(username)
+                .fetch_all(&mut *tx)
+                .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        journal::append_rows(
+            &mut tx,
+            &self.now(),
+            &SIGN_IN,
+            "sign_in_failures",
+            JournalOp::Delete,
+            &rows,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The usernames locked now, soonest unlocked first.
@@ -437,14 +513,26 @@ impl TenantDb {
     pub async fn prune_sign_in_failures(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
         let cutoff = format_timestamp(now - chrono::Duration::days(1));
-        let done = sqlx::query(
+        let at = format_timestamp(now);
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(
             "DELETE FROM sign_in_failures WHERE last_failure_at < $1 \
-             AND (locked_until IS NULL OR locked_until < $2)",
+             AND (locked_until IS NULL OR locked_until < $2) RETURNING username",
         )
         .bind(&cutoff)
-        .bind(format_timestamp(now))
-        .execute(&self.pool)
+        .bind(&at)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        let pruned = journal::append_rows(
+            &mut tx,
+            &at,
+            &Actor::System { what: "prune" },
+            "sign_in_failures",
+            JournalOp::Delete,
+            &rows,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(pruned)
     }
 }

@@ -1,6 +1,6 @@
 //! The change journal: appended in the same transaction as every change to tenant data.
 
-use crate::{StoreError, TenantDb};
+use crate::{registry, StoreError, TenantDb};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::{Any, Row, Transaction};
@@ -93,25 +93,54 @@ pub(crate) async fn append(
 /// The advisory lock key that orders journal writers on PostgreSQL ("skjold journal").
 const JOURNAL_ORDER_LOCK: i64 = 0x736b_6a6f_6c64_6a6c;
 
-/// The table that holds an entity's rows.
-pub(crate) fn table_of(entity: &str) -> Option<&'static str> {
-    match entity {
-        "user" => Some("users"),
-        "setting" => Some("settings"),
-        "role" => Some("roles"),
-        "team" => Some("teams"),
-        "team_member" => Some("team_members"),
-        _ => skjold_domain::crm::EntityKind::from_name(entity).map(|k| k.table()),
-    }
+/// Journals a change of one row of a journaled table that record history never shows
+/// (credentials, factors, sign-in failures): the entry carries only the after-image that a
+/// restore replays, no `data` for history. `key` is the row's key in the registry's order.
+pub(crate) async fn append_row(
+    tx: &mut Transaction<'_, Any>,
+    at: &str,
+    actor: &Actor,
+    table: &str,
+    key: &[Value],
+    op: JournalOp,
+) -> Result<(), StoreError> {
+    let t = registry::table(table)
+        .filter(|t| t.entity().is_some())
+        .ok_or_else(|| StoreError::Corrupt(format!("{table} is not a journaled table")))?;
+    let entity = t.entity().unwrap_or_default();
+    let record_id = t.record_id(key)?;
+    append(
+        tx,
+        at,
+        actor,
+        Change {
+            entity,
+            record_id: &record_id,
+            op,
+            changed: vec![],
+            data: None,
+        },
+    )
+    .await
 }
 
-/// The column that identifies a row of a journaled table: `id`, but a setting is known by its
-/// `name`.
-pub(crate) fn key_of(table: &str) -> &'static str {
-    match table {
-        "settings" => "name",
-        _ => "id",
+/// Journals each row a statement's `RETURNING` clause answered (the table's key columns, at
+/// least) as changed by `op`; answers how many.
+pub(crate) async fn append_rows(
+    tx: &mut Transaction<'_, Any>,
+    at: &str,
+    actor: &Actor,
+    table: &str,
+    op: JournalOp,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<u64, StoreError> {
+    let t = registry::table(table)
+        .ok_or_else(|| StoreError::Corrupt(format!("{table} is not in the registry")))?;
+    for row in rows {
+        let key = t.key_of_row(&crate::dump::row_to_json(row)?)?;
+        append_row(tx, at, actor, table, &key, op).await?;
     }
+    Ok(rows.len() as u64)
 }
 
 /// The change's after-image, read back inside the writing transaction so that it is exactly
@@ -121,22 +150,19 @@ async fn after_image(
     tx: &mut Transaction<'_, Any>,
     change: &Change<'_>,
 ) -> Result<Value, StoreError> {
-    let table = table_of(change.entity).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "the journal knows no table for entity '{}'",
-            change.entity
-        ))
-    })?;
+    let table = registry::journaled_table(change.entity)?;
     if change.op == JournalOp::Delete {
-        return Ok(serde_json::json!({ "table": table }));
+        return Ok(serde_json::json!({ "table": table.name }));
     }
-    let row = sqlx::query(&format!(
-        "SELECT * FROM {table} WHERE {} = $1",
-        key_of(table)
-    ))
-    .bind(change.record_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let key = table.key_values(change.record_id)?;
+    let sql = format!(
+        "SELECT * FROM {} WHERE {}",
+        table.name,
+        table.key_condition(1)
+    );
+    let row = registry::bind_key(sqlx::query(&sql), table, &key)?
+        .fetch_one(&mut **tx)
+        .await?;
     let search: Vec<String> = sqlx::query_scalar(
         "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 ORDER BY token",
     )
@@ -145,7 +171,7 @@ async fn after_image(
     .fetch_all(&mut **tx)
     .await?;
     Ok(serde_json::json!({
-        "table": table,
+        "table": table.name,
         "row": crate::dump::row_to_json(&row)?,
         "search": search,
     }))
@@ -165,11 +191,17 @@ pub struct HistoryEntry {
 
 impl TenantDb {
     /// The record's changes, oldest first, each with the fields' values before and after.
+    /// Only for entities the registry lets history show (records and users): the journal
+    /// entries of credentials and factors exist for restores alone, so for those this
+    /// answers nothing.
     pub async fn history(
         &self,
         entity: &str,
         record_id: &str,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
+        if !registry::in_history(entity) {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(
             "SELECT seq, at, actor, op, changed, data FROM journal \
              WHERE entity = $1 AND record_id = $2 ORDER BY seq",

@@ -18,6 +18,7 @@ mod invites;
 mod journal;
 mod recent;
 pub mod records;
+pub mod registry;
 mod roles;
 mod router;
 mod search;

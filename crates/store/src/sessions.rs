@@ -228,11 +228,19 @@ impl TenantDb {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        let api_tokens = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+        let revoked = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 RETURNING id")
             .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .fetch_all(&mut *tx)
+            .await?;
+        let api_tokens = crate::journal::append_rows(
+            &mut tx,
+            &self.now(),
+            &crate::journal::Actor::System { what: "end-access" },
+            "api_tokens",
+            crate::journal::JournalOp::Delete,
+            &revoked,
+        )
+        .await?;
         let invites = crate::invites::revoke_invites_in(&mut tx, user_id).await?;
         self.commit(tx).await?;
         Ok(EndedAccess {

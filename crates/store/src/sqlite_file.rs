@@ -16,13 +16,12 @@ use sqlx::AnyPool;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Tables whose rows a file snapshot drops: the row-wise snapshot's
-/// [`NOT_BACKED_UP`](crate::dump::NOT_BACKED_UP) but the migrations' own table (their
-/// schema stays, so migrations still see the database as it was).
+/// Tables whose rows a file snapshot drops: those the [registry](crate::registry) leaves
+/// out of backups, but the migrations' own table (their schema stays, so migrations still
+/// see the database as it was).
 fn scrubbed() -> impl Iterator<Item = &'static str> {
-    crate::dump::NOT_BACKED_UP
-        .iter()
-        .copied()
+    crate::registry::not_backed_up()
+        .map(|t| t.name)
         .filter(|t| *t != "_sqlx_migrations")
 }
 

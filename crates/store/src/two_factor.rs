@@ -6,7 +6,9 @@
 //! business (webauthn-rs), the store only finds it by id, credential id or user.
 
 use crate::journal::{self, Actor, Change, JournalOp};
+use crate::totp::{delete_recovery_codes_in, delete_totp_in, insert_recovery_codes_in, owner};
 use crate::{StoreError, TenantDb};
+use serde_json::Value;
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
 use sqlx::Row;
 
@@ -92,6 +94,7 @@ impl TenantDb {
             created_at: self.now(),
             last_used_at: None,
         };
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "INSERT INTO passkeys (id, user_id, cred_id, name, credential, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -102,15 +105,28 @@ impl TenantDb {
         .bind(&record.name)
         .bind(&record.credential)
         .bind(&record.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match done {
-            Ok(_) => Ok(record),
-            Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(
-                "this passkey is registered already".into(),
-            )),
-            Err(e) => Err(e.into()),
+            Ok(_) => {}
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(
+                    "this passkey is registered already".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
         }
+        journal::append_row(
+            &mut tx,
+            &record.created_at,
+            &owner(user_id),
+            "passkeys",
+            &[Value::from(record.id.as_str())],
+            JournalOp::Create,
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(record)
     }
 
     /// Renames one of the user's passkeys; another user's id is "not found".
@@ -120,15 +136,26 @@ impl TenantDb {
         id: &str,
         name: &str,
     ) -> Result<PasskeyRecord, StoreError> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3")
             .bind(name)
             .bind(id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() != 1 {
             return Err(StoreError::NotFound);
         }
+        journal::append_row(
+            &mut tx,
+            &self.now(),
+            &owner(user_id),
+            "passkeys",
+            &[Value::from(id)],
+            JournalOp::Update,
+        )
+        .await?;
+        self.commit(tx).await?;
         self.passkeys_of(user_id)
             .await?
             .into_iter()
@@ -150,6 +177,15 @@ impl TenantDb {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        journal::append_row(
+            &mut tx,
+            &self.now(),
+            &owner(user_id),
+            "passkeys",
+            &[Value::from(id)],
+            JournalOp::Delete,
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(name)
     }
@@ -164,17 +200,34 @@ impl TenantDb {
         seen: &str,
         credential: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(
             "UPDATE passkeys SET credential = $1, last_used_at = $2 \
-             WHERE id = $3 AND credential = $4",
+             WHERE id = $3 AND credential = $4 RETURNING id, user_id",
         )
         .bind(credential)
-        .bind(self.now())
+        .bind(&now)
         .bind(id)
         .bind(seen)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let Some(row) = rows.first() else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let user_id: String = row.try_get("user_id")?;
+        journal::append_row(
+            &mut tx,
+            &now,
+            &owner(&user_id),
+            "passkeys",
+            &[Value::from(id)],
+            JournalOp::Update,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Keeps a ceremony's state until `expires_at` (and drops ceremonies that expired).
@@ -309,15 +362,10 @@ impl TenantDb {
 
     /// Turns TOTP off: the secret and the recovery codes go.
     pub async fn disable_totp(&self, user_id: &str) -> Result<(), StoreError> {
+        let now = self.now();
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        delete_totp_in(&mut tx, &now, user_id).await?;
+        delete_recovery_codes_in(&mut tx, &now, user_id).await?;
         self.commit(tx).await?;
         Ok(())
     }
@@ -328,18 +376,10 @@ impl TenantDb {
         user_id: &str,
         code_hashes: &[String],
     ) -> Result<(), StoreError> {
+        let now = self.now();
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        for h in code_hashes {
-            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                .bind(user_id)
-                .bind(h)
-                .execute(&mut *tx)
-                .await?;
-        }
+        delete_recovery_codes_in(&mut tx, &now, user_id).await?;
+        insert_recovery_codes_in(&mut tx, &now, user_id, code_hashes).await?;
         self.commit(tx).await?;
         Ok(())
     }

@@ -322,7 +322,7 @@ impl TenantDb {
         let id = user.id.clone();
         let now = self.now();
         user.updated_at = now.clone();
-        self.remember_old_hash(tx, &id, &now).await?;
+        self.remember_old_hash(tx, actor, &id, &now).await?;
         sqlx::query(
             "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 \
              WHERE id = $3",
