@@ -845,9 +845,10 @@ async fn a_change_that_cannot_be_audited_is_not_made() {
     assert_eq!(history.len(), 1, "only the creation: {history:?}");
 }
 
-/// Roles and the tenant's security settings are rights too: with the audit trail unable to
-/// record, making, changing or deleting a role and changing the password policy, the
-/// session timeouts or the two-factor requirement are refused (503) and nothing is stored.
+/// Roles, API tokens and the tenant's security settings are rights too: with the audit
+/// trail unable to record, making, changing or deleting a role, minting or revoking a token
+/// and changing the password policy, the session timeouts or the two-factor requirement are
+/// refused (503) and nothing is stored.
 #[tokio::test]
 async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
     let app = spawn_app().await;
@@ -868,6 +869,16 @@ async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
     assert_eq!(res.status(), 201);
     let role: Value = res.json().await.unwrap();
     let role_path = format!("/demo/api/v1/roles/{}", role["id"].as_str().unwrap());
+    let res = app
+        .post(
+            "/demo/api/v1/me/tokens",
+            &admin,
+            &json!({"name": "ci", "scopes": ["companies:read"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let minted: Value = res.json().await.unwrap();
+    let token_path = format!("/demo/api/v1/me/tokens/{}", minted["id"].as_str().unwrap());
     let policy_before: Value = app
         .get("/demo/api/v1/settings/password-policy", &admin)
         .await
@@ -923,10 +934,31 @@ async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
             )
             .await,
         ),
+        (
+            "token minted",
+            app.post(
+                "/demo/api/v1/me/tokens",
+                &admin,
+                &json!({"name": "sneaky", "scopes": ["all:write"]}),
+            )
+            .await,
+        ),
+        ("token revoked", app.delete(&token_path, &admin).await),
     ] {
         assert_eq!(res.status(), 503, "{what}");
     }
     let db = app.tenant_db("demo").await;
+    let admin_id = db
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "admin")
+        .unwrap()
+        .id;
+    let tokens = db.api_tokens_of(&admin_id).await.unwrap();
+    assert_eq!(tokens.len(), 1, "no new token, the old one kept: {tokens:?}");
+    assert_eq!(tokens[0].id, minted["id"].as_str().unwrap());
     let roles = db.list_roles().await.unwrap();
     assert!(roles.iter().all(|r| r.name != "Readers"), "no new role");
     let kept = roles.iter().find(|r| r.name == "Auditors").expect("kept");
