@@ -1,6 +1,6 @@
 //! Changes to a user's second factors that the API and the web UI share: what an
 //! administrator sees of a user's factors, the rule that a required user keeps at least
-//! one, turning TOTP off after a proof, new recovery codes.
+//! one, turning TOTP on once its code matched and off after a proof, new recovery codes.
 
 use crate::signin::Outcome;
 use crate::two_factor::{self as tf, Factors};
@@ -151,5 +151,39 @@ pub async fn regenerate_codes(db: &TenantDb, user: &User) -> Result<Vec<String>,
         .map(|c| crate::totp::recovery_hash(c))
         .collect();
     db.replace_recovery_codes(&user.id, &hashes).await?;
+    Ok(codes)
+}
+
+/// Turns on a user's TOTP factor once the app's code matched `step`: makes the recovery
+/// codes (returned to be shown this once), lifts a session restricted to enrolment (it has
+/// enrolled now), and records `auth.totp_enabled` — one shape for the API and the web UI.
+#[allow(clippy::too_many_arguments)]
+pub async fn turn_on_totp(
+    state: &AppState,
+    db: &TenantDb,
+    user: &User,
+    session: &skjold_store::Session,
+    step: i64,
+    ip: std::net::IpAddr,
+    via: &'static str,
+) -> Result<Vec<String>, ApiError> {
+    let codes = crate::totp::new_recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| crate::totp::recovery_hash(c))
+        .collect();
+    db.confirm_totp(&user.id, step, &hashes).await?;
+    if session.restricted {
+        db.unrestrict_session(&session.token_hash).await?;
+    }
+    crate::audit::Event::new(
+        state,
+        skjold_domain::audit::AuditKind::AuthTotpEnabled,
+        Some(ip),
+        serde_json::json!({ "via": via }),
+    )
+    .by(&user.id, &user.username)
+    .record(state, db.slug().as_str())
+    .await?;
     Ok(codes)
 }

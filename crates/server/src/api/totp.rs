@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use skjold_domain::audit::AuditKind;
 use skjold_domain::FieldErrors;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -95,25 +94,9 @@ async fn confirm(
     let Some(step) = crate::totp::matching_step(&totp, &body.code, now) else {
         return Err(FieldErrors::single("code", "is not the app's current code").into());
     };
-    let codes = crate::totp::new_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|c| crate::totp::recovery_hash(c))
-        .collect();
-    auth.db().confirm_totp(&user.id, step, &hashes).await?;
-    // A session restricted to enrolment has enrolled now: it becomes a full one.
-    if auth.session.restricted {
-        auth.db()
-            .unrestrict_session(&auth.session.token_hash)
+    let codes =
+        crate::factors::turn_on_totp(&state, auth.db(), user, &auth.session, step, ip, "api")
             .await?;
-    }
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::AuthTotpEnabled,
-        serde_json::Value::Null,
-    )
-    .await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))

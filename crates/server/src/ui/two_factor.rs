@@ -172,21 +172,14 @@ async fn totp_confirm(
         };
         return page(&auth, None, extra, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let codes = crate::totp::new_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|c| crate::totp::recovery_hash(c))
-        .collect();
-    auth.db().confirm_totp(&user.id, step, &hashes).await?;
-    if auth.session.restricted {
-        auth.db()
-            .unrestrict_session(&auth.session.token_hash)
-            .await?;
-    }
-    auth.audit_event(
+    let codes = crate::factors::turn_on_totp(
         &state,
-        AuditKind::AuthTotpEnabled,
-        serde_json::json!({ "via": "web" }),
+        auth.db(),
+        user,
+        &auth.session,
+        step,
+        auth.ip(),
+        "web",
     )
     .await?;
     // Rendered, not redirected: the recovery codes are shown this once.

@@ -957,7 +957,11 @@ async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
         .unwrap()
         .id;
     let tokens = db.api_tokens_of(&admin_id).await.unwrap();
-    assert_eq!(tokens.len(), 1, "no new token, the old one kept: {tokens:?}");
+    assert_eq!(
+        tokens.len(),
+        1,
+        "no new token, the old one kept: {tokens:?}"
+    );
     assert_eq!(tokens[0].id, minted["id"].as_str().unwrap());
     let roles = db.list_roles().await.unwrap();
     assert!(roles.iter().all(|r| r.name != "Readers"), "no new role");
