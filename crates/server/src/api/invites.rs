@@ -88,7 +88,7 @@ pub(crate) async fn invite(
     responses(
         (status = 204, description = "Withdrawn"),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
-        (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
+        (status = 403, description = "Lacks users.manage, or the user's role has rights you do not hold", body = crate::error::Problem),
         (status = 404, description = "No such user, or no open invitation", body = crate::error::Problem),
         (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn withdraw_invite(
