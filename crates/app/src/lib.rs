@@ -20,6 +20,7 @@
 //! | [`roles`] | making, changing and deleting roles |
 //! | [`settings`] | the password policy, session timeouts and token lifetime |
 //! | [`invites`] | issuing and withdrawing invitation links |
+//! | [`records`] | reading, writing, deleting and exporting CRM records within the actor's sight |
 //! | [`teams`] | team membership |
 //! | [`tokens`] | minting and revoking API tokens, one's own or a service user's |
 //! | [`two_factor`] | the tenant's two-factor requirement: whom it covers, setting it |
@@ -33,6 +34,7 @@ mod ctx;
 mod error;
 pub mod invites;
 pub mod password;
+pub mod records;
 pub mod roles;
 pub mod settings;
 pub mod step_up;

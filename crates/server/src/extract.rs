@@ -9,7 +9,7 @@ use axum::http::{header, request::Parts};
 use serde::de::DeserializeOwned;
 use skjold_domain::crm::Entity;
 use skjold_domain::{parse_json, parse_json_bytes, Access, FieldErrors, Grant, Right, TenantSlug};
-use skjold_store::{Session, Sight, TenantDb, TenantRecord, TenantStatus, User};
+use skjold_store::{Session, TenantDb, TenantRecord, TenantStatus, User};
 use std::marker::PhantomData;
 
 /// A JSON request body, parsed with errors that name the field at fault.
@@ -231,11 +231,6 @@ pub struct Authorized<R: Requirement> {
 }
 
 impl<R: Requirement> Authorized<R> {
-    /// Which records this user sees; every record read and write takes it.
-    pub fn sight(&self) -> Sight {
-        Sight::of(&self.session.user.id, self.grant.visibility)
-    }
-
     pub fn user(&self) -> &User {
         &self.session.user
     }

@@ -1,14 +1,15 @@
 //! Exporting CRM records as CSV or JSON lines: what the `export` right allows (a salesperson
 //! takes their accounts to a spreadsheet, an integration copies a list). Every record the
 //! list's filters and the reader's sight match, in the list's order, streamed page by page.
-//! The API and the web UI both answer with [`Export::response`]; each records the export as a
-//! security event (`records.exported`) before the first byte leaves.
+//! The application layer checks the rights, reads the first page and records the export
+//! (`records.exported`) before the first byte leaves; the API and the web UI both answer
+//! with [`response`].
 
 use crate::export::{self, cell, ExportFormat};
 use axum::response::Response;
 use serde_json::Value;
 use skjold_domain::crm::Entity;
-use skjold_store::{ListQuery, Page, Sight, StoreError, TenantDb, MAX_LIMIT};
+use skjold_store::{ListQuery, Page, TenantDb};
 
 /// The columns of a record type's CSV: its id, every stored field, its two times. The same
 /// keys as the API's JSON, in this fixed order whatever a page holds.
@@ -51,23 +52,6 @@ fn encode<E: Entity>(items: &[E], format: ExportFormat, header: bool) -> Result<
     }
 }
 
-/// What an export event records: the record type, the format and the filters, so an
-/// auditor sees what left.
-fn detail<E: Entity>(format: ExportFormat, query: &ListQuery) -> Value {
-    let filters: serde_json::Map<String, Value> = query
-        .filters
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    serde_json::json!({
-        "type": E::KIND.table(),
-        "format": format.as_str(),
-        "q": query.q,
-        "filters": filters,
-        "sort": query.sort.as_str(),
-    })
-}
-
 /// The download's name: `companies-acme-20261127T101500Z`.
 fn filename<E: Entity>(db: &TenantDb, now: chrono::DateTime<chrono::Utc>) -> String {
     format!(
@@ -84,57 +68,27 @@ enum Step<E> {
     Read(ListQuery),
 }
 
-/// Reads the first page of every record `query` matches within `sight` (its limit and cursor
-/// are ignored), so that a bad filter is refused before anything is sent; the caller then
-/// records [`Export::detail`] as [`skjold_domain::AuditKind::RecordsExported`] and answers
-/// with [`Export::response`].
-pub async fn start<E: Entity>(
+/// Streams an export that the application layer accepted and recorded
+/// ([`skjold_app::records::export`]), its first page first.
+pub fn response<E: Entity>(
     db: &TenantDb,
-    sight: &Sight,
-    mut query: ListQuery,
+    export: skjold_app::records::Export<E>,
     format: ExportFormat,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Export<E>, StoreError> {
-    query.limit = Some(MAX_LIMIT);
-    query.cursor = None;
-    let first = db.list::<E>(sight, &query).await?;
-    Ok(Export {
-        detail: detail::<E>(format, &query),
-        filename: filename::<E>(db, now),
+) -> Response {
+    let skjold_app::records::Export {
+        first,
+        query,
+        sight,
+    } = export;
+    let filename = filename::<E>(db, now);
+    let db = db.clone();
+    export::download(
         format,
-        db: db.clone(),
-        sight: sight.clone(),
-        first: Step::Have(first, query),
-    })
-}
-
-/// An export whose query has been accepted.
-pub struct Export<E> {
-    detail: Value,
-    filename: String,
-    format: ExportFormat,
-    db: TenantDb,
-    sight: Sight,
-    first: Step<E>,
-}
-
-impl<E: Entity> Export<E> {
-    /// What its audit event records.
-    pub fn detail(&self) -> Value {
-        self.detail.clone()
-    }
-
-    /// Streams the records, the first page first.
-    pub fn response(self) -> Response {
-        let Export {
-            db,
-            sight,
-            first,
-            format,
-            filename,
-            ..
-        } = self;
-        export::download(format, &filename, "records", first, move |step| {
+        &filename,
+        "records",
+        Step::Have(first, query),
+        move |step| {
             let (db, sight) = (db.clone(), sight.clone());
             async move {
                 let (page, mut q, header) = match step {
@@ -151,8 +105,8 @@ impl<E: Entity> Export<E> {
                 });
                 Ok((bytes, next))
             }
-        })
-    }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -3,15 +3,17 @@
 
 use super::parse_id;
 use crate::export::ExportFormat;
-use crate::extract::{ApiJson, ApiQuery, Authorized, Delete, Export, Read, Write};
+use crate::extract::{ApiJson, ApiQuery, Authorized, Delete, Export, Read, Requirement, Write};
 use crate::records_export;
 use crate::{ApiError, AppState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_app::{records, Actor, Ctx, Via};
 use skjold_domain::crm::{Activity, Company, Entity, Person, Sale};
-use skjold_domain::{AuditKind, FieldErrors};
+use skjold_domain::FieldErrors;
 use skjold_store::{HistoryEntry, ListQuery, ListSort};
+use std::net::IpAddr;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -215,14 +217,23 @@ impl From<HistoryEntry> for HistoryItem {
     }
 }
 
+/// Where a record action of this request happens, and who does it.
+fn acting<'a, R: Requirement>(
+    auth: &'a Authorized<R>,
+    state: &'a AppState,
+    ip: IpAddr,
+) -> (Ctx<'a>, Actor) {
+    (auth.ctx(state, ip), auth.acting(Via::Api))
+}
+
 async fn list<E: Entity>(
+    state: &AppState,
     auth: Authorized<Read<E>>,
+    ip: IpAddr,
     params: ListParams,
 ) -> Result<Json<RecordPage<E>>, ApiError> {
-    let page = auth
-        .db()
-        .list::<E>(&auth.sight(), &params.into_query()?)
-        .await?;
+    let (ctx, actor) = acting(&auth, state, ip);
+    let page = records::list::<E>(&ctx, &actor, &params.into_query()?).await?;
     Ok(Json(RecordPage {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -232,26 +243,28 @@ async fn list<E: Entity>(
 async fn export<E: Entity>(
     state: &AppState,
     auth: Authorized<Export<E>>,
-    ip: std::net::IpAddr,
+    ip: IpAddr,
     params: ExportParams,
 ) -> Result<axum::response::Response, ApiError> {
     let (format, query) = params.into_query()?;
-    let export =
-        records_export::start::<E>(auth.db(), &auth.sight(), query, format, state.clock.now())
-            .await?;
-    auth.audit_event(state, ip, AuditKind::RecordsExported, export.detail())
-        .await?;
-    Ok(export.response())
+    let (ctx, actor) = acting(&auth, state, ip);
+    let export = records::export::<E>(&ctx, &actor, query, format.as_str()).await?;
+    Ok(records_export::response(
+        auth.db(),
+        export,
+        format,
+        state.clock.now(),
+    ))
 }
 
 async fn create<E: Entity>(
+    state: &AppState,
     auth: Authorized<Write<E>>,
+    ip: IpAddr,
     input: E::Input,
 ) -> Result<(StatusCode, HeaderMap, Json<E>), ApiError> {
-    let record = auth
-        .db()
-        .create::<E>(&auth.sight(), &auth.actor(), input)
-        .await?;
+    let (ctx, actor) = acting(&auth, state, ip);
+    let record = records::create::<E>(&ctx, &actor, input).await?;
     let mut headers = HeaderMap::new();
     let location = format!(
         "/{}/api/v1/{}/{}",
@@ -265,50 +278,51 @@ async fn create<E: Entity>(
     Ok((StatusCode::CREATED, headers, Json(record)))
 }
 
-async fn get<E: Entity>(auth: Authorized<Read<E>>, id: &str) -> Result<Json<E>, ApiError> {
+async fn get<E: Entity>(
+    state: &AppState,
+    auth: Authorized<Read<E>>,
+    ip: IpAddr,
+    id: &str,
+) -> Result<Json<E>, ApiError> {
     let id = parse_id(id)?;
-    Ok(Json(auth.db().get::<E>(&auth.sight(), &id).await?))
+    let (ctx, actor) = acting(&auth, state, ip);
+    Ok(Json(records::get::<E>(&ctx, &actor, &id).await?))
 }
 
 async fn update<E: Entity>(
+    state: &AppState,
     auth: Authorized<Write<E>>,
+    ip: IpAddr,
     id: &str,
     patch: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Json<E>, ApiError> {
     let id = parse_id(id)?;
-    Ok(Json(
-        auth.db()
-            .update::<E>(&auth.sight(), &auth.actor(), &id, patch)
-            .await?,
-    ))
+    let (ctx, actor) = acting(&auth, state, ip);
+    Ok(Json(records::update::<E>(&ctx, &actor, &id, patch).await?))
 }
 
 async fn delete<E: Entity>(
+    state: &AppState,
     auth: Authorized<Delete<E>>,
+    ip: IpAddr,
     id: &str,
     params: DeleteParams,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(id)?;
-    auth.db()
-        .delete(&auth.sight(), &auth.actor(), E::KIND, &id, params.cascade)
-        .await?;
+    let (ctx, actor) = acting(&auth, state, ip);
+    records::delete(&ctx, &actor, E::KIND, &id, params.cascade).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn history<E: Entity>(
+    state: &AppState,
     auth: Authorized<Read<E>>,
+    ip: IpAddr,
     id: &str,
 ) -> Result<Json<History>, ApiError> {
     let id = parse_id(id)?;
-    // The history of a record outside one's sight is as unknown as the record; a deleted
-    // record's history stays for those who see everything.
-    if !auth.sight().sees_everything() {
-        auth.db().get::<E>(&auth.sight(), &id).await?;
-    }
-    let items = auth.db().history(E::KIND.name(), &id).await?;
-    if items.is_empty() {
-        return Err(ApiError::NotFound("no such record"));
-    }
+    let (ctx, actor) = acting(&auth, state, ip);
+    let items = records::history::<E>(&ctx, &actor, &id).await?;
     Ok(Json(History {
         items: items.into_iter().map(HistoryItem::from).collect(),
     }))
@@ -324,7 +338,9 @@ macro_rules! record_resource {
         mod $module {
             use super::*;
             use crate::api::{RecordPath, TenantPath};
-            use axum::extract::Path;
+            use crate::audit::ClientIp;
+            use axum::extract::{Path, State};
+            use axum::Extension;
             use utoipa_axum::routes;
 
             #[doc = concat!("List ", $tag, ", or search them with `q`.")]
@@ -337,10 +353,12 @@ macro_rules! record_resource {
                     (status = 404, description = "No such tenant", body = crate::error::Problem),
                     (status = 422, description = "Invalid parameters", body = crate::error::Problem)))]
             pub async fn list_records(
+                State(state): State<AppState>,
                 auth: Authorized<Read<$entity>>,
+                Extension(ip): Extension<ClientIp>,
                 ApiQuery(params): ApiQuery<ListParams>,
             ) -> Result<Json<RecordPage<$entity>>, ApiError> {
-                super::list::<$entity>(auth, params).await
+                super::list::<$entity>(&state, auth, ip.0, params).await
             }
 
             #[doc = concat!("Export every ", $tag, " record the filters match (all you may see, in the list's order) as CSV or JSON lines; recorded as `records.exported`.")]
@@ -355,9 +373,9 @@ macro_rules! record_resource {
                     (status = 404, description = "No such tenant", body = crate::error::Problem),
                     (status = 422, description = "Invalid format or filters", body = crate::error::Problem)))]
             pub async fn export_records(
-                axum::extract::State(state): axum::extract::State<AppState>,
+                State(state): State<AppState>,
                 auth: Authorized<Export<$entity>>,
-                axum::Extension(ip): axum::Extension<crate::audit::ClientIp>,
+                Extension(ip): Extension<ClientIp>,
                 ApiQuery(params): ApiQuery<ExportParams>,
             ) -> Result<axum::response::Response, ApiError> {
                 super::export::<$entity>(&state, auth, ip.0, params).await
@@ -377,10 +395,12 @@ macro_rules! record_resource {
                     (status = 415, description = "Body is not JSON", body = crate::error::Problem),
                     (status = 422, description = "Invalid fields, each named (a link or owner outside your sight included)", body = crate::error::Problem)))]
             pub async fn create_record(
+                State(state): State<AppState>,
                 auth: Authorized<Write<$entity>>,
+                Extension(ip): Extension<ClientIp>,
                 ApiJson(input): ApiJson<$input>,
             ) -> Result<(StatusCode, HeaderMap, Json<$entity>), ApiError> {
-                super::create::<$entity>(auth, input).await
+                super::create::<$entity>(&state, auth, ip.0, input).await
             }
 
             #[doc = concat!("Get ", $one, ".")]
@@ -393,10 +413,12 @@ macro_rules! record_resource {
                     (status = 404, description = "No such record, or none you may see", body = crate::error::Problem),
                     (status = 422, description = "Malformed id", body = crate::error::Problem)))]
             pub async fn get_record(
+                State(state): State<AppState>,
                 auth: Authorized<Read<$entity>>,
+                Extension(ip): Extension<ClientIp>,
                 Path((_, id)): Path<(String, String)>,
             ) -> Result<Json<$entity>, ApiError> {
-                super::get::<$entity>(auth, &id).await
+                super::get::<$entity>(&state, auth, ip.0, &id).await
             }
 
             #[doc = concat!("Change some fields of ", $one, "; `null` clears an optional field.")]
@@ -413,11 +435,13 @@ macro_rules! record_resource {
                     (status = 415, description = "Body is not JSON", body = crate::error::Problem),
                     (status = 422, description = "Invalid fields, each named (a link or owner outside your sight included)", body = crate::error::Problem)))]
             pub async fn update_record(
+                State(state): State<AppState>,
                 auth: Authorized<Write<$entity>>,
+                Extension(ip): Extension<ClientIp>,
                 Path((_, id)): Path<(String, String)>,
                 ApiJson(patch): ApiJson<serde_json::Map<String, serde_json::Value>>,
             ) -> Result<Json<$entity>, ApiError> {
-                super::update::<$entity>(auth, &id, patch).await
+                super::update::<$entity>(&state, auth, ip.0, &id, patch).await
             }
 
             #[doc = concat!("Delete ", $one, ".")]
@@ -431,11 +455,13 @@ macro_rules! record_resource {
                     (status = 409, description = "Linked records exist; see detail", body = crate::error::Problem),
                     (status = 422, description = "Malformed id or parameter", body = crate::error::Problem)))]
             pub async fn delete_record(
+                State(state): State<AppState>,
                 auth: Authorized<Delete<$entity>>,
+                Extension(ip): Extension<ClientIp>,
                 Path((_, id)): Path<(String, String)>,
                 ApiQuery(params): ApiQuery<DeleteParams>,
             ) -> Result<StatusCode, ApiError> {
-                super::delete::<$entity>(auth, &id, params).await
+                super::delete::<$entity>(&state, auth, ip.0, &id, params).await
             }
 
             #[doc = concat!("The change history of ", $one, ": who changed what, when.")]
@@ -448,10 +474,12 @@ macro_rules! record_resource {
                     (status = 404, description = "No record with this id ever existed, or none you may see", body = crate::error::Problem),
                     (status = 422, description = "Malformed id", body = crate::error::Problem)))]
             pub async fn record_history(
+                State(state): State<AppState>,
                 auth: Authorized<Read<$entity>>,
+                Extension(ip): Extension<ClientIp>,
                 Path((_, id)): Path<(String, String)>,
             ) -> Result<Json<History>, ApiError> {
-                super::history::<$entity>(auth, &id).await
+                super::history::<$entity>(&state, auth, ip.0, &id).await
             }
 
             pub fn router() -> OpenApiRouter<AppState> {

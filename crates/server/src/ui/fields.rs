@@ -10,7 +10,7 @@ use super::auth::FormData;
 use serde_json::{Map, Value};
 use skjold_domain::crm::{Activity, Company, EntityKind, Person, Sale};
 use skjold_domain::{parse_json, Access, FieldErrors, Grant, Right};
-use skjold_store::{Actor, ListQuery, Page, Sight, StoreError, TenantDb};
+use skjold_store::{ListQuery, Page, Sight, StoreError, TenantDb};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy)]
@@ -759,28 +759,28 @@ pub async fn list_all(
     Ok(out)
 }
 
+/// Creates a record of `kind` from a form's map, as the application layer's action.
 pub async fn create_map(
-    db: &TenantDb,
-    sight: &Sight,
-    actor: &Actor,
+    ctx: &skjold_app::Ctx<'_>,
+    actor: &skjold_app::Actor,
     kind: EntityKind,
     map: Map<String, Value>,
-) -> Result<Map<String, Value>, StoreError> {
+) -> Result<Map<String, Value>, skjold_app::AppError> {
     with_entity!(kind, E => {
         let input = parse_json::<<E as skjold_domain::crm::Entity>::Input>(Value::Object(map))?;
-        to_map(&db.create::<E>(sight, actor, input).await?)
+        Ok(to_map(&skjold_app::records::create::<E>(ctx, actor, input).await?)?)
     })
 }
 
+/// Changes some fields of a record of `kind`, as the application layer's action.
 pub async fn update_map(
-    db: &TenantDb,
-    sight: &Sight,
-    actor: &Actor,
+    ctx: &skjold_app::Ctx<'_>,
+    actor: &skjold_app::Actor,
     kind: EntityKind,
     id: &str,
     patch: Map<String, Value>,
-) -> Result<Map<String, Value>, StoreError> {
-    with_entity!(kind, E => to_map(&db.update::<E>(sight, actor, id, patch).await?))
+) -> Result<Map<String, Value>, skjold_app::AppError> {
+    with_entity!(kind, E => Ok(to_map(&skjold_app::records::update::<E>(ctx, actor, id, patch).await?)?))
 }
 
 #[cfg(test)]

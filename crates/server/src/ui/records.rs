@@ -23,8 +23,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{Map, Value};
+use skjold_app::{records, AppError};
 use skjold_domain::crm::{Activity, Company, Entity, EntityKind, Person, Sale};
-use skjold_domain::{Access, AuditKind, FieldErrors, Right};
+use skjold_domain::{Access, FieldErrors, Right};
 use skjold_store::{JournalOp, ListQuery, ListSort, StoreError};
 
 const PAGE_SIZE: usize = 25;
@@ -730,9 +731,9 @@ async fn create(kind: EntityKind, post: Post<impl Requirement>) -> Result<Respon
         .unwrap_or_else(|| format!("/{slug}/{}", spec.path));
     let (map, errs) = form_to_map(spec, &form);
     let outcome = if errs.is_empty() {
-        create_map(auth.db(), &auth.sight(), &auth.actor(), kind, map.clone()).await
+        create_map(&auth.ctx(), &auth.acting(), kind, map.clone()).await
     } else {
-        Err(StoreError::Invalid(errs))
+        Err(AppError::Invalid(errs))
     };
     let (errors, conflict, status) = match outcome {
         Ok(record) => {
@@ -743,8 +744,8 @@ async fn create(kind: EntityKind, post: Post<impl Requirement>) -> Result<Respon
             };
             return Ok(Redirect::to(&to).into_response());
         }
-        Err(StoreError::Invalid(f)) => (f, None, StatusCode::UNPROCESSABLE_ENTITY),
-        Err(StoreError::Conflict(m)) => (
+        Err(AppError::Invalid(f)) => (f, None, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(AppError::Conflict(m)) => (
             FieldErrors::new(),
             Some(conflict_text(&m)),
             StatusCode::CONFLICT,
@@ -802,22 +803,14 @@ async fn update(
     let here = record_href(&slug, kind, &id);
     let (map, errs) = form_to_map(spec, &form);
     let outcome = if errs.is_empty() {
-        update_map(
-            auth.db(),
-            &auth.sight(),
-            &auth.actor(),
-            kind,
-            &id,
-            map.clone(),
-        )
-        .await
+        update_map(&auth.ctx(), &auth.acting(), kind, &id, map.clone()).await
     } else {
-        Err(StoreError::Invalid(errs))
+        Err(AppError::Invalid(errs))
     };
     let (errors, conflict, status) = match outcome {
         Ok(_) => return Ok(Redirect::to(&format!("{here}?msg=saved")).into_response()),
-        Err(StoreError::Invalid(f)) => (f, None, StatusCode::UNPROCESSABLE_ENTITY),
-        Err(StoreError::Conflict(m)) => (
+        Err(AppError::Invalid(f)) => (f, None, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(AppError::Conflict(m)) => (
             FieldErrors::new(),
             Some(conflict_text(&m)),
             StatusCode::CONFLICT,
@@ -869,13 +862,9 @@ async fn delete(
     let slug = auth.slug().to_string();
     let map = get_map(auth.db(), &auth.sight(), kind, &id).await?;
     let cascade = !form.text("cascade").is_empty();
-    match auth
-        .db()
-        .delete(&auth.sight(), &auth.actor(), kind, &id, cascade)
-        .await
-    {
+    match records::delete(&auth.ctx(), &auth.acting(), kind, &id, cascade).await {
         Ok(()) => Ok(Redirect::to(&format!("/{slug}/{}?msg=deleted", spec.path)).into_response()),
-        Err(StoreError::Conflict(m)) => {
+        Err(AppError::Conflict(m)) => {
             let here = record_href(&slug, kind, &id);
             let title = fields::title(kind, &map);
             render(
@@ -907,9 +896,8 @@ async fn mark_done(id: String, post: Post<Write<Activity>>) -> Result<Response, 
         return Err(UiError::NotFound);
     }
     update_map(
-        auth.db(),
-        &auth.sight(),
-        &auth.actor(),
+        &auth.ctx(),
+        &auth.acting(),
         EntityKind::Activity,
         &id,
         patch,
@@ -943,15 +931,7 @@ async fn move_sale(id: String, post: Post<Write<Sale>>) -> Result<Response, UiEr
             ))
         }
     }
-    update_map(
-        auth.db(),
-        &auth.sight(),
-        &auth.actor(),
-        EntityKind::Sale,
-        &id,
-        patch,
-    )
-    .await?;
+    update_map(&auth.ctx(), &auth.acting(), EntityKind::Sale, &id, patch).await?;
     let back = safe_next(&slug, form.get("return_to"))
         .unwrap_or_else(|| record_href(&slug, EntityKind::Sale, &id));
     Ok(Redirect::to(&with_query(&back, &[("msg", "moved")])).into_response())
@@ -979,12 +959,13 @@ async fn export<E: Entity>(
     let format = ExportFormat::parse(&params.text("format"))
         .ok_or_else(|| UiError::BadRequest("choose the export format: csv or jsonl".into()))?;
     let query = list_query(E::KIND, &auth.user().id, &params);
-    let export =
-        records_export::start::<E>(auth.db(), &auth.sight(), query, format, state.clock.now())
-            .await?;
-    auth.audit_event(&state, AuditKind::RecordsExported, export.detail())
-        .await?;
-    Ok(export.response())
+    let export = records::export::<E>(&auth.ctx(), &auth.acting(), query, format.as_str()).await?;
+    Ok(records_export::response(
+        auth.db(),
+        export,
+        format,
+        state.clock.now(),
+    ))
 }
 
 /// The screens of one record type. Each handler's extractor names the right it needs, and
