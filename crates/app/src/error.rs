@@ -55,6 +55,17 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<crate::credentials::PasswordError> for AppError {
+    fn from(e: crate::credentials::PasswordError) -> Self {
+        match e {
+            crate::credentials::PasswordError::Busy { retry_after_secs } => {
+                AppError::Busy { retry_after_secs }
+            }
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<FieldErrors> for AppError {
     fn from(e: FieldErrors) -> Self {
         AppError::Invalid(e)

@@ -13,20 +13,22 @@
 //! | module | owns |
 //! |---|---|
 //! | [`access`] | who may grant which role, and act on which user |
+//! | [`account`] | one's own account: personal details, password, sessions |
 //! | [`credentials`] | password hashing behind its queue, bearer tokens, the common-password list |
 //! | [`password`] | the tenant's password policy and the one password-reset path |
 //! | [`audited`] | the audit event recorded inside the action's transaction |
-//! | [`users`] | the actions on another user: details, role, status, password, access, two-factor requirement, sign-in locks |
+//! | [`users`] | the actions on another user: creating them, details, role, status, password, access, two-factor requirement, sign-in locks |
 //! | [`roles`] | making, changing and deleting roles |
 //! | [`settings`] | the password policy, session timeouts and token lifetime |
 //! | [`invites`] | issuing and withdrawing invitation links |
 //! | [`records`] | reading, writing, deleting and exporting CRM records within the actor's sight |
-//! | [`teams`] | team membership |
+//! | [`teams`] | teams and their membership |
 //! | [`tokens`] | minting and revoking API tokens, one's own or a service user's |
 //! | [`two_factor`] | the tenant's two-factor requirement: whom it covers, setting it |
 //! | [`step_up`] | the recent password or second-factor check that sensitive actions need |
 
 pub mod access;
+pub mod account;
 mod actor;
 pub mod audited;
 pub mod credentials;

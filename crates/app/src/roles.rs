@@ -14,6 +14,7 @@ use skjold_store::{NewRole, RolePatch, RoleRecord, StoreError};
 
 /// Makes a role. Recorded as `role.created`.
 pub async fn create(ctx: &Ctx<'_>, actor: &Actor, new: NewRole) -> Result<RoleRecord, AppError> {
+    actor.require(skjold_domain::Right::RolesManage)?;
     actor.granter().may_grant(&new.rights, new.visibility)?;
     let role = ctx.db.planned_role(new)?;
     let event = Audited::new(
@@ -37,6 +38,7 @@ pub async fn update(
     id: &RoleId,
     patch: RolePatch,
 ) -> Result<RoleRecord, AppError> {
+    actor.require(skjold_domain::Right::RolesManage)?;
     let before = find(ctx, id).await?;
     let granter: Granter<'_> = actor.granter();
     granter.may_handle(&before)?;
@@ -64,6 +66,7 @@ pub async fn update(
 /// Deletes one of the tenant's own roles that nobody holds; answers it as it was.
 /// Recorded as `role.deleted`.
 pub async fn delete(ctx: &Ctx<'_>, actor: &Actor, id: &RoleId) -> Result<RoleRecord, AppError> {
+    actor.require(skjold_domain::Right::RolesManage)?;
     let role = find(ctx, id).await?;
     actor.granter().may_handle(&role)?;
     let event = Audited::new(

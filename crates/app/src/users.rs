@@ -1,6 +1,6 @@
-//! The actions one user takes on another's account: change their details, role or status,
-//! reset their password, end their access, require a second factor of them, lift a sign-in
-//! lock on their name.
+//! The actions one user takes on another's account: create it, change their details, role
+//! or status, reset their password, end their access, require a second factor of them, lift
+//! a sign-in lock on their name. All of them need `users.manage`.
 //!
 //! Each one first checks that the actor holds the target's role ([`may_act_on`]): a user
 //! manager cannot touch an account above their own, whatever the action — a password reset
@@ -11,7 +11,104 @@ use crate::audited::Audited;
 use crate::{Actor, AppError, Ctx};
 use serde_json::json;
 use skjold_domain::audit::AuditKind;
-use skjold_store::{EndedAccess, RoleRecord, User, UserPatch, UserStatus};
+use skjold_domain::{Right, UserKind, Username};
+use skjold_store::{EndedAccess, NewUser, RoleRecord, User, UserPatch, UserStatus};
+
+/// How a new user gets in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstAccess {
+    /// A person with this password (the tenant's policy applies).
+    Password(String),
+    /// A person with a generated one-time password, shown once.
+    OneTimePassword,
+    /// A person who sets their own password through an invitation link (issued next, by
+    /// [`crate::invites::issue`]).
+    Invite,
+    /// A service user: no password, API tokens only.
+    Service,
+}
+
+/// A new account. Details are parsed by the adapter; `role` names a role by id or name.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: Username,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub role: String,
+    pub access: FirstAccess,
+}
+
+/// A created account, with its role and the one-time password to show once.
+#[derive(Debug)]
+pub struct Created {
+    pub user: User,
+    pub role: RoleRecord,
+    pub one_time_password: Option<String>,
+}
+
+/// Creates a user. The actor must hold every right and the visibility of the role they
+/// give; a chosen password must pass the tenant's policy. Recorded as `user.created`.
+pub async fn create(ctx: &Ctx<'_>, actor: &Actor, new: NewAccount) -> Result<Created, AppError> {
+    actor.require(Right::UsersManage)?;
+    let role = access::find_role(ctx.db, &new.role).await?;
+    may_give_role(actor.granter(), &role)?;
+    let (password, one_time_password) = match &new.access {
+        FirstAccess::Password(p) => {
+            crate::password::check_new_password(ctx.db, ctx.tenant, new.username.as_str(), None, p)
+                .await?;
+            (Some(p.clone()), None)
+        }
+        FirstAccess::OneTimePassword => {
+            let policy = crate::password::policy(ctx.db).await?;
+            let p = crate::password::generate_password(&policy, new.username.as_str(), ctx.tenant)
+                .map_err(|v| {
+                    AppError::Internal(format!("no one-time password passes the policy: {v}"))
+                })?;
+            (Some(p.clone()), Some(p))
+        }
+        FirstAccess::Invite | FirstAccess::Service => (None, None),
+    };
+    let password_hash = match password {
+        Some(p) => Some(crate::credentials::hash_password(p).await?),
+        None => None,
+    };
+    let kind = match new.access {
+        FirstAccess::Service => UserKind::Service,
+        _ => UserKind::Person,
+    };
+    let id = ctx.db.new_record_id();
+    let mut detail = json!({
+        "user_id": id, "username": new.username.as_str(), "role": role.id.as_str(),
+        "role_name": role.name, "kind": kind,
+    });
+    if matches!(actor, Actor::Operator) {
+        detail["by"] = "cli".into();
+    }
+    let event = Audited::new(ctx, actor, AuditKind::UserCreated, detail);
+    let created = event
+        .db(ctx.db)
+        .create_user(
+            &actor.journal(),
+            NewUser {
+                id,
+                username: new.username,
+                display_name: new.display_name,
+                email: new.email,
+                phone: new.phone,
+                role: role.id.clone(),
+                kind,
+                password_hash,
+            },
+        )
+        .await;
+    let user = created?;
+    Ok(Created {
+        user,
+        role,
+        one_time_password,
+    })
+}
 
 /// Refuses an action of `actor` on `target` unless the actor holds the target's role (an
 /// operator holds everything).
@@ -43,6 +140,7 @@ pub async fn change(
     id: &str,
     change: UserChange,
 ) -> Result<User, AppError> {
+    actor.require(Right::UsersManage)?;
     let current = ctx.db.user(id).await?;
     may_act_on(ctx, actor, &current).await?;
     let role = match &change.role {
@@ -104,6 +202,7 @@ pub async fn reset_password(
     id: &str,
     chosen: Option<String>,
 ) -> Result<Option<String>, AppError> {
+    actor.require(Right::UsersManage)?;
     let user = ctx.db.user(id).await?;
     may_act_on(ctx, actor, &user).await?;
     let event = Audited::new(
@@ -128,6 +227,7 @@ pub async fn reset_password(
 /// their API tokens and their open invitation. Their passkeys and authenticator stay: those
 /// are factors of a sign-in, not ways in. Recorded as `user.sessions_revoked`.
 pub async fn end_access(ctx: &Ctx<'_>, actor: &Actor, id: &str) -> Result<EndedAccess, AppError> {
+    actor.require(Right::UsersManage)?;
     let user = ctx.db.user(id).await?;
     may_act_on(ctx, actor, &user).await?;
     let keep = actor.own_credential_if(&user);
@@ -162,6 +262,7 @@ pub async fn require_two_factor(
     id: &str,
     required: bool,
 ) -> Result<bool, AppError> {
+    actor.require(Right::UsersManage)?;
     let user = ctx.db.user(id).await?;
     may_act_on(ctx, actor, &user).await?;
     let event = Audited::new(
@@ -181,6 +282,7 @@ pub async fn require_two_factor(
 /// starts afresh. A name that belongs to a user is theirs: lifting it is acting on them.
 /// Recorded as `auth.lock_lifted`.
 pub async fn lift_lock(ctx: &Ctx<'_>, actor: &Actor, typed: &str) -> Result<(), AppError> {
+    actor.require(Right::UsersManage)?;
     let name = typed.trim().to_lowercase();
     if let Ok(username) = skjold_domain::Username::parse(&name) {
         if let Some((user, _)) = ctx.db.user_for_sign_in(&username).await? {

@@ -97,6 +97,7 @@ impl Env {
             .create_user(
                 &Actor::System { what: "test" },
                 NewUser {
+                    id: db.new_record_id(),
                     username: Username::parse("admin").unwrap(),
                     display_name: None,
                     email: None,

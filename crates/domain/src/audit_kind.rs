@@ -259,10 +259,10 @@ audit_kinds! {
         "`{team_id, team, user_id, before: {member}, after: {member}}`";
     /// A user changed their profile.
     UserProfileUpdated = "user.profile_updated", Info,
-        "none";
+        "`{changed}`: the fields that changed (and `via`)";
     /// A user changed their own password.
     UserPasswordChanged = "user.password_changed", Notice,
-        "none";
+        "`{}` (and `via`)";
     /// An administrator or the operator set a user's password.
     UserPasswordReset = "user.password_reset", Notice,
         "`{user_id, username, via}`";

@@ -238,12 +238,6 @@ impl<R: Requirement> Authorized<R> {
     pub fn db(&self) -> &TenantDb {
         &self.tenant.db
     }
-
-    pub fn actor(&self) -> skjold_store::Actor {
-        skjold_store::Actor::User {
-            id: self.session.user.id.clone(),
-        }
-    }
 }
 
 /// The bearer token of a request, if it has one.

@@ -1,6 +1,8 @@
 //! Creating a tenant with its first administrator, and adding users on an operator's
 //! behalf: shared by `serve` (the demo tenant) and the CLI. Each step is an audited event.
 
+use skjold_app::users::{Created, FirstAccess, NewAccount};
+use skjold_app::{AppError, Ctx};
 use skjold_audit::AuditTrail;
 use skjold_domain::audit::AuditKind;
 use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
@@ -89,17 +91,51 @@ pub async fn create_tenant_with_admin(
             (p.clone(), Some(p))
         }
     };
-    let user = add_user(
+    let user = first_administrator(router, audit, &tenant, username, password).await?;
+    Ok((tenant, user, one_time))
+}
+
+/// The new tenant's first administrator: made by the system as part of creating the
+/// tenant (no actor exists yet to hold a role), recorded as `user.created` with
+/// `by: "provision"`.
+async fn first_administrator(
+    router: &TenantRouter,
+    audit: &AuditTrail,
+    tenant: &TenantRecord,
+    username: Username,
+    password: String,
+) -> Result<User, ProvisionError> {
+    let (_, db) = router
+        .open(&tenant.slug)
+        .await?
+        .ok_or_else(|| ProvisionError::Invalid(format!("no tenant '{}'", tenant.slug)))?;
+    let password_hash = skjold_app::credentials::hash_password(password)
+        .await
+        .map_err(|e| ProvisionError::Invalid(e.to_string()))?;
+    let user = db
+        .create_user(
+            &Actor::System { what: "provision" },
+            NewUser {
+                id: db.new_record_id(),
+                username,
+                display_name: None,
+                email: None,
+                phone: None,
+                role: Role::Administrator.id(),
+                kind: UserKind::Person,
+                password_hash: Some(password_hash),
+            },
+        )
+        .await?;
+    operator_event(
         router,
         audit,
-        &slug,
-        username,
-        Role::Administrator.as_str(),
-        password,
-        "provision",
+        tenant.slug.as_str(),
+        AuditKind::UserCreated,
+        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "kind": user.kind, "by": "provision" }),
     )
     .await?;
-    Ok((tenant, user, one_time))
+    Ok(user)
 }
 
 /// Adds a person with a password to an existing tenant on behalf of an operator. `role` is
@@ -111,7 +147,6 @@ pub async fn add_user(
     username: Username,
     role: &str,
     password: String,
-    what: &'static str,
 ) -> Result<User, ProvisionError> {
     add_user_of_kind(
         router,
@@ -119,94 +154,53 @@ pub async fn add_user(
         slug,
         username,
         role,
-        UserKind::Person,
-        Some(password),
-        what,
+        FirstAccess::Password(password),
     )
     .await
+    .map(|c| c.user)
 }
 
-/// Adds a user of either kind; `password: None` makes a person who must be invited, or a
-/// service user (which never has one).
-#[allow(clippy::too_many_arguments)]
+/// Adds a user on behalf of an operator, as the application layer's action
+/// ([`skjold_app::users::create`]): how they get in is `access` (a password, a one-time
+/// password made here, an invitation to issue next, or none for a service user).
 pub async fn add_user_of_kind(
     router: &TenantRouter,
     audit: &AuditTrail,
     slug: &TenantSlug,
     username: Username,
     role: &str,
-    kind: UserKind,
-    password: Option<String>,
-    what: &'static str,
-) -> Result<User, ProvisionError> {
-    if kind == UserKind::Service && password.is_some() {
-        return Err(ProvisionError::Invalid(
-            "a service user has no password".into(),
-        ));
-    }
+    access: FirstAccess,
+) -> Result<Created, ProvisionError> {
     let (record, db) = router
         .open(slug)
         .await?
         .ok_or_else(|| ProvisionError::Invalid(format!("no tenant '{slug}'")))?;
-    let role = db.find_role(role).await?.ok_or_else(|| {
-        ProvisionError::Invalid(format!(
-            "there is no role '{role}'; `skjold role list --tenant {slug}` lists the roles"
-        ))
-    })?;
-    let password_hash = match password {
-        Some(password) => {
-            crate::password::check_new_password(&db, &record, username.as_str(), None, &password)
-                .await
-                .map_err(|e| match e {
-                    crate::password::PasswordRefusal::Policy(v) => {
-                        ProvisionError::Password(v.to_string())
-                    }
-                    crate::password::PasswordRefusal::Store(s) => ProvisionError::Store(s),
-                })?;
-            Some(
-                skjold_app::credentials::hash_password(password)
-                    .await
-                    .map_err(|e| ProvisionError::Invalid(e.to_string()))?,
-            )
-        }
-        None => None,
-    };
-    let user = db
-        .create_user(
-            &Actor::System { what },
-            NewUser {
-                username,
-                display_name: None,
-                email: None,
-                phone: None,
-                role: role.id.clone(),
-                kind,
-                password_hash,
-            },
-        )
-        .await?;
-    operator_event(
-        router,
+    let ctx = Ctx {
+        tenant: &record,
+        db: &db,
         audit,
-        slug.as_str(),
-        AuditKind::UserCreated,
-        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "kind": user.kind, "by": what }),
-    )
-    .await?;
-    Ok(user)
-}
-
-/// A one-time password for a new user of a tenant that passes the tenant's policy.
-pub async fn generated_password(
-    router: &TenantRouter,
-    slug: &TenantSlug,
-    username: &Username,
-) -> Result<String, ProvisionError> {
-    let (record, db) = router
-        .open(slug)
-        .await?
-        .ok_or_else(|| ProvisionError::Invalid(format!("no tenant '{slug}'")))?;
-    let policy = crate::password::policy(&db).await?;
-    crate::password::generate_password(&policy, username.as_str(), &record)
-        .map_err(|v| ProvisionError::Password(v.to_string()))
+        clock: router.catalog().clock(),
+        ip: None,
+        request_id: None,
+    };
+    let new = NewAccount {
+        username,
+        display_name: None,
+        email: None,
+        phone: None,
+        role: role.to_string(),
+        access,
+    };
+    skjold_app::users::create(&ctx, &skjold_app::Actor::Operator, new)
+        .await
+        .map_err(|e| match e {
+            AppError::Invalid(f) if f.0.iter().any(|e| e.field == "role") => {
+                ProvisionError::Invalid(format!(
+                    "there is no role '{role}'; `skjold role list --tenant {slug}` lists the roles"
+                ))
+            }
+            AppError::PasswordRefused(v) => ProvisionError::Password(v.to_string()),
+            AppError::Store(s) => ProvisionError::Store(s),
+            other => ProvisionError::Invalid(other.to_string()),
+        })
 }

@@ -57,21 +57,3 @@ pub async fn live_sessions(
     }
     Ok(out)
 }
-
-/// Ends one of a user's sessions by its id; answers whether it existed.
-pub async fn revoke_by_id(
-    db: &skjold_store::TenantDb,
-    user_id: &str,
-    id: &str,
-) -> Result<bool, ApiError> {
-    for s in db.sessions_of(user_id).await? {
-        if skjold_app::credentials::tokens_equal(
-            &skjold_app::credentials::session_id(&s.token_hash),
-            id,
-        ) {
-            db.delete_session(&s.token_hash).await?;
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}

@@ -122,20 +122,25 @@ impl TenantDb {
         rows.iter().map(team_from_row).collect()
     }
 
-    pub async fn create_team(
+    /// A new team, checked and named, not yet stored: its action records it by id before
+    /// [`TenantDb::insert_team`] writes it.
+    pub fn planned_team(
         &self,
-        actor: &Actor,
         name: &str,
         description: Option<String>,
     ) -> Result<Team, StoreError> {
         let now = self.now();
-        let team = Team {
+        Ok(Team {
             id: crate::users::new_id(&self.clock),
             name: check_name(name)?,
             description: description.filter(|d| !d.trim().is_empty()),
             created_at: now.clone(),
-            updated_at: now.clone(),
-        };
+            updated_at: now,
+        })
+    }
+
+    /// Stores a team made by [`TenantDb::planned_team`]; a taken name is a conflict.
+    pub async fn insert_team(&self, actor: &Actor, team: &Team) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO teams (id, name, description, created_at, updated_at) \
@@ -144,7 +149,7 @@ impl TenantDb {
         .bind(&team.id)
         .bind(&team.name)
         .bind(&team.description)
-        .bind(&now)
+        .bind(&team.created_at)
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
@@ -152,78 +157,85 @@ impl TenantDb {
         }
         journal::append(
             &mut tx,
-            &now,
+            &team.created_at,
             actor,
             Change {
                 entity: "team",
                 record_id: &team.id,
                 op: JournalOp::Create,
                 changed: vec!["name".into(), "description".into()],
-                data: Some(serde_json::to_value(&team).unwrap_or_default()),
+                data: Some(serde_json::to_value(team).unwrap_or_default()),
             },
         )
         .await?;
-        self.commit(tx).await?;
-        Ok(team)
+        self.commit(tx).await
     }
 
-    /// Returns the team before and after.
-    pub async fn update_team(
+    /// `team` with `patch` applied, and the names of the fields that changed (none: the
+    /// patch changes nothing).
+    pub fn patched_team(
         &self,
-        actor: &Actor,
-        id: &str,
+        team: &Team,
         patch: TeamPatch,
-    ) -> Result<(Team, Team), StoreError> {
-        let before = self.team(id).await?;
-        let mut team = before.clone();
+    ) -> Result<(Team, Vec<String>), StoreError> {
+        let mut after = team.clone();
         let mut changed = Vec::new();
         if let Some(name) = patch.name {
             let name = check_name(&name)?;
-            if name != team.name {
-                team.name = name;
+            if name != after.name {
+                after.name = name;
                 changed.push("name".to_string());
             }
         }
         if let Some(d) = patch.description {
             let d = d.filter(|d| !d.trim().is_empty());
-            if d != team.description {
-                team.description = d;
+            if d != after.description {
+                after.description = d;
                 changed.push("description".to_string());
             }
         }
-        if changed.is_empty() {
-            return Ok((before, team));
+        if !changed.is_empty() {
+            after.updated_at = self.now();
         }
-        let now = self.now();
-        team.updated_at = now.clone();
+        Ok((after, changed))
+    }
+
+    /// Stores a team changed by [`TenantDb::patched_team`]; a taken name is a conflict.
+    pub async fn replace_team(
+        &self,
+        actor: &Actor,
+        after: &Team,
+        changed: Vec<String>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let updated = sqlx::query(
             "UPDATE teams SET name = $1, description = $2, updated_at = $3 WHERE id = $4",
         )
-        .bind(&team.name)
-        .bind(&team.description)
-        .bind(&now)
-        .bind(id)
+        .bind(&after.name)
+        .bind(&after.description)
+        .bind(&after.updated_at)
+        .bind(&after.id)
         .execute(&mut *tx)
         .await;
-        if let Err(e) = updated {
-            return Err(taken(&e, &team.name).unwrap_or(e.into()));
+        match updated {
+            Err(e) => return Err(taken(&e, &after.name).unwrap_or(e.into())),
+            Ok(done) if done.rows_affected() == 0 => return Err(StoreError::NotFound),
+            Ok(_) => {}
         }
         journal::append(
             &mut tx,
-            &now,
+            &after.updated_at,
             actor,
             Change {
                 entity: "team",
-                record_id: id,
+                record_id: &after.id,
                 op: JournalOp::Update,
                 changed,
-                data: Some(serde_json::to_value(&team).unwrap_or_default()),
+                data: Some(serde_json::to_value(after).unwrap_or_default()),
             },
         )
         .await?;
-        self.commit(tx).await?;
-        Ok((before, team))
+        self.commit(tx).await
     }
 
     /// Deletes a team and its memberships (each journaled). Returns the team and the user
@@ -263,10 +275,14 @@ impl TenantDb {
             )
             .await?;
         }
-        sqlx::query("DELETE FROM teams WHERE id = $1")
+        let deleted = sqlx::query("DELETE FROM teams WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if deleted.rows_affected() == 0 {
+            // Deleted meanwhile by someone else.
+            return Err(StoreError::NotFound);
+        }
         journal::append(
             &mut tx,
             &now,

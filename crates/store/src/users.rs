@@ -28,6 +28,9 @@ pub struct User {
 }
 
 pub struct NewUser {
+    /// From [`TenantDb::new_record_id`], so that the action's audit event can name the user
+    /// before the write.
+    pub id: String,
     pub username: Username,
     pub display_name: Option<String>,
     pub email: Option<String>,
@@ -87,7 +90,7 @@ pub(crate) fn user_from_parts(
 impl TenantDb {
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> Result<User, StoreError> {
         let now = self.now();
-        let id = new_id(&self.clock);
+        let id = new.id.clone();
         let mut tx = self.write_tx().await?;
         role_exists(&mut tx, &new.role).await?;
         let inserted = sqlx::query(

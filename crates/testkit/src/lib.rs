@@ -228,7 +228,6 @@ impl TestApp {
             Username::parse(username).expect("username"),
             role,
             password.clone(),
-            "test",
         )
         .await
         .expect("user added");

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use skjold_domain::audit::AuditKind;
+use skjold_app::Via;
 use skjold_domain::{double_option, Email, FieldErrors, Grant, Right, Visibility};
 use skjold_store::{TenantDb, User, UserPatch};
 use utoipa::ToSchema;
@@ -133,25 +133,9 @@ async fn patch_me(
     ApiJson(body): ApiJson<PersonalDetails>,
 ) -> Result<Json<Me>, ApiError> {
     let patch = body.into_patch()?;
-    // A new e-mail address is where a password reset would go: it needs a recent check.
-    if patch
-        .email
-        .as_ref()
-        .is_some_and(|e| e.as_deref() != auth.user().email.as_deref())
-    {
-        auth.require_step_up(&state)?;
-    }
-    let user = auth
-        .db()
-        .update_user(&auth.actor(), &auth.user().id, patch)
-        .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::UserProfileUpdated,
-        serde_json::Value::Null,
-    )
-    .await?;
+    let user =
+        skjold_app::account::update_details(&auth.ctx(&state, ip), &auth.acting(Via::Api), patch)
+            .await?;
     Ok(Json(Me::new(&user, &auth.grant)))
 }
 
@@ -196,28 +180,10 @@ async fn change_password(
     if !right {
         return Err(FieldErrors::single("current_password", "is not your current password").into());
     }
-    crate::password::check_new_password(
-        auth.db(),
-        &auth.tenant.record,
-        &user.username,
-        Some(&user.id),
-        &body.new_password,
-    )
-    .await?;
-    let hash = skjold_app::credentials::hash_password(body.new_password).await?;
-    auth.db()
-        .set_password_hash(
-            &auth.actor(),
-            &user.id,
-            &hash,
-            Some(&auth.session.token_hash),
-        )
-        .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::UserPasswordChanged,
-        serde_json::Value::Null,
+    skjold_app::account::change_password(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        body.new_password,
     )
     .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

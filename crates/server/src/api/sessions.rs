@@ -4,7 +4,7 @@
 use super::{parse_id, RecordPath, TenantPath};
 use crate::audit::ClientIp;
 use crate::extract::{Authorized, SignedIn, UsersManage};
-use crate::sessions::{live_sessions, revoke_by_id, SessionView};
+use crate::sessions::{live_sessions, SessionView};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,7 +12,6 @@ use axum::Extension;
 use axum::Json;
 use serde::Serialize;
 use skjold_app::Via;
-use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -62,16 +61,12 @@ async fn revoke_my_session(
     if id.len() != 32 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(skjold_domain::FieldErrors::single("id", "is not a session id").into());
     }
-    if !revoke_by_id(auth.db(), &auth.user().id, &id).await? {
+    let ended =
+        skjold_app::account::end_session(&auth.ctx(&state, ip), &auth.acting(Via::Api), &id)
+            .await?;
+    if !ended {
         return Err(ApiError::NotFound("no such session"));
     }
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::AuthSessionRevoked,
-        serde_json::json!({ "session": id }),
-    )
-    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -12,7 +12,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use skjold_app::Via;
-use skjold_domain::audit::AuditKind;
 use skjold_domain::double_option;
 use skjold_store::{StoreError, Team, TeamMember, TeamPatch};
 use utoipa::{IntoParams, ToSchema};
@@ -126,10 +125,6 @@ fn team_id(raw: &str) -> Result<String, ApiError> {
     parse_id(raw)
 }
 
-fn detail(t: &Team) -> serde_json::Value {
-    serde_json::json!({ "id": t.id, "name": t.name, "description": t.description })
-}
-
 /// List the teams.
 #[utoipa::path(get, path = "/teams", tag = "teams", params(TenantPath), security(("bearer" = [])),
     responses(
@@ -163,15 +158,11 @@ async fn create_team(
     auth: Authorized<UsersManage>,
     ApiJson(body): ApiJson<NewTeamBody>,
 ) -> Result<(StatusCode, HeaderMap, Json<TeamView>), ApiError> {
-    let team = auth
-        .db()
-        .create_team(&auth.actor(), &body.name, body.description)
-        .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::TeamCreated,
-        serde_json::json!({ "before": null, "after": detail(&team) }),
+    let team = skjold_app::teams::create(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        &body.name,
+        body.description,
     )
     .await?;
     let mut headers = HeaderMap::new();
@@ -219,27 +210,16 @@ async fn update_team(
     ApiJson(body): ApiJson<TeamChange>,
 ) -> Result<Json<TeamView>, ApiError> {
     let id = team_id(&id)?;
-    let (before, after) = auth
-        .db()
-        .update_team(
-            &auth.actor(),
-            &id,
-            TeamPatch {
-                name: body.name,
-                description: body.description,
-            },
-        )
-        .await
-        .map_err(not_found)?;
-    if before != after {
-        auth.audit_event(
-            &state,
-            ip,
-            AuditKind::TeamChanged,
-            serde_json::json!({ "before": detail(&before), "after": detail(&after) }),
-        )
-        .await?;
-    }
+    let after = skjold_app::teams::update(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        &id,
+        TeamPatch {
+            name: body.name,
+            description: body.description,
+        },
+    )
+    .await?;
     Ok(Json(after.into()))
 }
 
@@ -258,20 +238,7 @@ async fn delete_team(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = team_id(&id)?;
-    let (team, members) = auth
-        .db()
-        .delete_team(&auth.actor(), &id)
-        .await
-        .map_err(not_found)?;
-    let mut before = detail(&team);
-    before["members"] = serde_json::json!(members);
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::TeamDeleted,
-        serde_json::json!({ "before": before, "after": null }),
-    )
-    .await?;
+    skjold_app::teams::delete(&auth.ctx(&state, ip), &auth.acting(Via::Api), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,6 @@
 //! The tenant's users, managed by its administrators (claim S29).
 
 use super::{parse_id, RecordPath, TenantPath};
-use crate::access::{self, Granter};
 use crate::audit::ClientIp;
 use crate::extract::{ApiJson, Authorized, UsersManage, UsersRead};
 use crate::{ApiError, AppState};
@@ -10,10 +9,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use skjold_app::users::{FirstAccess, NewAccount};
 use skjold_app::Via;
-use skjold_domain::audit::AuditKind;
 use skjold_domain::{double_option, FieldErrors, UserKind, Username};
-use skjold_store::{NewUser, User, UserStatus};
+use skjold_store::{User, UserStatus};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -96,14 +95,6 @@ pub struct CreatedUser {
     invite: Option<super::invites::InviteLink>,
 }
 
-/// How a new user gets in.
-enum FirstAccess {
-    Password(String),
-    OneTimePassword(String),
-    Invite,
-    Service,
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
@@ -158,15 +149,12 @@ async fn create_user(
 ) -> Result<(StatusCode, HeaderMap, Json<CreatedUser>), ApiError> {
     let username =
         Username::parse(&body.username).map_err(|m| FieldErrors::single("username", m))?;
-    let role = access::find_role(auth.db(), &body.role).await?;
-    access::check_new_user_role(Granter::User(&auth.grant), &role)?;
     let details = super::me::PersonalDetails {
         display_name: Some(body.display_name),
         email: Some(body.email),
         phone: Some(body.phone),
     }
     .into_patch()?;
-    let record = &auth.tenant.record;
     let access = match (body.kind, body.invite, body.password) {
         (UserKind::Service, true, _) => {
             return Err(FieldErrors::single(
@@ -184,50 +172,26 @@ async fn create_user(
         }
         (UserKind::Service, false, None) => FirstAccess::Service,
         (UserKind::Person, true, None) => FirstAccess::Invite,
-        (UserKind::Person, false, Some(p)) => {
-            crate::password::check_new_password(auth.db(), record, username.as_str(), None, &p)
-                .await?;
-            FirstAccess::Password(p)
-        }
-        (UserKind::Person, false, None) => {
-            let policy = crate::password::policy(auth.db()).await?;
-            let p = crate::password::generate_password(&policy, username.as_str(), record)
-                .map_err(ApiError::PasswordRefused)?;
-            FirstAccess::OneTimePassword(p)
-        }
+        (UserKind::Person, false, Some(p)) => FirstAccess::Password(p),
+        (UserKind::Person, false, None) => FirstAccess::OneTimePassword,
     };
-    let password_hash = match &access {
-        FirstAccess::Password(p) | FirstAccess::OneTimePassword(p) => Some(
-            skjold_app::credentials::hash_password(p.clone())
-                .await
-                .map_err(ApiError::from)?,
-        ),
-        FirstAccess::Invite | FirstAccess::Service => None,
-    };
-    let user = auth
-        .db()
-        .create_user(
-            &auth.actor(),
-            NewUser {
-                username,
-                display_name: details.display_name.flatten(),
-                email: details.email.flatten(),
-                phone: details.phone.flatten(),
-                role: role.id.clone(),
-                kind: body.kind,
-                password_hash,
-            },
-        )
-        .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::UserCreated,
-        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "role_name": role.name, "kind": user.kind }),
+    let invited = access == FirstAccess::Invite;
+    let created = skjold_app::users::create(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        NewAccount {
+            username,
+            display_name: details.display_name.flatten(),
+            email: details.email.flatten(),
+            phone: details.phone.flatten(),
+            role: body.role,
+            access,
+        },
     )
     .await?;
-    let invite = match access {
-        FirstAccess::Invite => Some(
+    let user = created.user;
+    let invite = if invited {
+        Some(
             super::invites::invite(
                 &state,
                 &auth,
@@ -236,8 +200,9 @@ async fn create_user(
                 crate::invites::request_host(&request_headers, &uri),
             )
             .await?,
-        ),
-        _ => None,
+        )
+    } else {
+        None
     };
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&format!("/{}/api/v1/users/{}", auth.db().slug(), user.id))
@@ -249,10 +214,7 @@ async fn create_user(
         headers,
         Json(CreatedUser {
             user: user.into(),
-            one_time_password: match access {
-                FirstAccess::OneTimePassword(p) => Some(p),
-                _ => None,
-            },
+            one_time_password: created.one_time_password,
             invite,
         }),
     ))

@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use skjold_domain::audit::AuditKind;
 use skjold_domain::FieldErrors;
 use skjold_store::UserPatch;
 
@@ -179,26 +178,20 @@ async fn save(State(state): State<AppState>, post: Post<SignedIn>) -> Result<Res
         )
         .await;
     }
-    // A new e-mail address is where a password reset would go: it needs a recent check.
+    // A new e-mail address is where a password reset would go: it needs a recent check
+    // (asked here first, so that the web UI can send the user to confirm it is them).
     if email.as_deref() != auth.user().email.as_deref() {
         auth.require_step_up(&format!("/{}/me", auth.slug()))?;
     }
-    auth.db()
-        .update_user(
-            &auth.actor(),
-            &auth.user().id,
-            UserPatch {
-                display_name: Some(display_name),
-                email: Some(email),
-                phone: Some(phone),
-                ..UserPatch::default()
-            },
-        )
-        .await?;
-    auth.audit_event(
-        &state,
-        AuditKind::UserProfileUpdated,
-        serde_json::json!({ "via": "web" }),
+    skjold_app::account::update_details(
+        &auth.ctx(),
+        &auth.acting(),
+        UserPatch {
+            display_name: Some(display_name),
+            email: Some(email),
+            phone: Some(phone),
+            ..UserPatch::default()
+        },
     )
     .await?;
     Ok(Redirect::to(&format!("/{}/me?msg=profile", auth.slug())).into_response())
@@ -257,41 +250,15 @@ async fn change_password(
         )
         .await;
     }
-    let hash = skjold_app::credentials::hash_password(new)
-        .await
-        .map_err(crate::ApiError::from)?;
     // Every other session ends; this one stays.
-    auth.db()
-        .set_password_hash(
-            &auth.actor(),
-            &auth.user().id,
-            &hash,
-            Some(&auth.session.token_hash),
-        )
-        .await?;
-    auth.audit_event(
-        &state,
-        AuditKind::UserPasswordChanged,
-        serde_json::json!({ "via": "web" }),
-    )
-    .await?;
+    skjold_app::account::change_password(&auth.ctx(), &auth.acting(), new).await?;
     Ok(Redirect::to(&format!("/{}/me?msg=password", auth.slug())).into_response())
 }
 
-async fn revoke_session(
-    State(state): State<AppState>,
-    post: Post<SignedIn>,
-) -> Result<Response, UiError> {
+async fn revoke_session(post: Post<SignedIn>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
-    if crate::sessions::revoke_by_id(auth.db(), &auth.user().id, &id).await? {
-        auth.audit_event(
-            &state,
-            AuditKind::AuthSessionRevoked,
-            serde_json::json!({ "session": id, "via": "web" }),
-        )
-        .await?;
-    }
+    skjold_app::account::end_session(&auth.ctx(), &auth.acting(), &id).await?;
     Ok(Redirect::to(&format!("/{}/me?msg=session-ended", auth.slug())).into_response())
 }
 

@@ -8,15 +8,14 @@ use super::{render, Chrome, UiError};
 use crate::extract::{Requirement, UsersManage, UsersRead};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use skjold_app::teams;
-use skjold_domain::audit::AuditKind;
+use skjold_app::{teams, AppError};
 use skjold_domain::Right;
-use skjold_store::{StoreError, Team, TeamMember, TeamPatch};
+use skjold_store::{Team, TeamMember, TeamPatch};
 
 pub struct TeamRow {
     pub id: String,
@@ -65,10 +64,11 @@ fn team_id(raw: &str) -> Result<String, UiError> {
         .map_err(|_| UiError::NotFound)
 }
 
-fn store_message(e: StoreError) -> Result<(String, StatusCode), UiError> {
+/// A refusal the team pages show above their form; anything else is an error page.
+fn refusal_message(e: AppError) -> Result<(String, StatusCode), UiError> {
     match e {
-        StoreError::Conflict(m) => Ok((m, StatusCode::CONFLICT)),
-        StoreError::Invalid(f) => Ok((
+        AppError::Conflict(m) => Ok((m, StatusCode::CONFLICT)),
+        AppError::Invalid(f) => Ok((
             f.0.iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect::<Vec<_>>()
@@ -77,10 +77,6 @@ fn store_message(e: StoreError) -> Result<(String, StatusCode), UiError> {
         )),
         other => Err(other.into()),
     }
-}
-
-fn detail(t: &Team) -> serde_json::Value {
-    serde_json::json!({ "id": t.id, "name": t.name, "description": t.description })
 }
 
 async fn list_page<R: Requirement>(
@@ -115,29 +111,16 @@ async fn list(auth: UiAuth<UsersRead>) -> Result<Response, UiError> {
     list_page(&auth, String::new(), Vec::new(), StatusCode::OK).await
 }
 
-async fn create(
-    State(state): State<AppState>,
-    post: Post<UsersManage>,
-) -> Result<Response, UiError> {
+async fn create(post: Post<UsersManage>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let name = form.text("name");
     let description = Some(form.text("description"));
-    match auth
-        .db()
-        .create_team(&auth.actor(), &name, description)
-        .await
-    {
+    match skjold_app::teams::create(&auth.ctx(), &auth.acting(), &name, description).await {
         Ok(team) => {
-            auth.audit_event(
-                &state,
-                AuditKind::TeamCreated,
-                serde_json::json!({ "before": null, "after": detail(&team), "via": "web" }),
-            )
-            .await?;
             Ok(Redirect::to(&format!("/{}/admin/teams/{}", auth.slug(), team.id)).into_response())
         }
         Err(e) => {
-            let (message, status) = store_message(e)?;
+            let (message, status) = refusal_message(e)?;
             list_page(&auth, name, vec![message], status).await
         }
     }
@@ -186,7 +169,6 @@ async fn show(
 }
 
 async fn update(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
@@ -196,21 +178,11 @@ async fn update(
         name: Some(form.text("name")),
         description: Some(Some(form.text("description"))),
     };
-    match auth.db().update_team(&auth.actor(), &id, patch).await {
-        Ok((before, after)) => {
-            if before != after {
-                auth.audit_event(
-                    &state,
-                    AuditKind::TeamChanged,
-                    serde_json::json!({ "before": detail(&before), "after": detail(&after), "via": "web" }),
-                )
-                .await?;
-            }
-            Ok(Redirect::to(&format!("/{}/admin/teams/{id}", auth.slug())).into_response())
-        }
-        Err(StoreError::NotFound) => Err(UiError::NotFound),
+    match skjold_app::teams::update(&auth.ctx(), &auth.acting(), &id, patch).await {
+        Ok(_) => Ok(Redirect::to(&format!("/{}/admin/teams/{id}", auth.slug())).into_response()),
+        Err(AppError::NotFound(_)) => Err(UiError::NotFound),
         Err(e) => {
-            let (message, status) = store_message(e)?;
+            let (message, status) = refusal_message(e)?;
             let team = auth.db().team(&id).await?;
             team_page(&auth, team, vec![message], status).await
         }
@@ -273,20 +245,11 @@ async fn delete_form(
 }
 
 async fn delete(
-    State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     post: Post<UsersManage>,
 ) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
-    let (team, members) = auth.db().delete_team(&auth.actor(), &team_id(&id)?).await?;
-    let mut before = detail(&team);
-    before["members"] = serde_json::json!(members);
-    auth.audit_event(
-        &state,
-        AuditKind::TeamDeleted,
-        serde_json::json!({ "before": before, "after": null, "via": "web" }),
-    )
-    .await?;
+    skjold_app::teams::delete(&auth.ctx(), &auth.acting(), &team_id(&id)?).await?;
     Ok(Redirect::to(&format!("/{}/admin/teams", auth.slug())).into_response())
 }
 

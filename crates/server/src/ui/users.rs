@@ -18,10 +18,10 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use skjold_app::users::{FirstAccess, NewAccount};
 use skjold_app::{users, AppError};
-use skjold_domain::audit::AuditKind;
 use skjold_domain::{FieldErrors, Right, UserKind, Username};
-use skjold_store::{NewUser, RoleRecord, StoreError, User, UserPatch, UserStatus};
+use skjold_store::{RoleRecord, User, UserPatch, UserStatus};
 
 /// Each role with what it lets its holders do.
 fn roles_overview(roles: &[RoleRecord]) -> Vec<(String, Vec<&'static str>)> {
@@ -274,14 +274,9 @@ async fn create(
     let (display_name, email, phone) = personal_details(&form, &mut errs);
     let typed = form.get("password").unwrap_or("").to_string();
     let access = form.get("access").unwrap_or("password");
-    let kind = match access {
-        "password" | "invite" => UserKind::Person,
-        "service" => UserKind::Service,
-        _ => {
-            errs.add("access", "choose how they get in");
-            UserKind::Person
-        }
-    };
+    if !matches!(access, "password" | "invite" | "service") {
+        errs.add("access", "choose how they get in");
+    }
     if access != "password" && !typed.is_empty() {
         errs.add(
             "password",
@@ -318,55 +313,47 @@ async fn create(
         )
         .await;
     };
-    let (password, one_time) = match access {
-        "password" if typed.is_empty() => {
-            let policy = crate::password::policy(auth.db()).await?;
-            let p =
-                crate::password::generate_password(&policy, username.as_str(), &auth.tenant.record)
-                    .map_err(|v| UiError::Internal(v.to_string()))?;
-            (Some(p.clone()), Some(p))
-        }
-        "password" => (Some(typed), None),
-        _ => (None, None),
+    let first_access = match access {
+        "password" if typed.is_empty() => FirstAccess::OneTimePassword,
+        "password" => FirstAccess::Password(typed),
+        "invite" => FirstAccess::Invite,
+        _ => FirstAccess::Service,
     };
-    let password_hash = match password {
-        Some(p) => Some(
-            skjold_app::credentials::hash_password(p)
-                .await
-                .map_err(crate::ApiError::from)?,
-        ),
-        None => None,
-    };
-    let created = auth
-        .db()
-        .create_user(
-            &auth.actor(),
-            NewUser {
-                username,
-                display_name,
-                email,
-                phone,
-                role: role.id.clone(),
-                kind,
-                password_hash,
-            },
-        )
-        .await;
-    let user = match created {
-        Ok(u) => u,
-        Err(StoreError::Conflict(m)) => {
+    let created = skjold_app::users::create(
+        &auth.ctx(),
+        &auth.acting(),
+        NewAccount {
+            username,
+            display_name,
+            email,
+            phone,
+            role: role.id.as_str().to_string(),
+            access: first_access,
+        },
+    )
+    .await;
+    let (user, one_time) = match created {
+        Ok(c) => (c.user, c.one_time_password),
+        Err(AppError::Conflict(m)) => {
             let mut errs = FieldErrors::new();
             errs.add("username", m);
             return users_page(&auth, &form, &errs, None, None, StatusCode::CONFLICT).await;
         }
+        Err(AppError::PasswordRefused(v)) => {
+            let mut errs = FieldErrors::new();
+            errs.add("password", super::profile::refusal_text(&v));
+            return users_page(
+                &auth,
+                &form,
+                &errs,
+                None,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
         Err(e) => return Err(e.into()),
     };
-    auth.audit_event(
-        &state,
-        AuditKind::UserCreated,
-        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "kind": user.kind, "via": "web" }),
-    )
-    .await?;
     let shown = match access {
         "invite" => {
             let (link, expires) = invite(&state, &auth, &user, &headers, &uri).await?;

@@ -8,15 +8,11 @@ use clap::Subcommand;
 use skjold_app::Actor::Operator;
 use skjold_app::{AppError, Ctx};
 use skjold_audit::AuditTrail;
-use skjold_domain::audit::AuditKind;
 use skjold_domain::{Right, TenantSlug, Visibility};
 use skjold_server::access;
-use skjold_server::provision::operator_event;
 use skjold_store::{
-    Actor, EndedAccess, NewRole, RolePatch, TenantDb, TenantRecord, TenantRouter, UserStatus,
+    EndedAccess, NewRole, RolePatch, TenantDb, TenantRecord, TenantRouter, UserStatus,
 };
-
-const ACTOR: Actor = Actor::System { what: "cli" };
 
 #[derive(Debug, Subcommand)]
 pub enum RoleCommand {
@@ -171,31 +167,6 @@ fn visibility(v: &str) -> anyhow::Result<Visibility> {
     Visibility::parse(v).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn store_err(e: skjold_store::StoreError) -> anyhow::Error {
-    match e {
-        skjold_store::StoreError::Invalid(f) => anyhow::anyhow!(
-            "{}",
-            f.0.iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        other => other.into(),
-    }
-}
-
-async fn event(
-    router: &TenantRouter,
-    audit: &AuditTrail,
-    slug: &TenantSlug,
-    kind: AuditKind,
-    mut detail: serde_json::Value,
-) -> anyhow::Result<()> {
-    detail["via"] = "cli".into();
-    operator_event(router, audit, slug.as_str(), kind, detail).await?;
-    Ok(())
-}
-
 pub async fn role(
     router: &TenantRouter,
     audit: &AuditTrail,
@@ -330,36 +301,24 @@ pub async fn team(
             name,
             description,
         } => {
-            let (slug, db) = open(router, &tenant).await?;
-            let t = db
-                .create_team(&ACTOR, &name, description)
-                .await
-                .map_err(store_err)?;
-            event(
-                router,
-                audit,
-                &slug,
-                AuditKind::TeamCreated,
-                serde_json::json!({ "before": null, "after": { "id": t.id, "name": t.name } }),
-            )
-            .await?;
-            println!("added team '{}' ({}) to tenant '{slug}'", t.name, t.id);
+            let at = Operating::open(router, &tenant).await?;
+            let t =
+                skjold_app::teams::create(&at.ctx(router, audit), &Operator, &name, description)
+                    .await
+                    .map_err(app_err)?;
+            println!(
+                "added team '{}' ({}) to tenant '{}'",
+                t.name,
+                t.id,
+                at.db.slug()
+            );
         }
         TeamCommand::Remove { tenant, team } => {
-            let (slug, db) = open(router, &tenant).await?;
-            let t = find_team(&db, &team).await?;
-            let (t, members) = db.delete_team(&ACTOR, &t.id).await.map_err(store_err)?;
-            event(
-                router,
-                audit,
-                &slug,
-                AuditKind::TeamDeleted,
-                serde_json::json!({
-                    "before": { "id": t.id, "name": t.name, "members": members },
-                    "after": null,
-                }),
-            )
-            .await?;
+            let at = Operating::open(router, &tenant).await?;
+            let t = find_team(&at.db, &team).await?;
+            let t = skjold_app::teams::delete(&at.ctx(router, audit), &Operator, &t.id)
+                .await
+                .map_err(app_err)?;
             println!("removed team '{}'", t.name);
         }
         TeamCommand::AddMember {

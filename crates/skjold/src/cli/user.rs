@@ -2,8 +2,9 @@
 
 use super::{open_router, parse_slug, read_password_stdin};
 use clap::Subcommand;
+use skjold_app::users::FirstAccess;
 use skjold_domain::audit::AuditKind;
-use skjold_domain::{UserKind, Username};
+use skjold_domain::Username;
 use skjold_server::provision::operator_event;
 use skjold_server::Config;
 
@@ -130,15 +131,16 @@ pub(super) async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()>
             let slug = parse_slug(&tenant)?;
             let username =
                 Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
-            let kind = if service {
-                UserKind::Service
+            let access = if service {
+                FirstAccess::Service
             } else {
-                UserKind::Person
+                FirstAccess::Invite
             };
             let user = skjold_server::provision::add_user_of_kind(
-                &router, &audit, &slug, username, &role, kind, None, "cli",
+                &router, &audit, &slug, username, &role, access,
             )
-            .await?;
+            .await?
+            .user;
             if service {
                 println!(
                     "added service user '{}' ({role}) to tenant '{slug}'; make its API tokens with `skjold user token add`",
@@ -178,26 +180,20 @@ pub(super) async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()>
             let slug = parse_slug(&tenant)?;
             let username =
                 Username::parse(&username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
-            let (password, one_time) = if password_stdin {
-                (read_password_stdin()?, false)
+            let access = if password_stdin {
+                FirstAccess::Password(read_password_stdin()?)
             } else {
-                (
-                    skjold_server::provision::generated_password(&router, &slug, &username).await?,
-                    true,
-                )
+                FirstAccess::OneTimePassword
             };
-            let user = skjold_server::provision::add_user(
-                &router,
-                &audit,
-                &slug,
-                username,
-                &role,
-                password.clone(),
-                "cli",
+            let created = skjold_server::provision::add_user_of_kind(
+                &router, &audit, &slug, username, &role, access,
             )
             .await?;
-            println!("added user '{}' ({role}) to tenant '{slug}'", user.username,);
-            if one_time {
+            println!(
+                "added user '{}' ({role}) to tenant '{slug}'",
+                created.user.username
+            );
+            if let Some(password) = created.one_time_password {
                 println!("one-time password: {password}");
             }
         }

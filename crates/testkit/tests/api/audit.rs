@@ -975,3 +975,115 @@ async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
     assert_eq!(db.setting("sessions").await.unwrap(), None);
     assert_eq!(db.setting("two_factor").await.unwrap(), None);
 }
+
+/// Accounts, teams and one's own account are audited changes too: with the audit trail
+/// unable to record, creating a user, making, renaming or deleting a team, changing one's
+/// details or password and ending one of one's sessions are refused (503), and nothing of
+/// them is stored.
+#[tokio::test]
+async fn accounts_teams_and_own_changes_that_cannot_be_audited_are_not_made() {
+    let app = spawn_app().await;
+    let midnight = (app.clock.now() + chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    app.clock.set(midnight - chrono::Duration::minutes(1));
+    let admin = app.admin_token().await;
+    let _other = app.admin_token().await;
+    let res = app
+        .post("/demo/api/v1/teams", &admin, &json!({"name": "Nord"}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let team: Value = res.json().await.unwrap();
+    let team_path = format!("/demo/api/v1/teams/{}", team["id"].as_str().unwrap());
+    let sessions: Value = app
+        .get("/demo/api/v1/me/sessions", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other_session = sessions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .expect("the second session")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), "demo");
+    std::os::unix::fs::symlink(
+        "/dev/full",
+        dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d"))),
+    )
+    .unwrap();
+    app.clock.advance(chrono::Duration::minutes(2));
+
+    let password = app.admin_password.clone();
+    for (what, res) in [
+        (
+            "user created",
+            app.post(
+                "/demo/api/v1/users",
+                &admin,
+                &json!({"username": "vera", "role": "user", "password": "Tall-Birch-Lantern-42"}),
+            )
+            .await,
+        ),
+        (
+            "team created",
+            app.post("/demo/api/v1/teams", &admin, &json!({"name": "Sør"}))
+                .await,
+        ),
+        (
+            "team renamed",
+            app.patch(&team_path, &admin, &json!({"name": "Vest"}))
+                .await,
+        ),
+        ("team deleted", app.delete(&team_path, &admin).await),
+        (
+            "own details",
+            app.patch(
+                "/demo/api/v1/me",
+                &admin,
+                &json!({"display_name": "Someone Else"}),
+            )
+            .await,
+        ),
+        (
+            "own password",
+            app.put(
+                "/demo/api/v1/me/password",
+                &admin,
+                &json!({"current_password": password, "new_password": "Quiet-Harbour-Morning-77"}),
+            )
+            .await,
+        ),
+        (
+            "own session ended",
+            app.delete(&format!("/demo/api/v1/me/sessions/{other_session}"), &admin)
+                .await,
+        ),
+    ] {
+        assert_eq!(res.status(), 503, "{what}");
+    }
+    let db = app.tenant_db("demo").await;
+    let users = db.list_users().await.unwrap();
+    assert!(users.iter().all(|u| u.username != "vera"), "no new user");
+    let admin_user = users.iter().find(|u| u.username == "admin").unwrap();
+    assert_eq!(admin_user.display_name, None, "details unchanged");
+    assert_eq!(
+        db.history("user", &admin_user.id).await.unwrap().len(),
+        1,
+        "only the admin's creation: no details or password change"
+    );
+    let teams = db.list_teams().await.unwrap();
+    assert_eq!(teams.len(), 1, "no new team, the old one kept: {teams:?}");
+    assert_eq!(teams[0].name, "Nord");
+    assert_eq!(
+        db.sessions_of(&admin_user.id).await.unwrap().len(),
+        2,
+        "both sessions live"
+    );
+}

@@ -219,7 +219,6 @@ async fn an_administrator_tightens_the_policy_and_every_path_applies_it() {
         skjold_domain::Username::parse("kari").unwrap(),
         Role::User.as_str(),
         "kari-is-my-name-1A!".into(),
-        "test",
     )
     .await
     .unwrap_err();
