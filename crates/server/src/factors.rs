@@ -6,6 +6,9 @@ use crate::signin::Outcome;
 use crate::two_factor::{self as tf, Factors};
 use crate::{ApiError, AppState};
 use serde::Serialize;
+use skjold_app::audited::Audited;
+use skjold_app::{Actor, Ctx};
+use skjold_domain::audit::AuditKind;
 use skjold_domain::{FieldErrors, Username};
 use skjold_store::{TenantDb, User};
 use utoipa::ToSchema;
@@ -141,8 +144,14 @@ pub async fn disable_totp_checked(
 }
 
 /// Ten new recovery codes for a user with TOTP on (shared with the web UI).
-pub async fn regenerate_codes(db: &TenantDb, user: &User) -> Result<Vec<String>, ApiError> {
-    if !db.totp_factor(&user.id).await?.is_some_and(|f| f.confirmed) {
+pub async fn regenerate_codes(ctx: &Ctx<'_>, actor: &Actor) -> Result<Vec<String>, ApiError> {
+    let user = own_user(actor)?;
+    if !ctx
+        .db
+        .totp_factor(&user.id)
+        .await?
+        .is_some_and(|f| f.confirmed)
+    {
         return Err(ApiError::Conflict("TOTP is not on".into()));
     }
     let codes = crate::totp::new_recovery_codes();
@@ -150,8 +159,25 @@ pub async fn regenerate_codes(db: &TenantDb, user: &User) -> Result<Vec<String>,
         .iter()
         .map(|c| crate::totp::recovery_hash(c))
         .collect();
-    db.replace_recovery_codes(&user.id, &hashes).await?;
+    // Recorded in the same transaction as the new codes, or they are not stored.
+    let event = Audited::new(
+        ctx,
+        actor,
+        AuditKind::AuthRecoveryCodesRegenerated,
+        serde_json::json!({}),
+    );
+    event
+        .db(ctx.db)
+        .replace_recovery_codes(&user.id, &hashes)
+        .await?;
     Ok(codes)
+}
+
+/// The signed-in user acting on their own factors.
+pub(crate) fn own_user(actor: &Actor) -> Result<&User, ApiError> {
+    actor.user().ok_or_else(|| {
+        ApiError::Forbidden("only a signed-in user changes their own factors".into())
+    })
 }
 
 /// Turns on a user's TOTP factor once the app's code matched `step`: makes the recovery

@@ -137,18 +137,52 @@ pub async fn registration_finish(
 /// Removes one of the user's passkeys unless it is the last factor the tenant requires;
 /// answers its name (shared with the web UI).
 pub async fn remove_passkey(
-    db: &skjold_store::TenantDb,
-    user: &skjold_store::User,
+    ctx: &skjold_app::Ctx<'_>,
+    actor: &skjold_app::Actor,
     id: &str,
 ) -> Result<String, ApiError> {
+    let user = crate::factors::own_user(actor)?;
+    let db = ctx.db;
     let mine = db.passkeys_of(&user.id).await?;
-    if !mine.iter().any(|p| p.id == id) {
+    let Some(passkey) = mine.iter().find(|p| p.id == id) else {
         return Err(ApiError::NotFound("no such passkey"));
-    }
+    };
     let mut left = crate::two_factor::factors_of(db, &user.id).await?;
     left.passkeys = left.passkeys.saturating_sub(1);
     crate::factors::keep_required_factor(db, user, left).await?;
-    Ok(db.delete_passkey(&user.id, id).await?)
+    // Recorded in the same transaction as the removal, or the passkey stays.
+    let event = skjold_app::audited::Audited::new(
+        ctx,
+        actor,
+        AuditKind::AuthPasskeyRemoved,
+        serde_json::json!({ "passkey": id, "name": passkey.name }),
+    );
+    Ok(event.db(db).delete_passkey(&user.id, id).await?)
+}
+
+/// Renames one of the actor's passkeys (`name` checked by [`check_name`]). Recorded as
+/// `auth.passkey_renamed` in the same transaction.
+pub async fn rename_passkey(
+    ctx: &skjold_app::Ctx<'_>,
+    actor: &skjold_app::Actor,
+    id: &str,
+    name: &str,
+) -> Result<PasskeyRecord, ApiError> {
+    let user = crate::factors::own_user(actor)?;
+    let event = skjold_app::audited::Audited::new(
+        ctx,
+        actor,
+        AuditKind::AuthPasskeyRenamed,
+        serde_json::json!({ "passkey": id, "name": name }),
+    );
+    event
+        .db(ctx.db)
+        .rename_passkey(&user.id, id, name)
+        .await
+        .map_err(|e| match e {
+            skjold_store::StoreError::NotFound => ApiError::NotFound("no such passkey"),
+            other => other.into(),
+        })
 }
 
 /// The options of a passkey sign-in (shared with the web sign-in; see [`sign_in_options`]).

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
+use skjold_app::Via;
 use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -165,19 +166,11 @@ async fn rename(
     // A malformed id names no passkey of this user: the same answer as another's id.
     let id = super::parse_id(&id).map_err(|_| ApiError::NotFound("no such passkey"))?;
     let name = check_name(&body.name)?;
-    let record = auth
-        .db()
-        .rename_passkey(&auth.user().id, &id, &name)
-        .await
-        .map_err(|e| match e {
-            skjold_store::StoreError::NotFound => ApiError::NotFound("no such passkey"),
-            other => other.into(),
-        })?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::AuthPasskeyRenamed,
-        serde_json::json!({ "passkey": record.id, "name": record.name }),
+    let record = crate::passkey_flows::rename_passkey(
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
+        &id,
+        &name,
     )
     .await?;
     Ok(Json(PasskeyView::from(&record)))
@@ -199,14 +192,7 @@ async fn remove(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = super::parse_id(&id).map_err(|_| ApiError::NotFound("no such passkey"))?;
-    let name = remove_passkey(auth.db(), auth.user(), &id).await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::AuthPasskeyRemoved,
-        serde_json::json!({ "passkey": id, "name": name }),
-    )
-    .await?;
+    remove_passkey(&auth.ctx(&state, ip), &auth.acting(Via::Api), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

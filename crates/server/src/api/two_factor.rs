@@ -141,14 +141,7 @@ async fn regenerate_recovery_codes(
     auth: Authorized<SignedIn>,
 ) -> Result<Json<NewRecoveryCodes>, ApiError> {
     auth.require_step_up(&state)?;
-    let codes = regenerate_codes(auth.db(), auth.user()).await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::AuthRecoveryCodesRegenerated,
-        serde_json::Value::Null,
-    )
-    .await?;
+    let codes = regenerate_codes(&auth.ctx(&state, ip), &auth.acting(Via::Api)).await?;
     Ok(Json(NewRecoveryCodes {
         recovery_codes: codes,
     }))

@@ -235,13 +235,10 @@ async fn totp_disable(
     }
 }
 
-async fn recovery_codes(
-    State(state): State<AppState>,
-    post: Post<SignedIn>,
-) -> Result<Response, UiError> {
+async fn recovery_codes(post: Post<SignedIn>) -> Result<Response, UiError> {
     let Post { auth, .. } = post;
     auth.require_step_up(&format!("/{}/me/two-factor", auth.slug()))?;
-    let codes = match crate::factors::regenerate_codes(auth.db(), auth.user()).await {
+    let codes = match crate::factors::regenerate_codes(&auth.ctx(), &auth.acting()).await {
         Ok(c) => c,
         Err(e) => {
             let extra = Extra {
@@ -251,12 +248,6 @@ async fn recovery_codes(
             return page(&auth, None, extra, StatusCode::CONFLICT).await;
         }
     };
-    auth.audit_event(
-        &state,
-        AuditKind::AuthRecoveryCodesRegenerated,
-        serde_json::json!({ "via": "web" }),
-    )
-    .await?;
     let extra = Extra {
         recovery_codes: codes,
         ..Extra::default()
@@ -325,10 +316,7 @@ async fn passkey_add(
     }
 }
 
-async fn passkey_rename(
-    State(state): State<AppState>,
-    post: Post<Enrolling>,
-) -> Result<Response, UiError> {
+async fn passkey_rename(post: Post<Enrolling>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
     let name = match crate::passkey_flows::check_name(form.get("name").unwrap_or("")) {
@@ -341,16 +329,11 @@ async fn passkey_rename(
             return page(&auth, None, extra, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let record = auth
-        .db()
-        .rename_passkey(&auth.user().id, &id, &name)
-        .await?;
-    auth.audit_event(
-        &state,
-        AuditKind::AuthPasskeyRenamed,
-        serde_json::json!({ "passkey": record.id, "name": record.name, "via": "web" }),
-    )
-    .await?;
+    match crate::passkey_flows::rename_passkey(&auth.ctx(), &auth.acting(), &id, &name).await {
+        Ok(_) => {}
+        Err(ApiError::NotFound(_)) => return Err(UiError::NotFound),
+        Err(e) => return Err(e.into()),
+    }
     Ok(Redirect::to(&format!(
         "/{}/me/two-factor?msg=passkey-renamed",
         auth.slug()
@@ -358,26 +341,15 @@ async fn passkey_rename(
     .into_response())
 }
 
-async fn passkey_remove(
-    State(state): State<AppState>,
-    post: Post<Enrolling>,
-) -> Result<Response, UiError> {
+async fn passkey_remove(post: Post<Enrolling>) -> Result<Response, UiError> {
     let Post { auth, form } = post;
     let id = form.text("id");
-    match crate::passkey_flows::remove_passkey(auth.db(), auth.user(), &id).await {
-        Ok(name) => {
-            auth.audit_event(
-                &state,
-                AuditKind::AuthPasskeyRemoved,
-                serde_json::json!({ "passkey": id, "name": name, "via": "web" }),
-            )
-            .await?;
-            Ok(Redirect::to(&format!(
-                "/{}/me/two-factor?msg=passkey-removed",
-                auth.slug()
-            ))
-            .into_response())
-        }
+    match crate::passkey_flows::remove_passkey(&auth.ctx(), &auth.acting(), &id).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/{}/me/two-factor?msg=passkey-removed",
+            auth.slug()
+        ))
+        .into_response()),
         Err(ApiError::NotFound(_)) => Err(UiError::NotFound),
         Err(e) => {
             let extra = Extra {
