@@ -62,19 +62,21 @@ pub async fn keep_required_factor(
     Ok(())
 }
 
-/// Turns TOTP off after checking the password or a code (shared with the web UI): a wrong
-/// one counts toward the lockout. Answers which proof was given.
-#[allow(clippy::too_many_arguments)]
+/// Turns the actor's TOTP off after checking their password or a code (shared with the web
+/// UI): a wrong one counts toward the lockout. Recorded as `auth.totp_disabled` (naming the
+/// proof) in the same transaction. Answers which proof was given.
 pub async fn disable_totp_checked(
     state: &AppState,
-    record: &skjold_store::TenantRecord,
-    db: &TenantDb,
-    user: &User,
+    ctx: &Ctx<'_>,
+    actor: &Actor,
     password: Option<String>,
     code: Option<&str>,
-    ip: std::net::IpAddr,
-    via: &'static str,
 ) -> Result<&'static str, ApiError> {
+    let user = own_user(actor)?;
+    let (record, db, via) = (ctx.tenant, ctx.db, actor.via().as_str());
+    let ip = ctx
+        .ip
+        .ok_or_else(|| ApiError::Internal("a factor change without a client address".into()))?;
     let body_password = password;
     let Some(factor) = db.totp_factor(&user.id).await?.filter(|f| f.confirmed) else {
         return Err(ApiError::Conflict("TOTP is not on".into()));
@@ -139,7 +141,13 @@ pub async fn disable_totp_checked(
         return Err(FieldErrors::single(field, "is not right").into());
     }
     attempt.release(state, db).await?;
-    db.disable_totp(&user.id).await?;
+    let event = Audited::new(
+        ctx,
+        actor,
+        AuditKind::AuthTotpDisabled,
+        serde_json::json!({ "proof": field }),
+    );
+    event.db(db).disable_totp(&user.id).await?;
     Ok(field)
 }
 
@@ -180,36 +188,34 @@ pub(crate) fn own_user(actor: &Actor) -> Result<&User, ApiError> {
     })
 }
 
-/// Turns on a user's TOTP factor once the app's code matched `step`: makes the recovery
-/// codes (returned to be shown this once), lifts a session restricted to enrolment (it has
-/// enrolled now), and records `auth.totp_enabled` — one shape for the API and the web UI.
-#[allow(clippy::too_many_arguments)]
+/// Turns on the actor's TOTP factor once the app's code matched `step`: makes the recovery
+/// codes (returned to be shown this once), records `auth.totp_enabled` in the same
+/// transaction, then lifts a session restricted to enrolment (it has enrolled now) — one
+/// shape for the API and the web UI.
 pub async fn turn_on_totp(
-    state: &AppState,
-    db: &TenantDb,
-    user: &User,
+    ctx: &Ctx<'_>,
+    actor: &Actor,
     session: &skjold_store::Session,
     step: i64,
-    ip: std::net::IpAddr,
-    via: &'static str,
 ) -> Result<Vec<String>, ApiError> {
+    let user = own_user(actor)?;
     let codes = crate::totp::new_recovery_codes();
     let hashes: Vec<String> = codes
         .iter()
         .map(|c| crate::totp::recovery_hash(c))
         .collect();
-    db.confirm_totp(&user.id, step, &hashes).await?;
+    let event = Audited::new(
+        ctx,
+        actor,
+        AuditKind::AuthTotpEnabled,
+        serde_json::json!({}),
+    );
+    event
+        .db(ctx.db)
+        .confirm_totp(&user.id, step, &hashes)
+        .await?;
     if session.restricted {
-        db.unrestrict_session(&session.token_hash).await?;
+        ctx.db.unrestrict_session(&session.token_hash).await?;
     }
-    crate::audit::Event::new(
-        state,
-        skjold_domain::audit::AuditKind::AuthTotpEnabled,
-        Some(ip),
-        serde_json::json!({ "via": via }),
-    )
-    .by(&user.id, &user.username)
-    .record(state, db.slug().as_str())
-    .await?;
     Ok(codes)
 }

@@ -94,9 +94,13 @@ async fn confirm(
     let Some(step) = crate::totp::matching_step(&totp, &body.code, now) else {
         return Err(FieldErrors::single("code", "is not the app's current code").into());
     };
-    let codes =
-        crate::factors::turn_on_totp(&state, auth.db(), user, &auth.session, step, ip, "api")
-            .await?;
+    let codes = crate::factors::turn_on_totp(
+        &auth.ctx(&state, ip),
+        &auth.acting(skjold_app::Via::Api),
+        &auth.session,
+        step,
+    )
+    .await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))

@@ -15,7 +15,6 @@ use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use skjold_app::Via;
-use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -106,22 +105,12 @@ async fn disable_totp(
     auth: Authorized<SignedIn>,
     ApiJson(body): ApiJson<DisableTotp>,
 ) -> Result<StatusCode, ApiError> {
-    let field = disable_totp_checked(
+    disable_totp_checked(
         &state,
-        &auth.tenant.record,
-        auth.db(),
-        auth.user(),
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
         body.password,
         body.code.as_deref(),
-        ip,
-        "api",
-    )
-    .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::AuthTotpDisabled,
-        serde_json::json!({ "proof": field }),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -172,16 +172,8 @@ async fn totp_confirm(
         };
         return page(&auth, None, extra, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let codes = crate::factors::turn_on_totp(
-        &state,
-        auth.db(),
-        user,
-        &auth.session,
-        step,
-        auth.ip(),
-        "web",
-    )
-    .await?;
+    let codes =
+        crate::factors::turn_on_totp(&auth.ctx(), &auth.acting(), &auth.session, step).await?;
     // Rendered, not redirected: the recovery codes are shown this once.
     let extra = Extra {
         recovery_codes: codes,
@@ -198,28 +190,16 @@ async fn totp_disable(
     let Post { auth, form } = post;
     let done = crate::factors::disable_totp_checked(
         &state,
-        &auth.tenant.record,
-        auth.db(),
-        auth.user(),
+        &auth.ctx(),
+        &auth.acting(),
         form.get("password").map(str::to_string),
         form.get("code"),
-        auth.ip(),
-        "web",
     )
     .await;
     match done {
-        Ok(proof) => {
-            auth.audit_event(
-                &state,
-                AuditKind::AuthTotpDisabled,
-                serde_json::json!({ "proof": proof, "via": "web" }),
-            )
-            .await?;
-            Ok(
-                Redirect::to(&format!("/{}/me/two-factor?msg=totp-off", auth.slug()))
-                    .into_response(),
-            )
-        }
+        Ok(_) => Ok(
+            Redirect::to(&format!("/{}/me/two-factor?msg=totp-off", auth.slug())).into_response(),
+        ),
         Err(e) => {
             let status = match &e {
                 ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
