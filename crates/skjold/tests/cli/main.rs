@@ -9,6 +9,7 @@
 //! own generated certificate is verified (no `-k`).
 
 mod audit;
+mod backups_default;
 mod beside_server;
 mod common;
 mod config;
