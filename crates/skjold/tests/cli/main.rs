@@ -13,6 +13,7 @@ mod backups_default;
 mod beside_server;
 mod common;
 mod config;
+mod doctor;
 mod help;
 mod robustness;
 mod roles_and_teams;
