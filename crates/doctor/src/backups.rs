@@ -250,3 +250,154 @@ async fn last_drill(inst: &Installation<'_>) -> Finding {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TlsFiles;
+    use skjold_domain::{SharedClock, TenantSlug, TestClock};
+    use skjold_store::{Backend, Catalog, DrillRecord, NewTenant, RunEnd, TenantRouter};
+    use std::sync::Arc;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_timestamp(s).unwrap()
+    }
+
+    async fn catalog(dir: &std::path::Path, clock: &TestClock) -> TenantRouter {
+        let shared: SharedClock = Arc::new(clock.clone());
+        let catalog = Catalog::open(
+            Backend::Sqlite {
+                data_dir: dir.to_path_buf(),
+            },
+            shared,
+        )
+        .await
+        .unwrap();
+        catalog
+            .create(NewTenant {
+                slug: TenantSlug::parse("acme").unwrap(),
+                display_name: "Acme".into(),
+            })
+            .await
+            .unwrap();
+        TenantRouter::new(catalog, 2)
+    }
+
+    fn installation<'a>(
+        dir: &'a std::path::Path,
+        backup: &'a skjold_backup::BackupConfig,
+        router: &'a TenantRouter,
+        now: DateTime<Utc>,
+    ) -> crate::Installation<'a> {
+        crate::Installation {
+            data_dir: dir,
+            tls: TlsFiles {
+                cert: dir.join("cert.pem"),
+                key: dir.join("key.pem"),
+                generated: true,
+            },
+            public_url: None,
+            backup,
+            min_free_bytes: 0,
+            min_free_percent: 0,
+            router,
+            now,
+            advisory_db: None,
+        }
+    }
+
+    fn severity(findings: &[Finding], check: &str) -> Severity {
+        findings
+            .iter()
+            .find(|f| f.check == check)
+            .unwrap_or_else(|| panic!("no {check} in {findings:?}"))
+            .severity
+    }
+
+    #[tokio::test]
+    async fn snapshots_age_and_drills_are_judged_by_the_catalog() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = at("2026-11-26T10:00:00.000000Z");
+        let clock = TestClock::at(now);
+        let router = catalog(dir.path(), &clock).await;
+        let mut backup = skjold_backup::BackupSettings::default()
+            .check(dir.path())
+            .unwrap();
+        backup.adopt_generated_key(now).unwrap();
+        assert_eq!(skjold_domain::Clock::now(&clock), now);
+
+        // The generated key: on, but only on this server, and beside the data.
+        let f = check(&installation(dir.path(), &backup, &router, now)).await;
+        assert_eq!(severity(&f, "backups.enabled"), Severity::Warning);
+        assert_eq!(severity(&f, "backups.key_location"), Severity::Warning);
+        assert_eq!(severity(&f, "backups.last_snapshot"), Severity::Warning);
+        assert_eq!(severity(&f, "backups.drill"), Severity::Warning);
+
+        // A snapshot now: fine; 27 hours later: stale, an error.
+        let ok = RunEnd {
+            outcome: skjold_store::RunOutcome::Ok,
+            bytes: Some(1),
+            error: None,
+            detail: None,
+        };
+        router
+            .catalog()
+            .record_run(
+                "backup.snapshot",
+                Some("acme"),
+                "2026-11-26T10:00:00.000000Z",
+                ok.clone(),
+            )
+            .await
+            .unwrap();
+        let f = check(&installation(dir.path(), &backup, &router, now)).await;
+        assert_eq!(severity(&f, "backups.last_snapshot"), Severity::Ok);
+        let later = now + Duration::hours(27);
+        let f = check(&installation(dir.path(), &backup, &router, later)).await;
+        assert_eq!(
+            severity(&f, "backups.last_snapshot"),
+            Severity::Error,
+            "{f:?}"
+        );
+
+        // A failed drill is an error; a passed one fine.
+        let drill = |outcome: &str, started: &str| DrillRecord {
+            id: format!("d-{started}"),
+            tenant: "acme".into(),
+            started_at: started.into(),
+            finished_at: started.into(),
+            point: started.into(),
+            snapshot: None,
+            outcome: outcome.into(),
+            duration_ms: 5,
+            replayed: 0,
+            compared: "manifest".into(),
+            error: (outcome == "failed").then(|| "row counts differ".to_string()),
+        };
+        router
+            .catalog()
+            .record_drill(&drill("failed", "2026-11-26T09:00:00.000000Z"))
+            .await
+            .unwrap();
+        let f = check(&installation(dir.path(), &backup, &router, now)).await;
+        assert_eq!(severity(&f, "backups.drill"), Severity::Error);
+        router
+            .catalog()
+            .record_drill(&drill("passed", "2026-11-26T09:30:00.000000Z"))
+            .await
+            .unwrap();
+        let f = check(&installation(dir.path(), &backup, &router, now)).await;
+        assert_eq!(severity(&f, "backups.drill"), Severity::Ok);
+
+        // Backups off: one error, nothing else about them.
+        let off = skjold_backup::BackupSettings {
+            generate_key: false,
+            ..Default::default()
+        }
+        .check(dir.path())
+        .unwrap();
+        let f = check(&installation(dir.path(), &off, &router, now)).await;
+        assert_eq!(f.len(), 1);
+        assert_eq!(severity(&f, "backups.enabled"), Severity::Error);
+    }
+}
