@@ -208,6 +208,12 @@ pub(crate) fn scan(db: &Path, packages: &[Package]) -> Result<Vec<Hit>, String> 
 
 /// The advisories the security suite set aside after review: id → reason.
 fn set_aside() -> BTreeMap<String, String> {
+    // deny.toml is checked by cargo deny in CI and parsed by a test here; should it ever
+    // fail to parse, nothing is set aside (every advisory counts).
+    parse_set_aside(DENY_TOML).unwrap_or_default()
+}
+
+fn parse_set_aside(deny_toml: &str) -> Result<BTreeMap<String, String>, String> {
     #[derive(Deserialize)]
     struct Deny {
         #[serde(default)]
@@ -224,17 +230,16 @@ fn set_aside() -> BTreeMap<String, String> {
         Id(String),
         WithReason { id: String, reason: String },
     }
-    let deny: Deny = toml::from_str(DENY_TOML).unwrap_or(Deny {
-        advisories: DenyAdvisories::default(),
-    });
-    deny.advisories
+    let deny: Deny = toml::from_str(deny_toml).map_err(|e| format!("deny.toml: {e}"))?;
+    Ok(deny
+        .advisories
         .ignore
         .into_iter()
         .map(|i| match i {
             Ignored::Id(id) => (id, "set aside in deny.toml".to_string()),
             Ignored::WithReason { id, reason } => (id, reason),
         })
-        .collect()
+        .collect())
 }
 
 pub(crate) fn check(db: Option<&Path>) -> Vec<Finding> {
@@ -475,8 +480,17 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
         assert!(p.iter().any(|p| p.name == "rustls"));
         assert!(p.iter().any(|p| p.name == "skjold-server"));
         assert!(!p.iter().any(|p| p.name == "skjold-testkit"));
-        // deny.toml's reviewed exceptions are read.
-        assert!(set_aside().contains_key("RUSTSEC-2023-0071"));
+        // deny.toml's reviewed exceptions are read, each with its reason.
+        let aside = parse_set_aside(DENY_TOML).unwrap();
+        assert!(aside.values().all(|r| !r.is_empty()), "{aside:?}");
+        assert_eq!(
+            parse_set_aside("[advisories]\nignore = [\"RUSTSEC-1\", { id = \"RUSTSEC-2\", reason = \"why\" }]\n")
+                .unwrap(),
+            BTreeMap::from([
+                ("RUSTSEC-1".to_string(), "set aside in deny.toml".to_string()),
+                ("RUSTSEC-2".to_string(), "why".to_string()),
+            ])
+        );
     }
 
     #[test]
