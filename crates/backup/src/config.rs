@@ -24,6 +24,10 @@ pub struct BackupSettings {
     /// for through the API/UI. Keep it on the server only, never beside the backups: whoever
     /// has both can read every backup. Unset: drills are skipped and the API cannot restore.
     pub identity_file: Option<PathBuf>,
+    /// With no `recipients`: whether the server makes a key of its own on its first start
+    /// (`data_dir/backup-identity.txt`) and backs up to it. `false` with no recipients
+    /// leaves backups off, as before this setting existed.
+    pub generate_key: bool,
 }
 
 impl Default for BackupSettings {
@@ -34,8 +38,27 @@ impl Default for BackupSettings {
             ship_interval_seconds: 5,
             destinations: Vec::new(),
             identity_file: None,
+            generate_key: true,
         }
     }
+}
+
+/// Where the key the backups are encrypted to comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupKey {
+    /// The operator's `backup.recipients`.
+    Configured,
+    /// The identity the server generated in the data directory (`created`: at this start).
+    Generated { path: PathBuf, created: bool },
+    /// No recipients, and no generated identity yet: the server makes it when it starts
+    /// ([`BackupConfig::adopt_generated_key`]); until then backups are off.
+    /// `identity_file`: a configured `backup.identity_file`, checked against that key then.
+    ToGenerate {
+        path: PathBuf,
+        identity_file: Option<PathBuf>,
+    },
+    /// No recipients and `generate_key = false`: backups are off.
+    Off,
 }
 
 /// One destination: `kind` is `fs`, `s3` or `azblob`.
@@ -93,12 +116,15 @@ pub struct BackupConfig {
     /// The checked `backup.identity_file`: exists, holds a key of one of the recipients,
     /// and is not inside a local destination.
     pub identity_file: Option<PathBuf>,
+    /// Where the key the backups are encrypted to comes from.
+    pub key: BackupKey,
 }
 
 impl std::fmt::Debug for BackupConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BackupConfig")
             .field("recipients", &self.recipients.len())
+            .field("key", &self.key)
             .field("snapshot_time", &self.snapshot_time)
             .field("ship_interval", &self.ship_interval)
             .field("identity_file", &self.identity_file)
@@ -197,11 +223,41 @@ impl BackupSettings {
                 "the two destinations are the same place; backups must be kept in two",
             ));
         }
-        let identity_file = self
-            .identity_file
-            .as_deref()
-            .map(|p| check_identity_file(p, &recipients, &destinations))
-            .transpose()?;
+        let mut recipients = recipients;
+        let key = if !recipients.is_empty() {
+            BackupKey::Configured
+        } else if !self.generate_key {
+            BackupKey::Off
+        } else {
+            // No key of the operator's: the one the server generated, once it has.
+            let path = crate::default_key::default_identity_path(data_dir)?;
+            match crate::default_key::read_default_identity(&path)
+                .map_err(|e| invalid("backup.recipients", format!("the generated key: {e}")))?
+            {
+                Some(public) => {
+                    recipients.push(public);
+                    BackupKey::Generated {
+                        path,
+                        created: false,
+                    }
+                }
+                None => BackupKey::ToGenerate {
+                    path,
+                    identity_file: self.identity_file.clone(),
+                },
+            }
+        };
+        let identity_file = match (&self.identity_file, &key) {
+            // Checked against the key once it is made (adopt_generated_key).
+            (Some(_), BackupKey::ToGenerate { .. }) => None,
+            (Some(p), _) => Some(check_identity_file(p, &recipients, &destinations)?),
+            // The generated key is also the server's own, for drills and API restores; it
+            // obeys the same rule (never inside a local destination).
+            (None, BackupKey::Generated { path, .. }) => {
+                Some(check_identity_file(path, &recipients, &destinations)?)
+            }
+            (None, _) => None,
+        };
         Ok(BackupConfig {
             recipients,
             snapshot_time,
@@ -209,7 +265,43 @@ impl BackupSettings {
             destinations,
             work_dir: data_dir.join("backups").join("tmp"),
             identity_file,
+            key,
         })
+    }
+}
+
+impl BackupConfig {
+    /// Whether backups are taken: some key to encrypt to is known.
+    pub fn is_on(&self) -> bool {
+        !self.recipients.is_empty()
+    }
+
+    /// At the server's start: with no recipients configured (and `generate_key` left on),
+    /// makes the server's own identity unless it exists, and backs up to it. An operator who
+    /// set `recipients`, or `generate_key = false`, gets nothing generated.
+    pub fn adopt_generated_key(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), BackupError> {
+        let BackupKey::ToGenerate {
+            path,
+            identity_file: configured,
+        } = &self.key
+        else {
+            return Ok(());
+        };
+        let (path, configured) = (path.clone(), configured.clone());
+        let (public, created) = crate::default_key::ensure_default_identity(&path, now)?;
+        let recipients = vec![public];
+        let identity_file = check_identity_file(
+            configured.as_deref().unwrap_or(&path),
+            &recipients,
+            &self.destinations,
+        )?;
+        self.recipients = recipients;
+        self.identity_file = Some(identity_file);
+        self.key = BackupKey::Generated { path, created };
+        Ok(())
     }
 }
 
@@ -349,5 +441,86 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("backup.identity_file"));
+    }
+
+    #[test]
+    fn without_recipients_the_server_generates_a_key_once_and_only_then() {
+        let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::path::absolute(dir.path().join("backup-identity.txt")).unwrap();
+        // Before the first start: nothing yet, backups off, nothing written by a check.
+        let mut c = BackupSettings::default().check(dir.path()).unwrap();
+        assert!(!c.is_on());
+        assert!(matches!(c.key, BackupKey::ToGenerate { .. }));
+        assert!(!path.exists());
+        // The start makes it and backs up to it; the server's own identity is that file.
+        c.adopt_generated_key(now).unwrap();
+        assert!(c.is_on());
+        assert_eq!(
+            c.key,
+            BackupKey::Generated {
+                path: path.clone(),
+                created: true
+            }
+        );
+        assert_eq!(c.identity_file.as_deref(), Some(path.as_path()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Later: the same key, read, not made again.
+        let mut later = BackupSettings::default().check(dir.path()).unwrap();
+        assert_eq!(
+            later.key,
+            BackupKey::Generated {
+                path: path.clone(),
+                created: false
+            }
+        );
+        later.adopt_generated_key(now).unwrap();
+        assert_eq!(later.recipients[0].to_string(), c.recipients[0].to_string());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+
+        // The operator's recipients: exactly as before, nothing generated.
+        let other = tempfile::tempdir().unwrap();
+        let key = age::x25519::Identity::generate().to_public().to_string();
+        let mut own = BackupSettings {
+            recipients: vec![key.clone()],
+            ..Default::default()
+        }
+        .check(other.path())
+        .unwrap();
+        own.adopt_generated_key(now).unwrap();
+        assert_eq!(own.key, BackupKey::Configured);
+        assert_eq!(own.recipients.len(), 1);
+        assert_eq!(own.recipients[0].to_string(), key);
+        assert!(own.identity_file.is_none());
+        assert!(!other.path().join("backup-identity.txt").exists());
+
+        // generate_key = false: off, as before.
+        let mut off = BackupSettings {
+            generate_key: false,
+            ..Default::default()
+        }
+        .check(other.path())
+        .unwrap();
+        off.adopt_generated_key(now).unwrap();
+        assert_eq!(off.key, BackupKey::Off);
+        assert!(!off.is_on());
+        assert!(!other.path().join("backup-identity.txt").exists());
+    }
+
+    #[test]
+    fn the_generated_key_obeys_the_identity_rule() {
+        // A destination that holds the data dir would hold the key beside the backups.
+        let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let settings = BackupSettings {
+            destinations: vec![
+                DestinationSettings::fs("a", dir.path()),
+                DestinationSettings::fs("b", &dir.path().join("elsewhere")),
+            ],
+            ..Default::default()
+        };
+        let mut c = settings.check(dir.path()).unwrap();
+        let e = c.adopt_generated_key(now).unwrap_err().to_string();
+        assert!(e.contains("beside the backups"), "{e}");
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod crypt;
+pub mod default_key;
 pub mod dest;
 pub mod drill;
 pub mod lag;
@@ -43,7 +44,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use config::{BackupConfig, BackupSettings, DestinationSettings};
+pub use config::{BackupConfig, BackupKey, BackupSettings, DestinationSettings};
 pub use progress::{Progress, ProgressUnit, RestorePhase, RestoreProgress};
 pub use restore::{RestoreOutcome, RestoreRequest};
 pub use snapshot::SnapshotReader;

@@ -46,7 +46,7 @@ pub use config::{Config, ConfigOverrides};
 pub use error::ApiError;
 /// The application layer's rules, where handlers of this crate name them.
 pub use skjold_app::{access, password};
-pub use startup::{app_router, shutdown_signal, Application, DemoCredentials};
+pub use startup::{app_router, shutdown_signal, Application, BackupKeyNotice, DemoCredentials};
 pub use state::AppState;
 
 /// The adapters stay apart: the web UI and the JSON API share code only through the modules

@@ -86,13 +86,40 @@ pub struct Application {
     redirect: Option<TcpListener>,
     tls: Arc<rustls::ServerConfig>,
     demo: Option<DemoCredentials>,
+    backup_key_notice: Option<BackupKeyNotice>,
+}
+
+/// Backups run on the key the server generated (no `backup.recipients`): what the operator
+/// must be told at every start until they configure keys of their own.
+#[derive(Debug, Clone)]
+pub struct BackupKeyNotice {
+    /// `data_dir/backup-identity.txt`.
+    pub path: std::path::PathBuf,
+    /// Its public key (`age1…`), to put into `backup.recipients` beside a second one.
+    pub public_key: String,
+    /// Made at this start.
+    pub created: bool,
 }
 
 impl Application {
-    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         skjold_store::create_private_dir(&config.data_dir)
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
         let lock = lock_data_dir(&config.data_dir)?;
+        // Backups on from the first start: with no backup.recipients, the server's own key
+        // (made now if this is the first start, under the lock: one server makes it).
+        config
+            .backup
+            .adopt_generated_key(clock.now())
+            .context("the generated backup key")?;
+        let backup_key_notice = match &config.backup.key {
+            skjold_backup::BackupKey::Generated { path, created } => Some(BackupKeyNotice {
+                path: path.clone(),
+                public_key: config.backup.recipients[0].to_string(),
+                created: *created,
+            }),
+            _ => None,
+        };
         let (cert, key) = match (&config.tls_cert, &config.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
             _ => tls::ensure_self_signed(&config.data_dir, clock.now())?,
@@ -145,12 +172,21 @@ impl Application {
                 "THE AUDIT FLOOD GUARD IS AS GOOD AS OFF: audit_unauthenticated_per_minute lets anyone fill the audit disk with unauthenticated requests (docs/operator-guide.md)"
             );
         }
-        let backups = if config.backup.recipients.is_empty() {
+        let backups = if !config.backup.is_on() {
             tracing::warn!(
-                "BACKUPS ARE OFF: backup.recipients names no age public key, so nothing is backed up (docs/backup.md)"
+                "BACKUPS ARE OFF: backup.recipients names no age public key and backup.generate_key is false, so nothing is backed up (docs/backup.md)"
             );
             None
         } else {
+            if let Some(notice) = &backup_key_notice {
+                // The path and the public key only: the private key is never logged.
+                tracing::warn!(
+                    identity_file = %notice.path.display(),
+                    public_key = %notice.public_key,
+                    created = notice.created,
+                    "THE BACKUP KEY IS ONLY ON THIS SERVER: backups are encrypted to the key Skjold generated; copy it off the server and add a second recipient (docs/operations.md, skjold doctor)"
+                );
+            }
             if config.backup.identity_file.is_none() {
                 tracing::warn!(
                     "backup.identity_file is not set: restore drills are skipped and restores cannot be started from the API or web UI (docs/backup.md)"
@@ -203,6 +239,7 @@ impl Application {
             redirect,
             tls,
             demo,
+            backup_key_notice,
         })
     }
 
@@ -217,6 +254,11 @@ impl Application {
     /// The demo administrator's one-time credentials, if this start created them.
     pub fn take_demo_credentials(&mut self) -> Option<DemoCredentials> {
         self.demo.take()
+    }
+
+    /// Set when the backups run on the key the server generated.
+    pub fn backup_key_notice(&self) -> Option<&BackupKeyNotice> {
+        self.backup_key_notice.as_ref()
     }
 
     pub fn state(&self) -> &AppState {

@@ -89,6 +89,20 @@ impl Catalog {
         &self.clock
     }
 
+    /// The database server's clock, on PostgreSQL (`skjold doctor` compares it with this
+    /// machine's); `None` on SQLite, whose time is this machine's own.
+    pub async fn database_time(&self) -> Result<Option<String>, StoreError> {
+        if self.backend.kind() == crate::BackendKind::Sqlite {
+            return Ok(None);
+        }
+        let now: String = sqlx::query_scalar(
+            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(now))
+    }
+
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -1,6 +1,7 @@
 mod access;
 mod audit;
 mod backup;
+mod doctor;
 mod invites;
 mod restore_progress;
 mod serve;
@@ -77,6 +78,8 @@ enum Command {
     /// A tenant's settings.
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// Check the installation: each finding with its fix; exits 1 on any error.
+    Doctor(doctor::DoctorArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -130,6 +133,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Settings(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             settings(config, cmd).await
+        }
+        Command::Doctor(args) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            doctor::doctor(config, args).await
         }
     }
 }

@@ -60,6 +60,10 @@ pub(super) async fn serve(config: Config) -> anyhow::Result<()> {
             "Skjold is serving {base}/<tenant>/"
         ),
     };
+    let printed = printed.and_then(|()| match app.backup_key_notice() {
+        Some(notice) => print_backup_key_notice(&mut std::io::stdout().lock(), notice),
+        None => Ok(()),
+    });
     if let Err(e) = printed {
         tracing::warn!(error = %e, "could not write the start-up message to standard output");
     }
@@ -96,6 +100,57 @@ fn print_demo_credentials(
         out,
         "         -d '{{\"username\":\"{}\",\"password\":\"<password>\"}}'",
         demo.username
+    )?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// Backups run on the key Skjold generated: said at every start until the operator names
+/// keys of their own. The path and the public key only, never the private key.
+fn print_backup_key_notice(
+    out: &mut impl std::io::Write,
+    notice: &skjold_server::BackupKeyNotice,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    if notice.created {
+        writeln!(
+            out,
+            "  BACKUPS ARE ON. Skjold generated their key: {}",
+            notice.path.display()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  BACKUPS ARE ON, encrypted to the key Skjold generated: {}",
+            notice.path.display()
+        )?;
+    }
+    writeln!(
+        out,
+        "  That key is only on this server, beside the data: if the server is lost, so are the backups."
+    )?;
+    writeln!(
+        out,
+        "    1. Copy {} off the server now (a password manager, an offline safe).",
+        notice.path.display()
+    )?;
+    writeln!(
+        out,
+        "    2. Add a second recipient: age-keygen -o mine.txt on another machine, then in skjold.toml"
+    )?;
+    writeln!(
+        out,
+        "       [backup] recipients = [\"{}\", \"<your age1… key>\"]",
+        notice.public_key
+    )?;
+    writeln!(
+        out,
+        "                identity_file = \"{}\"   (keeps the nightly restore drills)",
+        notice.path.display()
+    )?;
+    writeln!(
+        out,
+        "  `skjold doctor` repeats this until it is done (docs/operations.md)."
     )?;
     writeln!(out)?;
     out.flush()

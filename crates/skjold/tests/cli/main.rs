@@ -9,9 +9,11 @@
 //! own generated certificate is verified (no `-k`).
 
 mod audit;
+mod backups_default;
 mod beside_server;
 mod common;
 mod config;
+mod doctor;
 mod help;
 mod robustness;
 mod roles_and_teams;

@@ -2,11 +2,25 @@
 //! shipping lag once backups are configured.
 
 use skjold_domain::{Clock, Role};
-use skjold_testkit::{spawn_app, spawn_app_with};
+use skjold_testkit::spawn_app_with;
+
+/// A server whose operator turned backups off: no recipients and `generate_key = false`
+/// (without that, a server backs up to a key it generates: docs/operations.md).
+async fn app_with_backups_off() -> skjold_testkit::TestApp {
+    spawn_app_with(|c| {
+        c.backup = skjold_backup::BackupSettings {
+            generate_key: false,
+            ..Default::default()
+        }
+        .check(&c.data_dir)
+        .unwrap();
+    })
+    .await
+}
 
 #[tokio::test]
 async fn backup_status_needs_the_right_and_says_when_backups_are_off() {
-    let app = spawn_app().await;
+    let app = app_with_backups_off().await;
     let admin = app.admin_token().await;
     let r = app.get("/demo/api/v1/backup", &admin).await;
     assert_eq!(r.status(), 200);
@@ -71,7 +85,7 @@ async fn backup_status_shows_snapshots_and_shipping() {
 
 #[tokio::test]
 async fn backup_jobs_run_only_when_backups_are_configured() {
-    let app = spawn_app().await;
+    let app = app_with_backups_off().await;
     let ran = skjold_server::jobs::Scheduler::for_state(&app.state)
         .run_due(&app.state)
         .await;
