@@ -50,6 +50,34 @@ impl Audited {
         })
     }
 
+    /// The event `kind` of an action that `user` takes before they are signed in (accepting
+    /// their invitation): they are named as its actor, and the way it came is `via`.
+    pub fn for_user(
+        ctx: &Ctx<'_>,
+        user: &skjold_store::User,
+        via: crate::Via,
+        kind: AuditKind,
+        mut detail: Value,
+    ) -> Arc<Self> {
+        if let Value::Object(map) = &mut detail {
+            map.insert("via".into(), via.as_str().into());
+        }
+        Arc::new(Self {
+            trail: ctx.audit.clone(),
+            chain: ctx.db.slug().as_str().to_string(),
+            draft: Mutex::new(Some(Draft {
+                at: format_timestamp(ctx.clock.now()),
+                kind: kind.into(),
+                request_id: ctx.request_id.clone(),
+                user_id: Some(user.id.clone()),
+                username: Some(user.username.clone()),
+                ip: ctx.ip.map(|ip| ip.to_string()),
+                detail: Some(detail),
+                ..Draft::default()
+            })),
+        })
+    }
+
     /// `db`, writing through which records this event before the commit.
     pub fn db(self: &Arc<Self>, db: &TenantDb) -> TenantDb {
         db.with_before_commit(self.clone())

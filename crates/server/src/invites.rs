@@ -7,7 +7,6 @@
 //! clock), and a new invitation of the same user replaces it. Until the invitee sets a
 //! password, they cannot sign in.
 
-use crate::audit::Event;
 use crate::extract::Tenant;
 use crate::ipguard::{AfterFailure, Verdict};
 use crate::password::PasswordRefusal;
@@ -17,7 +16,7 @@ use skjold_domain::audit::AuditKind;
 use skjold_domain::clock::format_timestamp;
 
 use skjold_store::TenantStatus;
-use skjold_store::{StoreError, TenantDb, TenantRecord, User};
+use skjold_store::{StoreError, TenantDb, User};
 use std::net::IpAddr;
 
 pub use skjold_app::invites::{refusal, INVITE_DAYS};
@@ -147,13 +146,15 @@ pub async fn count_miss(
     Ok(())
 }
 
-/// Sets the invitee's password under the tenant's policy and uses the invitation up.
-pub async fn accept(
-    db: &TenantDb,
-    tenant: &TenantRecord,
+/// Sets the invitee's password under the tenant's policy and uses the invitation up,
+/// recording `user.invite_accepted` in the same transaction.
+async fn accept(
+    ctx: &skjold_app::Ctx<'_>,
+    via: skjold_app::Via,
     token: &str,
     password: &str,
 ) -> Result<User, AcceptError> {
+    let (db, tenant) = (ctx.db, ctx.tenant);
     let user = invited(db, token).await?.ok_or(AcceptError::NotOpen)?;
     crate::password::check_new_password(db, tenant, &user.username, Some(&user.id), password)
         .await?;
@@ -165,7 +166,16 @@ pub async fn accept(
             }
             other => StoreError::Config(format!("hashing the password: {other}")).into(),
         })?;
-    db.accept_invite(&skjold_app::credentials::hash_token(token), &user, &hash)
+    let event = skjold_app::audited::Audited::for_user(
+        ctx,
+        &user,
+        via,
+        AuditKind::UserInviteAccepted,
+        serde_json::json!({ "user_id": user.id, "username": user.username }),
+    );
+    event
+        .db(db)
+        .accept_invite(&skjold_app::credentials::hash_token(token), &user, &hash)
         .await?
         .ok_or(AcceptError::NotOpen)
 }
@@ -193,19 +203,21 @@ pub(crate) async fn accept_link(
     }
     admit(state, ip)?;
     let chain = tenant.record.slug.as_str();
-    match accept(&tenant.db, &tenant.record, token, password).await {
-        Ok(user) => {
-            Event::new(
-                state,
-                AuditKind::UserInviteAccepted,
-                Some(ip),
-                serde_json::json!({ "user_id": user.id, "username": user.username, "via": via }),
-            )
-            .by(&user.id, &user.username)
-            .record(state, chain)
-            .await?;
-            Ok(user)
-        }
+    let ctx = skjold_app::Ctx {
+        tenant: &tenant.record,
+        db: &tenant.db,
+        audit: &state.audit,
+        clock: &state.clock,
+        ip: Some(ip),
+        request_id: Some(crate::middleware::current_request_id()),
+    };
+    let by = if via == "web" {
+        skjold_app::Via::Web
+    } else {
+        skjold_app::Via::Api
+    };
+    match accept(&ctx, by, token, password).await {
+        Ok(user) => Ok(user),
         Err(AcceptError::NotOpen) => {
             count_miss(state, chain, ip, via).await?;
             Err(AcceptError::NotOpen.into())

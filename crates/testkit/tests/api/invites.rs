@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use skjold_domain::Role;
+use skjold_domain::{Clock, Role};
 use skjold_testkit::{spawn_app, TestApp};
 
 async fn body(res: reqwest::Response) -> Value {
@@ -515,4 +515,49 @@ async fn an_invitation_ends_with_its_users_access() {
     assert_eq!(body(res).await["invites_withdrawn"], 1);
     let res = accept(&app, &token_of(&url), "ezra-picked-this-himself").await;
     assert_eq!(res.status(), 404);
+}
+
+/// Accepting an invitation sets a password: with the audit trail unable to record it, the
+/// acceptance is refused (503), no password is set and the link stays open — it works once
+/// the trail does.
+#[tokio::test]
+async fn an_acceptance_that_cannot_be_audited_sets_no_password() {
+    let app = spawn_app().await;
+    let midnight = (app.clock.now() + chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    app.clock.set(midnight - chrono::Duration::minutes(1));
+    let admin = app.admin_token().await;
+    let (_, link) = invite_new_user(&app, &admin, "ines").await;
+    let token = token_of(&link);
+    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), "demo");
+    let day_file = dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d")));
+    std::os::unix::fs::symlink("/dev/full", &day_file).unwrap();
+    app.clock.advance(chrono::Duration::minutes(2));
+
+    let res = accept(&app, &token, "Silver-Fjord-Compass-31").await;
+    assert_eq!(res.status(), 503);
+    let db = app.tenant_db("demo").await;
+    let ines = db
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "ines")
+        .unwrap();
+    assert_eq!(
+        db.history("user", &ines.id).await.unwrap().len(),
+        1,
+        "only the creation: no password was set"
+    );
+
+    std::fs::remove_file(&day_file).unwrap();
+    let res = accept(&app, &token, "Silver-Fjord-Compass-31").await;
+    assert_eq!(res.status(), 200, "the link stayed open");
+    assert_eq!(
+        sign_in_status(&app, "ines", "Silver-Fjord-Compass-31").await,
+        201
+    );
 }
