@@ -93,16 +93,18 @@ pub async fn registration_start(
 }
 
 /// Checks the authenticator's answer to a registration and stores the passkey (shared with
-/// the web UI). Lifts an enrolment restriction of `session`.
+/// the web UI), recording `auth.passkey_added` in the same transaction. Lifts an enrolment
+/// restriction of `session`.
 pub async fn registration_finish(
     state: &AppState,
-    db: &skjold_store::TenantDb,
-    user: &skjold_store::User,
+    ctx: &skjold_app::Ctx<'_>,
+    actor: &skjold_app::Actor,
     session: &skjold_store::Session,
     ceremony: &str,
     credential: serde_json::Value,
     name: &str,
 ) -> Result<PasskeyRecord, ApiError> {
+    let (db, user) = (ctx.db, crate::factors::own_user(actor)?);
     let name = check_name(name)?;
     let credential: RegisterPublicKeyCredential = serde_json::from_value(credential)
         .map_err(|_| FieldErrors::single("credential", "is not a WebAuthn registration"))?;
@@ -119,8 +121,17 @@ pub async fn registration_finish(
             tracing::info!(error = %e, "passkey registration refused");
             FieldErrors::single("credential", "does not verify")
         })?;
-    let record = db
-        .add_passkey(
+    let id = db.new_record_id();
+    let event = skjold_app::audited::Audited::new(
+        ctx,
+        actor,
+        AuditKind::AuthPasskeyAdded,
+        serde_json::json!({ "passkey": id, "name": name }),
+    );
+    let record = event
+        .db(db)
+        .add_passkey_with_id(
+            &id,
             &user.id,
             &pk::cred_id_text(passkey.cred_id()),
             &name,

@@ -85,8 +85,23 @@ impl TenantDb {
         name: &str,
         credential: &str,
     ) -> Result<PasskeyRecord, StoreError> {
+        let id = self.new_record_id();
+        self.add_passkey_with_id(&id, user_id, cred_id, name, credential)
+            .await
+    }
+
+    /// [`TenantDb::add_passkey`] with an id from [`TenantDb::new_record_id`], so that the
+    /// action's audit event can name the passkey before it is written.
+    pub async fn add_passkey_with_id(
+        &self,
+        id: &str,
+        user_id: &str,
+        cred_id: &str,
+        name: &str,
+        credential: &str,
+    ) -> Result<PasskeyRecord, StoreError> {
         let record = PasskeyRecord {
-            id: crate::users::new_id(&self.clock),
+            id: id.to_string(),
             user_id: user_id.to_string(),
             cred_id: cred_id.to_string(),
             name: name.to_string(),

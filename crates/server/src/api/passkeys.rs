@@ -16,7 +16,6 @@ use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 use skjold_app::Via;
-use skjold_domain::audit::AuditKind;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -126,19 +125,12 @@ async fn register(
 ) -> Result<(StatusCode, Json<PasskeyView>), ApiError> {
     let record = registration_finish(
         &state,
-        auth.db(),
-        auth.user(),
+        &auth.ctx(&state, ip),
+        &auth.acting(Via::Api),
         &auth.session,
         &body.ceremony,
         body.credential,
         body.name.as_deref().unwrap_or("Passkey"),
-    )
-    .await?;
-    auth.audit_event(
-        &state,
-        ip,
-        AuditKind::AuthPasskeyAdded,
-        serde_json::json!({ "passkey": record.id, "name": record.name }),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(PasskeyView::from(&record))))

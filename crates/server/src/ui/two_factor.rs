@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use skjold_domain::audit::AuditKind;
 
 /// What the page shows beyond the stored state.
 #[derive(Default)]
@@ -263,8 +262,8 @@ async fn passkey_add(
         .unwrap_or(serde_json::Value::Null);
     let added = crate::passkey_flows::registration_finish(
         &state,
-        auth.db(),
-        auth.user(),
+        &auth.ctx(),
+        &auth.acting(),
         &auth.session,
         form.get("ceremony").unwrap_or(""),
         credential,
@@ -274,18 +273,10 @@ async fn passkey_add(
     )
     .await;
     match added {
-        Ok(record) => {
-            auth.audit_event(
-                &state,
-                AuditKind::AuthPasskeyAdded,
-                serde_json::json!({ "passkey": record.id, "name": record.name, "via": "web" }),
-            )
-            .await?;
-            Ok(
-                Redirect::to(&format!("/{}/me/two-factor?msg=passkey-added", auth.slug()))
-                    .into_response(),
-            )
-        }
+        Ok(_) => Ok(
+            Redirect::to(&format!("/{}/me/two-factor?msg=passkey-added", auth.slug()))
+                .into_response(),
+        ),
         Err(e) => {
             let extra = Extra {
                 error: Some(message(e)?),
