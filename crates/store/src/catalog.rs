@@ -275,16 +275,34 @@ impl Catalog {
         slug: &TenantSlug,
         status: TenantStatus,
     ) -> Result<(), StoreError> {
+        self.set_status_recorded(slug, status, None).await
+    }
+
+    /// Sets a tenant's status; `record` (its audit events) runs inside the transaction,
+    /// after the change and before the commit, and an error from it rolls the change back:
+    /// a suspension is never in force without its record.
+    pub async fn set_status_recorded(
+        &self,
+        slug: &TenantSlug,
+        status: TenantStatus,
+        record: Option<&dyn crate::BeforeCommit>,
+    ) -> Result<(), StoreError> {
         let now = format_timestamp(self.clock.now());
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE slug = $3")
             .bind(status.as_str())
             .bind(&now)
             .bind(slug.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        if let Some(record) = record {
+            // On an error the transaction is dropped here, which rolls it back.
+            record.before_commit().await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -88,40 +88,32 @@ pub(super) async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result
         }
         TenantCommand::Suspend { slug } => {
             let slug = parse_slug(&slug)?;
+            let events = StatusEvents {
+                router: &router,
+                audit: &audit,
+                slug: &slug,
+                kind: AuditKind::TenantSuspended,
+            };
             router
                 .catalog()
-                .set_status(&slug, TenantStatus::Suspended)
+                .set_status_recorded(&slug, TenantStatus::Suspended, Some(&events))
                 .await
                 .map_err(|e| not_found_as(e, &slug))?;
-            for chain in [skjold_domain::audit::SYSTEM_CHAIN, slug.as_str()] {
-                operator_event(
-                    &router,
-                    &audit,
-                    chain,
-                    AuditKind::TenantSuspended,
-                    serde_json::json!({ "tenant": slug.as_str() }),
-                )
-                .await?;
-            }
             println!("suspended tenant '{slug}'");
         }
         TenantCommand::Resume { slug } => {
             let slug = parse_slug(&slug)?;
+            let events = StatusEvents {
+                router: &router,
+                audit: &audit,
+                slug: &slug,
+                kind: AuditKind::TenantResumed,
+            };
             router
                 .catalog()
-                .set_status(&slug, TenantStatus::Active)
+                .set_status_recorded(&slug, TenantStatus::Active, Some(&events))
                 .await
                 .map_err(|e| not_found_as(e, &slug))?;
-            for chain in [skjold_domain::audit::SYSTEM_CHAIN, slug.as_str()] {
-                operator_event(
-                    &router,
-                    &audit,
-                    chain,
-                    AuditKind::TenantResumed,
-                    serde_json::json!({ "tenant": slug.as_str() }),
-                )
-                .await?;
-            }
             println!("resumed tenant '{slug}'");
         }
     }
@@ -130,6 +122,37 @@ pub(super) async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result
     router.close_all().await;
     router.catalog().close().await;
     Ok(())
+}
+
+/// A tenant's suspension or resumption as the installation's and the tenant's trails record
+/// it, written inside the catalog's transaction: if either cannot be recorded, the status
+/// stays as it was.
+struct StatusEvents<'a> {
+    router: &'a skjold_store::TenantRouter,
+    audit: &'a skjold_audit::AuditTrail,
+    slug: &'a TenantSlug,
+    kind: AuditKind,
+}
+
+impl skjold_store::BeforeCommit for StatusEvents<'_> {
+    fn before_commit(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), skjold_store::StoreError>> {
+        Box::pin(async move {
+            for chain in [skjold_domain::audit::SYSTEM_CHAIN, self.slug.as_str()] {
+                operator_event(
+                    self.router,
+                    self.audit,
+                    chain,
+                    self.kind,
+                    serde_json::json!({ "tenant": self.slug.as_str(), "via": "cli" }),
+                )
+                .await
+                .map_err(|e| skjold_store::StoreError::Unaudited(e.to_string()))?;
+            }
+            Ok(())
+        })
+    }
 }
 
 fn not_found_as(e: skjold_store::StoreError, slug: &TenantSlug) -> anyhow::Error {

@@ -352,3 +352,41 @@ fn suspend_and_resume_of_unknown_tenant_fail() {
     assert_eq!(sandbox.tenant_slugs(), ["acme"]);
     assert_eq!(sandbox.tenant_status("acme"), "active");
 }
+
+/// A suspension is never in force without its record: with the installation's trail unable
+/// to write (today's file is /dev/full), `tenant suspend` fails, names the audit trail, and
+/// the tenant stays active; once the trail writes again, it is suspended and recorded.
+#[test]
+fn a_suspension_that_cannot_be_recorded_is_not_made() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run(&[
+            "tenant", "create", "acme", "--name", "Acme Ltd", "--admin", "boss",
+        ])
+        .ok();
+    let system = sandbox.data().join("logs").join("audit").join("_system");
+    // Today's file: the only day the trail has so far.
+    let days: Vec<_> = std::fs::read_dir(&system)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    assert_eq!(days.len(), 1, "{days:?}");
+    let day_file = days[0].clone();
+    let kept = std::fs::read(&day_file).expect("today's file of the installation's trail");
+    std::fs::remove_file(&day_file).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &day_file).unwrap();
+
+    let out = sandbox.run(&["tenant", "suspend", "acme"]);
+    let line = out.fails();
+    assert!(line.contains("audit"), "{line}");
+
+    std::fs::remove_file(&day_file).unwrap();
+    std::fs::write(&day_file, kept).unwrap();
+    let tenants = sandbox.tenants();
+    assert_eq!(tenants[0]["status"], "active", "{tenants:?}");
+
+    sandbox.run(&["tenant", "suspend", "acme"]).ok();
+    let tenants = sandbox.tenants();
+    assert_eq!(tenants[0]["status"], "suspended", "{tenants:?}");
+}
