@@ -162,11 +162,7 @@ pub async fn regenerate_codes(ctx: &Ctx<'_>, actor: &Actor) -> Result<Vec<String
     {
         return Err(ApiError::Conflict("TOTP is not on".into()));
     }
-    let codes = crate::totp::new_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|c| crate::totp::recovery_hash(c))
-        .collect();
+    let (codes, hashes) = recovery_codes_with_hashes();
     // Recorded in the same transaction as the new codes, or they are not stored.
     let event = Audited::new(
         ctx,
@@ -179,6 +175,16 @@ pub async fn regenerate_codes(ctx: &Ctx<'_>, actor: &Actor) -> Result<Vec<String
         .replace_recovery_codes(&user.id, &hashes)
         .await?;
     Ok(codes)
+}
+
+/// Ten new recovery codes (to show once) and their hashes (to store).
+fn recovery_codes_with_hashes() -> (Vec<String>, Vec<String>) {
+    let codes = crate::totp::new_recovery_codes();
+    let hashes = codes
+        .iter()
+        .map(|c| crate::totp::recovery_hash(c))
+        .collect();
+    (codes, hashes)
 }
 
 /// The signed-in user acting on their own factors.
@@ -199,11 +205,7 @@ pub async fn turn_on_totp(
     step: i64,
 ) -> Result<Vec<String>, ApiError> {
     let user = own_user(actor)?;
-    let codes = crate::totp::new_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|c| crate::totp::recovery_hash(c))
-        .collect();
+    let (codes, hashes) = recovery_codes_with_hashes();
     let event = Audited::new(
         ctx,
         actor,

@@ -196,7 +196,7 @@ pub(crate) async fn accept_link(
     ip: std::net::IpAddr,
     token: &str,
     password: &str,
-    via: &str,
+    via: skjold_app::Via,
 ) -> Result<User, ApiError> {
     if tenant.record.status != TenantStatus::Active {
         return Err(ApiError::Forbidden("this tenant is suspended".into()));
@@ -211,15 +211,10 @@ pub(crate) async fn accept_link(
         ip: Some(ip),
         request_id: Some(crate::middleware::current_request_id()),
     };
-    let by = if via == "web" {
-        skjold_app::Via::Web
-    } else {
-        skjold_app::Via::Api
-    };
-    match accept(&ctx, by, token, password).await {
+    match accept(&ctx, via, token, password).await {
         Ok(user) => Ok(user),
         Err(AcceptError::NotOpen) => {
-            count_miss(state, chain, ip, via).await?;
+            count_miss(state, chain, ip, via.as_str()).await?;
             Err(AcceptError::NotOpen.into())
         }
         Err(e) => Err(e.into()),

@@ -140,8 +140,15 @@ async fn accept_invite(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     ApiJson(body): ApiJson<AcceptInvite>,
 ) -> Result<Json<InviteAccepted>, ApiError> {
-    let user = crate::invites::accept_link(&state, &tenant, ip, &body.token, &body.password, "api")
-        .await?;
+    let user = crate::invites::accept_link(
+        &state,
+        &tenant,
+        ip,
+        &body.token,
+        &body.password,
+        skjold_app::Via::Api,
+    )
+    .await?;
     Ok(Json(InviteAccepted {
         username: user.username,
     }))

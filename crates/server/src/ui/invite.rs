@@ -114,7 +114,9 @@ async fn accept(
     if username.is_some() && password != form.get("repeat_password").unwrap_or("") {
         return again(MISMATCH, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    match crate::invites::accept_link(&state, &tenant, ip, &token, password, "web").await {
+    match crate::invites::accept_link(&state, &tenant, ip, &token, password, skjold_app::Via::Web)
+        .await
+    {
         Ok(_) => Ok(Redirect::to(&format!(
             "/{}/login?msg=invite-accepted",
             tenant.record.slug
