@@ -189,6 +189,34 @@ impl TestApp {
         db
     }
 
+    /// Sets the test clock to one minute before the next midnight and answers that
+    /// midnight: a test signs in and prepares, then breaks the coming day's audit file
+    /// ([`TestApp::audit_day_unwritable`]) and moves the clock past midnight.
+    pub fn a_minute_before_midnight(&self) -> chrono::DateTime<chrono::Utc> {
+        use skjold_domain::Clock;
+        let midnight = (self.clock.now() + chrono::Duration::days(1))
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc();
+        self.clock.set(midnight - chrono::Duration::minutes(1));
+        midnight
+    }
+
+    /// Makes `chain`'s audit file of the day that starts at `midnight` a link to /dev/full,
+    /// so that every record of that day fails; answers the file's path (remove it to let
+    /// the trail write again).
+    pub fn audit_day_unwritable(
+        &self,
+        chain: &str,
+        midnight: chrono::DateTime<chrono::Utc>,
+    ) -> std::path::PathBuf {
+        let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(self.data_dir.path()), chain);
+        let file = dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d")));
+        std::os::unix::fs::symlink("/dev/full", &file).expect("the day file links to /dev/full");
+        file
+    }
+
     /// A token of the demo tenant's administrator.
     pub async fn admin_token(&self) -> String {
         self.sign_in("demo", "admin", &self.admin_password.clone())

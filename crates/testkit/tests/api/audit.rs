@@ -786,12 +786,7 @@ async fn a_search_by_event_walks_the_events_index_and_access_records_are_still_f
 async fn a_change_that_cannot_be_audited_is_not_made() {
     let app = spawn_app().await;
     // Sign in a minute before midnight; the changes come just after, into a new day file.
-    let midnight = (app.clock.now() + chrono::Duration::days(1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    app.clock.set(midnight - chrono::Duration::minutes(1));
+    let midnight = app.a_minute_before_midnight();
     let admin = app.admin_token().await;
     app.user_with_role("demo", "ulla", Role::User).await;
     let users: Value = app
@@ -809,12 +804,7 @@ async fn a_change_that_cannot_be_audited_is_not_made() {
         .as_str()
         .unwrap()
         .to_string();
-    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), "demo");
-    std::os::unix::fs::symlink(
-        "/dev/full",
-        dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d"))),
-    )
-    .unwrap();
+    app.audit_day_unwritable("demo", midnight);
     app.clock.advance(chrono::Duration::minutes(2));
 
     let path = format!("/demo/api/v1/users/{ulla}");
@@ -852,12 +842,7 @@ async fn a_change_that_cannot_be_audited_is_not_made() {
 #[tokio::test]
 async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
     let app = spawn_app().await;
-    let midnight = (app.clock.now() + chrono::Duration::days(1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    app.clock.set(midnight - chrono::Duration::minutes(1));
+    let midnight = app.a_minute_before_midnight();
     let admin = app.admin_token().await;
     let res = app
         .post(
@@ -885,12 +870,7 @@ async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
         .json()
         .await
         .unwrap();
-    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), "demo");
-    std::os::unix::fs::symlink(
-        "/dev/full",
-        dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d"))),
-    )
-    .unwrap();
+    app.audit_day_unwritable("demo", midnight);
     app.clock.advance(chrono::Duration::minutes(2));
 
     let mut stricter = policy_before.clone();
@@ -983,12 +963,7 @@ async fn rights_and_policies_that_cannot_be_audited_are_not_changed() {
 #[tokio::test]
 async fn accounts_teams_and_own_changes_that_cannot_be_audited_are_not_made() {
     let app = spawn_app().await;
-    let midnight = (app.clock.now() + chrono::Duration::days(1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    app.clock.set(midnight - chrono::Duration::minutes(1));
+    let midnight = app.a_minute_before_midnight();
     let admin = app.admin_token().await;
     let _other = app.admin_token().await;
     let res = app
@@ -1012,12 +987,7 @@ async fn accounts_teams_and_own_changes_that_cannot_be_audited_are_not_made() {
         .as_str()
         .unwrap()
         .to_string();
-    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), "demo");
-    std::os::unix::fs::symlink(
-        "/dev/full",
-        dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d"))),
-    )
-    .unwrap();
+    app.audit_day_unwritable("demo", midnight);
     app.clock.advance(chrono::Duration::minutes(2));
 
     let password = app.admin_password.clone();

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use skjold_domain::{Clock, Role};
+use skjold_domain::Role;
 use skjold_testkit::{spawn_app, TestApp};
 
 async fn body(res: reqwest::Response) -> Value {
@@ -523,18 +523,11 @@ async fn an_invitation_ends_with_its_users_access() {
 #[tokio::test]
 async fn an_acceptance_that_cannot_be_audited_sets_no_password() {
     let app = spawn_app().await;
-    let midnight = (app.clock.now() + chrono::Duration::days(1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    app.clock.set(midnight - chrono::Duration::minutes(1));
+    let midnight = app.a_minute_before_midnight();
     let admin = app.admin_token().await;
     let (_, link) = invite_new_user(&app, &admin, "ines").await;
     let token = token_of(&link);
-    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(app.data_dir.path()), "demo");
-    let day_file = dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d")));
-    std::os::unix::fs::symlink("/dev/full", &day_file).unwrap();
+    let day_file = app.audit_day_unwritable("demo", midnight);
     app.clock.advance(chrono::Duration::minutes(2));
 
     let res = accept(&app, &token, "Silver-Fjord-Compass-31").await;
