@@ -26,28 +26,12 @@ pub struct Audited {
 impl Audited {
     /// The event `kind` with `detail` (an object; the way the action came is added as `via`),
     /// done by `actor` in the context's tenant.
-    pub fn new(ctx: &Ctx<'_>, actor: &Actor, kind: AuditKind, mut detail: Value) -> Arc<Self> {
-        if let Value::Object(map) = &mut detail {
-            map.insert("via".into(), actor.via().as_str().into());
-        }
+    pub fn new(ctx: &Ctx<'_>, actor: &Actor, kind: AuditKind, detail: Value) -> Arc<Self> {
         let (user_id, username) = match actor {
             Actor::User { user, .. } => (Some(user.id.clone()), Some(user.username.clone())),
             Actor::Operator => (None, Some("operator".to_string())),
         };
-        Arc::new(Self {
-            trail: ctx.audit.clone(),
-            chain: ctx.db.slug().as_str().to_string(),
-            draft: Mutex::new(Some(Draft {
-                at: format_timestamp(ctx.clock.now()),
-                kind: kind.into(),
-                request_id: ctx.request_id.clone(),
-                user_id,
-                username,
-                ip: ctx.ip.map(|ip| ip.to_string()),
-                detail: Some(detail),
-                ..Draft::default()
-            })),
-        })
+        Self::drafted(ctx, user_id, username, actor.via(), kind, detail)
     }
 
     /// The event `kind` of an action that `user` takes before they are signed in (accepting
@@ -55,6 +39,18 @@ impl Audited {
     pub fn for_user(
         ctx: &Ctx<'_>,
         user: &skjold_store::User,
+        via: crate::Via,
+        kind: AuditKind,
+        detail: Value,
+    ) -> Arc<Self> {
+        let (user_id, username) = (Some(user.id.clone()), Some(user.username.clone()));
+        Self::drafted(ctx, user_id, username, via, kind, detail)
+    }
+
+    fn drafted(
+        ctx: &Ctx<'_>,
+        user_id: Option<String>,
+        username: Option<String>,
         via: crate::Via,
         kind: AuditKind,
         mut detail: Value,
@@ -69,8 +65,8 @@ impl Audited {
                 at: format_timestamp(ctx.clock.now()),
                 kind: kind.into(),
                 request_id: ctx.request_id.clone(),
-                user_id: Some(user.id.clone()),
-                username: Some(user.username.clone()),
+                user_id,
+                username,
                 ip: ctx.ip.map(|ip| ip.to_string()),
                 detail: Some(detail),
                 ..Draft::default()
