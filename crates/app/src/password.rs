@@ -93,8 +93,12 @@ pub async fn reset(
         }
         None => {
             let policy = policy(db).await.map_err(PasswordRefusal::from)?;
-            let p = generate_password(&policy, &user.username, tenant)
-                .map_err(PasswordRefusal::from)?;
+            let p = generate_password(
+                &policy,
+                &user.username,
+                &[tenant.slug.as_str(), tenant.display_name.as_str()],
+            )
+            .map_err(PasswordRefusal::from)?;
             (p.clone(), Some(p))
         }
     };
@@ -113,11 +117,12 @@ pub async fn reset(
 }
 
 /// A one-time password that passes the tenant's policy: random, at least 20 characters
-/// (more if the policy wants more), with a symbol if the policy requires one.
+/// (more if the policy wants more), with a symbol if the policy requires one. `names` are
+/// the tenant's slug and display name, which the password must not contain.
 pub fn generate_password(
     policy: &PasswordPolicy,
     username: &str,
-    tenant: &TenantRecord,
+    names: &[&str],
 ) -> Result<String, PolicyViolation> {
     let len = (policy.min_length as usize).max(20);
     let mut last = None;
@@ -128,12 +133,7 @@ pub fn generate_password(
         if policy.require_symbol {
             p.replace_range(len / 2..len / 2 + 1, "-");
         }
-        match policy.check(
-            &p,
-            username,
-            &[tenant.slug.as_str(), tenant.display_name.as_str()],
-            crate::credentials::is_common_password,
-        ) {
+        match policy.check(&p, username, names, crate::credentials::is_common_password) {
             Ok(()) => return Ok(p),
             Err(v) => last = Some(v),
         }

@@ -61,10 +61,14 @@ pub async fn create(ctx: &Ctx<'_>, actor: &Actor, new: NewAccount) -> Result<Cre
         }
         FirstAccess::OneTimePassword => {
             let policy = crate::password::policy(ctx.db).await?;
-            let p = crate::password::generate_password(&policy, new.username.as_str(), ctx.tenant)
-                .map_err(|v| {
-                    AppError::Internal(format!("no one-time password passes the policy: {v}"))
-                })?;
+            let p = crate::password::generate_password(
+                &policy,
+                new.username.as_str(),
+                &[ctx.tenant.slug.as_str(), ctx.tenant.display_name.as_str()],
+            )
+            .map_err(|v| {
+                AppError::Internal(format!("no one-time password passes the policy: {v}"))
+            })?;
             (Some(p.clone()), Some(p))
         }
         FirstAccess::Invite | FirstAccess::Service => (None, None),

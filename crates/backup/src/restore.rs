@@ -13,7 +13,7 @@ use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::TenantSlug;
 use skjold_store::dump::ApplyReport;
-use skjold_store::{Actor, TenantDb};
+use skjold_store::{Actor, BeforeCommit, StoreError, TenantDb};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -74,6 +74,36 @@ async fn record(
         .record(chain, draft)
         .await
         .map_err(|e| BackupError::Audit(e.to_string()))
+}
+
+/// A restore's event, recorded in each of `chains` inside the transaction that makes the
+/// restore take effect.
+struct RestoreEvents {
+    audit: AuditTrail,
+    clock: skjold_domain::SharedClock,
+    chains: Vec<String>,
+    by: String,
+    detail: serde_json::Value,
+}
+
+impl BeforeCommit for RestoreEvents {
+    fn before_commit(&self) -> futures_util::future::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            for chain in &self.chains {
+                record(
+                    &self.audit,
+                    chain,
+                    self.clock.now(),
+                    AuditKind::BackupRestored,
+                    &self.by,
+                    self.detail.clone(),
+                )
+                .await
+                .map_err(|e| StoreError::Unaudited(e.to_string()))?;
+            }
+            Ok(())
+        })
+    }
 }
 
 impl Backups {
@@ -188,36 +218,34 @@ impl Backups {
             };
             let name: String = name.chars().take(200).collect();
             progress.phase(RestorePhase::Swapping, None);
-            catalog.register_prepared(db, &name).await?;
+            // Listed in the catalog transaction that records the restore in the
+            // installation's trail, the new tenant's and the original's: without its
+            // records, the restored tenant is not listed, and its database goes.
             let detail = serde_json::to_value(&outcome).unwrap_or_default();
-            record(
-                audit,
-                SYSTEM_CHAIN,
-                self.clock.now(),
-                AuditKind::BackupRestored,
-                &req.by,
-                detail.clone(),
-            )
-            .await?;
-            record(
-                audit,
-                into.as_str(),
-                self.clock.now(),
-                AuditKind::BackupRestored,
-                &req.by,
-                detail.clone(),
-            )
-            .await?;
+            let mut chains = vec![SYSTEM_CHAIN.to_string(), into.to_string()];
             if original.is_some() {
-                record(
-                    audit,
-                    slug,
-                    self.clock.now(),
-                    AuditKind::BackupRestored,
-                    &req.by,
-                    detail,
-                )
-                .await?;
+                chains.push(slug.to_string());
+            }
+            let events = RestoreEvents {
+                audit: audit.clone(),
+                clock: self.clock.clone(),
+                chains,
+                by: req.by.clone(),
+                detail,
+            };
+            match catalog
+                .register_prepared_recorded(db, &name, Some(&events))
+                .await
+            {
+                Ok(_) => {}
+                // Another tenant of that name was listed meanwhile: its database is not ours.
+                Err(e @ StoreError::Conflict(_)) => return Err(e.into()),
+                Err(e) => {
+                    if let Err(discard) = catalog.discard_unlisted(into).await {
+                        tracing::error!(tenant = %into, error = %discard, "could not remove the database of a restore that was not listed");
+                    }
+                    return Err(e.into());
+                }
             }
             progress.phase(RestorePhase::Done, None);
             return Ok(outcome);
@@ -250,30 +278,26 @@ impl Backups {
         };
         outcome.safety_snapshot = Some(safety.id.clone());
         progress.phase(RestorePhase::Swapping, None);
+        // The restore is recorded in the tenant's trail and the installation's inside its
+        // transaction, with what it changed: if either cannot take it, nothing is replaced.
+        let record = |report: &ApplyReport| {
+            let mut outcome = outcome.clone();
+            outcome.changes = Some(report.clone());
+            let events = RestoreEvents {
+                audit: audit.clone(),
+                clock: self.clock.clone(),
+                chains: vec![slug.to_string(), SYSTEM_CHAIN.to_string()],
+                by: req.by.clone(),
+                detail: serde_json::to_value(&outcome).unwrap_or_default(),
+            };
+            Box::pin(async move { events.before_commit().await })
+                as futures_util::future::BoxFuture<'static, Result<(), StoreError>>
+        };
         let applied = live
-            .apply_state_from(&scratch, &Actor::System { what: "restore" })
+            .apply_state_from_recorded(&scratch, &Actor::System { what: "restore" }, &record)
             .await;
         catalog.drop_scratch(&scratch_id, scratch).await?;
         outcome.changes = Some(applied?);
-        let detail = serde_json::to_value(&outcome).unwrap_or_default();
-        record(
-            audit,
-            slug,
-            self.clock.now(),
-            AuditKind::BackupRestored,
-            &req.by,
-            detail.clone(),
-        )
-        .await?;
-        record(
-            audit,
-            SYSTEM_CHAIN,
-            self.clock.now(),
-            AuditKind::BackupRestored,
-            &req.by,
-            detail,
-        )
-        .await?;
         // The restore's own journal entries go out at once.
         if let Err(e) = self.ship(&req.tenant).await {
             tracing::warn!(tenant = slug, error = %e, "shipping after the restore failed; the next run retries");

@@ -1022,3 +1022,71 @@ async fn the_nightly_snapshot_is_neither_repeated_nor_skipped_across_restarts() 
     assert!(!again.nightly_due().await.unwrap());
     env.cleanup().await;
 }
+
+/// Makes `chain`'s audit file of the day after the clock's a link to /dev/full and moves
+/// the clock into that day, so that every record of the chain fails; answers the file (remove
+/// it to let the trail write again).
+fn next_day_unwritable(env: &Env, chain: &str) -> PathBuf {
+    let midnight = (env.clock.now() + Duration::days(1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    env.clock.set(midnight + Duration::seconds(10));
+    let dir = skjold_audit::chain_dir(&skjold_audit::logs_root(env.dir.path()), chain);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{}.jsonl", midnight.format("%Y-%m-%d")));
+    std::os::unix::fs::symlink("/dev/full", &file).unwrap();
+    file
+}
+
+/// Attack on the audit guarantee: a restore takes effect only together with its record. With
+/// the tenant's trail refusing, an in-place restore fails and replaces nothing; with the
+/// installation's trail refusing, a restore into a new tenant fails and lists no tenant
+/// (its slug stays free). Once the trails write again, both succeed.
+#[tokio::test]
+async fn a_restore_that_cannot_be_recorded_changes_nothing() {
+    let env = Env::new().await;
+    let (db, user) = env.tenant("acme").await;
+    let actor = Actor::User { id: user };
+    db.create::<Company>(&Sight::everything(), &actor, company("Before AS"))
+        .await
+        .unwrap();
+    env.tick(10);
+    env.backups.snapshot(db.slug(), "manual").await.unwrap();
+    env.tick(10);
+    let at = env.clock.now();
+    env.tick(10);
+    db.create::<Company>(&Sight::everything(), &actor, company("After AS"))
+        .await
+        .unwrap();
+    env.backups.ship(db.slug()).await.unwrap();
+    env.audit.flush().await.unwrap();
+    let before = records_only(export(&db).await);
+
+    let blocked = next_day_unwritable(&env, "acme");
+    let e = env.restore("acme", at, None).await.unwrap_err().to_string();
+    assert!(e.contains("audit"), "{e}");
+    assert_eq!(
+        records_only(export(&db).await),
+        before,
+        "restored without its record"
+    );
+    std::fs::remove_file(&blocked).unwrap();
+    env.restore("acme", at, None).await.unwrap();
+    assert_ne!(records_only(export(&db).await), before);
+
+    let blocked = next_day_unwritable(&env, skjold_domain::audit::SYSTEM_CHAIN);
+    let e = env
+        .restore("acme", at, Some("acme-copy"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("audit"), "{e}");
+    let copy = TenantSlug::parse("acme-copy").unwrap();
+    assert!(env.router.catalog().get(&copy).await.unwrap().is_none());
+    std::fs::remove_file(&blocked).unwrap();
+    env.restore("acme", at, Some("acme-copy")).await.unwrap();
+    assert!(env.router.catalog().get(&copy).await.unwrap().is_some());
+    env.cleanup().await;
+}

@@ -9,7 +9,7 @@ use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::{Role, TenantSlug, UserKind, Username};
 use skjold_store::{
-    Actor, Catalog, NewTenant, NewUser, StoreError, TenantRecord, TenantRouter, User,
+    Actor, BeforeCommit, Catalog, NewUser, StoreError, TenantDb, TenantRecord, TenantRouter, User,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,11 @@ pub async fn operator_event(
 
 /// Creates the tenant and its administrator. With no password given, one is generated and
 /// returned (to be shown once).
+///
+/// The tenant's database is made and its administrator written while the tenant is not
+/// yet listed; it is listed last, in the catalog transaction that records
+/// `tenant.created`. Whatever fails on the way (the administrator's write or its event, the
+/// listing or its event) leaves no tenant behind: the unlisted database is removed.
 pub async fn create_tenant_with_admin(
     router: &TenantRouter,
     audit: &AuditTrail,
@@ -68,55 +73,71 @@ pub async fn create_tenant_with_admin(
             )
             .map_err(|v| ProvisionError::Password(v.to_string()))?;
     }
-    let catalog: &Catalog = router.catalog();
-    let tenant = catalog
-        .create(NewTenant {
-            slug: slug.clone(),
-            display_name: display_name.to_string(),
-        })
-        .await?;
-    operator_event(
-        router,
-        audit,
-        SYSTEM_CHAIN,
-        AuditKind::TenantCreated,
-        serde_json::json!({ "tenant": slug.as_str(), "name": display_name }),
-    )
-    .await?;
     let (password, one_time) = match password {
         Some(p) => (p, None),
         None => {
-            let p = crate::password::generate_password(&policy, username.as_str(), &tenant)
+            let p = crate::password::generate_password(&policy, username.as_str(), &names)
                 .map_err(|v| ProvisionError::Password(v.to_string()))?;
             (p.clone(), Some(p))
         }
     };
-    let user = first_administrator(router, audit, &tenant, username, password).await?;
-    Ok((tenant, user, one_time))
+    let catalog: &Catalog = router.catalog();
+    let db = catalog.prepare_tenant(&slug).await?;
+    let made = async {
+        let user = first_administrator(&db, audit, catalog, username, password).await?;
+        let created = OperatorEvents::new(
+            audit,
+            catalog,
+            &[SYSTEM_CHAIN],
+            AuditKind::TenantCreated,
+            serde_json::json!({ "tenant": slug.as_str(), "name": display_name }),
+        );
+        let tenant = catalog
+            .register_prepared_recorded(db.clone(), display_name, Some(&created))
+            .await?;
+        Ok::<_, ProvisionError>((tenant, user))
+    }
+    .await;
+    match made {
+        Ok((tenant, user)) => Ok((tenant, user, one_time)),
+        // Another creation of the same slug listed it first: its database is not ours to remove.
+        Err(e @ ProvisionError::Store(StoreError::Conflict(_))) => Err(e),
+        Err(e) => {
+            if let Err(discard) = catalog.discard_unlisted(&slug).await {
+                tracing::error!(tenant = %slug, error = %discard, "could not remove the database of a tenant whose creation failed");
+            }
+            Err(e)
+        }
+    }
 }
 
-/// The new tenant's first administrator: made by the system as part of creating the
-/// tenant (no actor exists yet to hold a role), recorded as `user.created` with
-/// `by: "provision"`.
+/// The new tenant's first administrator, written into its still unlisted database: made by
+/// the system as part of creating the tenant (no actor exists yet to hold a role), recorded
+/// as `user.created` with `by: "provision"` in the write's transaction.
 async fn first_administrator(
-    router: &TenantRouter,
+    db: &TenantDb,
     audit: &AuditTrail,
-    tenant: &TenantRecord,
+    catalog: &Catalog,
     username: Username,
     password: String,
 ) -> Result<User, ProvisionError> {
-    let (_, db) = router
-        .open(&tenant.slug)
-        .await?
-        .ok_or_else(|| ProvisionError::Invalid(format!("no tenant '{}'", tenant.slug)))?;
     let password_hash = skjold_app::credentials::hash_password(password)
         .await
         .map_err(|e| ProvisionError::Invalid(e.to_string()))?;
+    let id = db.new_record_id();
+    let created = OperatorEvents::new(
+        audit,
+        catalog,
+        &[db.slug().as_str()],
+        AuditKind::UserCreated,
+        serde_json::json!({ "user_id": id, "username": username.as_str(), "role": Role::Administrator.id().as_str(), "kind": UserKind::Person, "by": "provision" }),
+    );
     let user = db
+        .with_before_commit(std::sync::Arc::new(created))
         .create_user(
             &Actor::System { what: "provision" },
             NewUser {
-                id: db.new_record_id(),
+                id,
                 username,
                 display_name: None,
                 email: None,
@@ -127,15 +148,56 @@ async fn first_administrator(
             },
         )
         .await?;
-    operator_event(
-        router,
-        audit,
-        tenant.slug.as_str(),
-        AuditKind::UserCreated,
-        serde_json::json!({ "user_id": user.id, "username": user.username, "role": user.role.as_str(), "kind": user.kind, "by": "provision" }),
-    )
-    .await?;
     Ok(user)
+}
+
+/// An operator's event, recorded in each of `chains` inside the transaction of the change
+/// it describes (as a [`BeforeCommit`]): if any cannot be recorded, the change is rolled back.
+pub struct OperatorEvents {
+    audit: AuditTrail,
+    clock: skjold_domain::SharedClock,
+    chains: Vec<String>,
+    kind: AuditKind,
+    detail: serde_json::Value,
+}
+
+impl OperatorEvents {
+    pub fn new(
+        audit: &AuditTrail,
+        catalog: &Catalog,
+        chains: &[&str],
+        kind: AuditKind,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self {
+            audit: audit.clone(),
+            clock: catalog.clock().clone(),
+            chains: chains.iter().map(|c| c.to_string()).collect(),
+            kind,
+            detail,
+        }
+    }
+}
+
+impl BeforeCommit for OperatorEvents {
+    fn before_commit(&self) -> futures_util::future::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            for chain in &self.chains {
+                let draft = Draft {
+                    at: format_timestamp(self.clock.now()),
+                    kind: self.kind.into(),
+                    username: Some("operator".to_string()),
+                    detail: Some(self.detail.clone()),
+                    ..Draft::default()
+                };
+                self.audit
+                    .record(chain, draft)
+                    .await
+                    .map_err(|e| StoreError::Unaudited(e.to_string()))?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Adds a person with a password to an existing tenant on behalf of an operator. `role` is

@@ -142,14 +142,7 @@ impl Catalog {
     /// Creates the tenant's database, brings its schema up to date and records it. The
     /// catalog row is written last, so a tenant is never listed without its database.
     pub async fn create(&self, new: NewTenant) -> Result<TenantRecord, StoreError> {
-        let name = new.display_name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(skjold_domain::FieldErrors::single(
-                "name",
-                "a tenant's display name has 1 to 200 characters",
-            )
-            .into());
-        }
+        let name = display_name(&new.display_name)?;
         if self.get(&new.slug).await?.is_some() {
             return Err(StoreError::Conflict(format!(
                 "tenant '{}' already exists",
@@ -160,7 +153,7 @@ impl Catalog {
         let pool = self.backend.connect_tenant(&new.slug).await?;
         crate::tenant::migrate(&pool, self.backend.kind()).await?;
         pool.close().await;
-        self.register(new, name).await
+        self.register(new, name, None).await
     }
 
     /// Creates a new tenant's database and brings its schema up to date, without listing
@@ -189,17 +182,42 @@ impl Catalog {
         db: TenantDb,
         display_name: &str,
     ) -> Result<TenantRecord, StoreError> {
+        self.register_prepared_recorded(db, display_name, None)
+            .await
+    }
+
+    /// Lists a tenant prepared by [`Self::prepare_tenant`]; `record` (the creation's audit
+    /// event) runs inside the catalog's transaction, and an error from it leaves the tenant
+    /// unlisted — for the caller to discard with [`Self::discard_unlisted`].
+    pub async fn register_prepared_recorded(
+        &self,
+        db: TenantDb,
+        name: &str,
+        record: Option<&dyn crate::BeforeCommit>,
+    ) -> Result<TenantRecord, StoreError> {
         let slug = db.slug().clone();
         db.pool.close().await;
-        let name = display_name.trim().to_string();
+        let name = display_name(name)?;
         self.register(
             NewTenant {
                 slug,
                 display_name: name.clone(),
             },
             name,
+            record,
         )
         .await
+    }
+
+    /// Removes the database of a tenant that is not listed (one whose registration failed
+    /// after [`Self::prepare_tenant`]). Refuses for a listed tenant.
+    pub async fn discard_unlisted(&self, slug: &TenantSlug) -> Result<(), StoreError> {
+        if self.get(slug).await?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "tenant '{slug}' is listed; refusing to remove its database"
+            )));
+        }
+        self.backend.drop_tenant_database(slug).await
     }
 
     /// Removes a database made by [`Self::prepare_tenant`] that was never registered (a
@@ -238,9 +256,15 @@ impl Catalog {
         self.backend.drop_scratch(id).await
     }
 
-    async fn register(&self, new: NewTenant, name: String) -> Result<TenantRecord, StoreError> {
+    async fn register(
+        &self,
+        new: NewTenant,
+        name: String,
+        record: Option<&dyn crate::BeforeCommit>,
+    ) -> Result<TenantRecord, StoreError> {
         let now = format_timestamp(self.clock.now());
         let location = self.backend.tenant_location(&new.slug);
+        let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO tenants (slug, display_name, status, location, created_at, updated_at) \
              VALUES ($1, $2, 'active', $3, $4, $4)",
@@ -249,7 +273,7 @@ impl Catalog {
         .bind(&name)
         .bind(&location)
         .bind(&now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match inserted {
             Ok(_) => {}
@@ -261,6 +285,11 @@ impl Catalog {
             }
             Err(e) => return Err(e.into()),
         }
+        if let Some(record) = record {
+            // On an error the transaction is dropped here, which rolls it back.
+            record.before_commit().await?;
+        }
+        tx.commit().await?;
         Ok(TenantRecord {
             slug: new.slug,
             display_name: name,
@@ -305,6 +334,19 @@ impl Catalog {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A tenant's display name, trimmed, or the error that names the rule it breaks.
+fn display_name(name: &str) -> Result<String, StoreError> {
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(skjold_domain::FieldErrors::single(
+            "name",
+            "a tenant's display name has 1 to 200 characters",
+        )
+        .into());
+    }
+    Ok(name)
 }
 
 fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<TenantRecord, StoreError> {

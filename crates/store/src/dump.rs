@@ -110,6 +110,12 @@ pub struct LoadReport {
     pub last_seq: i64,
 }
 
+/// Records a restore's event from what it changed, before the restore commits.
+pub type RecordApplied<'r> = dyn Fn(&ApplyReport) -> futures_util::future::BoxFuture<'static, Result<(), StoreError>>
+    + Send
+    + Sync
+    + 'r;
+
 /// What an in-place restore changed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
@@ -505,6 +511,19 @@ impl TenantDb {
         source: &TenantDb,
         actor: &Actor,
     ) -> Result<ApplyReport, StoreError> {
+        self.apply_state_from_recorded(source, actor, &|_| Box::pin(async { Ok(()) }))
+            .await
+    }
+
+    /// [`Self::apply_state_from`], with `record` (the restore's audit event, which names
+    /// what changed) run inside the transaction before it commits: an error from it rolls
+    /// the whole restore back.
+    pub async fn apply_state_from_recorded(
+        &self,
+        source: &TenantDb,
+        actor: &Actor,
+        record: &RecordApplied<'_>,
+    ) -> Result<ApplyReport, StoreError> {
         let mut tx = self.write_tx().await?;
         if self.kind == BackendKind::Postgres {
             // Writers wait until the restore is done, readers go on. (SQLite's write
@@ -717,6 +736,8 @@ impl TenantDb {
                 )));
             }
         }
+        // On an error the transaction is dropped here, which rolls it back.
+        record(&report).await?;
         tx.commit().await?;
         Ok(report)
     }

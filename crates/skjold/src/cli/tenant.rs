@@ -88,12 +88,7 @@ pub(super) async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result
         }
         TenantCommand::Suspend { slug } => {
             let slug = parse_slug(&slug)?;
-            let events = StatusEvents {
-                router: &router,
-                audit: &audit,
-                slug: &slug,
-                kind: AuditKind::TenantSuspended,
-            };
+            let events = status_events(&router, &audit, &slug, AuditKind::TenantSuspended);
             router
                 .catalog()
                 .set_status_recorded(&slug, TenantStatus::Suspended, Some(&events))
@@ -103,12 +98,7 @@ pub(super) async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result
         }
         TenantCommand::Resume { slug } => {
             let slug = parse_slug(&slug)?;
-            let events = StatusEvents {
-                router: &router,
-                audit: &audit,
-                slug: &slug,
-                kind: AuditKind::TenantResumed,
-            };
+            let events = status_events(&router, &audit, &slug, AuditKind::TenantResumed);
             router
                 .catalog()
                 .set_status_recorded(&slug, TenantStatus::Active, Some(&events))
@@ -126,33 +116,20 @@ pub(super) async fn tenant(config: Config, cmd: TenantCommand) -> anyhow::Result
 
 /// A tenant's suspension or resumption as the installation's and the tenant's trails record
 /// it, written inside the catalog's transaction: if either cannot be recorded, the status
-/// stays as it was.
-struct StatusEvents<'a> {
-    router: &'a skjold_store::TenantRouter,
-    audit: &'a skjold_audit::AuditTrail,
-    slug: &'a TenantSlug,
+/// does not change.
+fn status_events(
+    router: &skjold_store::TenantRouter,
+    audit: &skjold_audit::AuditTrail,
+    slug: &TenantSlug,
     kind: AuditKind,
-}
-
-impl skjold_store::BeforeCommit for StatusEvents<'_> {
-    fn before_commit(
-        &self,
-    ) -> futures_util::future::BoxFuture<'_, Result<(), skjold_store::StoreError>> {
-        Box::pin(async move {
-            for chain in [skjold_domain::audit::SYSTEM_CHAIN, self.slug.as_str()] {
-                operator_event(
-                    self.router,
-                    self.audit,
-                    chain,
-                    self.kind,
-                    serde_json::json!({ "tenant": self.slug.as_str(), "via": "cli" }),
-                )
-                .await
-                .map_err(|e| skjold_store::StoreError::Unaudited(e.to_string()))?;
-            }
-            Ok(())
-        })
-    }
+) -> skjold_server::provision::OperatorEvents {
+    skjold_server::provision::OperatorEvents::new(
+        audit,
+        router.catalog(),
+        &[skjold_domain::audit::SYSTEM_CHAIN, slug.as_str()],
+        kind,
+        serde_json::json!({ "tenant": slug.as_str(), "via": "cli" }),
+    )
 }
 
 fn not_found_as(e: skjold_store::StoreError, slug: &TenantSlug) -> anyhow::Error {

@@ -390,3 +390,78 @@ fn a_suspension_that_cannot_be_recorded_is_not_made() {
     let tenants = sandbox.tenants();
     assert_eq!(tenants[0]["status"], "suspended", "{tenants:?}");
 }
+
+/// Attack on the audit guarantee: creating a tenant is recorded in the installation's trail
+/// and its administrator in the tenant's own. When either cannot be written (today's file
+/// is /dev/full), `tenant create` fails, names the audit trail, and leaves nothing behind:
+/// the tenant is not listed and its slug can be created afterwards.
+#[test]
+fn a_tenant_whose_creation_cannot_be_recorded_is_not_created() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run(&[
+            "tenant", "create", "acme", "--name", "Acme Ltd", "--admin", "boss",
+        ])
+        .ok();
+    let trails = sandbox.data().join("logs").join("audit");
+    let system = trails.join("_system");
+    let day_file = std::fs::read_dir(&system)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("today's file of the installation's trail");
+    let day_name = day_file.file_name().unwrap().to_owned();
+
+    // The installation's trail refuses: `tenant.created` cannot be recorded.
+    let kept = std::fs::read(&day_file).unwrap();
+    std::fs::remove_file(&day_file).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &day_file).unwrap();
+    let out = sandbox.run(&[
+        "tenant", "create", "beta", "--name", "Beta", "--admin", "boss",
+    ]);
+    let line = out.fails();
+    assert!(line.contains("audit"), "{line}");
+    std::fs::remove_file(&day_file).unwrap();
+    std::fs::write(&day_file, kept).unwrap();
+    let slugs: Vec<_> = sandbox
+        .tenants()
+        .iter()
+        .map(|t| t["slug"].clone())
+        .collect();
+    assert_eq!(slugs, ["acme"], "a tenant listed without its record");
+
+    // The new tenant's own trail refuses: its administrator's `user.created` cannot be recorded.
+    let beta = trails.join("beta");
+    let _ = std::fs::remove_dir_all(&beta);
+    std::fs::create_dir_all(&beta).unwrap();
+    std::os::unix::fs::symlink("/dev/full", beta.join(&day_name)).unwrap();
+    let out = sandbox.run(&[
+        "tenant", "create", "beta", "--name", "Beta", "--admin", "boss",
+    ]);
+    let line = out.fails();
+    assert!(line.contains("audit"), "{line}");
+    let slugs: Vec<_> = sandbox
+        .tenants()
+        .iter()
+        .map(|t| t["slug"].clone())
+        .collect();
+    assert_eq!(
+        slugs,
+        ["acme"],
+        "a tenant listed without its administrator's record"
+    );
+
+    // Nothing was left behind: once the trail writes again, the same slug is created.
+    std::fs::remove_dir_all(&beta).unwrap();
+    sandbox
+        .run(&[
+            "tenant", "create", "beta", "--name", "Beta", "--admin", "boss",
+        ])
+        .ok();
+    let slugs: Vec<_> = sandbox
+        .tenants()
+        .iter()
+        .map(|t| t["slug"].clone())
+        .collect();
+    assert_eq!(slugs, ["acme", "beta"]);
+}
