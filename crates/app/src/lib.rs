@@ -26,6 +26,9 @@
 //! | [`tokens`] | minting and revoking API tokens, one's own or a service user's |
 //! | [`two_factor`] | the tenant's two-factor requirement: whom it covers, setting it |
 //! | [`step_up`] | the recent password or second-factor check that sensitive actions need |
+//! | [`operator`] | who acts for the installation, and an operator's event inside the change's transaction |
+//! | [`operations`] | the operators' actions: maintenance, incidents, status overrides, operator API tokens |
+//! | [`status_view`] | what the status page, the sign-in screen and the in-app banner show |
 
 pub mod access;
 pub mod account;
@@ -35,10 +38,13 @@ pub mod credentials;
 mod ctx;
 mod error;
 pub mod invites;
+pub mod operations;
+pub mod operator;
 pub mod password;
 pub mod records;
 pub mod roles;
 pub mod settings;
+pub mod status_view;
 pub mod step_up;
 pub mod teams;
 pub mod tokens;

@@ -278,6 +278,30 @@ audit_kinds! {
     /// The operator listed the tenants.
     TenantListed = "tenant.listed", Info,
         "`{via, count}`";
+    /// An operator announced a maintenance window.
+    MaintenanceScheduled = "ops.maintenance.scheduled", Notice,
+        "`{id, summary, starts_at, ends_at, components, emergency, reason, via}`";
+    /// An operator cancelled an announced maintenance window.
+    MaintenanceCancelled = "ops.maintenance.cancelled", Notice,
+        "`{id, summary, via}`";
+    /// An operator opened an incident.
+    IncidentOpened = "ops.incident.opened", Warning,
+        "`{id, title, status, impact, components, via}`";
+    /// An operator added an update to an incident's timeline (or resolved it).
+    IncidentUpdated = "ops.incident.updated", Notice,
+        "`{id, status, via}`";
+    /// An operator wrote an incident's post-incident review.
+    IncidentReviewed = "ops.incident.reviewed", Info,
+        "`{id, via}`";
+    /// An operator set or cleared a component's state on the status page.
+    StatusOverridden = "ops.status.overridden", Notice,
+        "`{component, state, reason, via}` (`state` null when cleared)";
+    /// An operator API token was made.
+    OperatorTokenCreated = "ops.token.created", Warning,
+        "`{id, name, via}`";
+    /// An operator API token was revoked.
+    OperatorTokenRevoked = "ops.token.revoked", Notice,
+        "`{id, name, via}`";
     /// The operator listed a tenant's users.
     UserListed = "user.listed", Info,
         "`{via, count}`";

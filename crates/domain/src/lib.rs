@@ -13,6 +13,7 @@ pub mod password_policy;
 pub mod rights;
 pub mod session_settings;
 pub mod slug;
+pub mod status;
 pub mod user;
 
 pub use audit::{AuditKind, Severity};

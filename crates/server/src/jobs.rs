@@ -11,6 +11,9 @@
 //! `audit_retention_days` leave the chain behind an anchor), and `sessions.cleanup` (daily:
 //! each tenant's sessions that ended by its timeouts but were never presented again, and
 //! its failed sign-in records untouched for a day and not locked).
+//! Status page jobs: `status.probe` (every 30 s: each component probed, its state and the
+//! day's uptime tally written to the catalog) and `status.prune` (daily: tallies older than
+//! the 90-day history go).
 //! In a scale-out installation each node runs its own scheduler for now; a lease so that a
 //! job runs on one node at a time is still to come.
 
@@ -21,6 +24,9 @@ use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use std::future::Future;
 use std::pin::Pin;
+
+/// Jobs whose success is logged at debug level only.
+const QUIET: &[&str] = &["status.probe"];
 
 type JobFn =
     fn(AppState) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, String>> + Send>>;
@@ -64,6 +70,18 @@ impl Scheduler {
                     every: Duration::days(1),
                     next_due: None,
                     run: |s| Box::pin(sessions_cleanup(s)),
+                },
+                Job {
+                    name: "status.probe",
+                    every: Duration::seconds(30),
+                    next_due: None,
+                    run: |s| Box::pin(status_probe(s)),
+                },
+                Job {
+                    name: "status.prune",
+                    every: Duration::days(1),
+                    next_due: None,
+                    run: |s| Box::pin(status_prune(s)),
                 },
             ],
         }
@@ -121,6 +139,10 @@ impl Scheduler {
             let started = format_timestamp(now);
             let outcome = (job.run)(state.clone()).await;
             match &outcome {
+                // Every 30 seconds: the log would be nothing else.
+                Ok(summary) if QUIET.contains(&job.name) => {
+                    tracing::debug!(job = job.name, %summary, "job done")
+                }
                 Ok(summary) => tracing::info!(job = job.name, %summary, "job done"),
                 Err(e) => tracing::error!(job = job.name, error = %e, "job failed"),
             }
@@ -132,12 +154,12 @@ impl Scheduler {
         ran
     }
 
-    /// Checks for due jobs every minute of real time, starting a minute after start-up,
-    /// until the process ends.
+    /// Checks for due jobs every 30 seconds of real time (the status probes' interval),
+    /// starting 30 seconds after start-up, until the process ends.
     pub fn spawn(mut self, state: AppState) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let minute = std::time::Duration::from_secs(60);
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
+            let period = std::time::Duration::from_secs(30);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {
                 tick.tick().await;
                 self.run_due(&state).await;
@@ -409,4 +431,21 @@ pub async fn backup_drill(state: AppState) -> Result<serde_json::Value, String> 
         .map(|d| d.tenant.as_str())
         .collect();
     Ok(serde_json::json!({ "drilled": drills.len(), "failed": failed }))
+}
+
+async fn status_probe(state: AppState) -> Result<serde_json::Value, String> {
+    let found = crate::status_probes::probe_all(&state).await?;
+    state
+        .notices
+        .fresh(state.tenants.catalog(), state.clock.now())
+        .await;
+    Ok(serde_json::json!(found
+        .iter()
+        .map(|p| (p.component.as_str(), p.state.as_str()))
+        .collect::<std::collections::BTreeMap<_, _>>()))
+}
+
+async fn status_prune(state: AppState) -> Result<serde_json::Value, String> {
+    let pruned = crate::status_probes::prune(&state).await?;
+    Ok(serde_json::json!({ "days_pruned": pruned }))
 }

@@ -9,7 +9,7 @@ use skjold_domain::audit::{Draft, SYSTEM_CHAIN};
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::{Role, TenantSlug, UserKind, Username};
 use skjold_store::{
-    Actor, BeforeCommit, Catalog, NewUser, StoreError, TenantDb, TenantRecord, TenantRouter, User,
+    Actor, Catalog, NewUser, StoreError, TenantDb, TenantRecord, TenantRouter, User,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -151,54 +151,7 @@ async fn first_administrator(
     Ok(user)
 }
 
-/// An operator's event, recorded in each of `chains` inside the transaction of the change
-/// it describes (as a [`BeforeCommit`]): if any cannot be recorded, the change is rolled back.
-pub struct OperatorEvents {
-    audit: AuditTrail,
-    clock: skjold_domain::SharedClock,
-    chains: Vec<String>,
-    kind: AuditKind,
-    detail: serde_json::Value,
-}
-
-impl OperatorEvents {
-    pub fn new(
-        audit: &AuditTrail,
-        catalog: &Catalog,
-        chains: &[&str],
-        kind: AuditKind,
-        detail: serde_json::Value,
-    ) -> Self {
-        Self {
-            audit: audit.clone(),
-            clock: catalog.clock().clone(),
-            chains: chains.iter().map(|c| c.to_string()).collect(),
-            kind,
-            detail,
-        }
-    }
-}
-
-impl BeforeCommit for OperatorEvents {
-    fn before_commit(&self) -> futures_util::future::BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            for chain in &self.chains {
-                let draft = Draft {
-                    at: format_timestamp(self.clock.now()),
-                    kind: self.kind.into(),
-                    username: Some("operator".to_string()),
-                    detail: Some(self.detail.clone()),
-                    ..Draft::default()
-                };
-                self.audit
-                    .record(chain, draft)
-                    .await
-                    .map_err(|e| StoreError::Unaudited(e.to_string()))?;
-            }
-            Ok(())
-        })
-    }
-}
+pub use skjold_app::operator::OperatorEvents;
 
 /// Adds a person with a password to an existing tenant on behalf of an operator. `role` is
 /// a role's id or name, built in or the tenant's own.

@@ -220,6 +220,8 @@ impl Application {
                 )),
                 backups,
                 tenants,
+                notices: Default::default(),
+                status_view: Default::default(),
                 clock: clock.clone(),
                 audit,
                 trusted_proxies: Arc::new(config.trusted_proxies.clone()),
@@ -345,6 +347,8 @@ pub fn app_router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(crate::ui::router())
+        .merge(crate::status_page::router())
+        .merge(crate::ops_api::router())
         .route(
             "/api/openapi.json",
             get(move || {

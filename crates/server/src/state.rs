@@ -22,6 +22,10 @@ pub struct AppState {
     pub backups: Option<Arc<skjold_backup::Backups>>,
     /// The server as a WebAuthn relying party (passkeys).
     pub relying_party: Arc<crate::passkeys::RelyingParty>,
+    /// Maintenance and incident announcements, for the sign-in screen and every page.
+    pub notices: Arc<crate::notice_board::NoticeBoard>,
+    /// The status page's view, read at most once at a time.
+    pub status_view: Arc<crate::fresh::Fresh<skjold_app::status_view::StatusView>>,
 }
 
 pub use skjold_domain::SessionSettings;

@@ -13,6 +13,6 @@ mod token;
 pub use common::{common_password_count, is_common_password, preload_common_passwords};
 pub use password::{
     configure_hashing, generate_password, generate_password_of, hash_password, hashing_limits,
-    verify_password, verify_password_patiently, HashingLimits, PasswordError,
+    hashing_load, verify_password, verify_password_patiently, HashingLimits, PasswordError,
 };
 pub use token::{hash_token, new_api_token, new_token, session_id, tokens_equal, API_TOKEN_PREFIX};

@@ -88,6 +88,13 @@ pub fn hashing_limits() -> HashingLimits {
     hasher().limits
 }
 
+/// How many password checks may run at once, and how many places are free now (for the
+/// status page's sign-in probe and the metrics).
+pub fn hashing_load() -> (usize, usize) {
+    let h = hasher();
+    (h.limits.permits, h.permits.available_permits())
+}
+
 fn hasher() -> &'static Hasher {
     HASHER.get_or_init(|| Hasher::new(HashingLimits::automatic()))
 }

@@ -32,6 +32,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/passkeys.js"),
     },
     Asset {
+        name: "notices.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/notices.js"),
+    },
+    Asset {
         name: "icon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("../../static/icon.svg"),

@@ -7,7 +7,7 @@
 //! session's CSRF token ([`auth::Post`]). All writes go through the same `TenantDb` methods
 //! as the API, so the change journal records them the same way.
 
-mod assets;
+pub(crate) mod assets;
 mod audit;
 pub(crate) mod auth;
 mod backups;
@@ -71,6 +71,8 @@ pub struct Chrome {
     /// A short confirmation ("Company saved."), shown once after a redirect.
     pub flash: Option<&'static str>,
     pub asset_v: &'static str,
+    /// Maintenance and incident announcements, as a dismissible banner.
+    pub notices: Vec<skjold_app::status_view::Notice>,
 }
 
 /// The admin pages in the order of the admin navigation, each with the right it needs.
@@ -121,6 +123,7 @@ impl Chrome {
             title: title.into(),
             flash: None,
             asset_v: assets::version(),
+            notices: auth.state().notices.shown(auth.state().clock.now()),
         }
     }
 

@@ -46,6 +46,7 @@ fn page(
     next: Option<String>,
     error: Option<&'static str>,
     info: Option<&'static str>,
+    notices: Vec<skjold_app::status_view::Notice>,
 ) -> LoginPage {
     LoginPage {
         slug: tenant.record.slug.as_str().to_string(),
@@ -56,7 +57,7 @@ fn page(
         signin_token: token,
         error,
         info,
-        notice: None,
+        notices,
     }
 }
 
@@ -106,9 +107,21 @@ async fn login_form(
         _ => None,
     };
     let token = signin_token(&headers);
+    let notices = state
+        .notices
+        .fresh(state.tenants.catalog(), state.clock.now())
+        .await;
     let res = render(
         StatusCode::OK,
-        &page(&tenant, token.clone(), String::new(), next, None, info),
+        &page(
+            &tenant,
+            token.clone(),
+            String::new(),
+            next,
+            None,
+            info,
+            notices,
+        ),
     )?;
     Ok(with_signin_cookie(res, &token))
 }
@@ -133,6 +146,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
                 next.clone(),
                 Some(error),
                 None,
+                state.notices.shown(state.clock.now()),
             ),
         )?;
         Ok(with_signin_cookie(res, &token))
@@ -293,6 +307,7 @@ async fn passkey_sign_in(State(state): State<AppState>, req: Request) -> Result<
                 next.clone(),
                 Some(error),
                 None,
+                state.notices.shown(state.clock.now()),
             ),
         )?;
         Ok(with_signin_cookie(res, &token))

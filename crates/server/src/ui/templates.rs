@@ -27,8 +27,8 @@ pub struct LoginPage {
     pub signin_token: String,
     pub error: Option<&'static str>,
     pub info: Option<&'static str>,
-    /// Announced maintenance, shown to everyone who signs in (filled by the status feature).
-    pub notice: Option<String>,
+    /// Announced maintenance and open incidents, shown to everyone who signs in.
+    pub notices: Vec<skjold_app::status_view::Notice>,
 }
 
 /// The page behind an invitation link: choose a password (`username` set), or why the

@@ -3,6 +3,7 @@ mod audit;
 mod backup;
 mod doctor;
 mod invites;
+mod operations;
 mod restore_progress;
 mod serve;
 mod settings;
@@ -80,6 +81,18 @@ enum Command {
     Settings(SettingsCommand),
     /// Check the installation: each finding with its fix; exits 1 on any error.
     Doctor(doctor::DoctorArgs),
+    /// Announce, list and cancel maintenance windows (shown on every sign-in screen).
+    #[command(subcommand)]
+    Maintenance(operations::MaintenanceCommand),
+    /// Open, update, review and list incidents (shown on the status page).
+    #[command(subcommand)]
+    Incident(operations::IncidentCommand),
+    /// What the status page shows; set or clear a component's state by hand.
+    #[command(subcommand)]
+    Status(operations::StatusCommand),
+    /// The operators' own credentials: tokens for the operator API.
+    #[command(subcommand)]
+    Operator(operations::OperatorCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -133,6 +146,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Settings(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             settings(config, cmd).await
+        }
+        Command::Maintenance(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = operations::maintenance(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
+        }
+        Command::Incident(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = operations::incident(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
+        }
+        Command::Status(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = operations::status(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
+        }
+        Command::Operator(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = operations::operator(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
         }
         Command::Doctor(args) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;

@@ -20,6 +20,7 @@ mod roles;
 mod session;
 mod sessions;
 mod signin_races;
+mod status_page;
 mod step_up;
 mod tenancy;
 mod tls;

@@ -1,0 +1,78 @@
+-- The status page's data: what operators announce (maintenance, incidents, overrides), who
+-- may use the operator API, and what the probes found. Installation-wide, so in the catalog.
+
+-- Announced maintenance. The state (scheduled, in progress, completed) follows from the
+-- clock; only a cancellation is stored.
+CREATE TABLE maintenance_windows (
+    id           TEXT PRIMARY KEY,
+    summary      TEXT NOT NULL,
+    components   TEXT NOT NULL,            -- JSON array of component names
+    starts_at    TEXT COLLATE "C" NOT NULL,
+    ends_at      TEXT COLLATE "C" NOT NULL,
+    announced_at TEXT NOT NULL,
+    announced_by TEXT NOT NULL,
+    emergency    BIGINT NOT NULL DEFAULT 0,
+    reason       TEXT,
+    cancelled_at TEXT,
+    cancelled_by TEXT
+);
+CREATE INDEX maintenance_windows_by_end ON maintenance_windows(ends_at);
+
+CREATE TABLE incidents (
+    id          TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    status      TEXT NOT NULL,             -- investigating, identified, monitoring, resolved
+    impact      TEXT NOT NULL,             -- degraded, partial_outage, major_outage
+    components  TEXT NOT NULL,             -- JSON array of component names
+    opened_at   TEXT COLLATE "C" NOT NULL,
+    opened_by   TEXT NOT NULL,
+    resolved_at TEXT COLLATE "C" ,
+    review      TEXT
+);
+CREATE INDEX incidents_by_opened ON incidents(opened_at);
+
+-- An incident's timeline, oldest first by seq.
+CREATE TABLE incident_updates (
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    seq         BIGINT NOT NULL,
+    at          TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    by_whom     TEXT NOT NULL,
+    PRIMARY KEY (incident_id, seq)
+);
+
+-- An operator's statement about a component, which wins over the probes until cleared.
+CREATE TABLE status_overrides (
+    component TEXT PRIMARY KEY,
+    state     TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    set_by    TEXT NOT NULL,
+    set_at    TEXT NOT NULL
+);
+
+-- The latest probe of each component (any node's), and a day's tally for the uptime history.
+CREATE TABLE status_probes (
+    component TEXT PRIMARY KEY,
+    state     TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    at        TEXT NOT NULL
+);
+CREATE TABLE status_days (
+    component   TEXT NOT NULL,
+    day         TEXT COLLATE "C" NOT NULL,          -- YYYY-MM-DD (UTC)
+    probes      BIGINT NOT NULL,
+    operational BIGINT NOT NULL,             -- probes that found it operational or in announced maintenance
+    worst       BIGINT NOT NULL,             -- the worst state's rank (0 operational … 4 major outage)
+    PRIMARY KEY (component, day)
+);
+
+-- Bearer tokens for the operator API (/ops/api/v1). Only a SHA-256 of the secret is kept.
+CREATE TABLE operator_tokens (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    secret_hash  TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at   TEXT
+);
