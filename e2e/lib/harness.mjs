@@ -144,11 +144,12 @@ export async function launchBrowser() {
 }
 
 /** A new browser profile: self-signed certificate accepted, a phone- or desktop-sized window. */
-export async function newPage(browser, { width = 1280, height = 900, bypassCSP = false } = {}) {
+export async function newPage(browser, { width = 1280, height = 900, bypassCSP = false, timezoneId } = {}) {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
     viewport: { width, height },
     bypassCSP,
+    timezoneId,
   });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);

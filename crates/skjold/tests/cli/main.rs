@@ -15,6 +15,7 @@ mod common;
 mod config;
 mod doctor;
 mod help;
+mod operations;
 mod robustness;
 mod roles_and_teams;
 mod serve;
