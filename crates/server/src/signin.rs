@@ -281,8 +281,18 @@ pub async fn open_session(
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
+    // The session exists only together with its record: no sign-in goes unaudited.
+    let event = Event::new(
+        state,
+        AuditKind::AuthSignInSucceeded,
+        Some(ip),
+        serde_json::json!({ "via": via, "enrolment_required": must_enrol }),
+    )
+    .by(&user.id, &user.username)
+    .on_commit(state, tenant.record.slug.as_str());
     let expires_at = tenant
         .db
+        .with_before_commit(event)
         .create_session_restricted(
             &user.id,
             &skjold_app::credentials::hash_token(&token),
@@ -292,15 +302,6 @@ pub async fn open_session(
             must_enrol,
         )
         .await?;
-    Event::new(
-        state,
-        AuditKind::AuthSignInSucceeded,
-        Some(ip),
-        serde_json::json!({ "via": via, "enrolment_required": must_enrol }),
-    )
-    .by(&user.id, &user.username)
-    .record(state, tenant.record.slug.as_str())
-    .await?;
     Ok(OpenedSession {
         token,
         expires_at,

@@ -88,6 +88,7 @@ impl TenantDb {
         let now = self.clock.now();
         let expires = format_timestamp(now + timeouts.absolute);
         let now = format_timestamp(now);
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, restricted) \
              VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
@@ -99,8 +100,10 @@ impl TenantDb {
         .bind(ip)
         .bind(user_agent.map(|u| u.chars().take(300).collect::<String>()))
         .bind(i64::from(restricted))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // The sign-in's audit event, when the caller gave one, is recorded before the commit.
+        self.commit(tx).await?;
         Ok(expires)
     }
 

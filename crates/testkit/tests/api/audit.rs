@@ -1072,3 +1072,36 @@ async fn accounts_teams_and_own_changes_that_cannot_be_audited_are_not_made() {
         "both sessions live"
     );
 }
+
+/// Attack on "every access and login is registered": with the tenant's trail unable to
+/// write, a right password does not open a session (503), neither through the API nor the
+/// web form; once the trail writes again, the sign-in works and is recorded.
+#[tokio::test]
+async fn a_sign_in_that_cannot_be_audited_opens_no_session() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let me: Value = app
+        .get("/demo/api/v1/me", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = me["id"].as_str().unwrap().to_string();
+    let db = app.tenant_db("demo").await;
+    let midnight = app.a_minute_before_midnight();
+    let blocked = app.audit_day_unwritable("demo", midnight);
+    app.clock.advance(chrono::Duration::minutes(2));
+    let before = db.sessions_of(&id).await.unwrap().len();
+    let res = app
+        .request(reqwest::Method::POST, "/demo/api/v1/session", None)
+        .json(&json!({ "username": "admin", "password": app.admin_password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    std::fs::remove_file(&blocked).unwrap();
+    let after = db.sessions_of(&id).await.unwrap().len();
+    assert_eq!(after, before, "a session was opened without its record");
+    app.admin_token().await;
+    assert_eq!(db.sessions_of(&id).await.unwrap().len(), after + 1);
+}
