@@ -394,6 +394,30 @@ impl<R: crate::extract::Requirement> crate::extract::Authorized<R> {
     }
 }
 
+/// An [`Event`] waiting for its change's commit (see [`Event::on_commit`]).
+pub struct EventOnCommit {
+    trail: skjold_audit::AuditTrail,
+    chain: String,
+    draft: std::sync::Mutex<Option<Draft>>,
+}
+
+impl skjold_store::BeforeCommit for EventOnCommit {
+    fn before_commit(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), skjold_store::StoreError>> {
+        Box::pin(async move {
+            let draft = self.draft.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match draft {
+                Some(draft) => self.trail.record(&self.chain, draft).await.map_err(|e| {
+                    tracing::error!(error = %e, "refusing a change whose audit event could not be recorded");
+                    skjold_store::StoreError::Unaudited(e.to_string())
+                }),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,29 +471,5 @@ mod tests {
         assert_eq!(client_ip(proxy, &headers(&["nonsense"]), &trusted), proxy);
         // No trusted proxies configured: never trust the header.
         assert_eq!(client_ip(proxy, &headers(&["1.2.3.4"]), &[]), proxy);
-    }
-}
-
-/// An [`Event`] waiting for its change's commit (see [`Event::on_commit`]).
-pub struct EventOnCommit {
-    trail: skjold_audit::AuditTrail,
-    chain: String,
-    draft: std::sync::Mutex<Option<Draft>>,
-}
-
-impl skjold_store::BeforeCommit for EventOnCommit {
-    fn before_commit(
-        &self,
-    ) -> futures_util::future::BoxFuture<'_, Result<(), skjold_store::StoreError>> {
-        Box::pin(async move {
-            let draft = self.draft.lock().unwrap_or_else(|p| p.into_inner()).take();
-            match draft {
-                Some(draft) => self.trail.record(&self.chain, draft).await.map_err(|e| {
-                    tracing::error!(error = %e, "refusing a change whose audit event could not be recorded");
-                    skjold_store::StoreError::Unaudited(e.to_string())
-                }),
-                None => Ok(()),
-            }
-        })
     }
 }
