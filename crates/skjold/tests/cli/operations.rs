@@ -2,11 +2,14 @@
 //! the status page at the command line, with its refusals.
 
 use crate::common::Sandbox;
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{Duration, SecondsFormat};
+use skjold_domain::Clock;
 use serde_json::Value;
 
+/// `hours` from now by the clock the command line runs on (the system's).
 fn ahead(hours: i64) -> String {
-    (Utc::now() + Duration::hours(hours)).to_rfc3339_opts(SecondsFormat::Secs, true)
+    (skjold_domain::SystemClock.now() + Duration::hours(hours))
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[test]
