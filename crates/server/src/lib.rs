@@ -14,6 +14,7 @@ pub mod factors;
 pub mod invites;
 pub mod ipguard;
 pub mod jobs;
+pub mod metrics;
 mod middleware;
 pub mod passkey_flows;
 pub mod passkeys;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub backups: Option<Arc<skjold_backup::Backups>>,
     /// The server as a WebAuthn relying party (passkeys).
     pub relying_party: Arc<crate::passkeys::RelyingParty>,
+    /// Counters and gauges for the metrics listener (`metrics_listen`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub use skjold_domain::SessionSettings;

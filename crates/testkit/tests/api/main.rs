@@ -11,6 +11,7 @@ mod export;
 mod health;
 mod invites;
 mod lockout;
+mod metrics;
 mod openapi;
 mod passkeys;
 mod password_policy;
