@@ -6,6 +6,7 @@ pub mod audit;
 pub mod audit_export;
 pub mod audit_guard;
 pub mod audit_search;
+pub mod capacity;
 pub mod config;
 mod error;
 pub mod export;

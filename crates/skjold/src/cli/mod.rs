@@ -1,6 +1,7 @@
 mod access;
 mod audit;
 mod backup;
+mod capacity;
 mod doctor;
 mod invites;
 mod restore_progress;
@@ -80,6 +81,9 @@ enum Command {
     Settings(SettingsCommand),
     /// Check the installation: each finding with its fix; exits 1 on any error.
     Doctor(doctor::DoctorArgs),
+    /// Growth per day of the disk, each database, the audit logs and the backups, and when
+    /// each space runs out at that trend.
+    Capacity(capacity::CapacityArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -137,6 +141,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             doctor::doctor(config, args).await
+        }
+        Command::Capacity(args) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            capacity::capacity(config, args).await
         }
     }
 }

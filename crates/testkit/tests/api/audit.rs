@@ -586,7 +586,15 @@ async fn the_daily_verify_job_raises_an_event_on_damage() {
     let (app, _) = app_with_records().await;
     let mut scheduler = skjold_server::jobs::Scheduler::standard();
     let ran = scheduler.run_due(&app.state).await;
-    assert_eq!(ran, ["audit.retention", "audit.verify", "sessions.cleanup"]);
+    assert_eq!(
+        ran,
+        [
+            "audit.retention",
+            "audit.verify",
+            "sessions.cleanup",
+            "capacity.sample"
+        ]
+    );
     let system = app.state.tenants.catalog().audit();
     app.state.audit.flush().await.unwrap();
     let q = skjold_store::AuditQuery {
@@ -607,7 +615,12 @@ async fn the_daily_verify_job_raises_an_event_on_damage() {
     app.clock.advance(chrono::Duration::days(1));
     assert_eq!(
         scheduler.run_due(&app.state).await,
-        ["audit.retention", "audit.verify", "sessions.cleanup"]
+        [
+            "audit.retention",
+            "audit.verify",
+            "sessions.cleanup",
+            "capacity.sample"
+        ]
     );
     app.state.audit.flush().await.unwrap();
     let q = skjold_store::AuditQuery {

@@ -4,6 +4,7 @@
 mod audit;
 mod audit_flood;
 mod backup;
+mod capacity;
 mod conformance;
 mod cross_tenant;
 mod escalation;
