@@ -286,3 +286,40 @@ async fn the_metrics_listener_serves_nothing_but_metrics() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn the_grafana_dashboard_queries_only_metrics_the_server_exposes() {
+    let app = spawn_app().await;
+    app.admin_token().await;
+    let (s, text) = scrape(&app).await;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/grafana-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(dashboard["__inputs"][0]["name"], "DS_PROMETHEUS");
+    let mut queried = HashSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(i) = rest.find("skjold_") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[i + name.len()..];
+                queried.insert(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 10, "{queried:?}");
+    for name in &queried {
+        // Histograms are parsed into one metric; their `_bucket` lines are in the text.
+        let exposed = s.samples.iter().any(|x| &x.metric == name)
+            || text.lines().any(|l| l.starts_with(name.as_str()));
+        assert!(
+            exposed,
+            "the dashboard queries {name}, which the server does not expose"
+        );
+    }
+}
