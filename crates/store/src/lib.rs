@@ -9,7 +9,7 @@ mod api_tokens;
 mod audit;
 mod backend;
 mod backup_log;
-mod capacity;
+pub mod capacity;
 mod catalog;
 mod commit;
 pub mod dump;

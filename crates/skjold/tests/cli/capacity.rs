@@ -125,6 +125,23 @@ fn samples_on_demand_then_a_forecast_that_warns_under_thirty_days() {
     let steady = subject("database:tenant:steady");
     assert_eq!(steady["windows"][0]["forecast"]["growth_per_day"], 0.0);
     assert!(steady["windows"][0]["forecast"]["days_until_full"].is_null());
+    // `skjold doctor` says the same, as a warning (this sandbox has other findings: no
+    // server ever started, so backups are off and the status is 1; only stdout matters here).
+    let doctor = sandbox.run(&["doctor", "--json"]);
+    let findings: Vec<Value> = serde_json::from_str(&doctor.stdout).unwrap();
+    let capacity: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["check"] == "capacity.forecast")
+        .collect();
+    assert_eq!(capacity.len(), 1, "{findings:#?}");
+    assert_eq!(capacity[0]["severity"], "warning");
+    assert!(
+        capacity[0]["finding"]
+            .as_str()
+            .unwrap()
+            .starts_with("disk:volume runs out in 10 days"),
+        "{capacity:?}"
+    );
     // Sampled once: no trend claimed.
     assert_eq!(
         subject("database:catalog")["windows"][0]["forecast"]["kind"],
