@@ -1,7 +1,8 @@
 //! The installation's state as gauges, read when Prometheus scrapes. The cheap ones (open
-//! pools, the audit backlog) are read at every scrape; the ones that cost queries or
-//! listings (tenants, database sizes, the backups' state) at most every [`REFRESH`], so a
-//! scrape every few seconds does not turn into load.
+//! pools, the audit backlog) are read at every scrape; the ones that cost queries (tenants,
+//! database sizes) at most every [`REFRESH`], and the backups' state — which lists every
+//! destination and each tenant's snapshots and segments, requests that cost money on S3 —
+//! at most every [`BACKUP_REFRESH`]; so a scrape every few seconds does not turn into load.
 //!
 //! The document archive and the malware scanner do not exist yet: their gauges say that
 //! none is configured (`skjold_document_stores_configured 0`, `skjold_scanner_configured
@@ -19,6 +20,10 @@ use std::time::{Duration, Instant};
 /// How long the expensive gauges are reused. Measured on the monotonic clock: this bounds
 /// the cost of scraping, it is no rule about the data.
 pub const REFRESH: Duration = Duration::from_secs(30);
+
+/// How long the backup gauges are reused: snapshots are daily and shipping lag worth an
+/// alert is minutes, so five minutes is fresh enough.
+pub const BACKUP_REFRESH: Duration = Duration::from_secs(300);
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
@@ -54,6 +59,11 @@ pub(crate) struct StateGauges {
     /// When the expensive gauges were last read; held across the reading so that
     /// concurrent scrapes do the work once.
     refreshed: tokio::sync::Mutex<Option<Instant>>,
+    /// The same for the backup gauges.
+    backups_refreshed: tokio::sync::Mutex<Option<Instant>>,
+    /// The failures of the last refresh of each kind (catalog, backups), summed in
+    /// `skjold_metrics_refresh_errors`.
+    errors: std::sync::Mutex<(i64, i64)>,
 }
 
 impl StateGauges {
@@ -72,6 +82,8 @@ impl StateGauges {
             scanner_configured: Gauge::default(),
             refresh_errors: Gauge::default(),
             refreshed: tokio::sync::Mutex::new(None),
+            backups_refreshed: tokio::sync::Mutex::new(None),
+            errors: std::sync::Mutex::new((0, 0)),
         };
         r.register("tenants", "Tenants, by status", g.tenants.clone());
         r.register(
@@ -141,18 +153,32 @@ impl StateGauges {
         self.document_stores_configured.set(0);
         self.scanner_configured.set(0);
 
-        let mut refreshed = self.refreshed.lock().await;
-        if refreshed.is_some_and(|at| at.elapsed() < REFRESH) {
-            return;
+        {
+            let mut refreshed = self.refreshed.lock().await;
+            if refreshed.is_none_or(|at| at.elapsed() >= REFRESH) {
+                let failed = match self.refresh_catalog(state).await {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "metrics: reading the tenants and database sizes failed");
+                        1
+                    }
+                };
+                self.set_errors(|e| e.0 = failed);
+                *refreshed = Some(Instant::now());
+            }
         }
-        let mut errors = 0;
-        if let Err(e) = self.refresh_catalog(state).await {
-            tracing::warn!(error = %e, "metrics: reading the tenants and database sizes failed");
-            errors += 1;
+        let mut refreshed = self.backups_refreshed.lock().await;
+        if refreshed.is_none_or(|at| at.elapsed() >= BACKUP_REFRESH) {
+            let failed = self.refresh_backups(state).await;
+            self.set_errors(|e| e.1 = failed);
+            *refreshed = Some(Instant::now());
         }
-        errors += self.refresh_backups(state).await;
-        self.refresh_errors.set(errors);
-        *refreshed = Some(Instant::now());
+    }
+
+    fn set_errors(&self, f: impl FnOnce(&mut (i64, i64))) {
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut errors);
+        self.refresh_errors.set(errors.0 + errors.1);
     }
 
     async fn refresh_catalog(&self, state: &AppState) -> Result<(), skjold_store::StoreError> {
