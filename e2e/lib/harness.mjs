@@ -66,7 +66,7 @@ export async function startServer({ env = {} } = {}) {
   const child = spawn(
     serverBinary(),
     ['serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--redirect-listen', 'off'],
-    { env: { ...process.env, SKJOLD_LOG: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, SKJOLD_LOG: 'warn', SKJOLD_METRICS_LISTEN: 'off', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
   let stderr = '';

@@ -295,6 +295,15 @@ impl AuditTrail {
         wait.await.map_err(|_| AuditError::Stopped)
     }
 
+    /// Records written to their day files that wait for the copier to take them into their
+    /// databases (the audit backlog: it grows while a database is slow or down).
+    pub fn backlog(&self) -> usize {
+        lock(&self.inner.shared.chains)
+            .values()
+            .map(|chain| lock(&chain.pending).records)
+            .sum()
+    }
+
     /// The chain, made on first use.
     fn chain(&self, name: &str) -> Arc<Chain> {
         let mut chains = lock(&self.inner.shared.chains);

@@ -832,6 +832,8 @@ async fn start_server(
         .env("SKJOLD_DATA_DIR", data_dir)
         .env("SKJOLD_LISTEN", format!("127.0.0.1:{port}"))
         .env("SKJOLD_REDIRECT_LISTEN", "off")
+        // Not scraped here; and a second benchmark on the machine would find 9464 taken.
+        .env("SKJOLD_METRICS_LISTEN", "off")
         .env("SKJOLD_MAX_OPEN_TENANTS", MAX_OPEN_TENANTS.to_string())
         .env("SKJOLD_LOG", "warn")
         // wrk sends tens of thousands of unauthenticated /healthz requests a second: the

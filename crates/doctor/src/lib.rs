@@ -13,6 +13,7 @@
 mod advisories;
 mod audit;
 mod backups;
+mod capacity;
 mod clock;
 mod disk;
 mod scanner;
@@ -107,6 +108,7 @@ pub async fn examine(inst: &Installation<'_>) -> Vec<Finding> {
     out.extend(tls::check(inst));
     out.extend(backups::check(inst).await);
     out.extend(disk::check(inst));
+    out.extend(capacity::check(inst).await);
     out.extend(audit::check(inst).await);
     out.push(scanner::check());
     out.extend(advisories::check(inst.advisory_db));

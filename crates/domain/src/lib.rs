@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod audit_kind;
+pub mod capacity;
 pub mod clock;
 pub mod crm;
 pub mod field;

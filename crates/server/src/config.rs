@@ -14,6 +14,7 @@ const ENV_KEYS: &[&str] = &[
     "data_dir",
     "listen",
     "redirect_listen",
+    "metrics_listen",
     "tls_cert",
     "tls_key",
     "database_url",
@@ -41,6 +42,7 @@ struct RawConfig {
     data_dir: PathBuf,
     listen: String,
     redirect_listen: String,
+    metrics_listen: String,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     database_url: Option<String>,
@@ -69,6 +71,9 @@ impl Default for RawConfig {
             data_dir: PathBuf::from("./skjold-data"),
             listen: "127.0.0.1:8443".into(),
             redirect_listen: "127.0.0.1:8080".into(),
+            // Loopback: the metrics are unauthenticated (a Prometheus on this machine, or a
+            // tunnel, reads them).
+            metrics_listen: "127.0.0.1:9464".into(),
             tls_cert: None,
             tls_key: None,
             database_url: None,
@@ -119,6 +124,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `None` when set to `off`.
     pub redirect_listen: Option<SocketAddr>,
+    /// The plain-HTTP listener of `GET /metrics` (Prometheus); `None` when set to `off`.
+    /// Unauthenticated: loopback by default, warned about at start otherwise.
+    pub metrics_listen: Option<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub database_url: Option<SecretString>,
@@ -162,6 +170,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
             .field("redirect_listen", &self.redirect_listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("database_url", &self.database_url.as_ref().map(|_| "***"))
@@ -283,6 +292,24 @@ impl Config {
         };
         if redirect_listen == Some(listen) {
             return Err(invalid("redirect_listen", "must differ from listen"));
+        }
+        let metrics_listen: Option<SocketAddr> = match raw.metrics_listen.trim() {
+            "off" | "" => None,
+            other => Some(other.parse().map_err(|_| {
+                invalid(
+                    "metrics_listen",
+                    format!("'{other}' is not an address like 127.0.0.1:9464 (or 'off')"),
+                )
+            })?),
+        };
+        // Port 0 (tests) asks for any free port, so it cannot clash.
+        if let Some(m) = metrics_listen.filter(|m| m.port() != 0) {
+            if m == listen || Some(m) == redirect_listen {
+                return Err(invalid(
+                    "metrics_listen",
+                    "must differ from listen and redirect_listen",
+                ));
+            }
         }
         match (&raw.tls_cert, &raw.tls_key) {
             (Some(_), None) | (None, Some(_)) => {
@@ -461,6 +488,7 @@ impl Config {
             data_dir: raw.data_dir,
             listen,
             redirect_listen,
+            metrics_listen,
             tls_cert: raw.tls_cert,
             tls_key: raw.tls_key,
             database_url,
@@ -513,6 +541,7 @@ mod tests {
         let c = check(|_| {}).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8443");
         assert_eq!(c.redirect_listen.unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(c.metrics_listen.unwrap().to_string(), "127.0.0.1:9464");
         assert!(c.database_url.is_none());
     }
 
@@ -548,6 +577,18 @@ mod tests {
             .unwrap()
             .redirect_listen
             .is_none());
+        assert!(check(|r| r.metrics_listen = "off".into())
+            .unwrap()
+            .metrics_listen
+            .is_none());
+        let e = check(|r| r.metrics_listen = "9464".into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("metrics_listen:"), "{e}");
+        let e = check(|r| r.metrics_listen = "127.0.0.1:8443".into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("metrics_listen:"), "{e}");
     }
 
     #[test]

@@ -134,6 +134,7 @@ pub async fn count_miss(
     via: &str,
 ) -> Result<(), ApiError> {
     if let AfterFailure::BanStarted(until) = state.ip_guard.record_failure(ip, state.clock.now()) {
+        state.metrics.lockout(crate::metrics::LockoutScope::Address);
         crate::audit::Event::new(
             state,
             AuditKind::AuthAddressBanned,

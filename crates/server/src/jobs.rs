@@ -10,7 +10,10 @@
 //! the installation's chain and the tenant's) and `audit.retention` (daily: closed days past
 //! `audit_retention_days` leave the chain behind an anchor), and `sessions.cleanup` (daily:
 //! each tenant's sessions that ended by its timeouts but were never presented again, and
-//! its failed sign-in records untouched for a day and not locked).
+//! its failed sign-in records untouched for a day and not locked), and `capacity.sample`
+//! (daily: the sizes of the disk, each database, the audit logs and the backups, kept for
+//! `skjold capacity`'s forecast; a space that runs out within 30 days at its trend is
+//! warned about in the log).
 //! Status page jobs: `status.probe` (every 30 s: each component probed, its state and the
 //! day's uptime tally written to the catalog) and `status.prune` (daily: tallies older than
 //! the 90-day history go).
@@ -82,6 +85,12 @@ impl Scheduler {
                     every: Duration::days(1),
                     next_due: None,
                     run: |s| Box::pin(status_prune(s)),
+                },
+                Job {
+                    name: "capacity.sample",
+                    every: Duration::days(1),
+                    next_due: None,
+                    run: |s| Box::pin(capacity_sample(s)),
                 },
             ],
         }
@@ -318,6 +327,35 @@ pub async fn audit_retention(state: AppState) -> Result<serde_json::Value, Strin
 /// presented after its end, and one never presented again would keep its user's address
 /// and browser for good), and the failed sign-in records of names untouched for a day and
 /// not locked (probing random usernames would otherwise grow that table for good).
+/// Takes the day's capacity samples, and warns of a space that runs out within 30 days.
+pub async fn capacity_sample(state: AppState) -> Result<serde_json::Value, String> {
+    let now = state.clock.now();
+    let samples = crate::capacity::sample(
+        &state.tenants,
+        &state.config.data_dir,
+        &state.config.backup.destinations,
+        now,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let report = crate::capacity::report(state.tenants.catalog(), now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut warnings = 0;
+    for subject in &report {
+        if let Some(days) = subject.warning_days() {
+            warnings += 1;
+            tracing::warn!(
+                subject = %subject.subject,
+                days = days.floor(),
+                "SPACE RUNS OUT SOON: at its trend {} is full in under 30 days (skjold capacity)",
+                subject.subject
+            );
+        }
+    }
+    Ok(serde_json::json!({ "samples": samples.len(), "warnings": warnings }))
+}
+
 pub async fn sessions_cleanup(state: AppState) -> Result<serde_json::Value, String> {
     let tenants = tenants(&state).await?;
     let mut deleted = 0;

@@ -333,6 +333,9 @@ pub async fn passkey_outcome(
     let (record, db) = (&tenant.record, &tenant.db);
     let webauthn = state.relying_party.webauthn()?;
     let Some(ceremony) = pk::take(db, &ceremony).await? else {
+        state
+            .metrics
+            .sign_in(crate::metrics::SignInMethod::Passkey, false);
         return Ok(Outcome::Failed);
     };
     let typed = ceremony.username.clone().unwrap_or_default();
@@ -342,6 +345,9 @@ pub async fn passkey_outcome(
     };
     let fail = |attempt: crate::signin::Attempt, reason: &'static str| {
         let typed = typed.clone();
+        state
+            .metrics
+            .sign_in(crate::metrics::SignInMethod::Passkey, false);
         async move {
             crate::signin::failed_factor(state, record, db, attempt, &typed, reason, ip, via).await
         }
@@ -443,6 +449,9 @@ pub async fn passkey_outcome(
         return Ok(Outcome::Suspended);
     }
     attempt.succeeded(state, db).await?;
+    state
+        .metrics
+        .sign_in(crate::metrics::SignInMethod::Passkey, true);
     crate::signin::clear_failures(db, &user.username).await?;
     let factors = crate::two_factor::factors_of(db, &user.id).await?;
     crate::signin::succeeded(db, user, factors, state.clock.now()).await

@@ -20,6 +20,7 @@
 
 use crate::audit::Event;
 use crate::ipguard::{AfterFailure, Verdict};
+use crate::metrics::{LockoutScope, SignInMethod};
 use crate::{ApiError, AppState};
 use skjold_domain::audit::AuditKind;
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
@@ -136,6 +137,7 @@ pub async fn check_password(
         failed_event(reason, serde_json::Value::Null)
             .record(state, chain)
             .await?;
+        state.metrics.sign_in(SignInMethod::Password, false);
         return attempt.failed(state, record, db, user.is_some(), via).await;
     }
     let Some(user) = user else {
@@ -159,6 +161,7 @@ pub async fn check_password(
     //    code is not a failure (the password was right), a wrong or replayed one is.
     let totp = db.totp_factor(&user.id).await?.filter(|f| f.confirmed);
     let factors = crate::two_factor::factors_of(db, &user.id).await?;
+    let mut method = SignInMethod::Password;
     if factors.any() {
         let code = second_factor.map(str::trim).filter(|c| !c.is_empty());
         let Some(code) = code else {
@@ -177,6 +180,7 @@ pub async fn check_password(
         };
         match verified {
             Some("recovery_code") => {
+                method = SignInMethod::RecoveryCode;
                 Event::new(
                     state,
                     AuditKind::AuthRecoveryCodeUsed,
@@ -187,16 +191,18 @@ pub async fn check_password(
                 .record(state, chain)
                 .await?;
             }
-            Some(_) => {}
+            Some(_) => method = SignInMethod::Totp,
             None => {
                 failed_event("wrong_second_factor", serde_json::Value::Null)
                     .record(state, chain)
                     .await?;
+                state.metrics.sign_in(SignInMethod::Totp, false);
                 return attempt.failed(state, record, db, true, via).await;
             }
         }
     }
     attempt.succeeded(state, db).await?;
+    state.metrics.sign_in(method, true);
     succeeded(db, user, factors, now).await
 }
 
@@ -566,6 +572,7 @@ async fn locked_now_event(
     ip: IpAddr,
     via: &'static str,
 ) -> Result<(), ApiError> {
+    state.metrics.lockout(LockoutScope::Account);
     Event::new(
         state,
         AuditKind::AuthAccountLocked,
@@ -608,6 +615,7 @@ async fn failure(
         .await?
     };
     if let AfterFailure::BanStarted(until) = state.ip_guard.settle_failure(ip, now) {
+        state.metrics.lockout(LockoutScope::Address);
         Event::new(
             state,
             AuditKind::AuthAddressBanned,

@@ -84,6 +84,8 @@ pub struct Application {
     state: AppState,
     https: TcpListener,
     redirect: Option<TcpListener>,
+    /// `GET /metrics` in plain HTTP (`metrics_listen`).
+    metrics: Option<TcpListener>,
     tls: Arc<rustls::ServerConfig>,
     demo: Option<DemoCredentials>,
     backup_key_notice: Option<BackupKeyNotice>,
@@ -134,6 +136,26 @@ impl Application {
                 let l = TcpListener::bind(addr)
                     .with_context(|| format!("listening on {addr} (redirect_listen)"))?;
                 l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
+        // Taken at start like the others: a port already in use fails the start with the
+        // setting's name, rather than a server that runs without the metrics it was given.
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                let l = TcpListener::bind(addr).with_context(|| {
+                    format!(
+                        "listening on {addr} (metrics_listen; set it to another port, or 'off')"
+                    )
+                })?;
+                l.set_nonblocking(true)?;
+                if !addr.ip().is_loopback() {
+                    tracing::warn!(
+                        %addr,
+                        "THE METRICS ARE UNAUTHENTICATED: metrics_listen is not a loopback address, so anyone who reaches it reads the server's metrics; let a firewall admit only the Prometheus server (docs/operations.md)"
+                    );
+                }
                 Some(l)
             }
             None => None,
@@ -235,10 +257,12 @@ impl Application {
                     ban_after: config.signin_ip_ban_after,
                     ban_minutes: config.signin_ip_ban_minutes,
                 })),
+                metrics: Arc::new(crate::metrics::Metrics::new()),
                 config: Arc::new(config),
             },
             https,
             redirect,
+            metrics,
             tls,
             demo,
             backup_key_notice,
@@ -251,6 +275,11 @@ impl Application {
 
     pub fn redirect_addr(&self) -> Option<SocketAddr> {
         self.redirect.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where `GET /metrics` is served; `None` when `metrics_listen` is off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The demo administrator's one-time credentials, if this start created them.
@@ -309,6 +338,13 @@ impl Application {
             tokio::spawn(server)
         });
 
+        let metrics_task = self.metrics.map(|listener| {
+            let server = axum_server::from_tcp(listener)
+                .handle(handle.clone())
+                .serve(crate::metrics::listener::router(self.state.clone()).into_make_service());
+            tokio::spawn(server)
+        });
+
         let jobs = crate::jobs::Scheduler::for_state(&self.state).spawn(self.state.clone());
         let summaries = crate::audit::spawn_summary_writer(self.state.clone());
         let shipping = self.state.backups.clone().map(|b| b.spawn_shipping());
@@ -330,6 +366,9 @@ impl Application {
         // Let the audit trail finish its database copies before the pools close.
         let _ = self.state.audit.flush().await;
         if let Some(task) = redirect_task {
+            let _ = task.await;
+        }
+        if let Some(task) = metrics_task {
             let _ = task.await;
         }
         self.state.tenants.close_all().await;
@@ -379,6 +418,11 @@ pub fn app_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::drain_refused_body))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_id))
+        // Outermost: every request is counted and timed, whichever layer answered it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::http::layer,
+        ))
         .with_state(state)
 }
 

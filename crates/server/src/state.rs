@@ -26,6 +26,8 @@ pub struct AppState {
     pub notices: Arc<crate::notice_board::NoticeBoard>,
     /// The status page's view, read at most once at a time.
     pub status_view: Arc<crate::fresh::Fresh<skjold_app::status_view::StatusView>>,
+    /// Counters and gauges for the metrics listener (`metrics_listen`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub use skjold_domain::SessionSettings;

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub base: String,
     pub https_addr: SocketAddr,
     pub redirect_addr: Option<SocketAddr>,
+    /// The plain-HTTP metrics listener (a free port); `None` when a test turned it off.
+    pub metrics_addr: Option<SocketAddr>,
     pub client: Client,
     pub clock: TestClock,
     /// The demo tenant's administrator password.
@@ -49,6 +51,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::defaults_in(data_dir.path()).expect("default configuration");
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.redirect_listen = Some("127.0.0.1:0".parse().unwrap());
+    // Tests run side by side: never the default port.
+    config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     let pg = match std::env::var(PG_ENV) {
         Ok(server) => {
             let name = format!("skt_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -73,6 +77,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .expect("a first start creates the demo tenant");
     let https_addr = app.https_addr();
     let redirect_addr = app.redirect_addr();
+    let metrics_addr = app.metrics_addr();
     let state = app.state().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run(async move {
@@ -95,6 +100,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         base: format!("https://{https_addr}"),
         https_addr,
         redirect_addr,
+        metrics_addr,
         client,
         clock,
         admin_password: demo.password,

@@ -1,6 +1,7 @@
 mod access;
 mod audit;
 mod backup;
+mod capacity;
 mod doctor;
 mod invites;
 mod operations;
@@ -93,6 +94,9 @@ enum Command {
     /// The operators' own credentials: tokens for the operator API.
     #[command(subcommand)]
     Operator(operations::OperatorCommand),
+    /// Growth per day of the disk, each database, the audit logs and the backups, and when
+    /// each space runs out at that trend.
+    Capacity(capacity::CapacityArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -178,6 +182,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             doctor::doctor(config, args).await
+        }
+        Command::Capacity(args) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            capacity::capacity(config, args).await
         }
     }
 }

@@ -49,7 +49,7 @@ pub(super) async fn serve(config: Config) -> anyhow::Result<()> {
     let clock: SharedClock = Arc::new(SystemClock);
     let mut app = Application::build(config, clock).await?;
     let base = app.base_url();
-    tracing::info!(https = %app.https_addr(), redirect = ?app.redirect_addr(), "listening");
+    tracing::info!(https = %app.https_addr(), redirect = ?app.redirect_addr(), metrics = ?app.metrics_addr(), "listening");
     // Standard output may be a pipe its reader has already closed (a supervisor that read
     // what it wanted): a failed write there must never stop the server, so errors are
     // logged (without the password) instead of panicking as `println!` would.

@@ -318,7 +318,10 @@ impl Server {
                 "--redirect-listen",
                 &redirect_arg,
             ]);
-            cmd.envs(env.iter().copied())
+            // Any free port: the default 9464 would be taken by the first of the servers
+            // that tests start side by side.
+            cmd.env("SKJOLD_METRICS_LISTEN", "127.0.0.1:0")
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());

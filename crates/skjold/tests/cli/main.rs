@@ -11,6 +11,7 @@
 mod audit;
 mod backups_default;
 mod beside_server;
+mod capacity;
 mod common;
 mod config;
 mod doctor;

@@ -3,8 +3,8 @@
 
 use crate::common::Sandbox;
 use chrono::{Duration, SecondsFormat};
-use skjold_domain::Clock;
 use serde_json::Value;
+use skjold_domain::Clock;
 
 /// `hours` from now by the clock the command line runs on (the system's).
 fn ahead(hours: i64) -> String {

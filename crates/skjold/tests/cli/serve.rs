@@ -172,6 +172,55 @@ fn serve_fails_when_its_port_is_taken() {
     assert_eq!(server.stop().code(), Some(0));
 }
 
+#[test]
+fn serve_answers_prometheus_on_metrics_listen() {
+    let sandbox = Sandbox::new();
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Server::start_with(&sandbox, false, &[("SKJOLD_METRICS_LISTEN", &listen)]);
+    // The /readyz requests of start_with were counted.
+    let mut curl = Command::new("curl");
+    curl.args(["--silent", "--max-time", "5", "--include"])
+        .arg(format!("http://{listen}/metrics"));
+    let out = run(curl, None);
+    assert!(out.status.success(), "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("content-type: application/openmetrics-text"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains(
+            "skjold_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.trim_end().ends_with("# EOF"), "{}", out.stdout);
+    assert_eq!(server.stop().code(), Some(0));
+}
+
+#[test]
+fn serve_fails_when_the_metrics_port_is_taken() {
+    let sandbox = Sandbox::new();
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let out = sandbox.run_env(
+        &["serve", "--listen", &listen, "--redirect-listen", "off"],
+        &[("SKJOLD_METRICS_LISTEN", &addr)],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:#?}");
+    assert_no_crash(&out.stderr);
+    let error = without_log_lines(&out.stderr);
+    assert_eq!(error.lines().count(), 1, "{out:#?}");
+    assert!(
+        error.starts_with(&format!("error: listening on {addr} (metrics_listen; ")),
+        "{out:#?}"
+    );
+    drop(taken);
+}
+
 /// SIGTERM as soon as the server says it is serving: it should still shut down
 /// gracefully. The handlers are installed only inside `Application::run`, after the
 /// credentials or the "serving" line are printed, so an early SIGTERM kills the process.

@@ -593,7 +593,8 @@ async fn the_daily_verify_job_raises_an_event_on_damage() {
             "audit.verify",
             "sessions.cleanup",
             "status.probe",
-            "status.prune"
+            "status.prune",
+            "capacity.sample"
         ]
     );
     let system = app.state.tenants.catalog().audit();
@@ -621,7 +622,8 @@ async fn the_daily_verify_job_raises_an_event_on_damage() {
             "audit.verify",
             "sessions.cleanup",
             "status.probe",
-            "status.prune"
+            "status.prune",
+            "capacity.sample"
         ]
     );
     app.state.audit.flush().await.unwrap();

@@ -4,6 +4,7 @@
 mod audit;
 mod audit_flood;
 mod backup;
+mod capacity;
 mod conformance;
 mod cross_tenant;
 mod escalation;
@@ -11,6 +12,7 @@ mod export;
 mod health;
 mod invites;
 mod lockout;
+mod metrics;
 mod openapi;
 mod passkeys;
 mod password_policy;
