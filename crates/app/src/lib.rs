@@ -28,6 +28,7 @@
 //! | [`step_up`] | the recent password or second-factor check that sensitive actions need |
 //! | [`operator`] | who acts for the installation, and an operator's event inside the change's transaction |
 //! | [`operations`] | the operators' actions: maintenance, incidents, status overrides, operator API tokens |
+//! | [`subscriptions`] | e-mail and webhook subscriptions to the status page's announcements |
 //! | [`status_view`] | what the status page, the sign-in screen and the in-app banner show |
 
 pub mod access;
@@ -46,6 +47,7 @@ pub mod roles;
 pub mod settings;
 pub mod status_view;
 pub mod step_up;
+pub mod subscriptions;
 pub mod teams;
 pub mod tokens;
 pub mod two_factor;

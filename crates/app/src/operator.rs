@@ -50,7 +50,8 @@ pub struct OperatorEvents {
     clock: SharedClock,
     chains: Vec<String>,
     kind: AuditKind,
-    username: String,
+    /// Who acted; `None` for someone not signed in (an unsubscribe link).
+    username: Option<String>,
     detail: serde_json::Value,
 }
 
@@ -68,7 +69,7 @@ impl OperatorEvents {
             clock: catalog.clock().clone(),
             chains: chains.iter().map(|c| c.to_string()).collect(),
             kind,
-            username: "operator".into(),
+            username: Some("operator".into()),
             detail,
         }
     }
@@ -91,8 +92,14 @@ impl OperatorEvents {
             kind,
             detail,
         );
-        events.username = operator.name.clone();
+        events.username = Some(operator.name.clone());
         events
+    }
+
+    /// The event names no actor (someone who is not signed in did it).
+    pub fn as_nobody(mut self) -> Self {
+        self.username = None;
+        self
     }
 }
 
@@ -103,7 +110,7 @@ impl BeforeCommit for OperatorEvents {
                 let draft = Draft {
                     at: format_timestamp(self.clock.now()),
                     kind: self.kind.into(),
-                    username: Some(self.username.clone()),
+                    username: self.username.clone(),
                     detail: Some(self.detail.clone()),
                     ..Draft::default()
                 };

@@ -296,6 +296,13 @@ audit_kinds! {
     /// An operator set or cleared a component's state on the status page.
     StatusOverridden = "ops.status.overridden", Notice,
         "`{component, state, reason, via}` (`state` null when cleared)";
+    /// A tenant's administrator or an operator subscribed an address or a webhook to the
+    /// status page's announcements.
+    StatusSubscribed = "status.subscribed", Notice,
+        "`{id, kind, target, via}` (a webhook's URL without its query)";
+    /// A subscription to the status page's announcements was removed.
+    StatusUnsubscribed = "status.unsubscribed", Notice,
+        "`{id, kind, target, via}` (`via: \"link\"` for the unsubscribe link)";
     /// An operator API token was made.
     OperatorTokenCreated = "ops.token.created", Warning,
         "`{id, name, via}`";

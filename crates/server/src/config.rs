@@ -63,6 +63,10 @@ struct RawConfig {
     audit_min_free_percent: u8,
     /// The `[backup]` table (see skjold_backup::BackupSettings).
     backup: skjold_backup::BackupSettings,
+    /// The `[smtp]` table: the relay e-mail goes through.
+    smtp: crate::notify::SmtpSettings,
+    /// The `[webhooks]` table: where webhooks may go.
+    webhooks: crate::notify::WebhookSettings,
 }
 
 impl Default for RawConfig {
@@ -98,6 +102,8 @@ impl Default for RawConfig {
             audit_min_free_mb: 1024,
             audit_min_free_percent: 2,
             backup: skjold_backup::BackupSettings::default(),
+            smtp: Default::default(),
+            webhooks: Default::default(),
         }
     }
 }
@@ -162,6 +168,8 @@ pub struct Config {
     /// Backups: destinations, the operator's public keys, schedule. Off (with a loud
     /// warning) while no public key is configured.
     pub backup: skjold_backup::BackupConfig,
+    /// E-mail (`[smtp]`) and webhooks (`[webhooks]`) for notifications.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -178,6 +186,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("backup", &self.backup)
+            .field("notify", &self.notify)
             .finish_non_exhaustive()
     }
 }
@@ -483,8 +492,11 @@ impl Config {
             .backup
             .check(&raw.data_dir)
             .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let notify = crate::notify::NotifyConfig::check(&raw.smtp, &raw.webhooks)
+            .map_err(|(key, message)| invalid(key, message))?;
         Ok(Config {
             backup,
+            notify,
             data_dir: raw.data_dir,
             listen,
             redirect_listen,

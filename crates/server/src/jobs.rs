@@ -15,8 +15,9 @@
 //! `skjold capacity`'s forecast; a space that runs out within 30 days at its trend is
 //! warned about in the log).
 //! Status page jobs: `status.probe` (every 30 s: each component probed, its state and the
-//! day's uptime tally written to the catalog) and `status.prune` (daily: tallies older than
-//! the 90-day history go).
+//! day's uptime tally written to the catalog), `status.notify` (every minute: announcements,
+//! reminders and incident updates to the subscribers, see `notify::status`) and
+//! `status.prune` (daily: tallies older than the 90-day history go).
 //! In a scale-out installation each node runs its own scheduler for now; a lease so that a
 //! job runs on one node at a time is still to come.
 
@@ -29,7 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// Jobs whose success is logged at debug level only.
-const QUIET: &[&str] = &["status.probe"];
+const QUIET: &[&str] = &["status.probe", "status.notify"];
 
 type JobFn =
     fn(AppState) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, String>> + Send>>;
@@ -79,6 +80,12 @@ impl Scheduler {
                     every: Duration::seconds(30),
                     next_due: None,
                     run: |s| Box::pin(status_probe(s)),
+                },
+                Job {
+                    name: "status.notify",
+                    every: Duration::minutes(1),
+                    next_due: None,
+                    run: |s| Box::pin(status_notify(s)),
                 },
                 Job {
                     name: "status.prune",
@@ -481,6 +488,10 @@ async fn status_probe(state: AppState) -> Result<serde_json::Value, String> {
         .iter()
         .map(|p| (p.component.as_str(), p.state.as_str()))
         .collect::<std::collections::BTreeMap<_, _>>()))
+}
+
+async fn status_notify(state: AppState) -> Result<serde_json::Value, String> {
+    crate::notify::status::run(&state).await
 }
 
 async fn status_prune(state: AppState) -> Result<serde_json::Value, String> {

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod metrics;
 mod middleware;
 pub mod notice_board;
+pub mod notify;
 pub mod ops_api;
 pub mod passkey_flows;
 pub mod passkeys;

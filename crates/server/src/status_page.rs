@@ -21,6 +21,89 @@ pub fn router() -> Router<AppState> {
         .route("/status", get(html))
         .route("/status.json", get(json))
         .route("/status.atom", get(atom))
+        .route(
+            "/status/unsubscribe/{token}",
+            get(unsubscribe_form).post(unsubscribe),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "status_unsubscribe.html")]
+struct UnsubscribePage {
+    asset_v: &'static str,
+    token: String,
+    target: String,
+    done: bool,
+    error: Option<&'static str>,
+}
+
+const BAD_LINK: &str =
+    "This link is not valid (any more): the subscription may have ended already.";
+
+fn page(p: UnsubscribePage) -> Result<Response, ApiError> {
+    let status = if p.error.is_some() {
+        axum::http::StatusCode::NOT_FOUND
+    } else {
+        axum::http::StatusCode::OK
+    };
+    let body = p.render().map_err(|e| {
+        tracing::error!(error = %e, "rendering the unsubscribe page failed");
+        ApiError::Unavailable
+    })?;
+    Ok(uncached(
+        (status, body).into_response(),
+        "text/html; charset=utf-8",
+    ))
+}
+
+/// The link in every notification: a page that asks first (mail scanners follow links; only
+/// the button's POST unsubscribes).
+async fn unsubscribe_form(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let found = if token.len() <= 100 {
+        state
+            .tenants
+            .catalog()
+            .subscription_by_unsubscribe_token(&token)
+            .await?
+    } else {
+        None
+    };
+    page(UnsubscribePage {
+        asset_v: assets::version(),
+        target: found.as_ref().map(|s| s.target.clone()).unwrap_or_default(),
+        error: found.is_none().then_some(BAD_LINK),
+        token,
+        done: false,
+    })
+}
+
+async fn unsubscribe(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let ops = skjold_app::operator::OpsCtx {
+        catalog: state.tenants.catalog(),
+        audit: &state.audit,
+    };
+    let ended = if token.len() <= 100 {
+        match skjold_app::subscriptions::unsubscribe_by_link(&ops, &token).await {
+            Ok(s) => Some(s),
+            Err(skjold_app::AppError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    page(UnsubscribePage {
+        asset_v: assets::version(),
+        target: ended.as_ref().map(|s| s.target.clone()).unwrap_or_default(),
+        done: ended.is_some(),
+        error: ended.is_none().then_some(BAD_LINK),
+        token,
+    })
 }
 
 async fn view(state: &AppState) -> Result<StatusView, ApiError> {

@@ -14,6 +14,7 @@ mod roles;
 pub(crate) mod session;
 pub mod sessions;
 mod settings;
+mod status_subscriptions;
 mod teams;
 pub mod tokens;
 mod totp;
@@ -52,6 +53,7 @@ pub use records::{DeleteParams, ListParams};
         (name = "sales", description = "Sales opportunities"),
         (name = "audit", description = "The tenant's audit trail (needs audit.read)"),
         (name = "backup", description = "The tenant's backups (needs backup.restore)"),
+        (name = "status", description = "Subscriptions to the status page's maintenance and incident announcements (needs settings.manage)"),
     )
 )]
 struct ApiDoc;
@@ -206,7 +208,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(passkeys::router())
         .merge(records::router())
         .merge(audit::router())
-        .merge(backup::router());
+        .merge(backup::router())
+        .merge(status_subscriptions::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/{tenant}/api/v1", tenant_api)

@@ -220,6 +220,35 @@ async fn page<R: Requirement>(
     msg: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, UiError> {
+    page_with(
+        state,
+        auth,
+        typed,
+        errs,
+        msg,
+        status,
+        SubscriptionOutcome::default(),
+    )
+    .await
+}
+
+/// What the status notifications form just did: a refusal to show beside it, or a new
+/// webhook's signing secret (shown this once).
+#[derive(Default)]
+struct SubscriptionOutcome {
+    error: Option<String>,
+    new_secret: Option<(String, String)>,
+}
+
+async fn page_with<R: Requirement>(
+    state: &AppState,
+    auth: &UiAuth<R>,
+    typed: Option<&FormData>,
+    errs: &FieldErrors,
+    msg: Option<&str>,
+    status: StatusCode,
+    outcome: SubscriptionOutcome,
+) -> Result<Response, UiError> {
     let policy = crate::password::policy(auth.db()).await?;
     let (fields, lockout_fields) = policy_fields(&policy, typed, errs);
     let mut locks = Vec::new();
@@ -274,8 +303,108 @@ async fn page<R: Requirement>(
             default_absolute: state.config.session_absolute_hours,
             two_factor_required,
             two_factor_roles,
+            subscriptions: state
+                .tenants
+                .catalog()
+                .subscriptions(Some(auth.slug()))
+                .await?,
+            email_available: state.config.notify.smtp.is_some(),
+            subscription_error: outcome.error,
+            new_secret: outcome.new_secret,
         },
     )
+}
+
+/// Subscribes an address or a webhook to the status page's announcements.
+async fn add_subscription(
+    State(state): State<AppState>,
+    post: Post<SettingsManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let kind = match form.get("kind") {
+        Some("webhook") => skjold_app::subscriptions::Kind::Webhook,
+        _ => skjold_app::subscriptions::Kind::Email,
+    };
+    let new = skjold_app::subscriptions::NewSubscription {
+        kind,
+        target: form.text("target"),
+    };
+    let channels = skjold_app::subscriptions::Channels {
+        email: state.config.notify.smtp.is_some(),
+        allow_private_webhooks: state.config.notify.allow_private_webhooks,
+    };
+    let made = skjold_app::subscriptions::subscribe(
+        &auth.ctx(),
+        state.tenants.catalog(),
+        &auth.acting(),
+        channels,
+        new,
+    )
+    .await;
+    let (outcome, status) = match made {
+        Ok(m) => (
+            SubscriptionOutcome {
+                error: None,
+                new_secret: m.signing_secret.map(|s| (m.subscription.target.clone(), s)),
+            },
+            StatusCode::OK,
+        ),
+        Err(skjold_app::AppError::Invalid(f)) => (
+            SubscriptionOutcome {
+                error: Some(
+                    f.0.iter()
+                        .map(|e| e.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                new_secret: None,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(skjold_app::AppError::Conflict(m)) => (
+            SubscriptionOutcome {
+                error: Some(m),
+                new_secret: None,
+            },
+            StatusCode::CONFLICT,
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let msg = (outcome.error.is_none() && outcome.new_secret.is_none()).then_some("saved");
+    page_with(
+        &state,
+        &auth,
+        None,
+        &FieldErrors::new(),
+        msg,
+        status,
+        outcome,
+    )
+    .await
+}
+
+async fn remove_subscription(
+    State(state): State<AppState>,
+    post: Post<SettingsManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    match skjold_app::subscriptions::unsubscribe(
+        &auth.ctx(),
+        state.tenants.catalog(),
+        &auth.acting(),
+        &form.text("id"),
+    )
+    .await
+    {
+        // Removed meanwhile: nothing to show.
+        Ok(_) | Err(skjold_app::AppError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Redirect::to(&format!(
+        "/{}/admin/security?msg=deleted#notifications-h",
+        auth.slug()
+    ))
+    .into_response())
 }
 
 async fn show(
@@ -428,6 +557,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{tenant}/admin/security/two-factor",
             get(|| async { Redirect::to("../security") }).merge(post(save_two_factor)),
+        )
+        .route(
+            "/{tenant}/admin/security/subscriptions",
+            get(|| async { Redirect::to("../security") }).merge(post(add_subscription)),
+        )
+        .route(
+            "/{tenant}/admin/security/subscriptions/remove",
+            get(|| async { Redirect::to("../../security") }).merge(post(remove_subscription)),
         )
         .route(
             "/{tenant}/admin/security/unlock",

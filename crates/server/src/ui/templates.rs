@@ -446,6 +446,13 @@ pub struct AdminSecurityPage {
     /// … and each role's name with whether the policy names it.
     /// (role id, role name, required by the policy).
     pub two_factor_roles: Vec<(String, String, bool)>,
+    /// Subscriptions to the status page's announcements.
+    pub subscriptions: Vec<skjold_store::Subscription>,
+    /// Whether an SMTP relay is configured (e-mail subscriptions possible).
+    pub email_available: bool,
+    pub subscription_error: Option<String>,
+    /// A new webhook's URL and signing secret, shown once.
+    pub new_secret: Option<(String, String)>,
 }
 
 #[derive(Template)]

@@ -116,6 +116,21 @@ pub enum StatusCommand {
     },
     /// Hand a component back to the probes.
     Clear { component: String },
+    /// Subscribe an e-mail address or a webhook to maintenance and incident announcements.
+    Subscribe {
+        #[arg(long, conflicts_with = "webhook", required_unless_present = "webhook")]
+        email: Option<String>,
+        /// An https URL that answers 2xx to a signed JSON POST.
+        #[arg(long)]
+        webhook: Option<String>,
+    },
+    /// Every subscription (tenants' and operators').
+    Subscriptions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a subscription by id.
+    Unsubscribe { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -355,6 +370,7 @@ pub async fn incident(
 pub async fn status(
     router: &TenantRouter,
     audit: &AuditTrail,
+    channels: skjold_app::subscriptions::Channels,
     cmd: StatusCommand,
 ) -> anyhow::Result<()> {
     let ops = ctx(router, audit);
@@ -406,6 +422,57 @@ pub async fn status(
                 .await
                 .map_err(app_err)?;
             println!("{component} shows what the probes find again");
+        }
+        StatusCommand::Subscribe { email, webhook } => {
+            use skjold_app::subscriptions::{Kind, NewSubscription};
+            let new = match (email, webhook) {
+                (Some(target), _) => NewSubscription {
+                    kind: Kind::Email,
+                    target,
+                },
+                (None, Some(target)) => NewSubscription {
+                    kind: Kind::Webhook,
+                    target,
+                },
+                (None, None) => anyhow::bail!("give --email or --webhook"),
+            };
+            let made = skjold_app::subscriptions::subscribe_operator(
+                &ops,
+                &Operator::cli(),
+                channels,
+                new,
+            )
+            .await
+            .map_err(app_err)?;
+            println!(
+                "subscribed {} ({})",
+                made.subscription.target, made.subscription.id
+            );
+            if let Some(secret) = made.signing_secret {
+                println!("signing secret (shown once): {secret}");
+            }
+        }
+        StatusCommand::Subscriptions { json } => {
+            let all = router.catalog().subscriptions(None).await?;
+            if json {
+                return print_json(&all);
+            }
+            println!("{:<38} {:<8} {:<16} TARGET", "ID", "KIND", "TENANT");
+            for s in all {
+                println!(
+                    "{:<38} {:<8} {:<16} {}",
+                    s.id,
+                    s.kind,
+                    s.tenant.as_deref().unwrap_or("(operator)"),
+                    s.target
+                );
+            }
+        }
+        StatusCommand::Unsubscribe { id } => {
+            let s = skjold_app::subscriptions::unsubscribe_operator(&ops, &Operator::cli(), &id)
+                .await
+                .map_err(app_err)?;
+            println!("unsubscribed {} ({})", s.target, s.id);
         }
     }
     Ok(())

@@ -593,6 +593,7 @@ async fn the_daily_verify_job_raises_an_event_on_damage() {
             "audit.verify",
             "sessions.cleanup",
             "status.probe",
+            "status.notify",
             "status.prune",
             "capacity.sample"
         ]
@@ -622,6 +623,7 @@ async fn the_daily_verify_job_raises_an_event_on_damage() {
             "audit.verify",
             "sessions.cleanup",
             "status.probe",
+            "status.notify",
             "status.prune",
             "capacity.sample"
         ]

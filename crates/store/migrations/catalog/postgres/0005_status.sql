@@ -76,3 +76,34 @@ CREATE TABLE operator_tokens (
     last_used_at TEXT,
     revoked_at   TEXT
 );
+
+-- Who is told about maintenance and incidents: an e-mail address or a webhook, added by a
+-- tenant's administrator (tenant set) or an operator (tenant NULL). A webhook's signing
+-- secret is kept to sign each delivery, and the secret of the unsubscribe link in each message.
+CREATE TABLE status_subscriptions (
+    id               TEXT PRIMARY KEY,
+    kind             TEXT NOT NULL,        -- email, webhook
+    target           TEXT NOT NULL,        -- the address or the URL
+    signing_secret   TEXT,                 -- webhooks only
+    unsubscribe_token TEXT NOT NULL UNIQUE,
+    tenant           TEXT,
+    created_by       TEXT NOT NULL,
+    created_at       TEXT NOT NULL
+);
+CREATE INDEX status_subscriptions_by_tenant ON status_subscriptions(tenant);
+
+-- One notification to one subscriber, until delivered or given up.
+CREATE TABLE status_deliveries (
+    event_key       TEXT NOT NULL,         -- e.g. maintenance:<id>:reminder-1h
+    subscription_id TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    payload         TEXT NOT NULL,         -- JSON
+    created_at      TEXT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at TEXT COLLATE "C" NOT NULL,
+    delivered_at    TEXT,
+    given_up_at     TEXT,
+    last_error      TEXT,
+    PRIMARY KEY (event_key, subscription_id)
+);
+CREATE INDEX status_deliveries_due ON status_deliveries(next_attempt_at);
