@@ -67,4 +67,33 @@ describe('maintenance and status', () => {
     await page.context().close();
     await visitor.context().close();
   }));
+
+  test('an administrator subscribes a webhook to status notifications and removes it', step(ctx, async () => {
+    const { base, adminPassword } = ctx.server;
+    const page = await newPage(ctx.browser);
+    await signIn(page, base, 'admin', adminPassword);
+    await page.goto(`${base}/demo/admin/security`);
+    const section = page.locator('section', { has: page.getByRole('heading', { name: 'Status notifications' }) });
+    // This server has no SMTP relay: e-mail is offered but cannot be chosen.
+    assert.equal(await section.getByLabel(/E-mail address/).isDisabled(), true);
+    await section.getByLabel('Webhook (https URL)').check();
+    await section.getByLabel('Address or URL').fill('https://127.0.0.1/hook');
+    await section.getByRole('button', { name: 'Subscribe' }).click();
+    await page.getByRole('alert').filter({ hasText: 'private' }).waitFor();
+
+    await section.getByLabel('Webhook (https URL)').check();
+    await section.getByLabel('Address or URL').fill('https://hooks.example.com/skjold');
+    await section.getByRole('button', { name: 'Subscribe' }).click();
+    const shown = page.getByRole('status').filter({ hasText: 'signing secret' });
+    await shown.waitFor();
+    assert.match(await shown.innerText(), /whsec_/);
+    await page.reload();
+    assert.equal(await page.getByText(/whsec_/).count(), 0, 'the secret is shown once');
+    await section.getByText('Webhook: https://hooks.example.com/skjold').waitFor();
+    await section.getByRole('button', { name: 'Remove https://hooks.example.com/skjold' }).click();
+    await page.waitForURL(/msg=deleted/);
+    assert.equal(await page.getByText('Webhook: https://hooks.example.com/skjold').count(), 0);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  }));
 });
