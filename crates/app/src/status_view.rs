@@ -186,8 +186,7 @@ pub async fn notices(catalog: &Catalog, now: DateTime<Utc>) -> Result<Vec<Notice
             continue;
         }
         let in_progress = w.state(now) == MaintenanceState::InProgress;
-        let affected: Vec<&str> = w.components.iter().map(|c| c.label()).collect();
-        let mut text = format!("Affects: {}.", affected.join(", "));
+        let mut text = format!("Affects: {}.", w.affected());
         if let Some(reason) = &w.reason {
             text = format!("Emergency maintenance: {reason}. {text}");
         }

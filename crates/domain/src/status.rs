@@ -212,6 +212,15 @@ impl MaintenanceWindow {
         }
     }
 
+    /// The affected components as users read them: "Database, Sign-in".
+    pub fn affected(&self) -> String {
+        self.components
+            .iter()
+            .map(|c| c.label())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Shown to users now: announced, not cancelled, not over.
     pub fn is_announced(&self, now: DateTime<Utc>) -> bool {
         matches!(

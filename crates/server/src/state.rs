@@ -64,6 +64,16 @@ impl AppState {
         })
     }
 
+    /// The installation's address as users reach it, without a trailing slash: `public_url`,
+    /// else the HTTPS listener's (for links in feeds and messages).
+    pub fn public_base_url(&self) -> String {
+        self.config
+            .public_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("https://{}", self.config.listen))
+    }
+
     /// The server's default session timeouts (configuration).
     pub fn session_timeouts(&self) -> SessionTimeouts {
         SessionTimeouts {

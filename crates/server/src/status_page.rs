@@ -207,11 +207,7 @@ fn feed(view: &StatusView, base: &str) -> Feed {
             w.summary,
             w.starts_at.format("%Y-%m-%d %H:%M"),
             w.ends_at.format("%Y-%m-%d %H:%M"),
-            w.components
-                .iter()
-                .map(|c| c.label())
-                .collect::<Vec<_>>()
-                .join(", ")
+            w.affected()
         );
         if let Some(reason) = &w.reason {
             body.push_str(&format!(" Reason: {reason}."));
@@ -290,12 +286,7 @@ fn feed(view: &StatusView, base: &str) -> Feed {
 
 async fn atom(State(state): State<AppState>) -> Result<Response, ApiError> {
     let view = view(&state).await?;
-    let base = state
-        .config
-        .public_url
-        .as_ref()
-        .map(|u| u.as_str().trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("https://{}", state.config.listen));
+    let base = state.public_base_url();
     Ok(uncached(
         feed(&view, &base).to_string().into_response(),
         "application/atom+xml; charset=utf-8",

@@ -39,11 +39,7 @@ fn window_text(w: &MaintenanceWindow) -> String {
         w.summary,
         utc(w.starts_at),
         utc(w.ends_at),
-        w.components
-            .iter()
-            .map(|c| c.label())
-            .collect::<Vec<_>>()
-            .join(", ")
+        w.affected()
     );
     if let Some(reason) = &w.reason {
         text.push_str(&format!("\nEmergency maintenance: {reason}"));
@@ -181,6 +177,9 @@ async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> Result<(u64, u64),
         .map(Mailer::new)
         .transpose()
         .map_err(|e| e.to_string())?;
+    // reqwest's TLS takes the process's default crypto provider; the server's own TLS
+    // names its provider explicitly, so one may not be installed yet.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
@@ -213,15 +212,6 @@ async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> Result<(u64, u64),
     Ok((delivered, failed))
 }
 
-fn base_url(state: &AppState) -> String {
-    state
-        .config
-        .public_url
-        .as_ref()
-        .map(|u| u.as_str().trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("https://{}", state.config.listen))
-}
-
 async fn attempt(
     state: &AppState,
     mailer: Option<&Mailer>,
@@ -229,7 +219,7 @@ async fn attempt(
     d: &Delivery,
     now: DateTime<Utc>,
 ) -> Result<(), String> {
-    let base = base_url(state);
+    let base = state.public_base_url();
     let unsubscribe = format!(
         "{base}/status/unsubscribe/{}",
         d.subscription.unsubscribe_token
