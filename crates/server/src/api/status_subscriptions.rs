@@ -19,11 +19,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_subscriptions, create_subscription))
-        .routes(routes!(delete_subscription))
+        .routes(routes!(get_subscription, delete_subscription))
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct SubscriptionView {
+    #[schema(format = Uuid)]
     id: String,
     /// `email` or `webhook`.
     kind: String,
@@ -77,6 +78,7 @@ pub struct SubscriptionPath {
     /// The tenant's slug, e.g. `acme`.
     tenant: String,
     /// The subscription's id.
+    #[param(format = Uuid)]
     id: String,
 }
 
@@ -150,13 +152,41 @@ async fn create_subscription(
     ))
 }
 
+/// One subscription.
+#[utoipa::path(get, path = "/status-subscriptions/{id}", tag = "status", params(SubscriptionPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The subscription (never a webhook's secret)", body = SubscriptionView),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks settings.manage", body = crate::error::Problem),
+        (status = 404, description = "No such subscription in this tenant", body = crate::error::Problem),
+        (status = 422, description = "Malformed id", body = crate::error::Problem)))]
+async fn get_subscription(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<SettingsManage>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let id = super::parse_id(&id)?;
+    let found = subscriptions::list(
+        &auth.ctx(&state, ip),
+        state.tenants.catalog(),
+        &auth.acting(Via::Api),
+    )
+    .await?
+    .into_iter()
+    .find(|s| s.id == id)
+    .ok_or(ApiError::NotFound("no such subscription"))?;
+    Ok(Json(view(found, None)))
+}
+
 /// Remove a subscription.
 #[utoipa::path(delete, path = "/status-subscriptions/{id}", tag = "status", params(SubscriptionPath), security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks settings.manage", body = crate::error::Problem),
-        (status = 404, description = "No such subscription in this tenant", body = crate::error::Problem)))]
+        (status = 404, description = "No such subscription in this tenant", body = crate::error::Problem),
+        (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn delete_subscription(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
@@ -167,7 +197,7 @@ async fn delete_subscription(
         &auth.ctx(&state, ip),
         state.tenants.catalog(),
         &auth.acting(Via::Api),
-        &id,
+        &super::parse_id(&id)?,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -76,7 +76,14 @@ async fn seed(app: &TestApp, slug: &'static str, token: String, password: String
         )
         .await;
     assert_eq!(res.status(), 204);
+    let hook = format!("https://hooks.example.com/{tag}");
+    let subscription = post(
+        "status-subscriptions",
+        json!({"kind": "webhook", "target": hook}),
+    )
+    .await;
     let mut ids = BTreeMap::new();
+    ids.insert("status-subscriptions", subscription.clone());
     ids.insert("roles", role.clone());
     ids.insert("teams", team.clone());
     ids.insert("companies", company.clone());
@@ -101,7 +108,17 @@ async fn seed(app: &TestApp, slug: &'static str, token: String, password: String
         .await
         .unwrap();
     let session = sessions["items"][0]["id"].as_str().unwrap().to_string();
-    let secrets = vec![tag, company, person, sale, activity, user, role, team];
+    let secrets = vec![
+        tag,
+        company,
+        person,
+        sale,
+        activity,
+        user,
+        role,
+        team,
+        subscription,
+    ];
     Tenant {
         slug,
         token,
@@ -155,6 +172,9 @@ fn sample_body(template: &str, resource: &str, method: &Method, owner: &Tenant) 
         ("me", _) => json!({"display_name": "Matrix"}),
         ("session", _) => json!({"username": "admin", "password": owner.password}),
         ("backup", "POST") => json!({"at": "2026-01-01T00:00:00Z"}),
+        ("status-subscriptions", "POST") => {
+            json!({"kind": "webhook", "target": "https://hooks.example.com/matrix"})
+        }
         (other, m) => panic!("the cross-tenant matrix has no sample body for {m} {other}: add one"),
     }
 }
