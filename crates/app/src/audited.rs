@@ -10,17 +10,15 @@
 use crate::{Actor, AppError, Ctx};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use skjold_audit::AuditTrail;
+use skjold_audit::RecordOnCommit;
 use skjold_domain::audit::{AuditKind, Draft};
 use skjold_domain::clock::format_timestamp;
 use skjold_store::{BeforeCommit, StoreError, TenantDb};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// An action's audit event, waiting for the action's commit.
 pub struct Audited {
-    trail: AuditTrail,
-    chain: String,
-    draft: Mutex<Option<Draft>>,
+    pending: RecordOnCommit,
 }
 
 impl Audited {
@@ -58,19 +56,22 @@ impl Audited {
         if let Value::Object(map) = &mut detail {
             map.insert("via".into(), via.as_str().into());
         }
+        let draft = Draft {
+            at: format_timestamp(ctx.clock.now()),
+            kind: kind.into(),
+            request_id: ctx.request_id.clone(),
+            user_id,
+            username,
+            ip: ctx.ip.map(|ip| ip.to_string()),
+            detail: Some(detail),
+            ..Draft::default()
+        };
         Arc::new(Self {
-            trail: ctx.audit.clone(),
-            chain: ctx.db.slug().as_str().to_string(),
-            draft: Mutex::new(Some(Draft {
-                at: format_timestamp(ctx.clock.now()),
-                kind: kind.into(),
-                request_id: ctx.request_id.clone(),
-                user_id,
-                username,
-                ip: ctx.ip.map(|ip| ip.to_string()),
-                detail: Some(detail),
-                ..Draft::default()
-            })),
+            pending: RecordOnCommit::new(
+                ctx.audit.clone(),
+                vec![ctx.db.slug().as_str().to_string()],
+                draft,
+            ),
         })
     }
 
@@ -82,25 +83,15 @@ impl Audited {
     /// Records the event now if no commit has recorded it: for an action that changed
     /// nothing, or whose write needed no transaction.
     pub async fn finish(&self) -> Result<(), AppError> {
-        self.record_pending()
+        self.pending
+            .record_pending()
             .await
             .map_err(|e| AppError::Unaudited(e.to_string()))
-    }
-
-    async fn record_pending(&self) -> Result<(), StoreError> {
-        let draft = self.draft.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match draft {
-            Some(draft) => self.trail.record(&self.chain, draft).await.map_err(|e| {
-                tracing::error!(error = %e, "refusing a change whose audit event could not be recorded");
-                StoreError::Unaudited(e.to_string())
-            }),
-            None => Ok(()),
-        }
     }
 }
 
 impl BeforeCommit for Audited {
     fn before_commit(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.record_pending())
+        self.pending.before_commit()
     }
 }

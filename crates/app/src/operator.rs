@@ -3,10 +3,9 @@
 
 use crate::Via;
 use futures_util::future::BoxFuture;
-use skjold_audit::AuditTrail;
+use skjold_audit::{AuditTrail, RecordOnCommit};
 use skjold_domain::audit::{AuditKind, Draft};
 use skjold_domain::clock::format_timestamp;
-use skjold_domain::SharedClock;
 use skjold_store::{BeforeCommit, Catalog, StoreError};
 
 /// An operator acting on the installation.
@@ -46,16 +45,31 @@ pub struct OpsCtx<'a> {
 /// An operator's event, recorded in each of `chains` inside the transaction of the change
 /// it describes (as a [`BeforeCommit`]): if any cannot be recorded, the change is rolled back.
 pub struct OperatorEvents {
-    audit: AuditTrail,
-    clock: SharedClock,
-    chains: Vec<String>,
-    kind: AuditKind,
-    /// Who acted; `None` for someone not signed in (an unsubscribe link).
-    username: Option<String>,
-    detail: serde_json::Value,
+    pending: RecordOnCommit,
 }
 
 impl OperatorEvents {
+    fn build(
+        audit: &AuditTrail,
+        catalog: &Catalog,
+        chains: &[&str],
+        kind: AuditKind,
+        username: Option<String>,
+        detail: serde_json::Value,
+    ) -> Self {
+        let draft = Draft {
+            at: format_timestamp(catalog.clock().now()),
+            kind: kind.into(),
+            username,
+            detail: Some(detail),
+            ..Draft::default()
+        };
+        let chains = chains.iter().map(|c| c.to_string()).collect();
+        Self {
+            pending: RecordOnCommit::new(audit.clone(), chains, draft),
+        }
+    }
+
     /// The event `kind` with `detail`, by the operator of the command line.
     pub fn new(
         audit: &AuditTrail,
@@ -64,14 +78,26 @@ impl OperatorEvents {
         kind: AuditKind,
         detail: serde_json::Value,
     ) -> Self {
-        Self {
-            audit: audit.clone(),
-            clock: catalog.clock().clone(),
-            chains: chains.iter().map(|c| c.to_string()).collect(),
+        Self::build(
+            audit,
+            catalog,
+            chains,
             kind,
-            username: Some("operator".into()),
+            Some("operator".into()),
             detail,
-        }
+        )
+    }
+
+    /// The event `kind` with `detail`, done by someone who is not signed in (an unsubscribe
+    /// link): it names no actor.
+    pub fn unsigned(
+        audit: &AuditTrail,
+        catalog: &Catalog,
+        chains: &[&str],
+        kind: AuditKind,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self::build(audit, catalog, chains, kind, None, detail)
     }
 
     /// The event `kind` by `operator` in the installation's chain; the way it came is added
@@ -85,41 +111,19 @@ impl OperatorEvents {
         if let serde_json::Value::Object(map) = &mut detail {
             map.insert("via".into(), operator.via.as_str().into());
         }
-        let mut events = Self::new(
+        Self::build(
             ops.audit,
             ops.catalog,
             &[skjold_domain::audit::SYSTEM_CHAIN],
             kind,
+            Some(operator.name.clone()),
             detail,
-        );
-        events.username = Some(operator.name.clone());
-        events
-    }
-
-    /// The event names no actor (someone who is not signed in did it).
-    pub fn as_nobody(mut self) -> Self {
-        self.username = None;
-        self
+        )
     }
 }
 
 impl BeforeCommit for OperatorEvents {
     fn before_commit(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            for chain in &self.chains {
-                let draft = Draft {
-                    at: format_timestamp(self.clock.now()),
-                    kind: self.kind.into(),
-                    username: self.username.clone(),
-                    detail: Some(self.detail.clone()),
-                    ..Draft::default()
-                };
-                self.audit
-                    .record(chain, draft)
-                    .await
-                    .map_err(|e| StoreError::Unaudited(e.to_string()))?;
-            }
-            Ok(())
-        })
+        self.pending.before_commit()
     }
 }

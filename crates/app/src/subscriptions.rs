@@ -348,14 +348,13 @@ pub async fn unsubscribe_by_link(ops: &OpsCtx<'_>, token: &str) -> Result<Subscr
         .tenant
         .clone()
         .unwrap_or_else(|| skjold_domain::audit::SYSTEM_CHAIN.to_string());
-    let event = OperatorEvents::new(
+    let event = OperatorEvents::unsigned(
         ops.audit,
         ops.catalog,
         &[chain.as_str()],
         AuditKind::StatusUnsubscribed,
         json!({ "id": found.id, "kind": found.kind, "target": shown_target(kind, &found.target), "via": "link" }),
-    )
-    .as_nobody();
+    );
     ops.catalog
         .delete_subscription(&found.id, None, &event)
         .await

@@ -4,12 +4,14 @@
 
 mod copier;
 mod files;
+mod on_commit;
 mod retention;
 mod trail;
 mod verify;
 mod writer;
 
 pub use files::{chain_dir, day_files, Seal};
+pub use on_commit::RecordOnCommit;
 pub use retention::{purge_before, PurgeReport};
 pub use trail::{backfill, AuditError, AuditTrail};
 pub use verify::{verify_chain, Damage, DamageKind, VerifyReport};

@@ -55,55 +55,26 @@ pub fn choose_snapshot<'a>(
         .max_by(|a, b| (&a.at, &a.id).cmp(&(&b.at, &b.id)))
 }
 
-async fn record(
-    audit: &AuditTrail,
-    chain: &str,
-    at: DateTime<Utc>,
-    kind: AuditKind,
-    by: &str,
-    detail: serde_json::Value,
-) -> Result<(), BackupError> {
-    let draft = Draft {
-        at: format_timestamp(at),
-        kind: kind.into(),
-        username: Some(by.to_string()),
-        detail: Some(detail),
-        ..Draft::default()
-    };
-    audit
-        .record(chain, draft)
-        .await
-        .map_err(|e| BackupError::Audit(e.to_string()))
-}
-
 /// A restore's event, recorded in each of `chains` inside the transaction that makes the
 /// restore take effect.
-struct RestoreEvents {
-    audit: AuditTrail,
-    clock: skjold_domain::SharedClock,
+fn restore_events(
+    audit: &AuditTrail,
+    at: DateTime<Utc>,
     chains: Vec<String>,
-    by: String,
+    by: &str,
     detail: serde_json::Value,
-}
-
-impl BeforeCommit for RestoreEvents {
-    fn before_commit(&self) -> futures_util::future::BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            for chain in &self.chains {
-                record(
-                    &self.audit,
-                    chain,
-                    self.clock.now(),
-                    AuditKind::BackupRestored,
-                    &self.by,
-                    self.detail.clone(),
-                )
-                .await
-                .map_err(|e| StoreError::Unaudited(e.to_string()))?;
-            }
-            Ok(())
-        })
-    }
+) -> skjold_audit::RecordOnCommit {
+    skjold_audit::RecordOnCommit::new(
+        audit.clone(),
+        chains,
+        Draft {
+            at: format_timestamp(at),
+            kind: AuditKind::BackupRestored.into(),
+            username: Some(by.to_string()),
+            detail: Some(detail),
+            ..Draft::default()
+        },
+    )
 }
 
 impl Backups {
@@ -226,13 +197,7 @@ impl Backups {
             if original.is_some() {
                 chains.push(slug.to_string());
             }
-            let events = RestoreEvents {
-                audit: audit.clone(),
-                clock: self.clock.clone(),
-                chains,
-                by: req.by.clone(),
-                detail,
-            };
+            let events = restore_events(audit, self.clock.now(), chains, &req.by, detail);
             match catalog
                 .register_prepared_recorded(db, &name, Some(&events))
                 .await
@@ -283,13 +248,13 @@ impl Backups {
         let record = |report: &ApplyReport| {
             let mut outcome = outcome.clone();
             outcome.changes = Some(report.clone());
-            let events = RestoreEvents {
-                audit: audit.clone(),
-                clock: self.clock.clone(),
-                chains: vec![slug.to_string(), SYSTEM_CHAIN.to_string()],
-                by: req.by.clone(),
-                detail: serde_json::to_value(&outcome).unwrap_or_default(),
-            };
+            let events = restore_events(
+                audit,
+                self.clock.now(),
+                vec![slug.to_string(), SYSTEM_CHAIN.to_string()],
+                &req.by,
+                serde_json::to_value(&outcome).unwrap_or_default(),
+            );
             Box::pin(async move { events.before_commit().await })
                 as futures_util::future::BoxFuture<'static, Result<(), StoreError>>
         };

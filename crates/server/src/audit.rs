@@ -361,12 +361,12 @@ impl Event {
     /// This event as the before-commit work of a change: written through
     /// [`skjold_store::TenantDb::with_before_commit`], the change commits only once the event
     /// is recorded in `chain`.
-    pub fn on_commit(self, state: &AppState, chain: &str) -> Arc<EventOnCommit> {
-        Arc::new(EventOnCommit {
-            trail: state.audit.clone(),
-            chain: chain.to_string(),
-            draft: std::sync::Mutex::new(Some(self.draft)),
-        })
+    pub fn on_commit(self, state: &AppState, chain: &str) -> Arc<skjold_audit::RecordOnCommit> {
+        Arc::new(skjold_audit::RecordOnCommit::new(
+            state.audit.clone(),
+            vec![chain.to_string()],
+            self.draft,
+        ))
     }
 
     pub async fn record(self, state: &AppState, chain: &str) -> Result<(), ApiError> {
@@ -391,30 +391,6 @@ impl<R: crate::extract::Requirement> crate::extract::Authorized<R> {
             .by(&self.user().id, &self.user().username)
             .record(state, self.db().slug().as_str())
             .await
-    }
-}
-
-/// An [`Event`] waiting for its change's commit (see [`Event::on_commit`]).
-pub struct EventOnCommit {
-    trail: skjold_audit::AuditTrail,
-    chain: String,
-    draft: std::sync::Mutex<Option<Draft>>,
-}
-
-impl skjold_store::BeforeCommit for EventOnCommit {
-    fn before_commit(
-        &self,
-    ) -> futures_util::future::BoxFuture<'_, Result<(), skjold_store::StoreError>> {
-        Box::pin(async move {
-            let draft = self.draft.lock().unwrap_or_else(|p| p.into_inner()).take();
-            match draft {
-                Some(draft) => self.trail.record(&self.chain, draft).await.map_err(|e| {
-                    tracing::error!(error = %e, "refusing a change whose audit event could not be recorded");
-                    skjold_store::StoreError::Unaudited(e.to_string())
-                }),
-                None => Ok(()),
-            }
-        })
     }
 }
 

@@ -285,11 +285,7 @@ impl Catalog {
             }
             Err(e) => return Err(e.into()),
         }
-        if let Some(record) = record {
-            // On an error the transaction is dropped here, which rolls it back.
-            record.before_commit().await?;
-        }
-        tx.commit().await?;
+        crate::commit::commit_recorded(tx, record).await?;
         Ok(TenantRecord {
             slug: new.slug,
             display_name: name,
@@ -327,11 +323,7 @@ impl Catalog {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        if let Some(record) = record {
-            // On an error the transaction is dropped here, which rolls it back.
-            record.before_commit().await?;
-        }
-        tx.commit().await?;
+        crate::commit::commit_recorded(tx, record).await?;
         Ok(())
     }
 }

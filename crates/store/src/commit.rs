@@ -30,11 +30,20 @@ impl TenantDb {
         &self,
         tx: sqlx::Transaction<'static, sqlx::Any>,
     ) -> Result<(), StoreError> {
-        if let Some(hook) = &self.before_commit {
-            // On an error the transaction is dropped here, which rolls it back.
-            hook.before_commit().await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        commit_recorded(tx, self.before_commit.as_deref()).await
     }
+}
+
+/// Commits `tx` after `record` (the change's audit event) has succeeded — the one way a
+/// tenant's or the catalog's transaction commits with its event. An error from `record`
+/// drops the transaction, which rolls it back.
+pub(crate) async fn commit_recorded(
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    record: Option<&dyn BeforeCommit>,
+) -> Result<(), StoreError> {
+    if let Some(record) = record {
+        record.before_commit().await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! operator API's tokens. Every change takes a [`BeforeCommit`] that records its audit event
 //! inside the transaction.
 
+use crate::commit::commit_recorded;
 use crate::{BeforeCommit, Catalog, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use skjold_domain::clock::{format_timestamp, parse_timestamp};
@@ -87,16 +88,6 @@ const WINDOW_COLUMNS: &str = "id, summary, components, starts_at, ends_at, annou
 const INCIDENT_COLUMNS: &str =
     "id, title, status, impact, components, opened_at, opened_by, resolved_at, review";
 
-async fn commit(
-    tx: Transaction<'static, Any>,
-    record: &dyn BeforeCommit,
-) -> Result<(), StoreError> {
-    // On an error the transaction is dropped here, which rolls it back.
-    record.before_commit().await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 impl Catalog {
     /// A fresh, time-ordered id for a status record.
     pub fn new_status_id(&self) -> String {
@@ -124,7 +115,7 @@ impl Catalog {
         .bind(&w.reason)
         .execute(&mut *tx)
         .await?;
-        commit(tx, record).await
+        commit_recorded(tx, Some(record)).await
     }
 
     /// Marks a window cancelled; [`StoreError::NotFound`] when there is no such window, and
@@ -163,7 +154,7 @@ impl Catalog {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        commit(tx, record).await?;
+        commit_recorded(tx, Some(record)).await?;
         w.cancelled_at = Some(now);
         w.cancelled_by = Some(by.to_string());
         Ok(w)
@@ -215,7 +206,7 @@ impl Catalog {
         for (seq, u) in i.updates.iter().enumerate() {
             insert_update(&mut tx, &i.id, seq as i64 + 1, u).await?;
         }
-        commit(tx, record).await
+        commit_recorded(tx, Some(record)).await
     }
 
     /// Adds a timeline entry and moves the incident to its status (resolving it when the
@@ -251,7 +242,7 @@ impl Catalog {
                 "incident {id} changed meanwhile; look at it again"
             )));
         }
-        commit(tx, record).await?;
+        commit_recorded(tx, Some(record)).await?;
         incident.status = update.status;
         incident.resolved_at = resolved;
         incident.updates.push(update.clone());
@@ -280,7 +271,7 @@ impl Catalog {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        commit(tx, record).await
+        commit_recorded(tx, Some(record)).await
     }
 
     pub async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
@@ -345,7 +336,7 @@ impl Catalog {
             None if cleared.rows_affected() == 0 => return Err(StoreError::NotFound),
             None => {}
         }
-        commit(tx, record).await
+        commit_recorded(tx, Some(record)).await
     }
 
     pub async fn overrides(&self) -> Result<Vec<StatusOverride>, StoreError> {
@@ -483,7 +474,7 @@ impl Catalog {
         .bind(&now)
         .execute(&mut *tx)
         .await?;
-        commit(tx, record).await?;
+        commit_recorded(tx, Some(record)).await?;
         Ok(OperatorToken {
             id: id.to_string(),
             name: name.to_string(),
@@ -520,7 +511,7 @@ impl Catalog {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        commit(tx, record).await
+        commit_recorded(tx, Some(record)).await
     }
 
     /// The active token whose secret has this hash, its last use noted.
