@@ -55,17 +55,7 @@ impl Component {
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!(
-                    "unknown component '{}'; the components are {}",
-                    s.trim(),
-                    names(Self::ALL.iter().map(|c| c.as_str()))
-                )
-            })
+        parse_named(Self::ALL, Self::as_str, "component", s.trim())
     }
 
     /// A comma-separated list of components; empty means all of them.
@@ -91,8 +81,17 @@ impl fmt::Display for Component {
     }
 }
 
-fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    items.collect::<Vec<_>>().join(", ")
+/// The one of `all` whose name is `s`, or an error that lists the names (`what`: "component").
+fn parse_named<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    what: &str,
+    s: &str,
+) -> Result<T, String> {
+    all.iter().copied().find(|t| name(*t) == s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|t| name(*t)).collect();
+        format!("unknown {what} '{s}'; it is one of {}", names.join(", "))
+    })
 }
 
 /// What a component shows, from best to worst (the order is the severity).
@@ -145,17 +144,12 @@ impl ComponentState {
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim().replace('-', "_");
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown state '{s}'; the states are {}",
-                    names(Self::ALL.iter().map(|c| c.as_str()))
-                )
-            })
+        parse_named(
+            Self::ALL,
+            Self::as_str,
+            "state",
+            &s.trim().replace('-', "_"),
+        )
     }
 }
 
@@ -360,17 +354,7 @@ impl IncidentStatus {
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!(
-                    "unknown incident status '{}'; the statuses are {}",
-                    s.trim(),
-                    names(Self::ALL.iter().map(|c| c.as_str()))
-                )
-            })
+        parse_named(Self::ALL, Self::as_str, "incident status", s.trim())
     }
 
     /// An incident moves on, or back while it is open (a fix that did not hold returns to

@@ -15,7 +15,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use skjold_app::operations::{self, NewIncident};
-use skjold_app::operator::{Operator, OpsCtx};
+use skjold_app::operator::Operator;
 use skjold_domain::status::{
     Component, ComponentState, Incident, IncidentStatus, MaintenanceRequest, MaintenanceState,
     MaintenanceWindow,
@@ -53,18 +53,11 @@ impl FromRequestParts<AppState> for OperatorAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let secret = bearer(parts).ok_or(ApiError::Unauthenticated)?;
-        let ops = ops_ctx(state);
+        let ops = state.ops();
         match operations::operator_for_token(&ops, secret).await? {
             Some(operator) => Ok(OperatorAuth(operator)),
             None => Err(ApiError::Unauthenticated),
         }
-    }
-}
-
-fn ops_ctx(state: &AppState) -> OpsCtx<'_> {
-    OpsCtx {
-        catalog: state.tenants.catalog(),
-        audit: &state.audit,
     }
 }
 
@@ -99,7 +92,7 @@ async fn schedule_maintenance(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<MaintenanceRequest>,
 ) -> Result<Response, ApiError> {
-    let window = operations::schedule_maintenance(&ops_ctx(&state), &operator, request).await?;
+    let window = operations::schedule_maintenance(&state.ops(), &operator, request).await?;
     Ok((StatusCode::CREATED, Json(window_out(&state, window))).into_response())
 }
 
@@ -122,7 +115,7 @@ async fn cancel_maintenance(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<WindowOut>, ApiError> {
-    let window = operations::cancel_maintenance(&ops_ctx(&state), &operator, &id).await?;
+    let window = operations::cancel_maintenance(&state.ops(), &operator, &id).await?;
     Ok(Json(window_out(&state, window)))
 }
 
@@ -139,7 +132,7 @@ async fn open_incident(
     State(state): State<AppState>,
     ApiJson(new): ApiJson<NewIncident>,
 ) -> Result<Response, ApiError> {
-    let incident = operations::open_incident(&ops_ctx(&state), &operator, new).await?;
+    let incident = operations::open_incident(&state.ops(), &operator, new).await?;
     Ok((StatusCode::CREATED, Json(incident)).into_response())
 }
 
@@ -170,14 +163,9 @@ async fn update_incident(
     Path(id): Path<String>,
     ApiJson(update): ApiJson<UpdateIn>,
 ) -> Result<Json<Incident>, ApiError> {
-    let incident = operations::update_incident(
-        &ops_ctx(&state),
-        &operator,
-        &id,
-        update.status,
-        &update.message,
-    )
-    .await?;
+    let incident =
+        operations::update_incident(&state.ops(), &operator, &id, update.status, &update.message)
+            .await?;
     Ok(Json(incident))
 }
 
@@ -193,7 +181,7 @@ async fn review_incident(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReviewIn>,
 ) -> Result<Json<Incident>, ApiError> {
-    let ops = ops_ctx(&state);
+    let ops = state.ops();
     operations::review_incident(&ops, &operator, &id, &body.review).await?;
     let incident = state
         .tenants
@@ -231,7 +219,7 @@ async fn override_component(
 ) -> Result<Response, ApiError> {
     let component = component(&name)?;
     let set = operations::override_component(
-        &ops_ctx(&state),
+        &state.ops(),
         &operator,
         component,
         Some((body.state, body.reason)),
@@ -246,6 +234,6 @@ async fn clear_override(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let component = component(&name)?;
-    operations::override_component(&ops_ctx(&state), &operator, component, None).await?;
+    operations::override_component(&state.ops(), &operator, component, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -64,6 +64,14 @@ impl AppState {
         })
     }
 
+    /// The installation's context for operators' actions and the status page.
+    pub fn ops(&self) -> skjold_app::operator::OpsCtx<'_> {
+        skjold_app::operator::OpsCtx {
+            catalog: self.tenants.catalog(),
+            audit: &self.audit,
+        }
+    }
+
     /// The installation's address as users reach it, without a trailing slash: `public_url`,
     /// else the HTTPS listener's (for links in feeds and messages).
     pub fn public_base_url(&self) -> String {

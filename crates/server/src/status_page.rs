@@ -84,10 +84,7 @@ async fn unsubscribe(
     State(state): State<AppState>,
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let ops = skjold_app::operator::OpsCtx {
-        catalog: state.tenants.catalog(),
-        audit: &state.audit,
-    };
+    let ops = state.ops();
     let ended = if token.len() <= 100 {
         match skjold_app::subscriptions::unsubscribe_by_link(&ops, &token).await {
             Ok(s) => Some(s),

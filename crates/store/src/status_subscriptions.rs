@@ -2,6 +2,7 @@
 //! queue of notifications to them: one row per event and subscriber, retried until
 //! delivered or given up.
 
+use crate::commit::commit_recorded;
 use crate::{BeforeCommit, Catalog, StoreError};
 use chrono::{DateTime, Utc};
 use skjold_domain::clock::format_timestamp;
@@ -73,9 +74,7 @@ impl Catalog {
         .bind(&s.unsubscribe_token)
         .execute(&mut *tx)
         .await?;
-        record.before_commit().await?;
-        tx.commit().await?;
-        Ok(())
+        commit_recorded(tx, Some(record)).await
     }
 
     /// A tenant's subscriptions (`Some`), or every one (`None`), oldest first.
@@ -132,8 +131,7 @@ impl Catalog {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        record.before_commit().await?;
-        tx.commit().await?;
+        commit_recorded(tx, Some(record)).await?;
         Ok(found)
     }
 
@@ -221,29 +219,25 @@ impl Catalog {
         outcome: Result<(), (String, Option<DateTime<Utc>>)>,
     ) -> Result<(), StoreError> {
         let now = format_timestamp(now);
-        let query = match &outcome {
-            Ok(()) => sqlx::query(
-                "UPDATE status_deliveries SET attempts = attempts + 1, delivered_at = $1, last_error = NULL \
-                 WHERE event_key = $2 AND subscription_id = $3",
-            )
-            .bind(now.clone()),
-            Err((_, Some(next))) => sqlx::query(
-                "UPDATE status_deliveries SET attempts = attempts + 1, next_attempt_at = $1, last_error = $4 \
-                 WHERE event_key = $2 AND subscription_id = $3",
-            )
-            .bind(format_timestamp(*next)),
-            Err((_, None)) => sqlx::query(
-                "UPDATE status_deliveries SET attempts = attempts + 1, given_up_at = $1, last_error = $4 \
-                 WHERE event_key = $2 AND subscription_id = $3",
-            )
-            .bind(now.clone()),
+        // Delivered: stamped. Failed: the error, and either the next try or the end.
+        let (delivered, next, given_up, error) = match outcome {
+            Ok(()) => (Some(now), None, None, None),
+            Err((error, Some(next))) => (None, Some(format_timestamp(next)), None, Some(error)),
+            Err((error, None)) => (None, None, Some(now), Some(error)),
         };
-        let query = query.bind(event_key).bind(subscription_id);
-        let query = match &outcome {
-            Ok(()) => query,
-            Err((error, _)) => query.bind(error.chars().take(500).collect::<String>()),
-        };
-        query.execute(self.pool()).await?;
+        sqlx::query(
+            "UPDATE status_deliveries SET attempts = attempts + 1, delivered_at = $1, \
+             next_attempt_at = COALESCE($2, next_attempt_at), given_up_at = $3, last_error = $4 \
+             WHERE event_key = $5 AND subscription_id = $6",
+        )
+        .bind(delivered)
+        .bind(next)
+        .bind(given_up)
+        .bind(error.map(|e| e.chars().take(500).collect::<String>()))
+        .bind(event_key)
+        .bind(subscription_id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use skjold_app::subscriptions::{self, Channels, Kind, NewSubscription};
+use skjold_app::subscriptions::{self, Kind, NewSubscription};
 use skjold_app::Via;
 use skjold_store::Subscription;
 use utoipa::{IntoParams, ToSchema};
@@ -82,13 +82,6 @@ pub struct SubscriptionPath {
     id: String,
 }
 
-pub(crate) fn channels(state: &AppState) -> Channels {
-    Channels {
-        email: state.config.notify.smtp.is_some(),
-        allow_private_webhooks: state.config.notify.allow_private_webhooks,
-    }
-}
-
 /// The tenant's subscriptions to the status page.
 #[utoipa::path(get, path = "/status-subscriptions", tag = "status", params(TenantPath), security(("bearer" = [])),
     responses(
@@ -142,7 +135,7 @@ async fn create_subscription(
         &auth.ctx(&state, ip),
         state.tenants.catalog(),
         &auth.acting(Via::Api),
-        channels(&state),
+        state.config.notify.channels(),
         new,
     )
     .await?;

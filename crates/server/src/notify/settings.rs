@@ -67,6 +67,15 @@ pub struct NotifyConfig {
 }
 
 impl NotifyConfig {
+    /// What subscriptions this installation can serve: e-mail only with a relay, webhooks
+    /// into private networks only where the operator allows it.
+    pub fn channels(&self) -> skjold_app::subscriptions::Channels {
+        skjold_app::subscriptions::Channels {
+            email: self.smtp.is_some(),
+            allow_private_webhooks: self.allow_private_webhooks,
+        }
+    }
+
     /// Checks the two tables; the error names the key.
     pub fn check(
         smtp: &SmtpSettings,

@@ -329,15 +329,11 @@ async fn add_subscription(
         kind,
         target: form.text("target"),
     };
-    let channels = skjold_app::subscriptions::Channels {
-        email: state.config.notify.smtp.is_some(),
-        allow_private_webhooks: state.config.notify.allow_private_webhooks,
-    };
     let made = skjold_app::subscriptions::subscribe(
         &auth.ctx(),
         state.tenants.catalog(),
         &auth.acting(),
-        channels,
+        state.config.notify.channels(),
         new,
     )
     .await;

@@ -168,11 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(cmd) => {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             let (router, audit) = open_router(&config).await?;
-            let channels = skjold_app::subscriptions::Channels {
-                email: config.notify.smtp.is_some(),
-                allow_private_webhooks: config.notify.allow_private_webhooks,
-            };
-            let result = operations::status(&router, &audit, channels, cmd).await;
+            let result = operations::status(&router, &audit, config.notify.channels(), cmd).await;
             close(router, audit).await?;
             result
         }

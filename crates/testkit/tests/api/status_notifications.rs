@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use skjold_app::operations;
-use skjold_app::operator::{Operator, OpsCtx};
+use skjold_app::operator::Operator;
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::Clock;
 use skjold_server::notify::settings::{NotifyConfig, SmtpConfig, SmtpSecurity};
@@ -181,10 +181,7 @@ async fn subscribers_hear_of_maintenance_reminders_and_incidents_until_they_unsu
     run_notify(&app, &mut scheduler).await;
 
     // Announced 30 hours ahead.
-    let ops = OpsCtx {
-        catalog: app.state.tenants.catalog(),
-        audit: &app.state.audit,
-    };
+    let ops = app.state.ops();
     let start = app.clock.now() + Duration::hours(30);
     operations::schedule_maintenance(
         &ops,

@@ -7,16 +7,13 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 use skjold_app::operations;
-use skjold_app::operator::{Operator, OpsCtx};
+use skjold_app::operator::Operator;
 use skjold_domain::clock::format_timestamp;
 use skjold_domain::Clock;
 use skjold_testkit::{spawn_app, TestApp};
 
 async fn operator_token(app: &TestApp, name: &str) -> String {
-    let ops = OpsCtx {
-        catalog: app.state.tenants.catalog(),
-        audit: &app.state.audit,
-    };
+    let ops = app.state.ops();
     operations::create_operator_token(&ops, &Operator::cli(), name)
         .await
         .expect("operator token")
@@ -76,10 +73,7 @@ async fn the_operator_api_needs_an_operator_token() {
         app.get("/ops/api/v1/maintenance", &token).await.status(),
         200
     );
-    let ops = OpsCtx {
-        catalog: app.state.tenants.catalog(),
-        audit: &app.state.audit,
-    };
+    let ops = app.state.ops();
     operations::revoke_operator_token(&ops, &Operator::cli(), "alice")
         .await
         .unwrap();
