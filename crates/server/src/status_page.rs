@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, FixedOffset, Utc};
 use skjold_app::status_view::StatusView;
-use skjold_domain::status::{ComponentState, MaintenanceState};
+use skjold_domain::status::MaintenanceState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -132,10 +132,6 @@ struct StatusPage {
 }
 
 impl StatusPage {
-    fn state_class(&self, s: &ComponentState) -> &'static str {
-        s.as_str()
-    }
-
     fn upcoming(&self) -> Vec<&skjold_app::status_view::MaintenanceView> {
         self.view
             .maintenance

@@ -85,6 +85,9 @@ fn window_from_row(row: &AnyRow) -> Result<MaintenanceWindow, StoreError> {
 }
 
 const WINDOW_COLUMNS: &str = "id, summary, components, starts_at, ends_at, announced_at, announced_by, emergency, reason, cancelled_at, cancelled_by";
+/// An incident's timeline, oldest first.
+const UPDATES_OF_INCIDENT: &str =
+    "SELECT at, status, message, by_whom FROM incident_updates WHERE incident_id = $1 ORDER BY seq";
 const INCIDENT_COLUMNS: &str =
     "id, title, status, impact, components, opened_at, opened_by, resolved_at, review";
 
@@ -299,12 +302,10 @@ impl Catalog {
     }
 
     async fn updates_of(&self, id: &str) -> Result<Vec<IncidentUpdate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT at, status, message, by_whom FROM incident_updates WHERE incident_id = $1 ORDER BY seq",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(UPDATES_OF_INCIDENT)
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(update_from_row).collect()
     }
 
@@ -587,12 +588,10 @@ async fn incident_in(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let mut incident = incident_from_row(&row)?;
-    let rows = sqlx::query(
-        "SELECT at, status, message, by_whom FROM incident_updates WHERE incident_id = $1 ORDER BY seq",
-    )
-    .bind(id)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = sqlx::query(UPDATES_OF_INCIDENT)
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
     incident.updates = rows.iter().map(update_from_row).collect::<Result<_, _>>()?;
     Ok(Some(incident))
 }
