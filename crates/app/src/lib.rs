@@ -29,6 +29,8 @@
 //! | [`operator`] | who acts for the installation, and an operator's event inside the change's transaction |
 //! | [`operations`] | the operators' actions: maintenance, incidents, status overrides, operator API tokens |
 //! | [`subscriptions`] | e-mail and webhook subscriptions to the status page's announcements |
+//! | [`identity_providers`] | single sign-on: registering providers, and which user a checked sign-in is |
+//! | [`sealed`] | secrets the installation keeps for tenants, sealed with its key |
 //! | [`status_view`] | what the status page, the sign-in screen and the in-app banner show |
 
 pub mod access;
@@ -38,12 +40,14 @@ pub mod audited;
 pub mod credentials;
 mod ctx;
 mod error;
+pub mod identity_providers;
 pub mod invites;
 pub mod operations;
 pub mod operator;
 pub mod password;
 pub mod records;
 pub mod roles;
+pub mod sealed;
 pub mod settings;
 pub mod status_view;
 pub mod step_up;

@@ -215,6 +215,21 @@ audit_kinds! {
     /// The tenant's second-factor setting changed.
     SettingsTwoFactorChanged = "settings.two_factor_changed", Notice,
         "`{before, after}` (and `via`)";
+    /// An identity provider for single sign-on was registered.
+    SettingsIdentityProviderCreated = "settings.identity_provider_created", Notice,
+        "`{provider_id, name, kind, issuer, require_mfa, jit_role, sso_only}` (never the secret)";
+    /// An identity provider's settings changed.
+    SettingsIdentityProviderChanged = "settings.identity_provider_changed", Notice,
+        "`{provider_id, name, changed}` (`client_secret` named when replaced, never shown)";
+    /// An identity provider was removed, with its links.
+    SettingsIdentityProviderDeleted = "settings.identity_provider_deleted", Notice,
+        "`{provider_id, name}`";
+    /// A provider's account was linked to a user (at a first single sign-on).
+    AuthSsoLinked = "auth.sso.linked", Notice,
+        "`{provider_id, provider, subject, by}` (`by`: `email` or `jit`)";
+    /// A user's link to a provider was removed.
+    AuthSsoUnlinked = "auth.sso.unlinked", Notice,
+        "`{provider_id, provider, user_id}`";
     /// A user signed out.
     AuthSignOut = "auth.sign_out", Info,
         "none";

@@ -14,6 +14,7 @@ pub mod password_policy;
 pub mod rights;
 pub mod session_settings;
 pub mod slug;
+pub mod sso;
 pub mod status;
 pub mod user;
 

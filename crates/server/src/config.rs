@@ -67,6 +67,33 @@ struct RawConfig {
     smtp: crate::notify::SmtpSettings,
     /// The `[webhooks]` table: where webhooks may go.
     webhooks: crate::notify::WebhookSettings,
+    /// The `[sso]` table: where single sign-on's presets live.
+    sso: SsoSettings,
+}
+
+/// `[sso]` in `skjold.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsoSettings {
+    /// Entra ID's authority; a national cloud's (e.g. `https://login.microsoftonline.us`).
+    pub entra_authority: String,
+    /// Google's issuer.
+    pub google_issuer: String,
+    /// Let tenants' generic providers (and the presets above) be plain http or on private
+    /// addresses. Off: a tenant's administrator must not make the server call into the
+    /// operator's own network.
+    pub allow_private_issuers: bool,
+}
+
+impl Default for SsoSettings {
+    fn default() -> Self {
+        let p = skjold_app::identity_providers::Presets::default();
+        Self {
+            entra_authority: p.entra_authority,
+            google_issuer: p.google_issuer,
+            allow_private_issuers: p.allow_private_issuers,
+        }
+    }
 }
 
 impl Default for RawConfig {
@@ -104,6 +131,7 @@ impl Default for RawConfig {
             backup: skjold_backup::BackupSettings::default(),
             smtp: Default::default(),
             webhooks: Default::default(),
+            sso: Default::default(),
         }
     }
 }
@@ -170,6 +198,8 @@ pub struct Config {
     pub backup: skjold_backup::BackupConfig,
     /// E-mail (`[smtp]`) and webhooks (`[webhooks]`) for notifications.
     pub notify: crate::notify::NotifyConfig,
+    /// Single sign-on's presets (`[sso]`).
+    pub sso: skjold_app::identity_providers::Presets,
 }
 
 impl std::fmt::Debug for Config {
@@ -187,8 +217,33 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("backup", &self.backup)
             .field("notify", &self.notify)
+            .field("sso", &self.sso)
             .finish_non_exhaustive()
     }
+}
+
+/// Checks `[sso]`: the presets' addresses must be https URLs (plain http only where
+/// `allow_private_issuers` says so: a test's provider on this machine).
+fn check_sso(
+    raw: &SsoSettings,
+) -> Result<skjold_app::identity_providers::Presets, (&'static str, String)> {
+    let check = |key: &'static str, value: &str| -> Result<String, (&'static str, String)> {
+        let url = url::Url::parse(value.trim())
+            .map_err(|e| (key, format!("'{value}' is not a URL: {e}")))?;
+        let ok = url.scheme() == "https" || (url.scheme() == "http" && raw.allow_private_issuers);
+        if !ok || url.query().is_some() || url.fragment().is_some() {
+            return Err((
+                key,
+                "must be an https URL without query or fragment (http only with allow_private_issuers)".into(),
+            ));
+        }
+        Ok(value.trim().trim_end_matches('/').to_string())
+    };
+    Ok(skjold_app::identity_providers::Presets {
+        entra_authority: check("sso.entra_authority", &raw.entra_authority)?,
+        google_issuer: check("sso.google_issuer", &raw.google_issuer)?,
+        allow_private_issuers: raw.allow_private_issuers,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -494,9 +549,11 @@ impl Config {
             .map_err(|e| ConfigError::Parse(e.to_string()))?;
         let notify = crate::notify::NotifyConfig::check(&raw.smtp, &raw.webhooks)
             .map_err(|(key, message)| invalid(key, message))?;
+        let sso = check_sso(&raw.sso).map_err(|(key, message)| invalid(key, message))?;
         Ok(Config {
             backup,
             notify,
+            sso,
             data_dir: raw.data_dir,
             listen,
             redirect_listen,

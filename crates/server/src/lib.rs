@@ -30,6 +30,7 @@ pub mod restore_jobs;
 pub mod scopes;
 pub mod sessions;
 pub mod signin;
+pub mod sso;
 mod startup;
 mod state;
 pub mod status_page;

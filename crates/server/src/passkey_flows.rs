@@ -252,6 +252,11 @@ pub async fn options_for(
                     return Err(ApiError::Forbidden("this tenant is suspended".into()))
                 }
                 Outcome::SecondFactorRequired => return Err(ApiError::SecondFactorRequired),
+                Outcome::SsoOnly { provider } => {
+                    return Err(ApiError::Forbidden(format!(
+                        "this account signs in only through {provider} (single sign-on)"
+                    )))
+                }
                 Outcome::SignedIn { .. } => {
                     return Err(ApiError::Conflict(
                         "this account has no passkey: sign in with POST /session".into(),

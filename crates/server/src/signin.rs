@@ -53,6 +53,10 @@ pub enum Outcome {
     Suspended,
     /// The password was right; the user has a second factor and sent no code.
     SecondFactorRequired,
+    /// The password was right, but the user signs in only through this identity provider.
+    SsoOnly {
+        provider: String,
+    },
 }
 
 /// The key a sign-in attempt is counted under: the username as typed, normalised the way
@@ -156,6 +160,21 @@ pub async fn check_password(
         .record(state, chain)
         .await?;
         return Ok(Outcome::Suspended);
+    }
+    // A user whose provider says "single sign-on only" does not get in with a password,
+    // right or not; told so only after the right one, so it says nothing about accounts.
+    if let Some(provider) = skjold_app::identity_providers::sso_only(db, &user).await? {
+        attempt.release(state, db).await?;
+        Event::new(
+            state,
+            AuditKind::AuthSignInFailed,
+            Some(ip),
+            serde_json::json!({ "reason": "sso_only", "via": via, "provider": provider }),
+        )
+        .by(&user.id, &user.username)
+        .record(state, chain)
+        .await?;
+        return Ok(Outcome::SsoOnly { provider });
     }
     // 4. The second factor, for a user who has one, under the same reservation: a missing
     //    code is not a failure (the password was right), a wrong or replayed one is.
@@ -282,20 +301,45 @@ pub async fn open_session(
     headers: &axum::http::HeaderMap,
     via: &'static str,
 ) -> Result<OpenedSession, ApiError> {
+    open_session_noting(
+        state,
+        tenant,
+        user,
+        must_enrol,
+        ip,
+        headers,
+        via,
+        serde_json::Value::Null,
+    )
+    .await
+}
+
+/// [`open_session`], with more for the event's detail (`extra`, an object: the identity
+/// provider of a single sign-on).
+#[allow(clippy::too_many_arguments)]
+pub async fn open_session_noting(
+    state: &AppState,
+    tenant: &crate::extract::Tenant,
+    user: &skjold_store::User,
+    must_enrol: bool,
+    ip: IpAddr,
+    headers: &axum::http::HeaderMap,
+    via: &'static str,
+    extra: serde_json::Value,
+) -> Result<OpenedSession, ApiError> {
     let token = skjold_app::credentials::new_token();
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     let timeouts = state.tenant_session_timeouts(&tenant.db).await?;
     // The session exists only together with its record: no sign-in goes unaudited.
-    let event = Event::new(
-        state,
-        AuditKind::AuthSignInSucceeded,
-        Some(ip),
-        serde_json::json!({ "via": via, "enrolment_required": must_enrol }),
-    )
-    .by(&user.id, &user.username)
-    .on_commit(state, tenant.record.slug.as_str());
+    let mut detail = serde_json::json!({ "via": via, "enrolment_required": must_enrol });
+    if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
+        d.extend(extra);
+    }
+    let event = Event::new(state, AuditKind::AuthSignInSucceeded, Some(ip), detail)
+        .by(&user.id, &user.username)
+        .on_commit(state, tenant.record.slug.as_str());
     let expires_at = tenant
         .db
         .with_before_commit(event)

@@ -161,6 +161,9 @@ impl Application {
             None => None,
         };
 
+        // Made at the first start; tenants' identity providers' secrets are sealed with it.
+        let secrets = skjold_app::sealed::SecretsKey::load_or_create(&config.data_dir)
+            .context("the secrets key")?;
         let backend = config.backend()?;
         let catalog = Catalog::open(backend, clock.clone())
             .await
@@ -258,6 +261,8 @@ impl Application {
                     ban_minutes: config.signin_ip_ban_minutes,
                 })),
                 metrics: Arc::new(crate::metrics::Metrics::new()),
+                secrets: Arc::new(secrets),
+                sso: Arc::new(crate::sso::Sso::new(config.sso.clone(), clock.clone())),
                 config: Arc::new(config),
             },
             https,

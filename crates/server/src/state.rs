@@ -28,6 +28,10 @@ pub struct AppState {
     pub status_view: Arc<crate::fresh::Fresh<skjold_app::status_view::StatusView>>,
     /// Counters and gauges for the metrics listener (`metrics_listen`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The installation's key for the secrets it keeps for tenants (`data_dir/secrets.key`).
+    pub secrets: Arc<skjold_app::sealed::SecretsKey>,
+    /// Single sign-on: the presets, the client that talks to providers, their documents.
+    pub sso: Arc<crate::sso::Sso>,
 }
 
 pub use skjold_domain::SessionSettings;

@@ -81,6 +81,11 @@ pub async fn verify(
             return Err(ApiError::TooManyAttempts { retry_after_secs })
         }
         Outcome::Suspended => return Err(ApiError::Forbidden("this tenant is suspended".into())),
+        Outcome::SsoOnly { provider } => {
+            return Err(ApiError::Forbidden(format!(
+                "your account signs in only through {provider}: sign out and in again through it to confirm it is you"
+            )))
+        }
     }
     db.mark_session_verified(&session.token_hash).await?;
     Event::new(

@@ -258,6 +258,15 @@ pub static TABLES: &[Table] = &[
         "sign_in_failure",
         None,
     ),
+    // Single sign-on: a provider (its client secret sealed) and the accounts linked to
+    // users; journaled like credentials, so a restore brings back who signs in how.
+    secret("identity_providers", ID, "identity_provider", None),
+    secret(
+        "identity_links",
+        &[("provider_id", KeyKind::Text), ("subject", KeyKind::Text)],
+        "identity_link",
+        None,
+    ),
     Table {
         name: "search_tokens",
         key: &[
@@ -315,6 +324,14 @@ pub static TABLES: &[Table] = &[
         key: &[("name", KeyKind::Text)],
         keep: Keep::Excluded {
             reason: "the server's own keys (decoy credential ids): a restored tenant makes new ones",
+        },
+        serial: None,
+    },
+    Table {
+        name: "sso_flows",
+        key: &[("state_hash", KeyKind::Text)],
+        keep: Keep::Excluded {
+            reason: "a single sign-on under way lives for minutes: a restore never brings one back",
         },
         serial: None,
     },

@@ -52,7 +52,7 @@ pub struct UserPatch {
     pub status: Option<UserStatus>,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, username, display_name, email, phone, role, status, kind, created_at, updated_at";
 
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
@@ -89,10 +89,22 @@ pub(crate) fn user_from_parts(
 
 impl TenantDb {
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> Result<User, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let user = self.insert_user(&mut tx, actor, new).await?;
+        self.commit(tx).await?;
+        Ok(user)
+    }
+
+    /// Inserts and journals a user inside `tx` (the caller commits).
+    pub(crate) async fn insert_user(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        actor: &Actor,
+        new: NewUser,
+    ) -> Result<User, StoreError> {
         let now = self.now();
         let id = new.id.clone();
-        let mut tx = self.write_tx().await?;
-        role_exists(&mut tx, &new.role).await?;
+        role_exists(tx, &new.role).await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, username, display_name, email, phone, role, status, kind, \
              password_hash, password_changed_at, created_at, updated_at) \
@@ -108,7 +120,7 @@ impl TenantDb {
         .bind(&new.password_hash)
         .bind(new.password_hash.as_ref().map(|_| now.clone()))
         .bind(&now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await;
         match inserted {
             Ok(_) => {}
@@ -148,7 +160,7 @@ impl TenantDb {
             "password".into(),
         ];
         journal::append(
-            &mut tx,
+            tx,
             &now,
             actor,
             Change {
@@ -160,7 +172,6 @@ impl TenantDb {
             },
         )
         .await?;
-        self.commit(tx).await?;
         Ok(user)
     }
 

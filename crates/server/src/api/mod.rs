@@ -5,6 +5,7 @@
 pub mod audit;
 mod backup;
 mod health;
+pub(crate) mod identity_providers;
 pub(crate) mod invites;
 mod locks;
 mod me;
@@ -209,7 +210,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(records::router())
         .merge(audit::router())
         .merge(backup::router())
-        .merge(status_subscriptions::router());
+        .merge(status_subscriptions::router())
+        .merge(identity_providers::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/{tenant}/api/v1", tenant_api)

@@ -112,6 +112,11 @@ pub(super) async fn start_session(
         Outcome::SecondFactorRequired | Outcome::PasswordVerified { .. } => {
             return Err(ApiError::SecondFactorRequired)
         }
+        Outcome::SsoOnly { provider } => {
+            return Err(ApiError::Forbidden(format!(
+                "this account signs in only through {provider} (single sign-on): passwords are refused; sign in through the web UI's \"Sign in with\" button"
+            )))
+        }
     };
     let session =
         crate::signin::open_session(state, tenant, &user, must_enrol, ip, headers, via).await?;

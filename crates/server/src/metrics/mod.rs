@@ -27,12 +27,15 @@ pub enum SignInMethod {
     /// recovery code: the server cannot tell).
     Totp,
     RecoveryCode,
+    /// Single sign-on through an identity provider.
+    Sso,
 }
 
 impl SignInMethod {
     fn as_str(self) -> &'static str {
         match self {
             SignInMethod::Password => "password",
+            SignInMethod::Sso => "sso",
             SignInMethod::Passkey => "passkey",
             SignInMethod::Totp => "totp",
             SignInMethod::RecoveryCode => "recovery_code",
@@ -96,6 +99,7 @@ impl Metrics {
             SignInMethod::Passkey,
             SignInMethod::Totp,
             SignInMethod::RecoveryCode,
+            SignInMethod::Sso,
         ] {
             for outcome in ["success", "failure"] {
                 let _ = signins.get_or_create(&SignInLabels {

@@ -23,6 +23,7 @@ mod role_labels;
 mod roles;
 mod security;
 mod signin;
+mod sso;
 mod step_up;
 mod teams;
 mod templates;
@@ -213,6 +214,7 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}", any(tenant_root))
         .route("/{tenant}/{*rest}", any(not_found))
         .merge(signin::router())
+        .merge(sso::router())
         .merge(dashboard::router())
         .merge(records::router())
         .merge(pipeline::router())

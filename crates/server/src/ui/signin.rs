@@ -31,6 +31,13 @@ const SUSPENDED: &str =
 const STALE_FORM: &str =
     "The sign-in form had expired or was not sent from this site. Please sign in again.";
 
+/// Why a right password did not sign in: the user's provider is their only way in.
+pub(super) fn sso_only_message(provider: &str) -> String {
+    format!(
+        "Your account signs in only through {provider}: use the \u{201c}Sign in with\u{201d} button instead of your password."
+    )
+}
+
 /// The sign-in form's double-submit token: the one the browser already has, or a new one.
 fn signin_token(headers: &HeaderMap) -> String {
     match auth::cookie(headers, SIGNIN_COOKIE) {
@@ -39,23 +46,26 @@ fn signin_token(headers: &HeaderMap) -> String {
     }
 }
 
-fn page(
+#[allow(clippy::too_many_arguments)]
+pub(super) fn page(
     tenant: &Tenant,
     token: String,
     username: String,
     next: Option<String>,
-    error: Option<&'static str>,
+    error: Option<&str>,
     info: Option<&'static str>,
     notices: Vec<skjold_app::status_view::Notice>,
+    sso_buttons: Vec<super::templates::SsoButton>,
 ) -> LoginPage {
     LoginPage {
+        sso_buttons,
         slug: tenant.record.slug.as_str().to_string(),
         tenant_name: tenant.record.display_name.clone(),
         asset_v: assets::version(),
         username,
         next,
         signin_token: token,
-        error,
+        error: error.map(str::to_string),
         info,
         notices,
     }
@@ -111,6 +121,7 @@ async fn login_form(
         .notices
         .fresh(state.tenants.catalog(), state.clock.now())
         .await;
+    let buttons = super::sso::buttons(&tenant, next.as_deref()).await;
     let res = render(
         StatusCode::OK,
         &page(
@@ -121,6 +132,7 @@ async fn login_form(
             None,
             info,
             notices,
+            buttons,
         ),
     )?;
     Ok(with_signin_cookie(res, &token))
@@ -135,7 +147,8 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     let form = read_form(Request::from_parts(parts, body), &state).await?;
     let next = safe_next(&slug, form.get("next"));
     let username = form.get("username").unwrap_or("").trim().to_string();
-    let retry = |error: &'static str, status: StatusCode| -> Result<Response, UiError> {
+    let buttons = super::sso::buttons(&tenant, next.as_deref()).await;
+    let retry = |error: &str, status: StatusCode| -> Result<Response, UiError> {
         let token = signin_token(&headers);
         let res = render(
             status,
@@ -147,6 +160,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
                 Some(error),
                 None,
                 state.notices.shown(state.clock.now()),
+                buttons.clone(),
             ),
         )?;
         Ok(with_signin_cookie(res, &token))
@@ -181,14 +195,28 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         Outcome::SecondFactorRequired | Outcome::PasswordVerified { .. } => {
             return retry(CODE_NEEDED, StatusCode::OK)
         }
+        Outcome::SsoOnly { provider } => {
+            return retry(&sso_only_message(&provider), StatusCode::FORBIDDEN)
+        }
     };
-    start_session(&state, &tenant, &headers, ip, outcome, next, "web").await
+    start_session(
+        &state,
+        &tenant,
+        &headers,
+        ip,
+        outcome,
+        next,
+        "web",
+        serde_json::Value::Null,
+    )
+    .await
 }
 
 /// A signed-in outcome becomes a session cookie and a redirect: to the enrolment page when
 /// the user must enrol a second factor first, to the profile when the password expired,
 /// else where they were going.
-async fn start_session(
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn start_session(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
@@ -196,6 +224,7 @@ async fn start_session(
     outcome: Outcome,
     next: Option<String>,
     via: &'static str,
+    extra: serde_json::Value,
 ) -> Result<Response, UiError> {
     let slug = tenant.record.slug.as_str().to_string();
     let Outcome::SignedIn {
@@ -211,8 +240,10 @@ async fn start_session(
     // A session this browser had before ends: a sign-in always starts a fresh one.
     end_previous_session(state, headers).await;
 
-    let session =
-        crate::signin::open_session(state, tenant, &user, must_enrol, ip, headers, via).await?;
+    let session = crate::signin::open_session_noting(
+        state, tenant, &user, must_enrol, ip, headers, via, extra,
+    )
+    .await?;
     let target = if must_enrol {
         format!("/{slug}/me/two-factor?msg=enrol")
     } else if password_expired {
@@ -296,7 +327,8 @@ async fn passkey_sign_in(State(state): State<AppState>, req: Request) -> Result<
     let headers = parts.headers.clone();
     let form = read_form(Request::from_parts(parts, body), &state).await?;
     let next = safe_next(&slug, form.get("next"));
-    let retry = |error: &'static str, status: StatusCode| -> Result<Response, UiError> {
+    let buttons = super::sso::buttons(&tenant, next.as_deref()).await;
+    let retry = |error: &str, status: StatusCode| -> Result<Response, UiError> {
         let token = signin_token(&headers);
         let res = render(
             status,
@@ -308,6 +340,7 @@ async fn passkey_sign_in(State(state): State<AppState>, req: Request) -> Result<
                 Some(error),
                 None,
                 state.notices.shown(state.clock.now()),
+                buttons.clone(),
             ),
         )?;
         Ok(with_signin_cookie(res, &token))
@@ -332,7 +365,17 @@ async fn passkey_sign_in(State(state): State<AppState>, req: Request) -> Result<
         Outcome::Suspended => return retry(SUSPENDED, StatusCode::FORBIDDEN),
         _ => return retry(PASSKEY_FAILED, StatusCode::OK),
     };
-    start_session(&state, &tenant, &headers, ip, outcome, next, "web_passkey").await
+    start_session(
+        &state,
+        &tenant,
+        &headers,
+        ip,
+        outcome,
+        next,
+        "web_passkey",
+        serde_json::Value::Null,
+    )
+    .await
 }
 
 /// Deletes the server side of the session cookie the browser sends, whichever tenant it

@@ -25,10 +25,21 @@ pub struct LoginPage {
     pub username: String,
     pub next: Option<String>,
     pub signin_token: String,
-    pub error: Option<&'static str>,
+    pub error: Option<String>,
     pub info: Option<&'static str>,
     /// Announced maintenance and open incidents, shown to everyone who signs in.
     pub notices: Vec<skjold_app::status_view::Notice>,
+    /// "Sign in with …": the tenant's enabled identity providers.
+    pub sso_buttons: Vec<SsoButton>,
+}
+
+/// A sign-in button of an identity provider.
+#[derive(Debug, Clone)]
+pub struct SsoButton {
+    pub href: String,
+    pub label: String,
+    /// `entra`, `google` or `oidc`: the button's look.
+    pub kind: String,
 }
 
 /// The page behind an invitation link: choose a password (`username` set), or why the

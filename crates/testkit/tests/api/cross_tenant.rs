@@ -82,8 +82,15 @@ async fn seed(app: &TestApp, slug: &'static str, token: String, password: String
         json!({"kind": "webhook", "target": hook}),
     )
     .await;
+    let provider = post(
+        "identity-providers",
+        json!({"kind": "oidc", "name": format!("{tag} idp"), "client_id": format!("{tag}-client"),
+               "client_secret": format!("{tag}-client-secret"), "issuer": format!("https://idp.example.com/{slug}")}),
+    )
+    .await;
     let mut ids = BTreeMap::new();
     ids.insert("status-subscriptions", subscription.clone());
+    ids.insert("identity-providers", provider.clone());
     ids.insert("roles", role.clone());
     ids.insert("teams", team.clone());
     ids.insert("companies", company.clone());
@@ -118,6 +125,7 @@ async fn seed(app: &TestApp, slug: &'static str, token: String, password: String
         role,
         team,
         subscription,
+        provider,
     ];
     Tenant {
         slug,
@@ -175,6 +183,10 @@ fn sample_body(template: &str, resource: &str, method: &Method, owner: &Tenant) 
         ("status-subscriptions", "POST") => {
             json!({"kind": "webhook", "target": "https://hooks.example.com/matrix"})
         }
+        ("identity-providers", "POST") => json!({"kind": "oidc", "name": "Matrix IdP",
+            "client_id": "matrix", "client_secret": "matrix-secret",
+            "issuer": "https://idp.example.com/matrix"}),
+        ("identity-providers", _) => json!({"name": "Matrix IdP"}),
         (other, m) => panic!("the cross-tenant matrix has no sample body for {m} {other}: add one"),
     }
 }
@@ -224,6 +236,9 @@ fn fill(template: &str, tenant: &str, id_source: &Tenant) -> (String, &'static s
             })
         };
         path = path.replace("{id}", id);
+    }
+    if path.contains("{provider_id}") {
+        path = path.replace("{provider_id}", &id_source.ids["identity-providers"]);
     }
     if path.contains("{user_id}") {
         path = path.replace("{user_id}", &id_source.ids["users"]);

@@ -22,6 +22,7 @@ mod roles;
 mod session;
 mod sessions;
 mod signin_races;
+mod sso;
 mod status_notifications;
 mod status_page;
 mod step_up;
