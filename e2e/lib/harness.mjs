@@ -5,7 +5,7 @@
 // never downloads anything.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -60,12 +60,19 @@ export function cli(dataDir, args, stdin) {
  * Starts `skjold serve` and waits for the demo administrator's one-time password.
  * Returns { base, dataDir, adminPassword, cli(args, stdin), addUser(name, role, pw), stop() }.
  */
-export async function startServer({ env = {} } = {}) {
+export async function startServer({ env = {}, config } = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'skjold-e2e-'));
   const port = await freePort();
+  // `config(port)`: a skjold.toml for this server (it may need to know its own address).
+  const configArgs = [];
+  if (config) {
+    const path = join(dataDir, 'skjold.toml');
+    await writeFile(path, config(port));
+    configArgs.push('--config', path);
+  }
   const child = spawn(
     serverBinary(),
-    ['serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--redirect-listen', 'off'],
+    [...configArgs, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--redirect-listen', 'off'],
     { env: { ...process.env, SKJOLD_LOG: 'warn', SKJOLD_METRICS_LISTEN: 'off', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';

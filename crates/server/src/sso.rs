@@ -131,6 +131,8 @@ pub struct Sso {
 
 impl Sso {
     pub fn new(presets: Presets, clock: SharedClock) -> Self {
+        // reqwest is built without a TLS provider of its own: the process's is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = openidconnect::reqwest::Client::builder()
             // A provider's answer never redirects the server elsewhere (SSRF).
             .redirect(openidconnect::reqwest::redirect::Policy::none())

@@ -24,6 +24,7 @@ mod roles;
 mod security;
 mod signin;
 mod sso;
+mod sso_admin;
 mod step_up;
 mod teams;
 mod templates;
@@ -215,6 +216,7 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}/{*rest}", any(not_found))
         .merge(signin::router())
         .merge(sso::router())
+        .merge(sso_admin::router())
         .merge(dashboard::router())
         .merge(records::router())
         .merge(pipeline::router())

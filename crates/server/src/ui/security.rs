@@ -311,6 +311,13 @@ async fn page_with<R: Requirement>(
             email_available: state.config.notify.smtp.is_some(),
             subscription_error: outcome.error,
             new_secret: outcome.new_secret,
+            sso_providers: auth
+                .db()
+                .identity_providers()
+                .await?
+                .into_iter()
+                .map(|p| p.name)
+                .collect(),
         },
     )
 }

@@ -464,6 +464,8 @@ pub struct AdminSecurityPage {
     pub subscription_error: Option<String>,
     /// A new webhook's URL and signing secret, shown once.
     pub new_secret: Option<(String, String)>,
+    /// The names of the tenant's identity providers (single sign-on).
+    pub sso_providers: Vec<String>,
 }
 
 #[derive(Template)]
@@ -530,4 +532,18 @@ pub struct AdminBackupsPage {
     pub confirm_at: Option<String>,
     pub confirm_into: String,
     pub errors: Vec<String>,
+}
+
+/// Admin → Security → Single sign-on: the tenant's identity providers and the form to add
+/// one.
+#[derive(Template)]
+#[template(path = "admin_sso.html")]
+pub struct AdminSsoPage {
+    pub chrome: Chrome,
+    pub providers: Vec<skjold_app::identity_providers::ProviderView>,
+    /// The redirect URI every provider is registered with.
+    pub redirect_uri: String,
+    pub fields: Vec<FormField>,
+    pub errors: Vec<String>,
+    pub flash: Option<&'static str>,
 }

@@ -3,6 +3,7 @@ mod audit;
 mod backup;
 mod capacity;
 mod doctor;
+mod idp;
 mod invites;
 mod operations;
 mod restore_progress;
@@ -71,6 +72,9 @@ enum Command {
     /// List, add and remove a tenant's teams and their members.
     #[command(subcommand)]
     Team(access::TeamCommand),
+    /// A tenant's identity providers for single sign-on (Entra ID, Google, OpenID Connect).
+    #[command(subcommand)]
+    Idp(idp::IdpCommand),
     /// Search and verify the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -136,6 +140,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
             let (router, audit) = open_router(&config).await?;
             let result = access::team(&router, &audit, cmd).await;
+            close(router, audit).await?;
+            result
+        }
+        Command::Idp(cmd) => {
+            let config = Config::load(cli.global.config.as_deref(), &overrides(None, None))?;
+            let (router, audit) = open_router(&config).await?;
+            let result = idp::idp(&config, &router, &audit, cmd).await;
             close(router, audit).await?;
             result
         }

@@ -16,6 +16,7 @@ mod common;
 mod config;
 mod doctor;
 mod help;
+mod idp;
 mod operations;
 mod robustness;
 mod roles_and_teams;
