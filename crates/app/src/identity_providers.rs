@@ -644,6 +644,10 @@ pub async fn links_of(
     if !own {
         actor.require(Right::UsersManage)?;
     }
+    match ctx.db.user(user_id).await {
+        Err(StoreError::NotFound) => return Err(AppError::NotFound("no such user")),
+        other => other?,
+    };
     Ok(ctx.db.identity_links_of(user_id).await?)
 }
 

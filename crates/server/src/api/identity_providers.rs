@@ -227,7 +227,7 @@ pub struct LinkList {
         (status = 200, description = "The user's links, oldest first", body = LinkList),
         (status = 401, description = "Not signed in", body = crate::error::Problem),
         (status = 403, description = "Lacks users.manage", body = crate::error::Problem),
-        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 404, description = "No such user in this tenant", body = crate::error::Problem),
         (status = 422, description = "Malformed id", body = crate::error::Problem)))]
 async fn list_links(
     State(state): State<AppState>,
