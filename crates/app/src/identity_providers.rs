@@ -902,20 +902,107 @@ async fn jit_username(ctx: &Ctx<'_>, who: &ProvenIdentity) -> Result<Username, A
     Username::parse(&fallback).map_err(|e| AppError::Internal(format!("username {fallback}: {e}")))
 }
 
+/// The setting's name in the tenant's `settings` table.
+pub const SSO_ONLY_SETTING: &str = "sso_only";
+
+/// Whom the tenant lets in only through an identity provider (their passwords are refused):
+/// nobody, everyone, or the holders of some roles (`GET|PUT /settings/single-sign-on`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsoOnlyPolicy {
+    /// `none`, `all` or `roles`.
+    pub required: crate::two_factor::Required,
+    /// Role ids (or names, stored as ids), for `required: "roles"`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// The tenant's SSO-only policy (nobody when it never set one).
+pub async fn sso_only_policy(db: &skjold_store::TenantDb) -> Result<SsoOnlyPolicy, StoreError> {
+    match db.setting(SSO_ONLY_SETTING).await? {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| StoreError::Corrupt(format!("sso-only policy: {e}"))),
+        None => Ok(SsoOnlyPolicy::default()),
+    }
+}
+
+/// Sets the SSO-only policy. Refused while no provider is on (nobody could sign in), and
+/// a role must exist. Recorded as `settings.sso_only_changed`.
+pub async fn set_sso_only_policy(
+    ctx: &Ctx<'_>,
+    actor: &Actor,
+    wanted: SsoOnlyPolicy,
+) -> Result<SsoOnlyPolicy, AppError> {
+    actor.require(Right::SettingsManage)?;
+    // The same rules as the two-factor requirement's: roles named by id, sorted, only
+    // with `roles`.
+    let resolved = crate::two_factor::TwoFactorPolicy {
+        required: wanted.required,
+        roles: wanted.roles,
+    }
+    .resolved(ctx.db)
+    .await??;
+    let after = SsoOnlyPolicy {
+        required: resolved.required,
+        roles: resolved.roles,
+    };
+    if after.required != crate::two_factor::Required::None
+        && !ctx.db.identity_providers().await?.iter().any(|p| p.enabled)
+    {
+        return Err(AppError::Invalid(FieldErrors::single(
+            "required",
+            "add an identity provider (and turn it on) first: otherwise nobody it covers could sign in",
+        )));
+    }
+    let before = sso_only_policy(ctx.db).await?;
+    let value = serde_json::to_value(&after).map_err(|e| AppError::Internal(e.to_string()))?;
+    let event = Audited::new(
+        ctx,
+        actor,
+        AuditKind::SettingsSsoOnlyChanged,
+        json!({ "before": before, "after": after }),
+    );
+    event
+        .db(ctx.db)
+        .put_setting(&actor.journal(), SSO_ONLY_SETTING, &value)
+        .await?;
+    event.finish().await?;
+    Ok(after)
+}
+
 /// Must this user sign in through a provider (a password is refused)? When a provider they
-/// are linked to says so.
+/// are linked to says so, or the tenant's SSO-only policy covers them while a provider is
+/// on. Answers the provider(s) to name.
 pub async fn sso_only(
-    ctx_db: &skjold_store::TenantDb,
+    db: &skjold_store::TenantDb,
     user: &User,
 ) -> Result<Option<String>, StoreError> {
-    let links = ctx_db.identity_links_of(&user.id).await?;
-    if links.is_empty() {
+    let providers: Vec<IdentityProvider> = db
+        .identity_providers()
+        .await?
+        .into_iter()
+        .filter(|p| p.enabled)
+        .collect();
+    if providers.is_empty() {
         return Ok(None);
     }
-    for p in ctx_db.identity_providers().await? {
-        if p.sso_only && p.enabled && links.iter().any(|l| l.provider_id == p.id) {
-            return Ok(Some(p.name));
+    let links = db.identity_links_of(&user.id).await?;
+    for p in &providers {
+        if p.sso_only && links.iter().any(|l| l.provider_id == p.id) {
+            return Ok(Some(p.name.clone()));
         }
     }
-    Ok(None)
+    let policy = sso_only_policy(db).await?;
+    let covered = match policy.required {
+        crate::two_factor::Required::None => false,
+        crate::two_factor::Required::All => true,
+        crate::two_factor::Required::Roles => policy.roles.iter().any(|r| r == user.role.as_str()),
+    };
+    Ok(covered.then(|| {
+        providers
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }))
 }

@@ -224,6 +224,9 @@ audit_kinds! {
     /// An identity provider was removed, with its links.
     SettingsIdentityProviderDeleted = "settings.identity_provider_deleted", Notice,
         "`{provider_id, name}`";
+    /// The tenant's SSO-only policy changed.
+    SettingsSsoOnlyChanged = "settings.sso_only_changed", Notice,
+        "`{before, after}` (and `via`)";
     /// A provider's account was linked to a user (at a first single sign-on).
     AuthSsoLinked = "auth.sso.linked", Notice,
         "`{provider_id, provider, subject, by}` (`by`: `email` or `jit`)";

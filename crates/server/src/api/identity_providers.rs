@@ -11,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Serialize;
-use skjold_app::identity_providers::{self as idp, NewProvider, ProviderPatch, ProviderView};
+use skjold_app::identity_providers::{
+    self as idp, NewProvider, ProviderPatch, ProviderView, SsoOnlyPolicy,
+};
 use skjold_app::Via;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -22,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_provider, update_provider, delete_provider))
         .routes(routes!(list_links))
         .routes(routes!(delete_link))
+        .routes(routes!(get_sso_only, put_sso_only))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -276,4 +279,38 @@ async fn delete_link(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whom the tenant lets in only through an identity provider.
+#[utoipa::path(get, path = "/settings/single-sign-on", tag = "single sign-on", params(TenantPath), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The SSO-only policy (roles by id)", body = SsoOnlyPolicy),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks settings.manage", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem)))]
+async fn get_sso_only(auth: Authorized<SettingsManage>) -> Result<Json<SsoOnlyPolicy>, ApiError> {
+    Ok(Json(idp::sso_only_policy(auth.db()).await?))
+}
+
+/// Set whom the tenant lets in only through an identity provider (`none`, `all`, or
+/// `roles` with `roles`): their passwords are refused. Needs a provider that is on.
+#[utoipa::path(put, path = "/settings/single-sign-on", tag = "single sign-on", params(TenantPath), security(("bearer" = [])),
+    request_body = SsoOnlyPolicy,
+    responses(
+        (status = 200, description = "The policy as stored (roles by id)", body = SsoOnlyPolicy),
+        (status = 400, description = "Malformed JSON", body = crate::error::Problem),
+        (status = 401, description = "Not signed in", body = crate::error::Problem),
+        (status = 403, description = "Lacks settings.manage", body = crate::error::Problem),
+        (status = 404, description = "No such tenant", body = crate::error::Problem),
+        (status = 413, description = "Body too large", body = crate::error::Problem),
+        (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+        (status = 422, description = "An unknown role, or no provider is on", body = crate::error::Problem)))]
+async fn put_sso_only(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    auth: Authorized<SettingsManage>,
+    ApiJson(body): ApiJson<SsoOnlyPolicy>,
+) -> Result<Json<SsoOnlyPolicy>, ApiError> {
+    let set = idp::set_sso_only_policy(&auth.ctx(&state, ip), &auth.acting(Via::Api), body).await?;
+    Ok(Json(set))
 }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use skjold_app::identity_providers::{self as idp, NewProvider, ProviderPatch, ProviderView};
+use skjold_app::two_factor::Required;
 use skjold_app::AppError;
 use skjold_domain::FieldErrors;
 
@@ -123,6 +124,18 @@ async fn page(
         .map(|p| ProviderView::of(p, redirect_uri.clone()))
         .collect();
     let fields = fields(auth, typed, errs).await?;
+    let policy = idp::sso_only_policy(auth.db()).await?;
+    let sso_only_roles = auth
+        .db()
+        .list_roles()
+        .await?
+        .into_iter()
+        .map(|r| {
+            let id = r.id.as_str().to_string();
+            let on = policy.roles.contains(&id);
+            (id, r.name, on)
+        })
+        .collect();
     let known: Vec<&str> = fields.iter().map(|f| f.name).collect();
     let errors = errs
         .0
@@ -139,6 +152,12 @@ async fn page(
             fields,
             errors,
             flash,
+            sso_only_required: match policy.required {
+                Required::None => "none",
+                Required::All => "all",
+                Required::Roles => "roles",
+            },
+            sso_only_roles,
         },
     )
 }
@@ -294,6 +313,40 @@ async fn replace_secret(
     change(&state, &auth, &id, patch).await
 }
 
+async fn save_policy(
+    State(state): State<AppState>,
+    post: Post<SettingsManage>,
+) -> Result<Response, UiError> {
+    let Post { auth, form } = post;
+    let required = match form.get("required") {
+        Some("all") => Required::All,
+        Some("roles") => Required::Roles,
+        _ => Required::None,
+    };
+    let roles = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "roles")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let wanted = idp::SsoOnlyPolicy { required, roles };
+    match idp::set_sso_only_policy(&auth.ctx(), &auth.acting(), wanted).await {
+        Ok(_) => Ok(done(&auth, "saved")),
+        Err(AppError::Invalid(errs)) => {
+            page(
+                &state,
+                &auth,
+                None,
+                &errs,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn remove(
     Path((_, id)): Path<(String, String)>,
     post: Post<SettingsManage>,
@@ -309,6 +362,7 @@ async fn remove(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/admin/security/sso", get(show).post(add))
+        .route("/{tenant}/admin/security/sso/policy", post(save_policy))
         .route("/{tenant}/admin/security/sso/{id}/toggle", post(toggle))
         .route(
             "/{tenant}/admin/security/sso/{id}/secret",

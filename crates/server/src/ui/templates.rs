@@ -546,4 +546,8 @@ pub struct AdminSsoPage {
     pub fields: Vec<FormField>,
     pub errors: Vec<String>,
     pub flash: Option<&'static str>,
+    /// The SSO-only policy: `none`, `all` or `roles`…
+    pub sso_only_required: &'static str,
+    /// … and (role id, role name, named by the policy).
+    pub sso_only_roles: Vec<(String, String, bool)>,
 }

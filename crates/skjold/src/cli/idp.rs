@@ -33,6 +33,18 @@ pub enum IdpCommand {
         tenant: String,
         provider: String,
     },
+    /// Show or set whom the tenant lets in only through an identity provider (their
+    /// passwords are refused): none, all, or roles (with --roles).
+    SsoOnly {
+        #[arg(long)]
+        tenant: String,
+        /// none, all or roles; without it, the policy is shown.
+        #[arg(long)]
+        required: Option<String>,
+        /// Comma-separated roles (names or ids), with --required roles.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
     /// Remove a user's link to a provider.
     Unlink {
         #[arg(long)]
@@ -186,6 +198,32 @@ pub async fn idp(
                 "removed identity provider '{}' from tenant '{tenant}'",
                 p.name
             );
+        }
+        IdpCommand::SsoOnly {
+            tenant,
+            required,
+            roles,
+        } => {
+            let at = Operating::open(router, &tenant).await?;
+            let policy = match required {
+                None => idp::sso_only_policy(&at.db).await?,
+                Some(r) => {
+                    let required = match r.as_str() {
+                        "none" => skjold_app::two_factor::Required::None,
+                        "all" => skjold_app::two_factor::Required::All,
+                        "roles" => skjold_app::two_factor::Required::Roles,
+                        other => anyhow::bail!("--required: '{other}' is not none, all or roles"),
+                    };
+                    idp::set_sso_only_policy(
+                        &at.ctx(router, audit),
+                        &Operator,
+                        idp::SsoOnlyPolicy { required, roles },
+                    )
+                    .await
+                    .map_err(app_err)?
+                }
+            };
+            println!("{}", serde_json::to_string(&policy)?);
         }
         IdpCommand::Unlink {
             tenant,

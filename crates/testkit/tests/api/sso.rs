@@ -797,3 +797,71 @@ async fn providers_are_managed_by_settings_managers_and_checked() {
         .await;
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn the_sso_only_policy_refuses_the_passwords_of_whom_it_covers() {
+    let (app, idp) = setup().await;
+    let admin = app.admin_token().await;
+    create_user(&app, &admin, "hanna", "hanna@example.test", "user").await;
+    create_user(&app, &admin, "ivar", "ivar@example.test", "manager").await;
+    // Without a provider it would lock everyone out: refused.
+    let res = app
+        .put(
+            "/demo/api/v1/settings/single-sign-on",
+            &admin,
+            &json!({"required": "all"}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("identity provider"));
+
+    add_provider(&app, &admin, generic(&idp, json!({}))).await;
+    let res = app
+        .put(
+            "/demo/api/v1/settings/single-sign-on",
+            &admin,
+            &json!({"required": "roles", "roles": ["user"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let policy: Value = app
+        .get("/demo/api/v1/settings/single-sign-on", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(policy, json!({"required": "roles", "roles": ["user"]}));
+    let password = |u: &str| {
+        let app = &app;
+        let u = u.to_string();
+        async move {
+            app.client
+                .post(app.url("/demo/api/v1/session"))
+                .json(&json!({"username": u, "password": "a long passphrase for sso tests"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // A user (covered) is refused with the right password; a manager (not covered) is not.
+    assert_eq!(password("hanna").await, 403);
+    assert_eq!(password("ivar").await, 201);
+    assert_reason_password(&app, &admin).await;
+    // hanna still gets in through the provider.
+    let landing = sign_in(&app, &idp, &add_or_find(&app, &admin).await, "hanna", false).await;
+    assert!(landing.session_cookie.is_some(), "{}", landing.body);
+    let changed = last_event(&app, &admin, "settings.sso_only_changed").await;
+    assert_eq!(changed["detail"]["after"]["required"], "roles", "{changed}");
+}
+
+async fn add_or_find(app: &TestApp, admin: &str) -> String {
+    let list: Value = app
+        .get("/demo/api/v1/identity-providers", admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    list["items"][0]["id"].as_str().unwrap().to_string()
+}
