@@ -297,7 +297,7 @@ async fn checked(
         .filter(|s| !sso::BASE_SCOPES.contains(&s.as_str()))
         .collect();
     let mfa_amr = match mfa_amr {
-        Some(v) if v.is_empty() => {
+        Some([]) => {
             errs.add(
                 "mfa_amr",
                 "name at least one amr value, or leave it out for the default",

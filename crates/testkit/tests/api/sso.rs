@@ -116,6 +116,7 @@ async fn setup() -> (TestApp, Idp) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the OpenID provider did not start on port {idp_port}");
 }
 
@@ -439,7 +440,7 @@ async fn tokens_that_fail_a_check_are_refused_with_the_reason_named() {
     let admin = app.admin_token().await;
     create_user(&app, &admin, "carol", "carol@example.test", "user").await;
     let id = add_provider(&app, &admin, generic(&idp, json!({}))).await;
-    let now = chrono::Utc::now().timestamp();
+    let now = skjold_domain::Clock::now(&app.clock).timestamp();
     let cases = [
         (
             json!({"iss": "http://evil.example/generic"}),
