@@ -101,7 +101,7 @@ impl Catalog {
         &self,
         samples: &[CapacitySample],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         for s in samples {
             sqlx::query(
                 "INSERT INTO capacity_samples (at, subject, bytes, total_bytes) VALUES ($1, $2, $3, $4) \

@@ -85,6 +85,20 @@ impl Catalog {
         &self.pool
     }
 
+    /// Opens a transaction for a change of the catalog. On SQLite it takes the write lock up
+    /// front (`BEGIN IMMEDIATE`), as [`crate::TenantDb`]'s writes do: a transaction that reads
+    /// first and writes later fails at once with "database is locked" when another writer
+    /// (the audit trail's system chain, the status probes) committed in between, whatever
+    /// the busy timeout.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend.kind() {
+            crate::BackendKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            crate::BackendKind::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn clock(&self) -> &SharedClock {
         &self.clock
     }
@@ -264,7 +278,7 @@ impl Catalog {
     ) -> Result<TenantRecord, StoreError> {
         let now = format_timestamp(self.clock.now());
         let location = self.backend.tenant_location(&new.slug);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO tenants (slug, display_name, status, location, created_at, updated_at) \
              VALUES ($1, $2, 'active', $3, $4, $4)",
@@ -313,7 +327,7 @@ impl Catalog {
         record: Option<&dyn crate::BeforeCommit>,
     ) -> Result<(), StoreError> {
         let now = format_timestamp(self.clock.now());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE slug = $3")
             .bind(status.as_str())
             .bind(&now)

@@ -103,7 +103,7 @@ impl Catalog {
         w: &MaintenanceWindow,
         record: &dyn BeforeCommit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(&format!(
             "INSERT INTO maintenance_windows ({WINDOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL)"
         ))
@@ -130,7 +130,7 @@ impl Catalog {
         record: &dyn BeforeCommit,
     ) -> Result<MaintenanceWindow, StoreError> {
         let now = self.clock().now();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(&format!(
             "SELECT {WINDOW_COLUMNS} FROM maintenance_windows WHERE id = $1"
         ))
@@ -193,7 +193,7 @@ impl Catalog {
         i: &Incident,
         record: &dyn BeforeCommit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(&format!(
             "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)"
         ))
@@ -222,7 +222,7 @@ impl Catalog {
         check: impl FnOnce(&Incident) -> Result<(), StoreError>,
         record: &dyn BeforeCommit,
     ) -> Result<Incident, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut incident = incident_in(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -259,7 +259,7 @@ impl Catalog {
         review: &str,
         record: &dyn BeforeCommit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let incident = incident_in(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -278,7 +278,7 @@ impl Catalog {
     }
 
     pub async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let found = incident_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(found)
@@ -316,7 +316,7 @@ impl Catalog {
         set: Option<&StatusOverride>,
         record: &dyn BeforeCommit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let cleared = sqlx::query("DELETE FROM status_overrides WHERE component = $1")
             .bind(component.as_str())
             .execute(&mut *tx)
@@ -371,7 +371,7 @@ impl Catalog {
             crate::BackendKind::Sqlite => "MAX",
             crate::BackendKind::Postgres => "GREATEST",
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO status_probes (component, state, detail, at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (component) DO UPDATE SET state = excluded.state, detail = excluded.detail, at = excluded.at",
@@ -465,7 +465,7 @@ impl Catalog {
         record: &dyn BeforeCommit,
     ) -> Result<OperatorToken, StoreError> {
         let now = format_timestamp(self.clock().now());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO operator_tokens (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -501,7 +501,7 @@ impl Catalog {
         record: &dyn BeforeCommit,
     ) -> Result<(), StoreError> {
         let now = format_timestamp(self.clock().now());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE operator_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )

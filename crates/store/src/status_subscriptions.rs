@@ -60,7 +60,7 @@ impl Catalog {
         s: &Subscription,
         record: &dyn BeforeCommit,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(&format!(
             "INSERT INTO status_subscriptions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -109,7 +109,7 @@ impl Catalog {
         tenant: Option<&str>,
         record: &dyn BeforeCommit,
     ) -> Result<Subscription, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM status_subscriptions WHERE id = $1"
         ))
