@@ -21,6 +21,7 @@ mod profile;
 mod records;
 mod role_labels;
 mod roles;
+mod search;
 mod security;
 mod signin;
 mod step_up;
@@ -214,6 +215,7 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}/{*rest}", any(not_found))
         .merge(signin::router())
         .merge(dashboard::router())
+        .merge(search::router())
         .merge(records::router())
         .merge(pipeline::router())
         .merge(users::router())
