@@ -222,7 +222,7 @@ async fn after_image(
         .await?;
     // A record's indexed words (null for entities that are not records). Before migration
     // 0013 this was the list of its search_tokens; a replay reads both.
-    let search = crate::search_index::doc_words(&mut **tx, change.entity, change.record_id).await?;
+    let search = crate::search_index::doc_words(tx, change.entity, change.record_id).await?;
     Ok(serde_json::json!({
         "table": table.name,
         "row": crate::dump::row_to_json(&row)?,
