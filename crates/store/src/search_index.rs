@@ -374,3 +374,82 @@ fn word_test(backend: BackendKind, words: &[String], part: Part, args: &mut Args
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::migrate::Migrator;
+
+    /// A tenant migrated before 0013, with records and their old search words, is indexed
+    /// when it is next opened: migration 0013 and the backfill, as the router runs them.
+    #[tokio::test]
+    async fn a_tenant_from_before_0013_is_indexed_at_its_next_open() {
+        crate::install_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let all = crate::tenant::sqlite_migrator();
+        let before = Migrator {
+            migrations: std::borrow::Cow::Owned(
+                all.migrations
+                    .iter()
+                    .filter(|m| m.version < 13)
+                    .cloned()
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        };
+        before.run(&pool).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO users (id, username, role, status, created_at, updated_at) \
+             VALUES ('u1', 'olga', 'user', 'active', 't', 't');
+             INSERT INTO persons (id, sort_key, first_name, last_name, emails, phones, owner_id, \
+             created_at, updated_at) VALUES ('p1', 'nordmann åse', 'Åse', 'Nordmann', \
+             '[\"ase@firma.example\"]', '[\"+47 22 33 44 55\"]', 'u1', 't', 't');
+             INSERT INTO search_tokens (entity, token, record_id) VALUES ('person', 'åse', 'p1');",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+
+        crate::tenant::migrate(&pool, BackendKind::Sqlite)
+            .await
+            .unwrap();
+        backfill(&pool, BackendKind::Sqlite).await.unwrap();
+        let (owner, words): (String, String) = sqlx::query_as(
+            "SELECT owner_id, words FROM search_docs WHERE entity = 'person' AND record_id = 'p1'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(owner, "u1");
+        assert_eq!(
+            words,
+            "22 33 44 47 4722334455 55 ase ase@firma.example example firma nordmann"
+        );
+        let found: Vec<i64> = sqlx::query_scalar(
+            "SELECT rowid FROM search_fts WHERE search_fts MATCH 'words : \"472\" *'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(found.len(), 1);
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name = 'search_tokens'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        assert_eq!(old, None);
+        // A second open finds nothing left to do.
+        backfill(&pool, BackendKind::Sqlite).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM search_docs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
