@@ -110,17 +110,7 @@ pub(crate) async fn append_many(
         let mut sql = String::from(
             "INSERT INTO journal (at, actor, entity, record_id, op, changed, data, image) VALUES ",
         );
-        for i in 0..chunk.len() {
-            let p = 8 * i;
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            sql.push_str(
-                &(1..=8)
-                    .map(|k| format!("${}", p + k))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            sql.push(')');
-        }
+        crate::BackendKind::of(tx).push_value_rows(&mut sql, chunk.len(), 8);
         let mut q = sqlx::query(&sql);
         for (change, image) in chunk {
             q = q

@@ -444,16 +444,7 @@ impl TenantDb {
                 "INSERT INTO {table} (id, sort_key, created_at, updated_at, {}) VALUES ",
                 names.join(", ")
             );
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "(" } else { ", (" });
-                sql.push_str(
-                    &(1..=width)
-                        .map(|k| format!("${}", i * width + k))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
-                sql.push(')');
-            }
+            self.kind.push_value_rows(&mut sql, chunk.len(), width);
             let mut q = sqlx::query(&sql);
             for (map, record) in chunk.iter().zip(recs) {
                 q = q
@@ -478,13 +469,8 @@ impl TenantDb {
         // create reads its own.
         let mut stored = std::collections::HashMap::with_capacity(maps.len());
         for chunk in records.chunks(500) {
-            let sql = format!(
-                "SELECT * FROM {table} WHERE id IN ({})",
-                (1..=chunk.len())
-                    .map(|k| format!("${k}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            let mut sql = format!("SELECT * FROM {table} WHERE id IN ");
+            self.kind.push_value_rows(&mut sql, 1, chunk.len());
             let mut q = sqlx::query(&sql);
             for r in chunk {
                 q = q.bind(r.id().to_string());

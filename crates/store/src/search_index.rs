@@ -67,18 +67,7 @@ pub(crate) async fn put_docs(
         let mut sql = String::from(
             "INSERT INTO search_docs (entity, record_id, sort_key, owner_id, words) VALUES ",
         );
-        for i in 0..chunk.len() {
-            let p = 5 * i;
-            sql.push_str(&format!(
-                "{}(${}, ${}, ${}, ${}, ${})",
-                if i == 0 { "" } else { ", " },
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5
-            ));
-        }
+        BackendKind::of(tx).push_value_rows(&mut sql, chunk.len(), 5);
         sql.push_str(
             " ON CONFLICT (entity, record_id) DO UPDATE SET sort_key = excluded.sort_key, \
              owner_id = excluded.owner_id, words = excluded.words",
