@@ -24,9 +24,9 @@ const DENSE_AT: i64 = 2_000;
 /// Rows per multi-row INSERT of index rows (five parameters each).
 const DOCS_PER_STATEMENT: usize = 500;
 
-/// The PostgreSQL index expression of `search_docs_words`, spelled exactly as the migration
-/// spells it so that the planner uses the index.
-const PG_TSVECTOR: &str = "array_to_tsvector(('#' || d.entity) || string_to_array(d.words, ' '))";
+/// The PostgreSQL index expression of `search_docs_words` (migration 0013), which the
+/// planner matches to use the index.
+const PG_TSVECTOR: &str = "search_tsvector(d.entity, d.words)";
 
 /// One record's row in the index.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,9 +19,14 @@ CREATE INDEX search_docs_by_owner ON search_docs(entity, owner_id, sort_key, rec
 -- The lexemes are the words as they are (array_to_tsvector does not parse or stem), plus
 -- '#<entity>' (no word holds '#'), so that one index answers "persons with words …". An
 -- expression index rather than a stored tsvector column: backups carry text and integers.
--- Queries must spell the expression exactly like this to use it.
-CREATE INDEX search_docs_words ON search_docs
-    USING gin (array_to_tsvector(('#' || entity) || string_to_array(words, ' ')));
+-- The expression is a PL/pgSQL function (never inlined) with a high cost: with the bare
+-- expression the planner priced computing it for every row at next to nothing and chose
+-- a sequential scan over the index (17 ms against 0.3 ms at 20,000 rows, measured).
+-- Queries call search_tsvector(d.entity, d.words) to use the index.
+CREATE FUNCTION search_tsvector(entity TEXT, words TEXT) RETURNS tsvector
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 10000
+    AS $$ BEGIN RETURN array_to_tsvector(('#' || entity) || string_to_array(words, ' ')); END $$;
+CREATE INDEX search_docs_words ON search_docs USING gin (search_tsvector(entity, words));
 
 -- Existing records are indexed when the tenant is next opened (the words are folded in
 -- Rust; see search_index::backfill), one record type per transaction.
