@@ -22,6 +22,7 @@
 //! | [`settings`] | the password policy, session timeouts and token lifetime |
 //! | [`invites`] | issuing and withdrawing invitation links |
 //! | [`records`] | reading, writing, deleting and exporting CRM records within the actor's sight |
+//! | [`search`] | one search over every record type the actor may read |
 //! | [`teams`] | teams and their membership |
 //! | [`tokens`] | minting and revoking API tokens, one's own or a service user's |
 //! | [`two_factor`] | the tenant's two-factor requirement: whom it covers, setting it |
@@ -48,6 +49,7 @@ pub mod password;
 pub mod records;
 pub mod roles;
 pub mod sealed;
+pub mod search;
 pub mod settings;
 pub mod status_view;
 pub mod step_up;

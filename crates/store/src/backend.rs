@@ -22,6 +22,15 @@ impl BackendKind {
     /// statement of many rows costs the square of its size to bind (14 % of the audit
     /// copy's time at 16 rows, profiled); `?` is not in that list. PostgreSQL's are numbered
     /// (`$n`) and bound by position anyway.
+    /// The backend a connection talks to (sqlx's `Any` names its driver).
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            BackendKind::Sqlite
+        } else {
+            BackendKind::Postgres
+        }
+    }
+
     pub(crate) fn push_value_rows(self, sql: &mut String, rows: usize, width: usize) {
         use std::fmt::Write;
         for r in 0..rows {

@@ -9,7 +9,7 @@
 //! commits.
 
 use crate::journal::{self, Actor, Change, JournalOp};
-use crate::{registry, BackendKind, StoreError, TenantDb};
+use crate::{registry, search_index, BackendKind, StoreError, TenantDb};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -180,7 +180,10 @@ async fn all_tables(
 ) -> Result<Vec<String>, StoreError> {
     let sql = match kind {
         BackendKind::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+            // Ordinary tables only: the FTS5 search index (a virtual table and its shadow
+            // tables) is derived from search_docs and rebuilt by its triggers.
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' \
+             AND name NOT LIKE 'sqlite%'"
         }
         BackendKind::Postgres => {
             "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()"
@@ -417,9 +420,29 @@ impl TenantDb {
         // Rows go in as multi-row INSERTs of up to `Batch::rows` rows: one statement per
         // row made a restore pay a round trip per row.
         let mut batch: Option<Batch> = None;
+        // A snapshot taken before migration 0013 holds the old word table instead of
+        // search_docs: its rows are counted but not loaded, and the index is rebuilt from
+        // the records at the end.
+        let (mut legacy_search, mut skipping) = (false, false);
         for item in items {
             match item? {
+                DumpItem::Table { name, .. } if name == LEGACY_SEARCH_TABLE => {
+                    if let Some(b) = batch.take() {
+                        b.flush(&mut tx).await?;
+                    }
+                    if loaded.insert(name.clone(), 0).is_some() {
+                        return Err(StoreError::Corrupt(format!(
+                            "the snapshot holds table {name} twice"
+                        )));
+                    }
+                    legacy_search = true;
+                    skipping = true;
+                }
+                DumpItem::Row(_) if skipping => {
+                    *loaded.entry(LEGACY_SEARCH_TABLE.to_string()).or_default() += 1;
+                }
                 DumpItem::Table { name, columns } => {
+                    skipping = false;
                     if let Some(b) = batch.take() {
                         b.flush(&mut tx).await?;
                     }
@@ -487,6 +510,11 @@ impl TenantDb {
             )));
         }
         let last_seq = apply_journal(&mut tx, &mut schema, journal, observer).await?;
+        if legacy_search {
+            for kind in skjold_domain::crm::EntityKind::ALL {
+                search_index::reindex(&mut tx, *kind).await?;
+            }
+        }
         check_links(&mut tx, self.kind).await?;
         tx.commit().await?;
         let mut tables = loaded;
@@ -530,7 +558,7 @@ impl TenantDb {
             // transaction already excludes other writers.)
             let tables: Vec<&str> = registry::journaled_tables()
                 .map(|t| t.name)
-                .chain(["search_tokens"])
+                .chain(["search_docs"])
                 .collect();
             sqlx::query(&format!(
                 "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
@@ -601,23 +629,12 @@ impl TenantDb {
                     } else {
                         None
                     };
-                    let wanted_tokens: Vec<String> = sqlx::query_scalar(
-                        "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 \
-                         ORDER BY token",
-                    )
-                    .bind(entity)
-                    .bind(&id)
-                    .fetch_all(&source.pool)
-                    .await?;
-                    let current_tokens: Vec<String> = sqlx::query_scalar(
-                        "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 \
-                         ORDER BY token",
-                    )
-                    .bind(entity)
-                    .bind(&id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    if current.as_ref() == Some(&wanted) && current_tokens == wanted_tokens {
+                    let wanted_words = {
+                        let mut conn = source.pool.acquire().await?;
+                        search_index::doc_words(&mut conn, entity, &id).await?
+                    };
+                    let current_words = search_index::doc_words(&mut tx, entity, &id).await?;
+                    if current.as_ref() == Some(&wanted) && current_words == wanted_words {
                         report.unchanged += 1;
                         continue;
                     }
@@ -639,7 +656,8 @@ impl TenantDb {
                         })
                         .unwrap_or_default();
                     upsert(&mut tx, &mut schema, table.name, &wanted).await?;
-                    set_tokens(&mut tx, entity, &id, &wanted_tokens).await?;
+                    search_index::set_doc_from_row(&mut tx, entity, &id, &wanted, wanted_words)
+                        .await?;
                     let data = if table.is_secret() {
                         // Credentials and factors: their entries carry the after-image only.
                         None
@@ -697,11 +715,7 @@ impl TenantDb {
                 table.key_condition(1)
             );
             for id in ids {
-                sqlx::query("DELETE FROM search_tokens WHERE entity = $1 AND record_id = $2")
-                    .bind(entity)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                search_index::remove_doc(&mut tx, entity, id).await?;
                 let key = table.key_values(id)?;
                 registry::bind_key(sqlx::query(&delete), table, &key)?
                     .execute(&mut *tx)
@@ -839,6 +853,9 @@ pub trait LoadObserver: Send + Sync {
 
 impl LoadObserver for () {}
 
+/// The word table that search_docs replaced (migration 0013), as old snapshots hold it.
+const LEGACY_SEARCH_TABLE: &str = "search_tokens";
+
 /// The last checks of a restored database before it commits: on SQLite no broken links and
 /// a sound file; on PostgreSQL (which checks links as rows go in) the journal's sequence
 /// continues after the restored entries.
@@ -937,28 +954,6 @@ async fn upsert(
     Ok(())
 }
 
-async fn set_tokens(
-    tx: &mut Transaction<'static, Any>,
-    entity: &str,
-    id: &str,
-    tokens: &[String],
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM search_tokens WHERE entity = $1 AND record_id = $2")
-        .bind(entity)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    for t in tokens {
-        sqlx::query("INSERT INTO search_tokens (entity, token, record_id) VALUES ($1, $2, $3)")
-            .bind(entity)
-            .bind(t)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
 /// Replays one shipped journal entry: its after-image, then the entry itself.
 pub(crate) async fn apply_entry(
     tx: &mut Transaction<'static, Any>,
@@ -994,7 +989,7 @@ pub(crate) async fn apply_entry(
             registry::bind_key(sqlx::query(&sql), spec, &key)?
                 .execute(&mut **tx)
                 .await?;
-            set_tokens(tx, &e.entity, &e.record_id, &[]).await?;
+            search_index::remove_doc(tx, &e.entity, &e.record_id).await?;
         }
         "create" | "update" => {
             if spec.record_id(&spec.key_of_row(&image["row"])?)? != e.record_id {
@@ -1004,15 +999,17 @@ pub(crate) async fn apply_entry(
                 )));
             }
             upsert(tx, schema, table, &image["row"]).await?;
-            let tokens: Vec<String> = image["search"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|t| t.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            set_tokens(tx, &e.entity, &e.record_id, &tokens).await?;
+            // Today's images carry the words; those written before migration 0013 the list
+            // of search_tokens, which become today's words.
+            let words = match &image["search"] {
+                Value::String(w) => Some(w.clone()),
+                Value::Array(tokens) => Some(crate::search::legacy_words(
+                    tokens.iter().filter_map(Value::as_str),
+                )),
+                _ => None,
+            };
+            search_index::set_doc_from_row(tx, &e.entity, &e.record_id, &image["row"], words)
+                .await?;
         }
         other => {
             return Err(StoreError::Corrupt(format!(

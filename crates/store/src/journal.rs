@@ -60,18 +60,7 @@ pub(crate) async fn append(
     actor: &Actor,
     change: Change<'_>,
 ) -> Result<(), StoreError> {
-    if tx.backend_name().eq_ignore_ascii_case("postgres")
-        || tx.backend_name().eq_ignore_ascii_case("postgresql")
-    {
-        // Journal positions must become visible in their order: a backup that has seen
-        // entry n must have seen every entry before it. PostgreSQL hands out sequence
-        // numbers before commit, so writers take this lock from their first journal entry
-        // to their commit. (SQLite's write transactions are serialised already.)
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(JOURNAL_ORDER_LOCK)
-            .execute(&mut **tx)
-            .await?;
-    }
+    lock_order(tx).await?;
     let image = after_image(tx, &change).await?;
     sqlx::query(
         "INSERT INTO journal (at, actor, entity, record_id, op, changed, data, image) \
@@ -88,6 +77,64 @@ pub(crate) async fn append(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Journal positions must become visible in their order: a backup that has seen entry n
+/// must have seen every entry before it. PostgreSQL hands out sequence numbers before
+/// commit, so writers take this lock from their first journal entry to their commit.
+/// (SQLite's write transactions are serialised already.)
+pub(crate) async fn lock_order(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
+    if tx.backend_name().eq_ignore_ascii_case("postgres")
+        || tx.backend_name().eq_ignore_ascii_case("postgresql")
+    {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(JOURNAL_ORDER_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Appends many entries of records just written, whose after-images the caller read back
+/// (`image` as [`after_image`] builds it), in multi-row statements: the bulk write path's
+/// journal, entry for entry what [`append`] writes.
+pub(crate) async fn append_many(
+    tx: &mut Transaction<'_, Any>,
+    at: &str,
+    actor: &Actor,
+    entries: Vec<(Change<'_>, Value)>,
+) -> Result<(), StoreError> {
+    lock_order(tx).await?;
+    let actor = actor.label();
+    for chunk in entries.chunks(500) {
+        let mut sql = String::from(
+            "INSERT INTO journal (at, actor, entity, record_id, op, changed, data, image) VALUES ",
+        );
+        crate::BackendKind::of(tx).push_value_rows(&mut sql, chunk.len(), 8);
+        let mut q = sqlx::query(&sql);
+        for (change, image) in chunk {
+            q = q
+                .bind(at)
+                .bind(actor.clone())
+                .bind(change.entity)
+                .bind(change.record_id)
+                .bind(change.op.as_str())
+                .bind(serde_json::to_string(&change.changed).unwrap_or_else(|_| "[]".into()))
+                .bind(change.data.as_ref().map(|d| d.to_string()))
+                .bind(image.to_string());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A record's after-image as [`append`] writes it: the stored row and its indexed words.
+pub(crate) fn record_image(table: &str, row: Value, words: &str) -> Value {
+    serde_json::json!({
+        "table": table,
+        "row": row,
+        "search": words,
+    })
 }
 
 /// The advisory lock key that orders journal writers on PostgreSQL ("skjold journal").
@@ -144,7 +191,7 @@ pub(crate) async fn append_rows(
 }
 
 /// The change's after-image, read back inside the writing transaction so that it is exactly
-/// what was stored: the whole row and the record's search words, or for a delete only the
+/// what was stored: the whole row and the record's indexed words, or for a delete only the
 /// table.
 async fn after_image(
     tx: &mut Transaction<'_, Any>,
@@ -163,13 +210,9 @@ async fn after_image(
     let row = registry::bind_key(sqlx::query(&sql), table, &key)?
         .fetch_one(&mut **tx)
         .await?;
-    let search: Vec<String> = sqlx::query_scalar(
-        "SELECT token FROM search_tokens WHERE entity = $1 AND record_id = $2 ORDER BY token",
-    )
-    .bind(change.entity)
-    .bind(change.record_id)
-    .fetch_all(&mut **tx)
-    .await?;
+    // A record's indexed words (null for entities that are not records). Before migration
+    // 0013 this was the list of its search_tokens; a replay reads both.
+    let search = crate::search_index::doc_words(tx, change.entity, change.record_id).await?;
     Ok(serde_json::json!({
         "table": table.name,
         "row": crate::dump::row_to_json(&row)?,

@@ -24,6 +24,7 @@ pub mod registry;
 mod roles;
 mod router;
 mod search;
+mod search_index;
 mod sessions;
 mod sight;
 mod sqlite_file;

@@ -2,12 +2,13 @@
 //!
 //! Generic over [`Entity`]: each record type declares its columns and links once (in the
 //! domain crate) and this module builds the SQL. Every create, update and delete writes the
-//! row, its search words and a journal entry in one transaction.
+//! row, its search index row and a journal entry in one transaction.
 //!
 //! Every method takes the reader's [`Sight`] and puts its condition into the SQL: a record
 //! outside it is not found, cannot be linked to, and cannot be handed to an owner outside it.
 
 use crate::journal::{self, Actor, Change, JournalOp};
+use crate::search_index::{self, Doc, Hit};
 use crate::sight::{Args, Sight};
 use crate::{search, StoreError, TenantDb};
 use base64::Engine;
@@ -31,7 +32,8 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     /// Equality filters on link fields (`company_id`, …) and `owner_id`.
     pub filters: Vec<(String, String)>,
-    /// The order of a list without `q` (search results come in the order of the matched word).
+    /// The order of a list without `q` (search results come in relevance order: exact word
+    /// matches before prefix matches, each by name).
     pub sort: ListSort,
 }
 
@@ -98,7 +100,7 @@ pub struct Page<E> {
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
-fn select_list(prefix: &str, columns: &[Column]) -> String {
+pub(crate) fn select_list(prefix: &str, columns: &[Column]) -> String {
     let mut s = format!("{prefix}id, {prefix}created_at, {prefix}updated_at, {prefix}sort_key");
     for c in columns {
         s.push_str(", ");
@@ -137,7 +139,7 @@ fn bind_value<'q>(
     })
 }
 
-fn row_to_record<E: Entity>(row: &AnyRow) -> Result<E, StoreError> {
+pub(crate) fn row_to_record<E: Entity>(row: &AnyRow) -> Result<E, StoreError> {
     let mut map = Map::new();
     for name in ["id", "created_at", "updated_at"] {
         let v: String = row.try_get(name)?;
@@ -220,8 +222,9 @@ impl TenantDb {
         row_to_record(&row)
     }
 
-    /// A page of records in name order, or — with `q` — the records matching the search, in
-    /// the order of the word that matched.
+    /// A page of records in name order, or — with `q` — the records matching the search:
+    /// those where every query word is a whole word first, then those where some word
+    /// matched only as a prefix, each in name order.
     pub async fn list<E: Entity>(
         &self,
         sight: &Sight,
@@ -252,7 +255,7 @@ impl TenantDb {
         if !words.is_empty() && query.sort != ListSort::Name {
             return Err(FieldErrors::single(
                 "sort",
-                "cannot be combined with q: search results come in the order of the matched word",
+                "cannot be combined with q: search results come in relevance order (exact word matches first, then by name)",
             )
             .into());
         }
@@ -266,97 +269,112 @@ impl TenantDb {
             .as_deref()
             .map(|c| decode_cursor(c, order))
             .transpose()?;
+        if !words.is_empty() {
+            return self
+                .search_page::<E>(sight, &words, &query.filters, cursor, limit)
+                .await;
+        }
         let table = E::KIND.table();
 
         // Arguments are numbered in the order they are pushed here.
         let mut args = Args::default();
+        let mut sql = format!(
+            "SELECT {} FROM {table} r WHERE 1 = 1",
+            select_list("r.", E::COLUMNS)
+        );
+        sql.push_str(&sight.condition("r.owner_id", &mut args));
         let mut arg = |v: String| args.push(v);
-        let (sql, key_column) = if words.is_empty() {
-            let mut sql = format!(
-                "SELECT {} FROM {table} r WHERE 1 = 1",
-                select_list("r.", E::COLUMNS)
-            );
-            sql.push_str(&sight.condition("r.owner_id", &mut args));
-            let mut arg = |v: String| args.push(v);
-            for (field, value) in &query.filters {
-                sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
-            }
-            let column = query.sort.column();
-            let (after, direction) = if query.sort.descending() {
-                ("<", "DESC")
-            } else {
-                (">", "ASC")
-            };
-            if let Some((key, id)) = &cursor {
-                let k = arg(key.clone());
-                let i = arg(id.clone());
-                sql.push_str(&format!(
-                    " AND (r.{column} {after} {k} OR (r.{column} = {k} AND r.id {after} {i}))"
-                ));
-            }
-            sql.push_str(&format!(
-                " ORDER BY r.{column} {direction}, r.id {direction} LIMIT {}",
-                limit + 1
-            ));
-            (sql, column)
+        for (field, value) in &query.filters {
+            sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
+        }
+        let column = query.sort.column();
+        let (after, direction) = if query.sort.descending() {
+            ("<", "DESC")
         } else {
-            // The longest word drives the scan: it matches the fewest index entries, so a
-            // common first word ("a") with a rare second does not walk millions of rows.
-            // The others are checked per candidate through the by-record index.
-            let mut words = words.clone();
-            let longest = (0..words.len())
-                .max_by_key(|&i| (words[i].chars().count(), std::cmp::Reverse(i)))
-                .unwrap_or(0);
-            words.swap(0, longest);
-            let entity = arg(E::KIND.name().to_string());
-            let lo = arg(words[0].clone());
-            let hi = arg(search::prefix_end(&words[0]));
-            let mut sql = format!(
-                "SELECT t.token AS match_token, {} FROM search_tokens t JOIN {table} r ON r.id = t.record_id \
-                 WHERE t.entity = {entity} AND t.token >= {lo} AND t.token < {hi} \
-                 AND NOT EXISTS (SELECT 1 FROM search_tokens d WHERE d.entity = {entity} \
-                 AND d.record_id = t.record_id AND d.token >= {lo} AND d.token < t.token)",
-                select_list("r.", E::COLUMNS)
-            );
-            for word in &words[1..] {
-                let lo = arg(word.clone());
-                let hi = arg(search::prefix_end(word));
-                sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM search_tokens w WHERE w.entity = {entity} \
-                     AND w.record_id = t.record_id AND w.token >= {lo} AND w.token < {hi})"
-                ));
-            }
-            sql.push_str(&sight.condition("r.owner_id", &mut args));
-            let mut arg = |v: String| args.push(v);
-            for (field, value) in &query.filters {
-                sql.push_str(&format!(" AND r.{field} = {}", arg(value.clone())));
-            }
-            if let Some((key, id)) = &cursor {
-                let k = arg(key.clone());
-                let i = arg(id.clone());
-                sql.push_str(&format!(
-                    " AND (t.token > {k} OR (t.token = {k} AND t.record_id > {i}))"
-                ));
-            }
-            sql.push_str(&format!(
-                " ORDER BY t.token, t.record_id LIMIT {}",
-                limit + 1
-            ));
-            (sql, "match_token")
+            (">", "ASC")
         };
+        if let Some((key, id)) = &cursor {
+            let k = arg(key.clone());
+            let i = arg(id.clone());
+            sql.push_str(&format!(
+                " AND (r.{column} {after} {k} OR (r.{column} = {k} AND r.id {after} {i}))"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY r.{column} {direction}, r.id {direction} LIMIT {}",
+            limit + 1
+        ));
         let rows = args.bind_all(&sql).fetch_all(&self.pool).await?;
         let mut items = Vec::with_capacity(rows.len().min(limit));
         let mut next_cursor = None;
         for (i, row) in rows.iter().enumerate() {
             if i == limit {
                 let last = &rows[limit - 1];
-                let key: String = last.try_get(key_column)?;
+                let key: String = last.try_get(column)?;
                 let id: String = last.try_get("id")?;
                 next_cursor = Some(encode_cursor(order, &key, &id));
                 break;
             }
             items.push(row_to_record::<E>(row)?);
         }
+        Ok(Page { items, next_cursor })
+    }
+
+    /// A page of search results: exact matches before prefix matches, each in name order
+    /// (see [`crate::search_index`]). The cursor's key is the rank followed by the sort key.
+    async fn search_page<E: Entity>(
+        &self,
+        sight: &Sight,
+        words: &[String],
+        filters: &[(String, String)],
+        cursor: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Page<E>, StoreError> {
+        let after = cursor
+            .map(|(key, id)| {
+                let mut chars = key.chars();
+                let rank = chars.next().and_then(|c| c.to_digit(10)).ok_or_else(|| {
+                    FieldErrors::single("cursor", "is not a cursor this server handed out")
+                })?;
+                Ok::<_, StoreError>(Hit {
+                    rank: rank as u8,
+                    sort_key: chars.as_str().to_string(),
+                    id,
+                })
+            })
+            .transpose()?;
+        let hits = self
+            .search_hits(E::KIND, words, sight, filters, after.as_ref(), limit + 1)
+            .await?;
+        let next_cursor = (hits.len() > limit).then(|| {
+            let last = &hits[limit - 1];
+            encode_cursor("q", &format!("{}{}", last.rank, last.sort_key), &last.id)
+        });
+        let shown = &hits[..hits.len().min(limit)];
+        if shown.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor,
+            });
+        }
+        // The records themselves, in the hits' order. The sight is applied again on the
+        // records' own owners: the index's copy is kept in step, and this costs nothing.
+        let mut args = Args::default();
+        let ids: Vec<String> = shown.iter().map(|h| args.push(h.id.clone())).collect();
+        let sql = format!(
+            "SELECT {} FROM {} r WHERE r.id IN ({}){}",
+            select_list("r.", E::COLUMNS),
+            E::KIND.table(),
+            ids.join(", "),
+            sight.condition("r.owner_id", &mut args)
+        );
+        let rows = args.bind_all(&sql).fetch_all(&self.pool).await?;
+        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            by_id.insert(id, row_to_record::<E>(row)?);
+        }
+        let items = shown.iter().filter_map(|h| by_id.remove(&h.id)).collect();
         Ok(Page { items, next_cursor })
     }
 
@@ -373,21 +391,123 @@ impl TenantDb {
         Ok(record)
     }
 
-    /// Creates many records in one transaction through the same path as [`Self::create`]
-    /// (validation, links, search words, journal): all or none. For imports and loaders.
+    /// Creates many records in one transaction, all or none: each is validated, its links
+    /// and owner checked within `sight`, indexed for search and journaled exactly as
+    /// [`Self::create`] does, but in multi-row statements (links and owners are checked
+    /// once per distinct target, rows, index rows and journal entries go in by the
+    /// hundred). For imports and loaders. A refused record fails the whole batch with its
+    /// own field errors.
     pub async fn create_many<E: Entity>(
         &self,
         sight: &Sight,
         actor: &Actor,
         inputs: Vec<E::Input>,
     ) -> Result<Vec<E>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let mut out = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            out.push(self.insert_in::<E>(&mut tx, sight, actor, input).await?);
+        use skjold_domain::crm::Validate;
+        let now = self.now();
+        let mut maps = Vec::with_capacity(inputs.len());
+        for mut input in inputs {
+            input.validate()?;
+            let mut map = to_map(&input)?;
+            if map.get("owner_id").is_some_and(Value::is_null) {
+                if let Some(uid) = actor.user_id() {
+                    map.insert("owner_id".into(), Value::String(uid.to_string()));
+                }
+            }
+            map.insert(
+                "id".into(),
+                Value::String(crate::users::new_id(&self.clock)),
+            );
+            map.insert("created_at".into(), Value::String(now.clone()));
+            map.insert("updated_at".into(), Value::String(now.clone()));
+            maps.push(map);
         }
+        let records = maps
+            .iter()
+            .map(|m| {
+                serde_json::from_value::<E>(Value::Object(m.clone()))
+                    .map_err(|e| StoreError::Corrupt(format!("new {}: {e}", E::KIND.name())))
+            })
+            .collect::<Result<Vec<E>, _>>()?;
+
+        let mut tx = self.write_tx().await?;
+        check_links_many::<E>(&mut tx, sight, &maps).await?;
+        let table = E::KIND.table();
+        let names: Vec<&str> = E::COLUMNS.iter().map(|c| c.name).collect();
+        let width = 4 + names.len();
+        let per_statement = (30_000 / width).clamp(1, 500);
+        for (chunk, recs) in maps
+            .chunks(per_statement)
+            .zip(records.chunks(per_statement))
+        {
+            let mut sql = format!(
+                "INSERT INTO {table} (id, sort_key, created_at, updated_at, {}) VALUES ",
+                names.join(", ")
+            );
+            self.kind.push_value_rows(&mut sql, chunk.len(), width);
+            let mut q = sqlx::query(&sql);
+            for (map, record) in chunk.iter().zip(recs) {
+                q = q
+                    .bind(record.id().to_string())
+                    .bind(record.sort_key())
+                    .bind(now.clone())
+                    .bind(now.clone());
+                for c in E::COLUMNS {
+                    q = bind_value(q, c.kind, map.get(c.name).unwrap_or(&Value::Null))?;
+                }
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let docs: Vec<Doc> = maps
+            .iter()
+            .zip(&records)
+            .map(|(m, r)| Doc::of(r, m.get("owner_id").and_then(Value::as_str)))
+            .collect();
+        search_index::put_docs(&mut tx, &docs).await?;
+
+        // The journal's after-images are the rows as stored, read back like a single
+        // create reads its own.
+        let mut stored = std::collections::HashMap::with_capacity(maps.len());
+        for chunk in records.chunks(500) {
+            let mut sql = format!("SELECT * FROM {table} WHERE id IN ");
+            self.kind.push_value_rows(&mut sql, 1, chunk.len());
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(r.id().to_string());
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                let id: String = row.try_get("id")?;
+                stored.insert(id, crate::dump::row_to_json(&row)?);
+            }
+        }
+        let mut entries = Vec::with_capacity(maps.len());
+        for ((map, record), doc) in maps.into_iter().zip(&records).zip(&docs) {
+            let row = stored.remove(record.id()).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "new {} {} not read back",
+                    E::KIND.name(),
+                    record.id()
+                ))
+            })?;
+            let changed = E::COLUMNS
+                .iter()
+                .filter(|c| !map.get(c.name).is_none_or(Value::is_null))
+                .map(|c| c.name.to_string())
+                .collect();
+            entries.push((
+                Change {
+                    entity: E::KIND.name(),
+                    record_id: record.id(),
+                    op: JournalOp::Create,
+                    changed,
+                    data: Some(Value::Object(map)),
+                },
+                journal::record_image(table, row, &doc.words),
+            ));
+        }
+        journal::append_many(&mut tx, &now, actor, entries).await?;
         self.commit(tx).await?;
-        Ok(out)
+        Ok(records)
     }
 
     async fn insert_in<E: Entity>(
@@ -432,7 +552,8 @@ impl TenantDb {
             q = bind_value(q, c.kind, map.get(c.name).unwrap_or(&Value::Null))?;
         }
         q.execute(&mut **tx).await?;
-        index(tx, E::KIND, &id, record.search_text()).await?;
+        let owner = map.get("owner_id").and_then(Value::as_str);
+        search_index::put_docs(tx, &[Doc::of(&record, owner)]).await?;
         let changed = E::COLUMNS
             .iter()
             .filter(|c| !map.get(c.name).is_none_or(Value::is_null))
@@ -534,8 +655,8 @@ impl TenantDb {
             q = bind_value(q, c.kind, new_map.get(c.name).unwrap_or(&Value::Null))?;
         }
         q.execute(&mut *tx).await?;
-        unindex(&mut tx, E::KIND, id).await?;
-        index(&mut tx, E::KIND, id, record.search_text()).await?;
+        let owner = new_map.get("owner_id").and_then(Value::as_str);
+        search_index::put_docs(&mut tx, &[Doc::of(&record, owner)]).await?;
         journal::append(
             &mut tx,
             &now,
@@ -648,7 +769,7 @@ fn delete_cascading<'a>(
             // Reached twice through two links (an activity of a person of the company).
             return Ok(());
         }
-        unindex(tx, kind, &id).await?;
+        search_index::remove_doc(tx, kind.name(), &id).await?;
         journal::append(
             tx,
             now,
@@ -721,6 +842,83 @@ async fn check_links<E: Entity>(
     Ok(errs.into_result()?)
 }
 
+/// [`check_links`] for many new records at once: each distinct link target and owner is
+/// looked up once. Answers the field errors of the first record (in input order) that has
+/// any, as a one-by-one create would have.
+async fn check_links_many<E: Entity>(
+    tx: &mut Transaction<'static, Any>,
+    sight: &Sight,
+    maps: &[Map<String, Value>],
+) -> Result<(), StoreError> {
+    use std::collections::{BTreeSet, HashMap};
+    // (field, value) → what is wrong with it.
+    let mut bad: HashMap<(&str, &str), String> = HashMap::new();
+    for link in E::LINKS {
+        let targets: BTreeSet<&str> = maps
+            .iter()
+            .filter_map(|m| m.get(link.field).and_then(Value::as_str))
+            .collect();
+        let targets: Vec<&str> = targets.into_iter().collect();
+        let mut seen = std::collections::HashSet::new();
+        for chunk in targets.chunks(500) {
+            let mut args = Args::default();
+            let ids: Vec<String> = chunk.iter().map(|t| args.push(t.to_string())).collect();
+            let sql = format!(
+                "SELECT r.id FROM {} r WHERE r.id IN ({}){}",
+                link.target.table(),
+                ids.join(", "),
+                sight.condition("r.owner_id", &mut args)
+            );
+            for row in args.bind_all(&sql).fetch_all(&mut **tx).await? {
+                seen.insert(row.try_get::<String, _>("id")?);
+            }
+        }
+        for t in targets {
+            if !seen.contains(t) {
+                bad.insert(
+                    (link.field, t),
+                    format!("no {} with this id exists", link.target.name()),
+                );
+            }
+        }
+    }
+    let owners: BTreeSet<&str> = maps
+        .iter()
+        .filter_map(|m| m.get("owner_id").and_then(Value::as_str))
+        .collect();
+    for owner in owners {
+        let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+            .bind(owner)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if found.is_none() {
+            bad.insert(("owner_id", owner), "no user with this id exists".into());
+        } else if !sight.includes_owner(tx, owner).await? {
+            bad.insert(
+                ("owner_id", owner),
+                "is outside what you may see: you can give records only to yourself or, \
+                 with team visibility, to members of your teams"
+                    .into(),
+            );
+        }
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    for map in maps {
+        let mut errs = FieldErrors::new();
+        for field in E::LINKS.iter().map(|l| l.field).chain(["owner_id"]) {
+            if let Some(v) = map.get(field).and_then(Value::as_str) {
+                if let Some(message) = bad.get(&(field, v)) {
+                    errs.add(field, message.clone());
+                }
+            }
+        }
+        errs.into_result()?;
+    }
+    Ok(())
+}
+
 /// Whether the record is within the sight, read inside the writing transaction.
 async fn sees_in(
     tx: &mut Transaction<'static, Any>,
@@ -739,36 +937,6 @@ async fn sees_in(
         .fetch_optional(&mut **tx)
         .await?
         .is_some())
-}
-
-async fn index(
-    tx: &mut Transaction<'static, Any>,
-    kind: EntityKind,
-    id: &str,
-    texts: Vec<&str>,
-) -> Result<(), StoreError> {
-    for token in search::tokens(texts) {
-        sqlx::query("INSERT INTO search_tokens (entity, token, record_id) VALUES ($1, $2, $3)")
-            .bind(kind.name())
-            .bind(token)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn unindex(
-    tx: &mut Transaction<'static, Any>,
-    kind: EntityKind,
-    id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM search_tokens WHERE entity = $1 AND record_id = $2")
-        .bind(kind.name())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -268,14 +268,12 @@ pub static TABLES: &[Table] = &[
         None,
     ),
     Table {
-        name: "search_tokens",
-        key: &[
-            ("entity", KeyKind::Text),
-            ("token", KeyKind::Text),
-            ("record_id", KeyKind::Text),
-        ],
+        name: "search_docs",
+        key: &[("entity", KeyKind::Text), ("record_id", KeyKind::Text)],
         keep: Keep::Carried {
-            reason: "a record's search words travel in its own journal entry's after-image",
+            reason: "a record's indexed words travel in its own journal entry's after-image \
+                     (on SQLite the FTS5 index over them is kept by triggers, and is no \
+                     ordinary table)",
         },
         serial: None,
     },

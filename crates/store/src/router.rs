@@ -74,6 +74,7 @@ impl TenantRouter {
         }
         let pool = self.catalog.backend().connect_tenant(slug).await?;
         crate::tenant::migrate(&pool, self.catalog.backend().kind()).await?;
+        crate::search_index::backfill(&pool, self.catalog.backend().kind()).await?;
         let audit_writer = self.catalog.backend().connect_tenant_audit_writer(slug)?;
         let lease = PoolLease::with_audit_writer(pool, audit_writer);
         let evicted = self.lock().push(

@@ -8,6 +8,12 @@ use sqlx::AnyPool;
 static SQLITE: Migrator = sqlx::migrate!("migrations/tenant/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/tenant/postgres");
 
+/// The SQLite tenant migrations, for tests that build a database of an older version.
+#[cfg(test)]
+pub(crate) fn sqlite_migrator() -> &'static Migrator {
+    &SQLITE
+}
+
 pub(crate) async fn migrate(pool: &AnyPool, kind: BackendKind) -> Result<(), StoreError> {
     match kind {
         BackendKind::Sqlite => SQLITE.run(pool).await?,

@@ -12,6 +12,7 @@ mod me;
 pub(crate) mod passkeys;
 mod records;
 mod roles;
+mod search;
 pub(crate) mod session;
 pub mod sessions;
 mod settings;
@@ -52,6 +53,7 @@ pub use records::{DeleteParams, ListParams};
         (name = "persons", description = "Persons"),
         (name = "activities", description = "Appointments, tasks, calls and notes"),
         (name = "sales", description = "Sales opportunities"),
+        (name = "search", description = "One search over companies, persons, activities and sales"),
         (name = "audit", description = "The tenant's audit trail (needs audit.read)"),
         (name = "backup", description = "The tenant's backups (needs backup.restore)"),
         (name = "status", description = "Subscriptions to the status page's maintenance and incident announcements (needs settings.manage)"),
@@ -208,6 +210,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(two_factor::router())
         .merge(passkeys::router())
         .merge(records::router())
+        .merge(search::router())
         .merge(audit::router())
         .merge(backup::router())
         .merge(status_subscriptions::router())

@@ -21,6 +21,7 @@ mod profile;
 mod records;
 mod role_labels;
 mod roles;
+mod search;
 mod security;
 mod signin;
 mod sso;
@@ -218,6 +219,7 @@ pub fn router() -> Router<AppState> {
         .merge(sso::router())
         .merge(sso_admin::router())
         .merge(dashboard::router())
+        .merge(search::router())
         .merge(records::router())
         .merge(pipeline::router())
         .merge(users::router())

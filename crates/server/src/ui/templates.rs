@@ -212,6 +212,34 @@ pub struct RecentRow {
 }
 
 #[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub chrome: Chrome,
+    pub q: String,
+    /// Whether a search ran (a query was given and it had words).
+    pub searched: bool,
+    /// Why the query found nothing to search for.
+    pub problem: Option<String>,
+    pub groups: Vec<SearchGroupView>,
+}
+
+/// One record type's hits on the search page.
+pub struct SearchGroupView {
+    pub title: &'static str,
+    pub path: &'static str,
+    pub hits: Vec<SearchHitView>,
+    /// More hits than shown: `all_href` is the type's own list with the query.
+    pub more: bool,
+    pub all_href: String,
+}
+
+pub struct SearchHitView {
+    pub href: String,
+    pub name: String,
+    pub context: String,
+}
+
+#[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
     pub chrome: Chrome,

@@ -378,6 +378,16 @@ async fn no_route_lets_one_tenant_reach_another() {
         .await
         .unwrap();
     assert!(!searched.contains("demo-secret"));
+    let searched = app
+        .get("/other/api/v1/search?q=demo", &b.token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        searched, r#"{"groups":[]}"#,
+        "tenant B's search finds A's records"
+    );
 
     // 4. A's data is untouched by everything above.
     // (The restore job id is no record: there is nothing to read back.)

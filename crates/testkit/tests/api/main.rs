@@ -19,6 +19,7 @@ mod password_policy;
 mod records;
 mod rights;
 mod roles;
+mod search;
 mod session;
 mod sessions;
 mod signin_races;

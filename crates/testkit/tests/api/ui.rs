@@ -1208,3 +1208,36 @@ async fn ui_audit_page_offers_every_kind_the_code_writes_in_its_event_filter() {
         assert!(offered.contains(&kind), "{kind}");
     }
 }
+
+#[tokio::test]
+async fn the_search_box_works_without_javascript() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let res = app
+        .post(
+            "/demo/api/v1/companies",
+            &token,
+            &serde_json::json!({"name": "Åsgard Eiendom"}),
+        )
+        .await;
+    let id = res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let admin = ui_sign_in(&app, "admin", &app.admin_password.clone(), "/demo/").await;
+    let home = page(&app, "/demo/", &admin).await.text().await.unwrap();
+    assert!(
+        home.contains("action=\"/demo/search\""),
+        "the top bar's box"
+    );
+    // A plain GET form: the results page needs no script.
+    let res = page(&app, "/demo/search?q=asgard", &admin).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("/demo/companies/{id}")), "{html}");
+    assert!(html.contains("Åsgard Eiendom"));
+    assert!(html.contains("Companies"));
+    let res = page(&app, "/demo/search?q=%2A", &admin).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("letter or digit"));
+}
