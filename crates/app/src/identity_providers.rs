@@ -197,6 +197,37 @@ struct Settings {
     enabled: bool,
 }
 
+impl Settings {
+    /// The provider these settings make, with its id, sealed secret and times.
+    fn into_provider(
+        self,
+        id: String,
+        sealed_secret: String,
+        created_at: String,
+        updated_at: String,
+    ) -> IdentityProvider {
+        IdentityProvider {
+            id,
+            kind: self.kind.as_str().into(),
+            name: self.name,
+            client_id: self.client_id,
+            sealed_secret,
+            issuer: self.issuer,
+            directory_id: self.directory_id,
+            hosted_domains: self.hosted_domains,
+            scopes: self.scopes,
+            require_mfa: self.require_mfa,
+            mfa_amr: self.mfa_amr,
+            mfa_acr: self.mfa_acr,
+            jit_role: self.jit_role,
+            sso_only: self.sso_only,
+            enabled: self.enabled,
+            created_at,
+            updated_at,
+        }
+    }
+}
+
 /// Checks an issuer URL for a generic provider: https (or http/a private host only where
 /// the operator allows it), no credentials, query or fragment.
 fn check_issuer(raw: &str, presets: &Presets, errs: &mut FieldErrors) -> Option<String> {
@@ -470,25 +501,7 @@ pub async fn create(
         &secret_place(ctx.tenant.slug.as_str(), &id),
         &new.client_secret,
     );
-    let provider = IdentityProvider {
-        id,
-        kind: s.kind.as_str().into(),
-        name: s.name,
-        client_id: s.client_id,
-        sealed_secret: sealed,
-        issuer: s.issuer,
-        directory_id: s.directory_id,
-        hosted_domains: s.hosted_domains,
-        scopes: s.scopes,
-        require_mfa: s.require_mfa,
-        mfa_amr: s.mfa_amr,
-        mfa_acr: s.mfa_acr,
-        jit_role: s.jit_role,
-        sso_only: s.sso_only,
-        enabled: s.enabled,
-        created_at: now.clone(),
-        updated_at: now,
-    };
+    let provider = s.into_provider(id, sealed, now.clone(), now);
     let event = Audited::new(
         ctx,
         actor,
@@ -559,25 +572,12 @@ pub async fn update(
         }
         None => before.sealed_secret.clone(),
     };
-    let after = IdentityProvider {
-        id: before.id.clone(),
-        kind: before.kind.clone(),
-        name: s.name,
-        client_id: s.client_id,
-        sealed_secret: sealed,
-        issuer: s.issuer,
-        directory_id: s.directory_id,
-        hosted_domains: s.hosted_domains,
-        scopes: s.scopes,
-        require_mfa: s.require_mfa,
-        mfa_amr: s.mfa_amr,
-        mfa_acr: s.mfa_acr,
-        jit_role: s.jit_role,
-        sso_only: s.sso_only,
-        enabled: s.enabled,
-        created_at: before.created_at.clone(),
-        updated_at: skjold_domain::clock::format_timestamp(ctx.clock.now()),
-    };
+    let after = s.into_provider(
+        before.id.clone(),
+        sealed,
+        before.created_at.clone(),
+        skjold_domain::clock::format_timestamp(ctx.clock.now()),
+    );
     let mut changed = Vec::new();
     macro_rules! diff {
         ($($f:ident),*) => { $( if before.$f != after.$f { changed.push(stringify!($f)); } )* };
