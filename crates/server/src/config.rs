@@ -202,6 +202,17 @@ pub struct Config {
     pub sso: skjold_app::identity_providers::Presets,
 }
 
+impl Config {
+    /// The installation's address as users reach it, without a trailing slash: `public_url`,
+    /// else the HTTPS listener's (for links in feeds, messages and redirect URIs).
+    pub fn public_base_url(&self) -> String {
+        self.public_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("https://{}", self.listen))
+    }
+}
+
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")

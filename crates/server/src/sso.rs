@@ -34,8 +34,8 @@ pub const FLOW_MINUTES: i64 = 10;
 
 /// The redirect URI to register at a provider: the tenant's one callback, on the
 /// installation's public address.
-pub fn redirect_uri(state: &crate::AppState, tenant: &str) -> String {
-    format!("{}/{tenant}/auth/oidc/callback", state.public_base_url())
+pub fn redirect_uri(config: &crate::Config, tenant: &str) -> String {
+    format!("{}/{tenant}/auth/oidc/callback", config.public_base_url())
 }
 
 /// Why a sign-in through a provider was refused: the audit event's reason.

@@ -79,11 +79,7 @@ impl AppState {
     /// The installation's address as users reach it, without a trailing slash: `public_url`,
     /// else the HTTPS listener's (for links in feeds and messages).
     pub fn public_base_url(&self) -> String {
-        self.config
-            .public_url
-            .as_ref()
-            .map(|u| u.as_str().trim_end_matches('/').to_string())
-            .unwrap_or_else(|| format!("https://{}", self.config.listen))
+        self.config.public_base_url()
     }
 
     /// The server's default session timeouts (configuration).

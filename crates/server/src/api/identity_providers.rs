@@ -72,7 +72,7 @@ pub struct UserLinksPath {
 }
 
 fn view(state: &AppState, tenant: &str, p: &skjold_store::IdentityProvider) -> ProviderView {
-    ProviderView::of(p, crate::sso::redirect_uri(state, tenant))
+    ProviderView::of(p, crate::sso::redirect_uri(&state.config, tenant))
 }
 
 /// The tenant's identity providers.

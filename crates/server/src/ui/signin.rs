@@ -39,7 +39,7 @@ pub(super) fn sso_only_message(provider: &str) -> String {
 }
 
 /// The sign-in form's double-submit token: the one the browser already has, or a new one.
-fn signin_token(headers: &HeaderMap) -> String {
+pub(super) fn signin_token(headers: &HeaderMap) -> String {
     match auth::cookie(headers, SIGNIN_COOKIE) {
         Some(t) if t.starts_with("skj_") && t.len() <= 100 => t.to_string(),
         _ => skjold_app::credentials::new_token(),

@@ -60,11 +60,6 @@ pub(super) async fn buttons(tenant: &Tenant, next: Option<&str>) -> Vec<SsoButto
         .collect()
 }
 
-fn sha256_hex(s: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
-}
-
 /// The sign-in screen again, with `error` and the status.
 async fn refused_page(
     state: &AppState,
@@ -73,10 +68,7 @@ async fn refused_page(
     status: StatusCode,
     error: &str,
 ) -> Result<Response, UiError> {
-    let token = match auth::cookie(headers, auth::SIGNIN_COOKIE) {
-        Some(t) if t.starts_with("skj_") && t.len() <= 100 => t.to_string(),
-        _ => skjold_app::credentials::new_token(),
-    };
+    let token = super::signin::signin_token(headers);
     let buttons = buttons(tenant, None).await;
     let mut res = render(
         status,
@@ -129,7 +121,7 @@ async fn start(
         )
         .await;
     };
-    let redirect_uri = crate::sso::redirect_uri(&state, &slug);
+    let redirect_uri = crate::sso::redirect_uri(&state.config, &slug);
     let begun = match state.sso.begin(&provider, &redirect_uri).await {
         Ok(b) => b,
         Err(refusal) => {
@@ -150,9 +142,9 @@ async fn start(
     let browser = skjold_app::credentials::new_token();
     let now = state.clock.now();
     let flow = SsoFlow {
-        state_hash: sha256_hex(&begun.state),
+        state_hash: skjold_app::credentials::hash_token(&begun.state),
         provider_id: provider.id.clone(),
-        browser_hash: sha256_hex(&browser),
+        browser_hash: skjold_app::credentials::hash_token(&browser),
         nonce: begun.nonce,
         pkce_verifier: begun.pkce_verifier,
         next_path: next,
@@ -382,7 +374,11 @@ async fn finish(
         return Ok((None, Err(Refused::Flow("missing_state"))));
     };
     // Taken (deleted) at once: a second callback with this state finds nothing.
-    let Some(flow) = tenant.db.take_sso_flow(&sha256_hex(raw_state)).await? else {
+    let Some(flow) = tenant
+        .db
+        .take_sso_flow(&skjold_app::credentials::hash_token(raw_state))
+        .await?
+    else {
         // The provider names itself in the answer (RFC 9207 `iss`): the event names it too.
         let named = match params.get("iss") {
             Some(iss) => tenant
@@ -405,7 +401,12 @@ async fn finish(
         return Ok((p, Err(Refused::Flow("expired_state"))));
     }
     let browser = auth::cookie(headers, SSO_COOKIE).unwrap_or("");
-    if browser.is_empty() || !secrets_equal(&sha256_hex(browser), &flow.browser_hash) {
+    if browser.is_empty()
+        || !secrets_equal(
+            &skjold_app::credentials::hash_token(browser),
+            &flow.browser_hash,
+        )
+    {
         return Ok((p, Err(Refused::Flow("other_browser"))));
     }
     if let Some(error) = params.get("error") {
@@ -440,7 +441,7 @@ async fn finish(
         .finish(
             &provider,
             secret,
-            &crate::sso::redirect_uri(state, slug),
+            &crate::sso::redirect_uri(&state.config, slug),
             code.to_string(),
             flow.pkce_verifier.clone(),
             flow.nonce.clone(),

@@ -117,7 +117,7 @@ async fn page(
     status: StatusCode,
 ) -> Result<Response, UiError> {
     let slug = auth.slug().to_string();
-    let redirect_uri = crate::sso::redirect_uri(state, &slug);
+    let redirect_uri = crate::sso::redirect_uri(&state.config, &slug);
     let providers = idp::list(&auth.ctx(), &auth.acting())
         .await?
         .iter()

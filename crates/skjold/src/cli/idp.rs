@@ -111,15 +111,6 @@ fn read_secret(args: &AddArgs) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-fn redirect_uri(config: &Config, tenant: &str) -> String {
-    let base = config
-        .public_url
-        .as_ref()
-        .map(|u| u.as_str().trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("https://{}", config.listen));
-    format!("{base}/{tenant}/auth/oidc/callback")
-}
-
 pub async fn idp(
     config: &Config,
     router: &TenantRouter,
@@ -156,7 +147,7 @@ pub async fn idp(
                 p.id,
                 args.tenant,
                 p.issuer,
-                redirect_uri(config, &args.tenant)
+                skjold_server::sso::redirect_uri(config, &args.tenant)
             );
         }
         IdpCommand::List { tenant, json } => {
@@ -166,7 +157,7 @@ pub async fn idp(
                 .map_err(app_err)?;
             let views: Vec<ProviderView> = list
                 .iter()
-                .map(|p| ProviderView::of(p, redirect_uri(config, &tenant)))
+                .map(|p| ProviderView::of(p, skjold_server::sso::redirect_uri(config, &tenant)))
                 .collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&views)?);
