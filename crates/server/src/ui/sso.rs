@@ -14,7 +14,6 @@ use super::templates::SsoButton;
 use super::{render, UiError};
 use crate::audit::Event;
 use crate::extract::Tenant;
-use crate::ipguard::{AfterFailure, Verdict};
 use crate::signin::Outcome;
 use crate::sso::{Refusal, FLOW_MINUTES};
 use crate::{ApiError, AppState};
@@ -234,29 +233,30 @@ async fn callback(State(state): State<AppState>, req: Request) -> Result<Respons
     let ip = auth::client_ip(&parts);
     let headers = parts.headers.clone();
     let params = auth::FormData::parse(parts.uri.query().unwrap_or("").as_bytes());
-    let now = state.clock.now();
     let tenant_name = tenant.record.display_name.clone();
 
-    // A client that keeps failing here is throttled like one guessing passwords.
-    match state.ip_guard.reserve(ip, now) {
-        Verdict::Allowed => {}
-        Verdict::Throttled(_) | Verdict::Banned(_) => {
-            return refused_page(
-                &state,
-                &tenant,
-                &headers,
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many failed sign-ins. Please wait a while and try again later.",
-            )
-            .await;
-        }
-    }
+    // A client that keeps failing here is throttled and banned like one guessing
+    // passwords: an attempt at the address (no name to count against), as sign-in has it.
+    let attempt =
+        match crate::signin::reserve(&state, &tenant.record, &tenant.db, "", ip, "sso").await? {
+            Ok(attempt) => attempt,
+            Err(_) => {
+                return refused_page(
+                    &state,
+                    &tenant,
+                    &headers,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed sign-ins. Please wait a while and try again later.",
+                )
+                .await;
+            }
+        };
 
     let outcome = finish(&state, &tenant, &headers, &params, ip).await;
     let (provider, result) = match outcome {
         Ok(done) => done,
         Err(e) => {
-            state.ip_guard.release(ip);
+            attempt.release(&state, &tenant.db).await?;
             return Err(e);
         }
     };
@@ -266,7 +266,7 @@ async fn callback(State(state): State<AppState>, req: Request) -> Result<Respons
         .unwrap_or_else(|| "the identity provider".into());
     match result {
         Ok((user, next, second_factor)) => {
-            state.ip_guard.release(ip);
+            attempt.succeeded(&state, &tenant.db).await?;
             state
                 .metrics
                 .sign_in(crate::metrics::SignInMethod::Sso, true);
@@ -328,18 +328,11 @@ async fn callback(State(state): State<AppState>, req: Request) -> Result<Respons
                     | Refused::Protocol(Refusal::ProviderError(_))
             );
             if counts {
-                if let AfterFailure::BanStarted(until) = state.ip_guard.settle_failure(ip, now) {
-                    Event::new(
-                        &state,
-                        AuditKind::AuthAddressBanned,
-                        Some(ip),
-                        serde_json::json!({ "until": format_timestamp(until), "via": "sso" }),
-                    )
-                    .record(&state, tenant.record.slug.as_str())
+                attempt
+                    .failed(&state, &tenant.record, &tenant.db, false, "sso")
                     .await?;
-                }
             } else {
-                state.ip_guard.release(ip);
+                attempt.release(&state, &tenant.db).await?;
             }
             refused_page(
                 &state,
